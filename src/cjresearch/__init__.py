@@ -1,0 +1,80 @@
+"""cjresearch: an open research toolkit for customer journey mapping.
+
+The public API, re-exported from the modules that own it. Attributes load lazily (PEP 562),
+so ``import cjresearch`` and the CLI's ``--version`` stay fast and nothing runs at import.
+
+>>> import cjresearch as cj
+>>> cj.normalise_scores
+<function normalise_scores at ...>
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from cjresearch._version import __version__
+
+_EXPORTS = {
+    "Study": "cjresearch.config",
+    "load_study": "cjresearch.config",
+    "StudyTables": "cjresearch.io",
+    "load_tables": "cjresearch.io",
+    "INSTRUMENTS": "cjresearch.schema",
+    "INSTRUMENT_SCALES": "cjresearch.schema",
+    "TextScorer": "cjresearch.emotion",
+    "emotion_observations": "cjresearch.emotion",
+    "normalise_scores": "cjresearch.emotion",
+    "score_texts": "cjresearch.emotion",
+    "stage_emotion": "cjresearch.emotion",
+    "text_score_agreement": "cjresearch.emotion",
+    "generate_sample": "cjresearch.sample",
+    "write_sample": "cjresearch.sample",
+    "BuildResult": "cjresearch.build",
+    "build": "cjresearch.build",
+    "CJResearchError": "cjresearch.errors",
+    "CJResearchWarning": "cjresearch.errors",
+    "DataError": "cjresearch.errors",
+    "DataWarning": "cjresearch.errors",
+    "StatisticalWarning": "cjresearch.errors",
+    "StudyFileError": "cjresearch.errors",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+if TYPE_CHECKING:
+    from cjresearch.build import BuildResult, build
+    from cjresearch.config import Study, load_study
+    from cjresearch.emotion import (
+        TextScorer,
+        emotion_observations,
+        normalise_scores,
+        score_texts,
+        stage_emotion,
+        text_score_agreement,
+    )
+    from cjresearch.errors import (
+        CJResearchError,
+        CJResearchWarning,
+        DataError,
+        DataWarning,
+        StatisticalWarning,
+        StudyFileError,
+    )
+    from cjresearch.io import StudyTables, load_tables
+    from cjresearch.sample import generate_sample, write_sample
+    from cjresearch.schema import INSTRUMENT_SCALES, INSTRUMENTS
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        msg = f"module 'cjresearch' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

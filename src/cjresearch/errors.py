@@ -1,0 +1,108 @@
+"""The package's exceptions and warnings.
+
+A small hierarchy, so that callers can catch what they can act on:
+
+- :class:`CJResearchError` is the base of every error a user can cause and fix.
+  The CLI turns it into a one-line message and exit code 2.
+- :class:`StudyFileError` means the study file (TOML) is wrong.
+- :class:`DataError` means an input table is wrong in a way that stops the build;
+  it carries every problem found (validation is lazy) as :class:`Problem` records.
+- :class:`CJResearchWarning` is the base of every warning; :class:`DataWarning`
+  reports rows that were dropped (and counted), :class:`StatisticalWarning`
+  flags estimates that should not be trusted at face value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "CJResearchError",
+    "CJResearchWarning",
+    "DataError",
+    "DataWarning",
+    "Problem",
+    "StatisticalWarning",
+    "StudyFileError",
+]
+
+
+class CJResearchError(Exception):
+    """Base class of every error caused by the user's input or settings."""
+
+
+class StudyFileError(CJResearchError, ValueError):
+    """The study file is missing, malformed or holds a value of the wrong kind."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One fatal problem in one column of one input file.
+
+    ``rows`` holds up to five example locations as the user would look them up
+    (for CSV the line number in the file, header being line 1), ``values`` the
+    offending values at those rows, ``n_rows`` how many rows have the problem.
+    """
+
+    file: str
+    column: str | None
+    message: str
+    expected: str | None = None
+    rows: tuple[int, ...] = ()
+    values: tuple[object, ...] = ()
+    n_rows: int | None = None
+    row_label: str = "line"
+
+    def __str__(self) -> str:
+        where = f"{self.file}: column '{self.column}'" if self.column else self.file
+        text = f"{where}: {self.message}"
+        if self.expected:
+            text += f" (expected {self.expected})"
+        if self.rows:
+            examples = ", ".join(
+                f"{self.row_label} {r}" + (f" ({_short(v)})" if i < len(self.values) else "")
+                for i, (r, v) in enumerate(_pad(self.rows, self.values))
+            )
+            count = f"{self.n_rows} rows, " if self.n_rows and self.n_rows > len(self.rows) else ""
+            text += f"; {count}e.g. {examples}"
+        return text
+
+
+def _pad(rows: Sequence[int], values: Sequence[object]) -> list[tuple[int, object]]:
+    return [(r, values[i] if i < len(values) else None) for i, r in enumerate(rows)]
+
+
+def _short(value: object, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class DataError(CJResearchError, ValueError):
+    """One or more fatal problems in the input tables (all of them, not just the first)."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        if len(self.problems) == 1:
+            return str(self.problems[0])
+        return f"{len(self.problems)} problems in the input data: " + " | ".join(self.lines)
+
+    @property
+    def lines(self) -> list[str]:
+        """One self-contained line per problem (what the CLI prints)."""
+        return [str(p) for p in self.problems]
+
+
+class CJResearchWarning(UserWarning):
+    """Base class of the package's warnings."""
+
+
+class DataWarning(CJResearchWarning):
+    """Rows were dropped from an input table; the count is in the build manifest."""
+
+
+class StatisticalWarning(CJResearchWarning):
+    """An estimate is shaky: small groups, separation, non-convergence, violated assumptions."""
