@@ -60,29 +60,70 @@ def test_renames_invert_the_mapping_and_include_the_churn_column() -> None:
 @pytest.mark.parametrize(
     ("sections", "message"),
     [
-        ({"personas": {"k": "three"}}, r"\[personas\] k: expected \"auto\" or a whole number, found 'three'"),
+        (
+            {"personas": {"k": "three"}},
+            r"\[personas\] k: expected \"auto\" or a whole number, found 'three'",
+        ),
         ({"personas": {"k": 0}}, r"\[personas\] k: expected at least 1 persona"),
         ({"personas": {"k_range": [5, 2]}}, r"\[personas\] k_range: expected a pair \[low, high\]"),
-        ({"personas": {"method": "dbscan"}}, r"\[personas\] method: expected one of 'kmeans' or 'gmm'"),
-        ({"study": {"name": "A", "stages": ["a", "a"]}}, r"\[study\] stages: expected each stage once"),
+        (
+            {"personas": {"method": "dbscan"}},
+            r"\[personas\] method: expected one of 'kmeans' or 'gmm'",
+        ),
+        (
+            {"study": {"name": "A", "stages": ["a", "a"]}},
+            r"\[study\] stages: expected each stage once",
+        ),
         ({"study": {"name": "A", "stages": ["a"]}}, r"\[study\] stages: expected at least 2 items"),
-        ({"study": {"name": "A", "stages": ["a", "b"], "observation_end": "soon"}},
-         r"observation_end: expected a date \(YYYY-MM-DD\), found 'soon'"),
-        ({"data": {"customers": "c.xlsx", "events": "e.csv"}}, r"\[data\] customers: expected a \.csv or \.parquet"),
+        (
+            {"study": {"name": "A", "stages": ["a", "b"], "observation_end": "soon"}},
+            r"observation_end: expected a date \(YYYY-MM-DD\), found 'soon'",
+        ),
+        (
+            {"data": {"customers": "c.xlsx", "events": "e.csv"}},
+            r"\[data\] customers: expected a \.csv or \.parquet",
+        ),
         ({"data": {"events": "e.csv"}}, r"\[data\] customers is required but missing"),
-        ({"data": {"customers": "c.csv", "events": "e.csv", "delimiter": ";;"}}, r"\[data\] delimiter"),
-        ({"data": {"customers": "c.csv", "events": "e.csv", "encoding": "klingon"}}, r"\[data\] encoding: expected a text encoding"),
-        ({"churn": {"column": "c", "inactivity_days": 30}}, r"\[churn\]: either column or inactivity_days"),
-        ({"churn": {"inactivity_days": -3}}, r"inactivity_days: expected a number greater than 0, found -3"),
-        ({"stage_map": {"home": "nowhere"}}, r"\[stage_map\] maps touchpoints to stages .* 'nowhere'"),
+        (
+            {"data": {"customers": "c.csv", "events": "e.csv", "delimiter": ";;"}},
+            r"\[data\] delimiter",
+        ),
+        (
+            {"data": {"customers": "c.csv", "events": "e.csv", "encoding": "klingon"}},
+            r"\[data\] encoding: expected a text encoding",
+        ),
+        (
+            {"churn": {"column": "c", "inactivity_days": 30}},
+            r"\[churn\]: either column or inactivity_days",
+        ),
+        (
+            {"churn": {"inactivity_days": -3}},
+            r"inactivity_days: expected a number greater than 0, found -3",
+        ),
+        (
+            {"stage_map": {"home": "nowhere"}},
+            r"\[stage_map\] maps touchpoints to stages .* 'nowhere'",
+        ),
         ({"valence": {"error": -3}}, r"\[valence\]: expected emotions in \[-1, 1\]"),
         ({"statistics": {"alpha": 2}}, r"\[statistics\] alpha: expected a number less than 1"),
-        ({"statistics": {"controls": "plan"}}, r"\[statistics\] controls: expected a list, found 'plan'"),
-        ({"reports": {"min_group_size": "ten"}}, r"min_group_size: expected a whole number, found 'ten'"),
+        (
+            {"statistics": {"controls": "plan"}},
+            r"\[statistics\] controls: expected a list, found 'plan'",
+        ),
+        (
+            {"reports": {"min_group_size": "ten"}},
+            r"min_group_size: expected a whole number, found 'ten'",
+        ),
         ({"stagess": {}}, r"unknown key \[stagess\]"),
         ({"columns": {"events": {"user": "uid"}}}, r"'user'\] is not one of"),
-        ({"columns": {"events": {"customer_id": "x", "touchpoint": "x"}}}, r"maps the column\(s\) \['x'\]"),
-        ({"emotion": {"rating_scale": [5, 1]}}, r"rating_scale: expected a pair \[min, max\] with min < max"),
+        (
+            {"columns": {"events": {"customer_id": "x", "touchpoint": "x"}}},
+            r"maps the column\(s\) \['x'\]",
+        ),
+        (
+            {"emotion": {"rating_scale": [5, 1]}},
+            r"rating_scale: expected a pair \[min, max\] with min < max",
+        ),
     ],
 )
 def test_errors_name_the_file_the_key_and_what_was_expected(

@@ -40,7 +40,31 @@ _EXPORTS = {
     "StudyFileError": "cjresearch.errors",
 }
 
-__all__ = ["__version__", *sorted(_EXPORTS)]
+__all__ = [
+    "INSTRUMENTS",
+    "INSTRUMENT_SCALES",
+    "BuildResult",
+    "CJResearchError",
+    "CJResearchWarning",
+    "DataError",
+    "DataWarning",
+    "StatisticalWarning",
+    "Study",
+    "StudyFileError",
+    "StudyTables",
+    "TextScorer",
+    "__version__",
+    "build",
+    "emotion_observations",
+    "generate_sample",
+    "load_study",
+    "load_tables",
+    "normalise_scores",
+    "score_texts",
+    "stage_emotion",
+    "text_score_agreement",
+    "write_sample",
+]
 
 if TYPE_CHECKING:
     from cjresearch.build import BuildResult, build

@@ -418,4 +418,3 @@ _KINDS = {
     "path": "a file path (text)",
     "model": "a table",
 }
-

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +35,14 @@ from cjresearch.schema import (
     validate_table,
 )
 
-__all__ = ["Drop", "StudyTables", "load_tables", "read_table", "write_parquet"]
+__all__ = [
+    "Drop",
+    "StudyTables",
+    "load_tables",
+    "read_table",
+    "validate_tables",
+    "write_parquet",
+]
 
 # Columns read as text whatever they look like ("00123" is an id, not the number 123).
 _TEXT_COLUMNS = ("customer_id", "touchpoint", "stage", "channel", "instrument", "text")
@@ -160,10 +168,10 @@ def _read_csv(
             skipinitialspace=True,
             low_memory=False,
         )
-    except UnicodeDecodeError as exc:
-        line = _line_of_byte(path, exc.start)
+    except UnicodeDecodeError:
+        byte, line = _first_bad_byte(path, encoding)
         msg = (
-            f"not {encoding} text (byte {exc.object[exc.start:exc.start + 1]!r} on line {line}); "
+            f"not {encoding} text (byte {byte!r} on line {line}); "
             "save it as UTF-8 or set [data] encoding (e.g. 'latin-1') in the study file"
         )
         raise DataError([source.problem(None, msg)]) from None
@@ -184,13 +192,24 @@ def _read_csv(
     return frame
 
 
-def _line_of_byte(path: Path, offset: int) -> int:
+def _first_bad_byte(path: Path, encoding: str) -> tuple[bytes, int]:
+    """The first byte that does not decode, and its line (pandas' offsets are per chunk)."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line = 1
     with path.open("rb") as handle:
-        return handle.read(offset).count(b"\n") + 1
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                return chunk[exc.start : exc.start + 1], line + chunk[: exc.start].count(b"\n")
+            line += chunk.count(b"\n")
+    return b"", line
 
 
 def load_tables(study: Study) -> StudyTables:
-    """Read, canonicalise and validate the study's three tables.
+    """Read the study's tables from its files, then :func:`validate_tables` them.
 
     Returns
     -------
@@ -200,7 +219,7 @@ def load_tables(study: Study) -> StudyTables:
     Raises
     ------
     DataError
-        Every fatal problem of every table, at once.
+        Every fatal problem of every table, at once (files that cannot be read first).
 
     Warns
     -----
@@ -226,8 +245,44 @@ def load_tables(study: Study) -> StudyTables:
             problems.extend(exc.problems)
     if problems:
         raise DataError(problems)
-    rows_read = {table: len(frame) for table, frame in frames.items()}
+    return validate_tables(study, frames, sources=sources)
 
+
+def validate_tables(
+    study: Study,
+    frames: Mapping[str, pd.DataFrame],
+    *,
+    sources: Mapping[str, Source] | None = None,
+) -> StudyTables:
+    """Canonicalise and validate tables already in memory (with canonical column names).
+
+    Parameters
+    ----------
+    study
+        The study (stages, stage map, churn definition, rating scale).
+    frames
+        ``customers`` and ``events`` (and optionally ``feedback``) as read, after renames.
+        They are not modified.
+    sources
+        Where each frame came from, so that problems name the file and its lines; frames
+        without one are named after the table with 1-based row numbers.
+
+    Returns
+    -------
+    StudyTables
+        As :func:`load_tables`.
+    """
+    missing = [t for t in ("customers", "events") if t not in frames]
+    if missing:
+        msg = f"validate_tables needs the tables {missing}; got {sorted(frames)}"
+        raise DataError([Problem(file=t, column=None, message=msg) for t in missing])
+    sources = {
+        table: (sources or {}).get(table) or Source(table=table, name=table, kind="frame")
+        for table in frames
+    }
+    frames = {table: frame.reset_index(drop=True) for table, frame in frames.items()}
+    rows_read = {table: len(frame) for table, frame in frames.items()}
+    problems: list[Problem] = []
     for table, frame in frames.items():
         problems.extend(_check_shape(frame, sources[table], study))
     if problems:
@@ -438,7 +493,9 @@ def _derive_feedback_stages(
     ]
 
 
-def _finish(frames: dict[str, pd.DataFrame], study: Study, rows_read: dict[str, int]) -> StudyTables:
+def _finish(
+    frames: dict[str, pd.DataFrame], study: Study, rows_read: dict[str, int]
+) -> StudyTables:
     drops: list[Drop] = []
     customers = frames["customers"]
     known = pd.Index(customers["customer_id"])

@@ -132,7 +132,9 @@ def events_schema(stages: Sequence[str]) -> pa.DataFrameSchema:
                 str, pa.Check(lambda s: s.str.len() > 0, error="a non-empty touchpoint")
             ),
             "stage": pa.Column(
-                checks=pa.Check.isin(list(stages), error=f"one of the study's stages {list(stages)}")
+                checks=pa.Check.isin(
+                    list(stages), error=f"one of the study's stages {list(stages)}"
+                )
             ),
             "channel": pa.Column(str, nullable=True, required=False),
             "emotion": pa.Column(
@@ -157,7 +159,9 @@ def feedback_schema(stages: Sequence[str]) -> pa.DataFrameSchema:
             "customer_id": _id_column(),
             "timestamp": _timestamp(),
             "stage": pa.Column(
-                checks=pa.Check.isin(list(stages), error=f"one of the study's stages {list(stages)}")
+                checks=pa.Check.isin(
+                    list(stages), error=f"one of the study's stages {list(stages)}"
+                )
             ),
             "touchpoint": pa.Column(str, nullable=True, required=False),
             "channel": pa.Column(str, nullable=True, required=False),
@@ -198,7 +202,9 @@ def feedback_row_problems(
                 "scores missing or outside their instrument's range",
                 expected=allowed,
                 rows=rows,
-                values=[f"{i} {s:g}" for i, s in zip(instrument[rows[:5]], score[rows[:5]], strict=True)],
+                values=[
+                    f"{i} {s:g}" for i, s in zip(instrument[rows[:5]], score[rows[:5]], strict=True)
+                ],
             )
         )
     if rating_scale is None and instrument.eq("rating").any():
@@ -235,7 +241,9 @@ _BUILTIN_CHECKS = {
 }
 
 
-def validate_table(frame: pd.DataFrame, schema: pa.DataFrameSchema, source: Source) -> list[Problem]:
+def validate_table(
+    frame: pd.DataFrame, schema: pa.DataFrameSchema, source: Source
+) -> list[Problem]:
     """Validate ``frame`` lazily and return every failure as a :class:`Problem`.
 
     ``frame``'s index must be the 0-based row positions in the source file, so that the

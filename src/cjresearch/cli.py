@@ -1,0 +1,197 @@
+"""The command-line interface: a thin layer over the package.
+
+Every user error (a bad study file, bad data) prints one line per problem and exits with
+code 2; ``--debug`` shows the traceback instead. Warnings (dropped rows) are printed too.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Literal, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cjresearch._version import __version__
+from cjresearch.errors import CJResearchError, CJResearchWarning, DataError
+
+__all__ = ["app", "main"]
+
+#: Where ``cjresearch build`` with no argument finds (or generates) the bundled sample study.
+SAMPLE_STUDY = Path("data/sample/study.toml")
+SAMPLE_OUTPUT = Path("reports")
+SAMPLE_ARTIFACTS = Path("data/processed/sample")
+
+app = typer.Typer(
+    name="cjresearch",
+    help="Customer journey research: personas, emotion-to-churn statistics, journey maps, reports.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+_state = {"debug": False}
+
+T = TypeVar("T")
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"cjresearch {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+) -> None:
+    """cjresearch: from customers, touchpoint events and feedback to personas and reports."""
+    _state["debug"] = debug
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn user errors into one-line messages and exit code 2; print warnings plainly."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CJResearchWarning)
+        try:
+            yield
+        except CJResearchError as exc:
+            _print_warnings(caught)
+            if _state["debug"]:
+                raise
+            lines = exc.lines if isinstance(exc, DataError) else [str(exc)]
+            for line in lines:
+                err.print(f"[bold red]error:[/] {line}", markup=True, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise typer.Exit(130) from None
+    _print_warnings(caught)
+
+
+def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
+    for warning in caught:
+        if issubclass(warning.category, CJResearchWarning):
+            err.print(f"[yellow]warning:[/] {warning.message}", soft_wrap=True)
+        else:
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+
+
+def _run(action: Callable[[], T]) -> T:
+    with _user_errors():
+        return action()
+    raise AssertionError  # pragma: no cover  (the context manager always exits above)
+
+
+@app.command()
+def sample(
+    directory: Annotated[Path, typer.Argument(help="Folder to write the sample study into.")],
+    customers: Annotated[int, typer.Option(min=1, help="Number of customers.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same files.")] = 7,
+    fmt: Annotated[
+        str, typer.Option("--format", help="File format of the tables: csv or parquet.")
+    ] = "csv",
+) -> None:
+    """Generate the synthetic sample study (with its planted truth in truth.json)."""
+    from cjresearch.sample import write_sample
+
+    if fmt not in ("csv", "parquet"):
+        err.print(f"[bold red]error:[/] --format must be csv or parquet, found {fmt!r}")
+        raise typer.Exit(2)
+    chosen: Literal["csv", "parquet"] = "csv" if fmt == "csv" else "parquet"
+    with err.status(f"Generating {customers:,} customers (seed {seed})..."):
+        path = _run(lambda: write_sample(directory, n_customers=customers, seed=seed, fmt=chosen))
+    out.print(f"Sample study written: {path}")
+
+
+@app.command()
+def validate(
+    study: Annotated[Path, typer.Argument(help="The study file (TOML).")],
+) -> None:
+    """Validate a study's file and tables; print rows kept and dropped per table."""
+    from cjresearch.config import load_study
+    from cjresearch.io import load_tables
+
+    tables = _run(lambda: load_tables(load_study(study)))
+    table = Table(title=f"{study}: valid")
+    for column in ("table", "rows read", "rows kept", "rows dropped"):
+        table.add_column(column, justify="left" if column == "table" else "right")
+    for row in tables.summary().itertuples(index=False):
+        table.add_row(
+            row.table, f"{row.rows_read:,}", f"{row.rows_kept:,}", f"{row.rows_dropped:,}"
+        )
+    out.print(table)
+    for drop in tables.drops:
+        out.print(f"  dropped {drop.n_rows:,} {drop.table} rows: {drop.reason}")
+
+
+@app.command()
+def build(
+    study: Annotated[
+        Path | None,
+        typer.Argument(help="The study file (TOML). Default: the bundled sample study."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--out", help="Folder for published reports.")
+    ] = None,
+    artifacts: Annotated[
+        Path | None, typer.Option("--artifacts", help="Folder for artifacts (hold customer ids).")
+    ] = None,
+) -> None:
+    """Build a study: validate, compute artifacts, publish (the main job)."""
+    from cjresearch.build import build as run_build
+    from cjresearch.config import load_study
+
+    if study is None:
+        study = _ensure_sample()
+        output = output or SAMPLE_OUTPUT
+        artifacts = artifacts or SAMPLE_ARTIFACTS
+    result = _run(lambda: run_build(load_study(study), output=output, artifacts=artifacts))
+    summary = result.tables.summary()
+    dropped = int(summary["rows_dropped"].sum())
+    out.print(
+        f"Built [bold]{result.manifest['study']['name']}[/] (run {result.run_id}): "
+        f"{len(result.tables.customers):,} customers, {len(result.tables.events):,} events, "
+        f"{dropped:,} rows dropped."
+    )
+    out.print(f"Output:    {result.output}")
+    out.print(f"Manifest:  {result.manifest_path}")
+    out.print(f"Artifacts: {result.artifacts} (hold customer ids; never publish)")
+
+
+def _ensure_sample() -> Path:
+    """The bundled sample study, generated (deterministically) on first use."""
+    from cjresearch.config import load_study
+    from cjresearch.sample import write_sample
+
+    if SAMPLE_STUDY.is_file():
+        study = _run(lambda: load_study(SAMPLE_STUDY))
+        if all(
+            path is not None and path.is_file()
+            for path in (study.data_path(t) for t in ("customers", "events", "feedback"))
+        ):
+            return SAMPLE_STUDY
+    with err.status("Generating the sample study (first run only)..."):
+        return write_sample(SAMPLE_STUDY.parent)
+
+
+def main() -> None:
+    """Entry point of the ``cjresearch`` command."""
+    app(prog_name="cjresearch")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

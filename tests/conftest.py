@@ -1,0 +1,118 @@
+"""Shared fixtures: tiny studies written to disk, and the seeded sample study."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from cjresearch.config import Study, load_study
+
+TINY_STAGES = ["awareness", "purchase", "usage"]
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return str(value)
+
+
+def write_study_file(folder: Path, sections: dict[str, dict[str, Any]]) -> Path:
+    """Write a study.toml from nested dicts (one level of sub-tables, e.g. columns.events)."""
+    lines: list[str] = []
+    for section, values in sections.items():
+        scalars = {k: v for k, v in values.items() if not isinstance(v, dict)}
+        lines.append(f"[{section}]")
+        lines += [f"{_key(k)} = {_toml_value(v)}" for k, v in scalars.items()]
+        for sub, table in values.items():
+            if isinstance(table, dict):
+                lines.append(f"[{section}.{sub}]")
+                lines += [f"{_key(k)} = {_toml_value(v)}" for k, v in table.items()]
+    path = folder / "study.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _key(key: str) -> str:
+    return key if key.replace("_", "").isalnum() else json.dumps(key)
+
+
+def tiny_tables() -> dict[str, pd.DataFrame]:
+    """Three customers, a handful of events and feedback rows; everything valid."""
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["00123", "B", "C"],
+            "signup_date": ["2026-01-01", "2026-01-02", "2026-01-03"],
+            "churned": ["true", "no", "0"],
+            "plan": ["basic", "premium", "basic"],
+        }
+    )
+    events = pd.DataFrame(
+        {
+            "customer_id": ["00123", "00123", "B", "C", "C"],
+            "timestamp": [
+                "2026-01-01",
+                "2026-01-02T10:00:00+02:00",
+                "2026-01-03 09:00",
+                "2026-01-05T00:00:00Z",
+                "2026-01-06",
+            ],
+            "touchpoint": ["ad", "buy", "ad", "use", "use"],
+            "stage": ["awareness", "purchase", "awareness", "usage", "usage"],
+            "channel": ["web", "web", "app", "app", "app"],
+        }
+    )
+    feedback = pd.DataFrame(
+        {
+            "customer_id": ["00123", "B", "C"],
+            "timestamp": ["2026-01-02", "2026-01-04", "2026-01-05"],
+            "stage": ["purchase", "awareness", "usage"],
+            "instrument": ["nps", "csat", "text"],
+            "score": [9, 2, None],
+            "text": [None, "meh", "love it"],
+        }
+    )
+    return {"customers": customers, "events": events, "feedback": feedback}
+
+
+def base_sections(**overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    sections: dict[str, dict[str, Any]] = {
+        "study": {"name": "Tiny", "stages": TINY_STAGES},
+        "data": {"customers": "customers.csv", "events": "events.csv", "feedback": "feedback.csv"},
+    }
+    sections.update(overrides)
+    return sections
+
+
+MakeStudy = Callable[..., Study]
+
+
+@pytest.fixture
+def make_study(tmp_path: Path) -> MakeStudy:
+    """Write tables (CSV unless the study names .parquet) and a study file; return the Study."""
+
+    def make(
+        tables: dict[str, pd.DataFrame] | None = None, **sections: dict[str, Any]
+    ) -> Study:
+        tables = tiny_tables() if tables is None else tables
+        spec = base_sections(**sections)
+        for table, frame in tables.items():
+            name = spec["data"].get(table)
+            if name is None:
+                continue
+            path = tmp_path / name
+            if name.endswith(".parquet"):
+                frame.to_parquet(path, index=False)
+            else:
+                frame.to_csv(path, index=False)
+        return load_study(write_study_file(tmp_path, spec))
+
+    return make
