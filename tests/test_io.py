@@ -134,7 +134,7 @@ def test_recoverable_rows_are_dropped_warned_and_counted(make_study: MakeStudy) 
         study={"name": "Tiny", "stages": ["awareness", "purchase", "usage"],
                "observation_end": "2026-01-31"},
     )
-    with pytest.warns(DataWarning, match=r"events: dropped 1 rows") as caught:
+    with pytest.warns(DataWarning, match=r"events: dropped 1 row") as caught:
         loaded = load_tables(study)
     reasons = {d.reason: d.n_rows for d in loaded.drops}
     assert reasons == {

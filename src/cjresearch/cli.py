@@ -15,6 +15,7 @@ from typing import Annotated, Literal, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from cjresearch._version import __version__
@@ -72,7 +73,7 @@ def _user_errors() -> Iterator[None]:
                 raise
             lines = exc.lines if isinstance(exc, DataError) else [str(exc)]
             for line in lines:
-                err.print(f"[bold red]error:[/] {line}", markup=True, soft_wrap=True)
+                err.print(f"[bold red]error:[/] {escape(line)}", soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err.print("interrupted")
@@ -83,7 +84,7 @@ def _user_errors() -> Iterator[None]:
 def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
     for warning in caught:
         if issubclass(warning.category, CJResearchWarning):
-            err.print(f"[yellow]warning:[/] {warning.message}", soft_wrap=True)
+            err.print(f"[yellow]warning:[/] {escape(str(warning.message))}", soft_wrap=True)
         else:
             warnings.showwarning(
                 warning.message, warning.category, warning.filename, warning.lineno
@@ -114,7 +115,7 @@ def sample(
     chosen: Literal["csv", "parquet"] = "csv" if fmt == "csv" else "parquet"
     with err.status(f"Generating {customers:,} customers (seed {seed})..."):
         path = _run(lambda: write_sample(directory, n_customers=customers, seed=seed, fmt=chosen))
-    out.print(f"Sample study written: {path}")
+    out.print(escape(f"Sample study written: {path}"))
 
 
 @app.command()
@@ -126,7 +127,7 @@ def validate(
     from cjresearch.io import load_tables
 
     tables = _run(lambda: load_tables(load_study(study)))
-    table = Table(title=f"{study}: valid")
+    table = Table(title=escape(f"{study}: valid"))
     for column in ("table", "rows read", "rows kept", "rows dropped"):
         table.add_column(column, justify="left" if column == "table" else "right")
     for row in tables.summary().itertuples(index=False):
@@ -135,7 +136,7 @@ def validate(
         )
     out.print(table)
     for drop in tables.drops:
-        out.print(f"  dropped {drop.n_rows:,} {drop.table} rows: {drop.reason}")
+        out.print(escape(f"  dropped {drop.n_rows:,} {drop.table} rows: {drop.reason}"))
 
 
 @app.command()
@@ -163,13 +164,13 @@ def build(
     summary = result.tables.summary()
     dropped = int(summary["rows_dropped"].sum())
     out.print(
-        f"Built [bold]{result.manifest['study']['name']}[/] (run {result.run_id}): "
+        f"Built [bold]{escape(result.manifest['study']['name'])}[/] (run {result.run_id}): "
         f"{len(result.tables.customers):,} customers, {len(result.tables.events):,} events, "
         f"{dropped:,} rows dropped."
     )
-    out.print(f"Output:    {result.output}")
-    out.print(f"Manifest:  {result.manifest_path}")
-    out.print(f"Artifacts: {result.artifacts} (hold customer ids; never publish)")
+    out.print(escape(f"Output:    {result.output}"))
+    out.print(escape(f"Manifest:  {result.manifest_path}"))
+    out.print(escape(f"Artifacts: {result.artifacts} (hold customer ids; never publish)"))
 
 
 def _ensure_sample() -> Path:

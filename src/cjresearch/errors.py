@@ -74,6 +74,12 @@ def _pad(rows: Sequence[int], values: Sequence[object]) -> list[tuple[int, objec
 
 
 def _short(value: object, limit: int = 40) -> str:
+    if (
+        value is None
+        or (isinstance(value, float) and value != value)
+        or str(value) in {"NaT", "<NA>"}
+    ):
+        return "blank"
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 

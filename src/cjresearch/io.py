@@ -150,7 +150,8 @@ def _read_parquet(path: Path, source: Source) -> pd.DataFrame:
     try:
         return pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several unrelated types for a bad file
-        msg = f"not a readable Parquet file ({type(exc).__name__}: {str(exc)[:120]})"
+        cause = str(exc).replace(str(path), path.name).splitlines()[0] if str(exc) else ""
+        msg = f"not a readable Parquet file ({type(exc).__name__}: {cause[:160]})"
         raise DataError([source.problem(None, msg)]) from None
 
 
@@ -299,6 +300,10 @@ def validate_tables(
             frames["feedback"], sources["feedback"], study, frames["events"]
         )
         problems.extend(found)
+    for table, frame in frames.items():
+        if "stage" in frame:
+            # rows with no stage are reported above; the schema would repeat it
+            unreadable[table] = unreadable[table].union(frame.index[frame["stage"].isna()])
 
     if study.churn.derived:
         frames["customers"] = frames["customers"].assign(churned=False)
@@ -318,7 +323,8 @@ def validate_tables(
                 )
             )
     if problems:
-        raise DataError(problems)
+        order = {source.name: i for i, source in enumerate(sources.values())}
+        raise DataError(sorted(problems, key=lambda p: order.get(p.file, len(order))))
 
     return _finish(frames, study, rows_read)
 
@@ -376,18 +382,19 @@ def _coerce(frame: pd.DataFrame, source: Source) -> tuple[pd.DataFrame, list[Pro
             continue
         raw = out[column]
         out[column], bad = parse(raw)
-        if bad.any():
-            rows = raw.index[bad]
-            problems.append(
-                source.problem(
-                    column,
-                    "values that cannot be read",
-                    expected=expected,
-                    rows=rows,
-                    values=raw[rows[:5]].tolist(),
+        present = _present(raw)
+        for mask, message in (
+            (bad & present, "values that cannot be read"),
+            (bad & ~present, "missing values"),
+        ):
+            if mask.any():
+                rows = raw.index[mask]
+                problems.append(
+                    source.problem(
+                        column, message, expected=expected, rows=rows, values=raw[rows[:5]].tolist()
+                    )
                 )
-            )
-            bad_rows = bad_rows.union(rows)
+                bad_rows = bad_rows.union(rows)
     return out, problems, bad_rows
 
 
@@ -434,9 +441,10 @@ def _parse_bools(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
 def _derive_event_stages(
     events: pd.DataFrame, source: Source, study: Study
 ) -> tuple[pd.DataFrame, list[Problem]]:
+    """Fill ``stage`` from [stage_map] where the log has none; report rows left without one."""
     if "stage" not in events:
         if not study.stage_map:
-            return events, [
+            return events.assign(stage=pd.Series(pd.NA, index=events.index, dtype="str")), [
                 source.problem(
                     None,
                     "missing column 'stage' and the study file has no [stage_map] to derive it",
@@ -444,10 +452,7 @@ def _derive_event_stages(
                 )
             ]
         events = events.assign(stage=pd.Series(pd.NA, index=events.index, dtype="str"))
-    if not study.stage_map:
-        return events, []
-    mapped = events["touchpoint"].map(study.stage_map)
-    events = events.assign(stage=events["stage"].fillna(mapped))
+    events = events.assign(stage=events["stage"].fillna(events["touchpoint"].map(study.stage_map)))
     missing = events["stage"].isna()
     if not missing.any():
         return events, []
@@ -456,7 +461,7 @@ def _derive_event_stages(
     return events, [
         source.problem(
             "stage",
-            f"events whose touchpoint has no stage; add these to [stage_map]: {touchpoints}",
+            f"events with no stage; add their touchpoints to [stage_map]: {touchpoints}",
             rows=rows,
             values=events.loc[rows[:5], "touchpoint"].tolist(),
         )
@@ -470,25 +475,26 @@ def _derive_feedback_stages(
     stage where that touchpoint occurs most often in the event log."""
     if "stage" not in feedback:
         feedback = feedback.assign(stage=pd.Series(pd.NA, index=feedback.index, dtype="str"))
-    if "touchpoint" not in feedback or not feedback["stage"].isna().any():
-        return feedback, []
-    lookup = dict(study.stage_map)
-    if "stage" in events:
-        seen = events.dropna(subset=["stage"]).groupby("touchpoint", observed=True)["stage"]
+    if "touchpoint" in feedback and feedback["stage"].isna().any():
+        lookup = dict(study.stage_map)
+        seen = events.dropna(subset=["stage"]).groupby("touchpoint")["stage"]
         for touchpoint, stage in seen.agg(lambda s: s.value_counts().index[0]).items():
             lookup.setdefault(str(touchpoint), str(stage))
-    feedback = feedback.assign(stage=feedback["stage"].fillna(feedback["touchpoint"].map(lookup)))
+        feedback = feedback.assign(
+            stage=feedback["stage"].fillna(feedback["touchpoint"].map(lookup))
+        )
     missing = feedback["stage"].isna()
     if not missing.any():
         return feedback, []
     rows = feedback.index[missing]
+    examples = feedback["touchpoint"] if "touchpoint" in feedback else feedback["stage"]
     return feedback, [
         source.problem(
             "stage",
             "feedback rows with no stage, and no stage known for their touchpoint",
             expected="a stage, or a touchpoint listed in [stage_map] or seen in the events",
             rows=rows,
-            values=feedback.loc[rows[:5], "touchpoint"].tolist(),
+            values=examples[rows[:5]].tolist(),
         )
     ]
 
@@ -503,7 +509,8 @@ def _finish(
     if study.study.observation_end is not None:
         end = pd.Timestamp(study.study.observation_end, tz="UTC") + pd.Timedelta(days=1)
     else:
-        end = frames["events"]["timestamp"].max() + pd.Timedelta(microseconds=1)
+        latest = [f["timestamp"].max() for f in frames.values() if "timestamp" in f]
+        end = max(latest) + pd.Timedelta(microseconds=1)
 
     cleaned: dict[str, pd.DataFrame] = {}
     for table in ("events", "feedback"):
@@ -531,7 +538,8 @@ def _finish(
     kept = tuple(d for d in drops if d.n_rows)
     for drop in kept:
         warnings.warn(
-            f"{drop.table}: dropped {drop.n_rows:,} rows ({drop.reason}); "
+            f"{drop.table}: dropped {drop.n_rows:,} row{'s' if drop.n_rows != 1 else ''} "
+            f"({drop.reason}); "
             "the count is recorded in the build manifest",
             DataWarning,
             stacklevel=3,
