@@ -166,7 +166,8 @@ def build(
     out.print(
         f"Built [bold]{escape(result.manifest['study']['name'])}[/] (run {result.run_id}): "
         f"{len(result.tables.customers):,} customers, {len(result.tables.events):,} events, "
-        f"{dropped:,} rows dropped."
+        f"{dropped:,} rows dropped.",
+        soft_wrap=True,
     )
     out.print(escape(f"Output:    {result.output}"))
     out.print(escape(f"Manifest:  {result.manifest_path}"))

@@ -324,6 +324,11 @@ def generate_sample(n_customers: int = 20_000, *, seed: int = 7) -> SampleStudy:
     renewal = _stage_events(rng, "renewal", reached["renewal"], persona, signup_days)
     late_events = pd.concat([usage, renewal], ignore_index=True)
     late_feedback = _feedback(rng, ["usage", "renewal"], late_events, latent, n)
+    # a survey answered after leaving (or after the end of observation) would not exist
+    limit = signup_days[late_feedback["customer"].to_numpy(dtype=int)] + active_until[
+        late_feedback["customer"].to_numpy(dtype=int)
+    ]
+    late_feedback["day"] = np.minimum(late_feedback["day"].to_numpy(dtype=float), limit - 0.001)
 
     events_all = pd.concat([early_events, late_events], ignore_index=True)
     feedback_all = pd.concat([early_feedback, late_feedback], ignore_index=True)
@@ -603,6 +608,8 @@ def _events_frame(raw: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
             "channel": channel.to_numpy(),
         }
     )
+    # two identical clicks in the same second are one event
+    frame = frame.drop_duplicates(["customer_id", "timestamp", "touchpoint"])
     return frame.sort_values(["customer_id", "timestamp"], kind="stable").reset_index(drop=True)
 
 
