@@ -99,9 +99,7 @@ MakeStudy = Callable[..., Study]
 def make_study(tmp_path: Path) -> MakeStudy:
     """Write tables (CSV unless the study names .parquet) and a study file; return the Study."""
 
-    def make(
-        tables: dict[str, pd.DataFrame] | None = None, **sections: dict[str, Any]
-    ) -> Study:
+    def make(tables: dict[str, pd.DataFrame] | None = None, **sections: dict[str, Any]) -> Study:
         tables = tiny_tables() if tables is None else tables
         spec = base_sections(**sections)
         for table, frame in tables.items():

@@ -6,13 +6,13 @@ import warnings
 
 import pandas as pd
 import pytest
-from conftest import MakeStudy, tiny_tables
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cjresearch.config import study_from_dict
 from cjresearch.errors import DataError, DataWarning
 from cjresearch.io import load_tables, read_table, validate_tables
+from conftest import MakeStudy, tiny_tables
 
 
 def test_canonical_types_and_ids_stay_text(make_study: MakeStudy) -> None:
@@ -104,8 +104,11 @@ def test_churn_from_inactivity(make_study: MakeStudy) -> None:
     tables["customers"] = tables["customers"].drop(columns="churned")
     study = make_study(
         tables,
-        study={"name": "Tiny", "stages": ["awareness", "purchase", "usage"],
-               "observation_end": "2026-01-31"},
+        study={
+            "name": "Tiny",
+            "stages": ["awareness", "purchase", "usage"],
+            "observation_end": "2026-01-31",
+        },
         churn={"inactivity_days": 26},
     )
     customers = load_tables(study).customers.set_index("customer_id")
@@ -131,8 +134,11 @@ def test_recoverable_rows_are_dropped_warned_and_counted(make_study: MakeStudy) 
     tables["events"] = pd.concat([tables["events"], extra], ignore_index=True)
     study = make_study(
         tables,
-        study={"name": "Tiny", "stages": ["awareness", "purchase", "usage"],
-               "observation_end": "2026-01-31"},
+        study={
+            "name": "Tiny",
+            "stages": ["awareness", "purchase", "usage"],
+            "observation_end": "2026-01-31",
+        },
     )
     with pytest.warns(DataWarning, match=r"events: dropped 1 row") as caught:
         loaded = load_tables(study)
@@ -165,22 +171,30 @@ def test_read_table_points_at_the_line_with_a_bad_byte(tmp_path) -> None:
 
 def test_in_memory_frames_validate_with_row_numbers() -> None:
     study = study_from_dict(
-        {"study": {"name": "T", "stages": ["a", "b"]},
-         "data": {"customers": "c.csv", "events": "e.csv"}},
+        {
+            "study": {"name": "T", "stages": ["a", "b"]},
+            "data": {"customers": "c.csv", "events": "e.csv"},
+        },
         path="study.toml",
     )
     customers = pd.DataFrame({"customer_id": ["A"], "churned": [True]})
     events = pd.DataFrame(
-        {"customer_id": ["A", "A"], "timestamp": ["2026-01-01", "2026-01-02"],
-         "touchpoint": ["x", "y"], "stage": ["a", "zzz"]}
+        {
+            "customer_id": ["A", "A"],
+            "timestamp": ["2026-01-01", "2026-01-02"],
+            "touchpoint": ["x", "y"],
+            "stage": ["a", "zzz"],
+        }
     )
     with pytest.raises(DataError, match=r"^events: column 'stage': .* e\.g\. row 2 \('zzz'\)"):
         validate_tables(study, {"customers": customers, "events": events})
 
 
 _STUDY = study_from_dict(
-    {"study": {"name": "T", "stages": ["a", "b", "c"]},
-     "data": {"customers": "c.csv", "events": "e.csv"}},
+    {
+        "study": {"name": "T", "stages": ["a", "b", "c"]},
+        "data": {"customers": "c.csv", "events": "e.csv"},
+    },
     path="study.toml",
 )
 
@@ -201,7 +215,9 @@ def test_validation_never_mutates_its_input(n_customers: int, rows: list) -> Non
     events = pd.DataFrame(
         {
             "customer_id": [f"C{c}" for c, _, _ in rows],
-            "timestamp": [str(pd.Timestamp("2026-01-01") + pd.Timedelta(hours=h)) for _, h, _ in rows],
+            "timestamp": [
+                str(pd.Timestamp("2026-01-01") + pd.Timedelta(hours=h)) for _, h, _ in rows
+            ],
             "touchpoint": ["tp"] * len(rows),
             "stage": [s for _, _, s in rows],
         },

@@ -27,7 +27,11 @@ def sample():
 
 
 def test_same_seed_same_study_and_another_seed_another() -> None:
-    a, b, c = generate_sample(500, seed=3), generate_sample(500, seed=3), generate_sample(500, seed=4)
+    a, b, c = (
+        generate_sample(500, seed=3),
+        generate_sample(500, seed=3),
+        generate_sample(500, seed=4),
+    )
     for table in ("customers", "events", "feedback"):
         pd.testing.assert_frame_equal(getattr(a, table), getattr(b, table))
     assert a.truth == b.truth
@@ -86,8 +90,9 @@ def test_truth_names_every_customers_persona_and_personas_differ(sample) -> None
 
 def _measured(sample) -> pd.DataFrame:
     observations = emotion_observations(
-        sample.events, sample.feedback, valence={"setup_failed": -0.9, "payment_error": -0.6,
-                                                 "tutorial": 0.3},
+        sample.events,
+        sample.feedback,
+        valence={"setup_failed": -0.9, "payment_error": -0.6, "tutorial": 0.3},
         rating_scale=(1, 5),
     )
     wide = stage_emotion(observations).pivot(
@@ -143,9 +148,11 @@ def test_the_planted_pain_point_hits_its_personas(sample) -> None:
 
 
 _STUDY = study_from_dict(
-    {"study": {"name": "S", "stages": list(STAGES), "observation_end": "2026-06-30"},
-     "data": {"customers": "c.csv", "events": "e.csv", "feedback": "f.csv"},
-     "emotion": {"rating_scale": [1, 5]}},
+    {
+        "study": {"name": "S", "stages": list(STAGES), "observation_end": "2026-06-30"},
+        "data": {"customers": "c.csv", "events": "e.csv", "feedback": "f.csv"},
+        "emotion": {"rating_scale": [1, 5]},
+    },
     path="study.toml",
 )
 

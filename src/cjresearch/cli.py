@@ -6,7 +6,6 @@ code 2; ``--debug`` shows the traceback instead. Warnings (dropped rows) are pri
 
 from __future__ import annotations
 
-import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -196,4 +195,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -357,7 +357,8 @@ def _check_shape(frame: pd.DataFrame, source: Source, study: Study) -> list[Prob
                 )
             )
     if not problems and frame.empty:
-        problems.append(source.problem(None, "the table has a header but no rows"))
+        hint = "; remove [data] feedback if there is none" if source.table == "feedback" else ""
+        problems.append(source.problem(None, f"the table has a header but no rows{hint}"))
     return problems
 
 

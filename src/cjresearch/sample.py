@@ -23,6 +23,7 @@ every customer, the effects, the pain point and the churn rate per persona.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -325,13 +326,28 @@ def generate_sample(n_customers: int = 20_000, *, seed: int = 7) -> SampleStudy:
     late_events = pd.concat([usage, renewal], ignore_index=True)
     late_feedback = _feedback(rng, ["usage", "renewal"], late_events, latent, n)
     # a survey answered after leaving (or after the end of observation) would not exist
-    limit = signup_days[late_feedback["customer"].to_numpy(dtype=int)] + active_until[
-        late_feedback["customer"].to_numpy(dtype=int)
-    ]
+    limit = (
+        signup_days[late_feedback["customer"].to_numpy(dtype=int)]
+        + active_until[late_feedback["customer"].to_numpy(dtype=int)]
+    )
     late_feedback["day"] = np.minimum(late_feedback["day"].to_numpy(dtype=float), limit - 0.001)
 
     events_all = pd.concat([early_events, late_events], ignore_index=True)
     feedback_all = pd.concat([early_feedback, late_feedback], ignore_index=True)
+    if feedback_all.empty:
+        # a tiny study may draw no survey at all; a feedback file with no rows is an error
+        first = usage.iloc[0]
+        feedback_all = pd.DataFrame(
+            {
+                "customer": [first["customer"]],
+                "day": [first["day"]],
+                "stage": ["usage"],
+                "touchpoint": [first["touchpoint"]],
+                "instrument": ["nps"],
+                "score": _to_instrument(latent["usage"][[int(first["customer"])]], "nps"),
+                "text": [None],
+            }
+        )
     events_frame = _events_frame(events_all, ids)
     feedback_frame = _feedback_frame(feedback_all, ids)
 
@@ -352,12 +368,16 @@ def generate_sample(n_customers: int = 20_000, *, seed: int = 7) -> SampleStudy:
     return SampleStudy(customers, events_frame, feedback_frame, truth)
 
 
-def _by_persona(persona: np.ndarray, attribute) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _by_persona(persona: np.ndarray, attribute: Callable[[PersonaSpec], float]) -> np.ndarray:
     values = np.array([float(attribute(p)) for p in PERSONAS])
     return values[persona]
 
 
-def _choose_per_persona(rng: np.random.Generator, persona: np.ndarray, options) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _choose_per_persona(
+    rng: np.random.Generator,
+    persona: np.ndarray,
+    options: Callable[[PersonaSpec], dict[str, float]],
+) -> np.ndarray:
     """Draw one option per customer from its persona's distribution (a dict of weights)."""
     names = list(options(PERSONAS[0]))
     weights = np.array([[options(p).get(k, 0.0) for k in names] for p in PERSONAS])
@@ -485,16 +505,19 @@ def _feedback(
                 if instrument == "text"
                 else rng.random(len(customers)) < _COMMENT_RATE
             )
+            day = rows["day"].to_numpy() + rng.uniform(0.01, 2.0, len(customers))
+            texts = _comments(rng, stage, felt)
+            texts[~comment] = None
             parts.append(
                 pd.DataFrame(
                     {
                         "customer": customers,
-                        "day": rows["day"].to_numpy() + rng.uniform(0.01, 2.0, len(customers)),
+                        "day": day,
                         "stage": stage,
                         "touchpoint": rows["touchpoint"].to_numpy(),
                         "instrument": instrument,
                         "score": _to_instrument(felt, instrument),
-                        "text": np.where(comment, _comments(rng, stage, felt), None),
+                        "text": texts,
                     }
                 )
             )
