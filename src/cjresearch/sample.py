@@ -621,14 +621,19 @@ def _timestamps(day: pd.Series) -> pd.Series:
 
 
 def _events_frame(raw: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
-    channel = raw["touchpoint"].map({t: c for t, (_, c, _) in TOUCHPOINTS.items()})
+    # Categoricals: a million customers make 25 million events, and one string object per
+    # event would cost gigabytes; codes plus one copy of each name cost a few hundred MB.
+    touchpoint = pd.Categorical(raw["touchpoint"], categories=list(TOUCHPOINTS))
+    channels = sorted({c for _, c, _ in TOUCHPOINTS.values()})
     frame = pd.DataFrame(
         {
-            "customer_id": ids.to_numpy()[raw["customer"].to_numpy()],
+            "customer_id": _customer_ids(raw["customer"], ids),
             "timestamp": _timestamps(raw["day"]),
-            "touchpoint": raw["touchpoint"].to_numpy(),
-            "stage": raw["stage"].to_numpy(),
-            "channel": channel.to_numpy(),
+            "touchpoint": touchpoint,
+            "stage": pd.Categorical(raw["stage"], categories=list(STAGES)),
+            "channel": pd.Categorical(
+                touchpoint.map({t: c for t, (_, c, _) in TOUCHPOINTS.items()}), categories=channels
+            ),
         }
     )
     # two identical clicks in the same second are one event
@@ -636,13 +641,17 @@ def _events_frame(raw: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
     return frame.sort_values(["customer_id", "timestamp"], kind="stable").reset_index(drop=True)
 
 
+def _customer_ids(codes: pd.Series, ids: pd.Series) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes.to_numpy(dtype=np.int64), categories=ids)
+
+
 def _feedback_frame(raw: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
-            "customer_id": ids.to_numpy()[raw["customer"].to_numpy().astype(int)],
+            "customer_id": _customer_ids(raw["customer"], ids),
             "timestamp": _timestamps(raw["day"]),
-            "stage": raw["stage"].to_numpy(),
-            "touchpoint": raw["touchpoint"].to_numpy(),
+            "stage": pd.Categorical(raw["stage"], categories=list(STAGES)),
+            "touchpoint": pd.Categorical(raw["touchpoint"], categories=list(TOUCHPOINTS)),
             "instrument": raw["instrument"].to_numpy(),
             "score": raw["score"].to_numpy(dtype=float),
             "text": pd.Series(raw["text"].to_numpy(), dtype="str").where(
