@@ -28,6 +28,9 @@ _EXPORTS = {
     "score_texts": "cjresearch.emotion",
     "stage_emotion": "cjresearch.emotion",
     "text_score_agreement": "cjresearch.emotion",
+    "customer_features": "cjresearch.journeys",
+    "select_features": "cjresearch.journeys",
+    "stage_transitions": "cjresearch.journeys",
     "generate_sample": "cjresearch.sample",
     "write_sample": "cjresearch.sample",
     "BuildResult": "cjresearch.build",
@@ -55,13 +58,16 @@ __all__ = [
     "TextScorer",
     "__version__",
     "build",
+    "customer_features",
     "emotion_observations",
     "generate_sample",
     "load_study",
     "load_tables",
     "normalise_scores",
     "score_texts",
+    "select_features",
     "stage_emotion",
+    "stage_transitions",
     "text_score_agreement",
     "write_sample",
 ]
@@ -86,6 +92,7 @@ if TYPE_CHECKING:
         StudyFileError,
     )
     from cjresearch.io import StudyTables, load_tables
+    from cjresearch.journeys import customer_features, select_features, stage_transitions
     from cjresearch.sample import generate_sample, write_sample
     from cjresearch.schema import INSTRUMENT_SCALES, INSTRUMENTS
 
