@@ -235,3 +235,15 @@ def test_validation_never_mutates_its_input(n_customers: int, rows: list) -> Non
             assert kept == len(rows)  # every row is kept or counted
     pd.testing.assert_frame_equal(customers, before["customers"])
     pd.testing.assert_frame_equal(events, before["events"])
+
+
+def test_a_rename_of_an_absent_column_is_not_silently_ignored(make_study: MakeStudy) -> None:
+    study = make_study(churn={"column": "left_us"})  # the file has 'churned', not 'left_us'
+    with pytest.raises(DataError, match=r"customers\.csv: .*maps column 'left_us' to 'churned'"):
+        load_tables(study)
+
+
+def test_derived_churn_says_it_replaces_a_churned_column(make_study: MakeStudy) -> None:
+    study = make_study(churn={"inactivity_days": 5})  # the file still has 'churned'
+    with pytest.warns(DataWarning, match=r"column 'churned' is replaced by churn derived"):
+        load_tables(study)

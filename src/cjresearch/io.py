@@ -139,6 +139,16 @@ def read_table(
         frame = _read_parquet(path, source)
     else:
         frame = _read_csv(path, source, renames=renames, delimiter=delimiter, encoding=encoding)
+    # A rename whose column is absent while the canonical one is present would silently read
+    # the wrong column (e.g. [churn] column = "left" on a file that has "churned").
+    shadowed = {src: dst for src, dst in renames.items() if src not in frame and dst in frame}
+    if shadowed:
+        src, dst = next(iter(shadowed.items()))
+        msg = (
+            f"the study file maps column '{src}' to '{dst}', but the file has no '{src}' "
+            f"(it has '{dst}'); fix [columns.{table}] or [churn] column in the study file"
+        )
+        raise DataError([source.problem(None, msg)])
     frame = frame.rename(columns=renames)
     if frame.columns.duplicated().any():
         dupes = sorted(set(frame.columns[frame.columns.duplicated()]))
@@ -306,6 +316,13 @@ def validate_tables(
             unreadable[table] = unreadable[table].union(frame.index[frame["stage"].isna()])
 
     if study.churn.derived:
+        if "churned" in frames["customers"]:
+            warnings.warn(
+                f"{sources['customers'].name}: column 'churned' is replaced by churn derived "
+                "from [churn] inactivity_days",
+                DataWarning,
+                stacklevel=2,
+            )
         frames["customers"] = frames["customers"].assign(churned=False)
     schemas = {
         "customers": customers_schema(),
