@@ -420,6 +420,9 @@ _TIME_EXPECTED = "a date or date-time, e.g. 2026-03-01 or 2026-03-01T09:30Z"
 
 
 def _present(raw: pd.Series) -> pd.Series:
+    """Non-missing and, for text, not blank (only text can be blank)."""
+    if not (pd.api.types.is_string_dtype(raw) or pd.api.types.is_object_dtype(raw)):
+        return raw.notna()
     return raw.notna() & raw.astype("str").str.strip().ne("")
 
 
