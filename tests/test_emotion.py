@@ -484,7 +484,7 @@ def test_observations_rating_needs_a_scale(events: pd.DataFrame, feedback: pd.Da
 
 
 def test_observations_check_columns_and_ranges(events: pd.DataFrame) -> None:
-    with pytest.raises(CJResearchError, match=r"events lacks column\(s\) \['stage'\]"):
+    with pytest.raises(CJResearchError, match=r"events has no column\(s\) \['stage'\]"):
         emotion_observations(events.drop(columns="stage"), None)
     with pytest.raises(CJResearchError, match="emotion"):
         emotion_observations(events.assign(emotion=[2.0, np.nan, np.nan, np.nan]), None)

@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from cjresearch._checks import require_columns
 from cjresearch._cx_lexicon import CX_NEUTRAL_WORDS, CX_WORDS, PhraseRewriter
 from cjresearch.errors import CJResearchError
 from cjresearch.schema import INSTRUMENT_SCALES, INSTRUMENTS
@@ -380,11 +381,13 @@ def emotion_observations(
         - ``source``: Categorical with categories :data:`SOURCES`.
         - ``emotion``: float64 in [-1, 1].
     """
-    _require(events, ("customer_id", "timestamp", "touchpoint", "stage"), "events")
+    require_columns(events, ("customer_id", "timestamp", "touchpoint", "stage"), "events")
     stages = [events["stage"]]
     parts = [_event_observations(events, valence)]
     if feedback is not None:
-        _require(feedback, ("customer_id", "timestamp", "stage", "instrument", "score"), "feedback")
+        require_columns(
+            feedback, ("customer_id", "timestamp", "stage", "instrument", "score"), "feedback"
+        )
         stages.append(feedback["stage"])
         parts.extend(
             _feedback_observations(
@@ -402,16 +405,6 @@ def emotion_observations(
 
 
 _OBSERVATION_COLUMNS = ("customer_id", "timestamp", "stage", "touchpoint", "source", "emotion")
-
-
-def _require(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        msg = f"{name} must be a pandas DataFrame, found {type(frame).__name__}"
-        raise CJResearchError(msg)
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        msg = f"{name} lacks column(s) {missing}; it has {list(frame.columns)}"
-        raise CJResearchError(msg)
 
 
 def _check_range(values: pd.Series, what: str) -> None:
@@ -534,7 +527,7 @@ def stage_emotion(
         - ``emotion_mean``: float64 mean of the observations, in [-1, 1].
         - ``n_observations``: int64 number of observations averaged.
     """
-    _require(observations, ("customer_id", "stage", "emotion"), "observations")
+    require_columns(observations, ("customer_id", "stage", "emotion"), "observations")
     frame = observations
     if sources is not None:
         if isinstance(sources, str):
@@ -543,7 +536,7 @@ def stage_emotion(
         if unknown:
             msg = f"unknown source(s) {unknown}; expected some of {list(SOURCES)}"
             raise CJResearchError(msg)
-        _require(observations, ("source",), "observations")
+        require_columns(observations, ("source",), "observations")
         frame = frame[frame["source"].isin(list(sources))]
     frame = frame.loc[frame["emotion"].notna(), ["customer_id", "stage", "emotion"]]
     out = frame.groupby(["customer_id", "stage"], observed=True, sort=True, as_index=False).agg(
@@ -593,7 +586,7 @@ def text_score_agreement(
     TextAgreement
         ``n_pairs``, ``spearman_rho`` and ``p_value`` (``scipy.stats.spearmanr``).
     """
-    _require(feedback, ("instrument", "score"), "feedback")
+    require_columns(feedback, ("instrument", "score"), "feedback")
     if "text" not in feedback.columns:
         return TextAgreement(0, math.nan, math.nan)
     scored = normalise_scores(feedback["score"], feedback["instrument"], rating_scale=rating_scale)

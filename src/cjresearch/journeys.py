@@ -77,6 +77,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from cjresearch._checks import require_columns
 from cjresearch.errors import CJResearchError, StudyFileError
 
 __all__ = [
@@ -151,16 +152,6 @@ def _sanitised(names: Sequence[object], what: str) -> list[str]:
         seen[slug] = name
         out.append(slug)
     return out
-
-
-def _require(frame: object, columns: Sequence[str], name: str) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        msg = f"{name} must be a pandas DataFrame, found {type(frame).__name__}"
-        raise CJResearchError(msg)
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        msg = f"{name} has no column(s) {missing}; found {list(frame.columns)}"
-        raise CJResearchError(msg)
 
 
 def _check_stages(stages: Sequence[str]) -> list[str]:
@@ -316,8 +307,8 @@ def customer_features(
     1           b         1      awareness           9.0
     2           c         0            NaN           NaN
     """
-    _require(events, _EVENT_COLUMNS, "events")
-    _require(customers, ("customer_id",), "customers")
+    require_columns(events, _EVENT_COLUMNS, "events")
+    require_columns(customers, ("customer_id",), "customers")
     stages = _check_stages(stages)
     attributes = [attributes] if isinstance(attributes, str) else list(attributes)
     absent = [a for a in attributes if a not in customers.columns]
@@ -449,7 +440,7 @@ def _channel_shares(
 def _emotion_columns(
     stage_emotion: pd.DataFrame, ids: pd.Index, stages: list[str], stage_names: list[str]
 ) -> dict[str, np.ndarray]:
-    _require(
+    require_columns(
         stage_emotion, ("customer_id", "stage", "emotion_mean", "n_observations"), "stage_emotion"
     )
     n_customers, n_stages = len(ids), len(stages)
@@ -501,7 +492,7 @@ def select_features(features: pd.DataFrame, requested: Sequence[str] | None = No
     CJResearchError
         ``features`` has no ``customer_id`` column.
     """
-    _require(features, ("customer_id",), "features")
+    require_columns(features, ("customer_id",), "features")
     available = [c for c in features.columns if c != "customer_id"]
     strict = requested is not None
     if requested is None:
@@ -570,7 +561,7 @@ def stage_transitions(events: pd.DataFrame, *, stages: Sequence[str]) -> pd.Data
     0  awareness  purchase              1            1   forward
     1   purchase awareness              1            1  backward
     """
-    _require(events, ("customer_id", "timestamp", "stage"), "events")
+    require_columns(events, ("customer_id", "timestamp", "stage"), "events")
     stages = _check_stages(stages)
     n_stages = len(stages)
     stage = _stage_codes(events, stages, "events")
