@@ -92,8 +92,8 @@ def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
 
 def _run(action: Callable[[], T]) -> T:
     with _user_errors():
-        return action()
-    raise AssertionError  # pragma: no cover  (the context manager always exits above)
+        result = action()
+    return result
 
 
 @app.command()
