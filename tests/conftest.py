@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import tomllib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from cjresearch.config import Study, load_study
+from cjresearch.config import Study, load_study, study_from_dict
+from cjresearch.emotion import emotion_observations, stage_emotion
+from cjresearch.io import StudyTables, validate_tables
+from cjresearch.journeys import customer_features
+from cjresearch.sample import SampleStudy, generate_sample, study_toml
 
 TINY_STAGES = ["awareness", "purchase", "usage"]
 
@@ -114,3 +121,43 @@ def make_study(tmp_path: Path) -> MakeStudy:
         return load_study(write_study_file(tmp_path, spec))
 
     return make
+
+
+@dataclass(frozen=True)
+class SamplePipeline:
+    """The sample study carried through validation, emotion and journey features."""
+
+    sample: SampleStudy
+    study: Study
+    tables: StudyTables
+    observations: pd.DataFrame
+    stage_emotion: pd.DataFrame
+    features: pd.DataFrame
+
+
+@functools.cache
+def sample_pipeline(n_customers: int, seed: int = 7) -> SamplePipeline:
+    """The generated sample with its own study file (valence, rating scale, feedback), cached
+    per test process because several test modules need the same chain."""
+    study = study_from_dict(tomllib.loads(study_toml()), path="study.toml")
+    sample = generate_sample(n_customers, seed=seed)
+    tables = validate_tables(
+        study,
+        {"customers": sample.customers, "events": sample.events, "feedback": sample.feedback},
+    )
+    observations = emotion_observations(
+        tables.events,
+        tables.feedback,
+        valence=study.valence,
+        rating_scale=study.emotion.rating_scale,
+    )
+    per_stage = stage_emotion(observations)
+    features = customer_features(
+        tables.events,
+        tables.customers,
+        stages=study.stages,
+        observation_end=tables.observation_end,
+        stage_emotion=per_stage,
+        attributes=["age", "plan"],
+    )
+    return SamplePipeline(sample, study, tables, observations, per_stage, features)

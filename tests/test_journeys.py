@@ -10,10 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cjresearch.config import study_from_dict
-from cjresearch.emotion import emotion_observations, stage_emotion
 from cjresearch.errors import CJResearchError, StudyFileError
-from cjresearch.io import validate_tables
 from cjresearch.journeys import (
     DEFAULT_FEATURES,
     customer_features,
@@ -21,7 +18,8 @@ from cjresearch.journeys import (
     select_features,
     stage_transitions,
 )
-from cjresearch.sample import STAGES, generate_sample
+from cjresearch.sample import STAGES
+from conftest import sample_pipeline
 
 TINY_STAGES = ["awareness", "purchase", "usage", "support"]
 END = pd.Timestamp("2026-01-11", tz="UTC")
@@ -228,34 +226,16 @@ def test_naive_observation_end_is_utc(tiny) -> None:
 
 # --- the sample study -------------------------------------------------------------------
 
-_STUDY = study_from_dict(
-    {
-        "study": {"name": "S", "stages": list(STAGES), "observation_end": "2026-06-30"},
-        "data": {"customers": "c.csv", "events": "e.csv"},
-    },
-    path="study.toml",
-)
-
 
 @pytest.fixture(scope="module")
 def sample():
-    study = generate_sample(3000, seed=7)
-    tables = validate_tables(_STUDY, {"customers": study.customers, "events": study.events})
-    emotion = stage_emotion(emotion_observations(tables.events, None, valence=_STUDY.valence))
-    return study, tables, emotion
+    pipeline = sample_pipeline(3000)
+    return pipeline.sample, pipeline.tables, pipeline.stage_emotion
 
 
 @pytest.fixture(scope="module")
-def sample_features(sample) -> pd.DataFrame:
-    _, tables, emotion = sample
-    return customer_features(
-        tables.events,
-        tables.customers,
-        stages=STAGES,
-        observation_end=tables.observation_end,
-        stage_emotion=emotion,
-        attributes=["age", "plan"],
-    )
+def sample_features() -> pd.DataFrame:
+    return sample_pipeline(3000).features
 
 
 def test_sample_one_row_per_customer_with_consistent_columns(sample, sample_features) -> None:

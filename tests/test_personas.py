@@ -9,52 +9,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import adjusted_rand_score
 
-from cjresearch.config import study_from_dict
-from cjresearch.emotion import emotion_observations, stage_emotion
 from cjresearch.errors import CJResearchError, StatisticalWarning
-from cjresearch.io import validate_tables
-from cjresearch.journeys import DEFAULT_FEATURES, customer_features, select_features
+from cjresearch.journeys import DEFAULT_FEATURES, select_features
 from cjresearch.personas import (
     STABILITY_THRESHOLD,
     FeatureEncoder,
     assign,
     segment,
 )
-from cjresearch.sample import STAGES, generate_sample
-
-_STUDY = study_from_dict(
-    {
-        "study": {"name": "S", "stages": list(STAGES), "observation_end": "2026-06-30"},
-        "data": {"customers": "c.csv", "events": "e.csv", "feedback": "f.csv"},
-        "emotion": {"rating_scale": [1, 5]},
-    },
-    path="study.toml",
-)
+from conftest import sample_pipeline
 
 # Small settings for speed; the defaults (n_bootstrap=20, n_init=10) are for real studies.
 FAST = {"n_bootstrap": 3, "n_init": 3}
 
 
 def _features(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, int]:
-    sample = generate_sample(n, seed=seed)
-    tables = validate_tables(
-        _STUDY,
-        {"customers": sample.customers, "events": sample.events, "feedback": sample.feedback},
-    )
-    observations = emotion_observations(
-        tables.events,
-        tables.feedback,
-        valence=_STUDY.valence,
-        rating_scale=_STUDY.emotion.rating_scale,
-    )
-    features = customer_features(
-        tables.events,
-        tables.customers,
-        stages=STAGES,
-        observation_end=tables.observation_end,
-        stage_emotion=stage_emotion(observations),
-        attributes=["age", "plan"],
-    )
+    pipeline = sample_pipeline(n, seed)
+    sample, features = pipeline.sample, pipeline.features
     selected = select_features(features, [*DEFAULT_FEATURES, "age", "plan"])
     truth = pd.Series(sample.truth["customer_persona"]).loc[selected["customer_id"]].to_numpy()
     return selected, truth, int(sample.truth["n_personas"])

@@ -10,11 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cjresearch.config import study_from_dict
-from cjresearch.emotion import emotion_observations, stage_emotion
 from cjresearch.errors import CJResearchError
-from cjresearch.io import validate_tables
-from cjresearch.journeys import customer_features
 from cjresearch.profiles import (
     PERSONA_TABLE_COLUMNS,
     TRAIT_COLUMNS,
@@ -24,7 +20,8 @@ from cjresearch.profiles import (
     wilson_interval,
     wilson_intervals,
 )
-from cjresearch.sample import PERSONAS, STAGES, generate_sample
+from cjresearch.sample import PERSONAS
+from conftest import sample_pipeline
 
 
 def _wilson_closed_form(k: int, n: int, z: float) -> tuple[float, float]:
@@ -319,29 +316,13 @@ def test_persona_names_errors() -> None:
 
 # --- End to end on the sample study -----------------------------------------------------
 
-_STUDY = study_from_dict(
-    {
-        "study": {"name": "S", "stages": list(STAGES), "observation_end": "2026-06-30"},
-        "data": {"customers": "c.csv", "events": "e.csv"},
-    },
-    path="study.toml",
-)
 KEYS = [p.key for p in PERSONAS]
 
 
 @pytest.fixture(scope="module")
 def sample_profiles():
-    study = generate_sample(3000, seed=7)
-    tables = validate_tables(_STUDY, {"customers": study.customers, "events": study.events})
-    emotion = stage_emotion(emotion_observations(tables.events, None, valence=_STUDY.valence))
-    features = customer_features(
-        tables.events,
-        tables.customers,
-        stages=STAGES,
-        observation_end=tables.observation_end,
-        stage_emotion=emotion,
-        attributes=["age", "plan"],
-    )
+    pipeline = sample_pipeline(3000)
+    study, tables, features = pipeline.sample, pipeline.tables, pipeline.features
     labels = pd.Series(study.truth["customer_persona"]).map(KEYS.index)
     churned = tables.customers.set_index("customer_id")["churned"]
     traits = persona_traits(features, labels)
