@@ -12,7 +12,10 @@ from hypothesis import strategies as st
 from cjresearch.config import study_from_dict
 from cjresearch.errors import DataError, DataWarning
 from cjresearch.io import load_tables, read_table, validate_tables
-from conftest import MakeStudy, tiny_tables
+from conftest import TINY_STAGES, MakeStudy, tiny_tables
+
+# the tiny study observed until 2026-01-31 (inclusive)
+ENDS_JANUARY = {"name": "Tiny", "stages": TINY_STAGES, "observation_end": "2026-01-31"}
 
 
 def test_canonical_types_and_ids_stay_text(make_study: MakeStudy) -> None:
@@ -104,11 +107,7 @@ def test_churn_from_inactivity(make_study: MakeStudy) -> None:
     tables["customers"] = tables["customers"].drop(columns="churned")
     study = make_study(
         tables,
-        study={
-            "name": "Tiny",
-            "stages": ["awareness", "purchase", "usage"],
-            "observation_end": "2026-01-31",
-        },
+        study=ENDS_JANUARY,
         churn={"inactivity_days": 26},
     )
     customers = load_tables(study).customers.set_index("customer_id")
@@ -134,11 +133,7 @@ def test_recoverable_rows_are_dropped_warned_and_counted(make_study: MakeStudy) 
     tables["events"] = pd.concat([tables["events"], extra], ignore_index=True)
     study = make_study(
         tables,
-        study={
-            "name": "Tiny",
-            "stages": ["awareness", "purchase", "usage"],
-            "observation_end": "2026-01-31",
-        },
+        study=ENDS_JANUARY,
     )
     with pytest.warns(DataWarning, match=r"events: dropped 1 row") as caught:
         loaded = load_tables(study)

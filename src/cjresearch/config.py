@@ -234,7 +234,7 @@ class ReportSettings(_Section):
 class Study(BaseModel):
     """A validated study file. Paths are absolute (resolved relative to the file)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     path: Path
     study: StudySettings

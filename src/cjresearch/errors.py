@@ -61,16 +61,13 @@ class Problem:
             text += f" (expected {self.expected})"
         if self.rows:
             examples = ", ".join(
-                f"{self.row_label} {r}" + (f" ({_short(v)})" if i < len(self.values) else "")
-                for i, (r, v) in enumerate(_pad(self.rows, self.values))
+                f"{self.row_label} {row}"
+                + (f" ({_short(self.values[i])})" if i < len(self.values) else "")
+                for i, row in enumerate(self.rows)
             )
             count = f"{self.n_rows} rows, " if self.n_rows and self.n_rows > len(self.rows) else ""
             text += f"; {count}e.g. {examples}"
         return text
-
-
-def _pad(rows: Sequence[int], values: Sequence[object]) -> list[tuple[int, object]]:
-    return [(r, values[i] if i < len(values) else None) for i, r in enumerate(rows)]
 
 
 def _short(value: object, limit: int = 40) -> str:

@@ -206,7 +206,9 @@ _EXTRA_EVENTS = {
     "support": 1.8,
     "renewal": 1.0,
 }
-# Window of each stage, in days relative to signup.
+# Renewal comes around the first anniversary of signup.
+_RENEWAL_WINDOW = (350.0, 368.0)
+# Window of each (early) stage, in days relative to signup.
 _WINDOWS = {
     "awareness": (-60.0, -10.0),
     "consideration": (-20.0, -0.5),
@@ -304,10 +306,10 @@ def generate_sample(n_customers: int = 20_000, *, seed: int = 7) -> SampleStudy:
     events = [_stage_events(rng, s, reached[s], persona, signup_days) for s in early]
     events.append(_pain_events(rng, pain, signup_days))
     early_events = pd.concat(events, ignore_index=True)
-    early_feedback = _feedback(rng, early, early_events, latent, n)
+    early_feedback = _feedback(rng, early, early_events, latent)
 
     # Churn is drawn on the emotion as measured, with the package's own emotion pipeline.
-    measured = _measured_emotion(ids, early_events, early_feedback, n)
+    measured = _measured_emotion(ids, early_events, early_feedback)
     tenure_months = np.floor(exposure_days / 30.4375).astype(int)
     logit = (
         _INTERCEPT
@@ -324,7 +326,7 @@ def generate_sample(n_customers: int = 20_000, *, seed: int = 7) -> SampleStudy:
     reached["renewal"] = active_until > 366
     renewal = _stage_events(rng, "renewal", reached["renewal"], persona, signup_days)
     late_events = pd.concat([usage, renewal], ignore_index=True)
-    late_feedback = _feedback(rng, ["usage", "renewal"], late_events, latent, n)
+    late_feedback = _feedback(rng, ["usage", "renewal"], late_events, latent)
     # a survey answered after leaving (or after the end of observation) would not exist
     limit = (
         signup_days[late_feedback["customer"].to_numpy(dtype=int)]
@@ -398,6 +400,17 @@ def _touchpoint_probabilities(stage: str) -> tuple[list[str], np.ndarray]:
     return names, weights / weights.sum(axis=1, keepdims=True)
 
 
+def _pick_touchpoints(
+    rng: np.random.Generator, stage: str, persona_of_event: np.ndarray
+) -> np.ndarray:
+    """One touchpoint per event, drawn from its customer's persona's distribution."""
+    names, probs = _touchpoint_probabilities(stage)
+    cumulative = np.cumsum(probs, axis=1)[persona_of_event]
+    draw = rng.random(len(persona_of_event))[:, None]
+    pick = np.minimum((draw > cumulative).sum(axis=1), len(names) - 1)
+    return np.array(names, dtype=object)[pick]
+
+
 def _stage_events(
     rng: np.random.Generator,
     stage: str,
@@ -408,20 +421,14 @@ def _stage_events(
     customers = np.flatnonzero(reached)
     counts = 1 + rng.poisson(_EXTRA_EVENTS[stage], size=len(customers))
     who = np.repeat(customers, counts)
-    names, probs = _touchpoint_probabilities(stage)
-    cumulative = np.cumsum(probs, axis=1)[persona[who]]
-    pick = np.minimum((rng.random(len(who))[:, None] > cumulative).sum(axis=1), len(names) - 1)
-    if stage == "renewal":
-        low, high = 350.0, 368.0
-        offset = rng.uniform(low, high, size=len(who))
-    else:
-        low, high = _WINDOWS[stage]
-        offset = rng.uniform(low, high, size=len(who))
+    touchpoints = _pick_touchpoints(rng, stage, persona[who])
+    low, high = _RENEWAL_WINDOW if stage == "renewal" else _WINDOWS[stage]
+    offset = rng.uniform(low, high, size=len(who))
     return pd.DataFrame(
         {
             "customer": who,
             "day": signup_days[who] + offset,
-            "touchpoint": np.array(names, dtype=object)[pick],
+            "touchpoint": touchpoints,
             "stage": stage,
         }
     )
@@ -453,16 +460,14 @@ def _usage_events(
     intensity = _by_persona(persona, lambda p: p.intensity)
     counts = 1 + rng.poisson(_EXTRA_EVENTS["usage"] * intensity, size=n)
     who = np.repeat(np.arange(n), counts)
-    names, probs = _touchpoint_probabilities("usage")
-    cumulative = np.cumsum(probs, axis=1)[persona[who]]
-    pick = np.minimum((rng.random(len(who))[:, None] > cumulative).sum(axis=1), len(names) - 1)
+    touchpoints = _pick_touchpoints(rng, "usage", persona[who])
     start = 7.0
     span = np.maximum(active_until[who] - start, 1.0)
     return pd.DataFrame(
         {
             "customer": who,
             "day": signup_days[who] + start + rng.random(len(who)) * span * 0.999,
-            "touchpoint": np.array(names, dtype=object)[pick],
+            "touchpoint": touchpoints,
             "stage": "usage",
         }
     )
@@ -473,7 +478,6 @@ def _feedback(
     stages: list[str],
     events: pd.DataFrame,
     latent: dict[str, np.ndarray],
-    n: int,
 ) -> pd.DataFrame:
     """Survey answers and comments about one event of the customer at each reached stage."""
     parts = []
@@ -663,7 +667,7 @@ def _feedback_frame(raw: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
 
 
 def _measured_emotion(
-    ids: pd.Series, events: pd.DataFrame, feedback: pd.DataFrame, n: int
+    ids: pd.Series, events: pd.DataFrame, feedback: pd.DataFrame
 ) -> dict[str, np.ndarray]:
     observations = emotion_observations(
         _events_frame(events, ids),

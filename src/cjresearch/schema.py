@@ -237,7 +237,6 @@ def feedback_row_problems(
 _BUILTIN_CHECKS = {
     "field_uniqueness": ("values appear more than once", "unique values"),
     "not_nullable": ("missing values", "a value in every row"),
-    "column_in_dataframe": ("missing column", None),
 }
 
 
