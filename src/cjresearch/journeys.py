@@ -92,25 +92,21 @@ __all__ = [
 #:
 #: - ``channel_share_*``: the channel mix (how a customer deals with the company) is the
 #:   most persona-like behaviour in a journey log, and shares are free of activity level;
-#: - ``reached_*``: the shape of the journey (skipping consideration, needing support,
-#:   reaching renewal), as flags rather than counts, which usage would dominate;
-#: - ``emotion_*``: how the customer feels at each stage, the point of an emotion-aware
-#:   segmentation (missing where not observed: the personas step must handle that, not
-#:   read it as neutral);
 #: - ``n_touchpoints``: breadth of the journey;
 #: - ``events_per_30_days``: intensity, normalised by tenure so that old customers do not
 #:   look more engaged just for being old.
 #:
-#: ``recency_days`` and ``tenure_days`` are left out on purpose: recency is close to the
-#: definition of churn (no activity lately), so personas built on it would partly *be*
-#: churned versus retained and make every later persona-by-churn finding circular.
+#: Left out on purpose, because personas are later compared on emotion and churn, and a
+#: persona defined by either would make those comparisons partly circular:
+#: ``emotion_*`` (the persona-by-emotion findings would be built in), ``reached_*``
+#: (reaching renewal needs a year of not churning; reaching support goes with churn),
+#: ``recency_days`` and ``tenure_days`` (recency is close to the definition of churn).
 #: ``touchpoint_entropy`` and the per-stage counts are left out as largely redundant with
-#: ``n_touchpoints``, ``reached_*`` and ``events_per_30_days``. Customer attributes are
-#: study-specific and are named in ``[personas] features`` when wanted.
+#: ``n_touchpoints`` and ``events_per_30_days``. Customer attributes are study-specific and
+#: are named in ``[personas] features`` when wanted (the sample study adds ``age`` and
+#: ``plan``); any of the above can be named there too.
 DEFAULT_FEATURES: tuple[str, ...] = (
     "channel_share_*",
-    "reached_*",
-    "emotion_*",
     "n_touchpoints",
     "events_per_30_days",
 )

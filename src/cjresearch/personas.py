@@ -21,13 +21,20 @@ Every column except ``customer_id`` is a feature.
   values as their own level ``"(missing)"``, and centred.
 - Columns are grouped into *blocks*: one block per categorical column (its one-hot
   columns); one block per *family* of columns sharing a prefix in ``families`` (by default
-  ``channel_share_``, ``reached_``, ``emotion_``, ``n_emotion_``, ``events_at_``,
-  ``days_in_``), with the family's missing indicators as a separate block
-  ``<prefix>*_missing``; and one block per remaining numeric column (with its indicator).
+  ``reached_``, ``emotion_``, ``n_emotion_``, ``days_in_``), with the family's
+  missing indicators as a separate block ``<prefix>*_missing``; and one block per remaining
+  numeric column (with its indicator).
 - **Every block is scaled to a total variance of 1** (the sum of its columns' variances),
   i.e. every block counts as one variable, as a numeric column does in FAMD. The seven
   ``emotion_<stage>`` columns together weigh as much as ``age``; a three-level ``plan``
   weighs as much as ``age`` too, whatever its level shares.
+- A family is a set of parallel measurements of *one* trait at several stages, so it
+  counts once. Channel shares are not a family: each channel is a trait of its own (how
+  much a customer uses the phone says little about the store), so each ``channel_share_*``
+  column counts as one variable. Measured on the sample study (20,000 customers, default
+  features plus ``age`` and ``plan``): weighing the six shares as one block lets ``age``
+  and ``plan`` dominate, and k=5 agrees with the planted personas at ARI 0.27; weighing
+  each share as a variable, at 0.85.
 - Constant columns (after imputation; also all-missing columns and single-level
   categoricals) are dropped and the drop is recorded in ``notes_``.
 
@@ -73,11 +80,9 @@ __all__ = [
 
 #: Column-name prefixes whose columns form one block (see the module docstring).
 DEFAULT_FAMILIES: tuple[str, ...] = (
-    "channel_share_",
     "reached_",
     "emotion_",
     "n_emotion_",
-    "events_at_",
     "days_in_",
 )
 
@@ -85,6 +90,10 @@ DEFAULT_FAMILIES: tuple[str, ...] = (
 MINIBATCH_ABOVE = 100_000
 #: Silhouettes are computed on a seeded sample of at most this many customers.
 SILHOUETTE_SAMPLE = 5_000
+#: Bootstrap resamples for the stability index hold at most this many customers (drawn with
+#: replacement); every customer is then predicted and compared. Keeps auto-k affordable on
+#: large studies: the stability of a partition is judged by refits on 10,000 customers.
+STABILITY_SAMPLE = 10_000
 #: A k whose mean bootstrap ARI reaches this is "stable" (see :func:`segment`).
 STABILITY_THRESHOLD = 0.75
 
@@ -410,9 +419,10 @@ def _evaluate(
         silhouette = float("nan")
     bic = float(model.bic(x)) if isinstance(model, GaussianMixture) else float("nan")
     aris = []
+    size = min(n, STABILITY_SAMPLE)
     for _ in range(n_bootstrap):
-        rows = rng.integers(0, n, n)
-        refit = _model(method, k, n, _seed_from(rng), n_init).fit(x[rows])
+        rows = rng.integers(0, n, size)
+        refit = _model(method, k, size, _seed_from(rng), n_init).fit(x[rows])
         aris.append(adjusted_rand_score(raw, refit.predict(x)))
     stability = float(np.mean(aris)) if aris else float("nan")
     return model, raw, {"silhouette": silhouette, "bic": bic, "stability_ari": stability}
@@ -456,8 +466,8 @@ def segment(
     k_range: tuple[int, int] = (2, 8),
     method: Method = "kmeans",
     seed: int | None = 7,
-    n_bootstrap: int = 20,
-    n_init: int = 10,
+    n_bootstrap: int = 10,
+    n_init: int = 4,
     families: Sequence[str] = DEFAULT_FAMILIES,
 ) -> Segmentation:
     """Segment customers on their features, choosing the number of segments if asked.
@@ -481,8 +491,9 @@ def segment(
         the same labels.
     n_bootstrap
         Bootstrap resamples per k for the stability index; each one refits the model on a
-        resample of the customers (drawn with replacement), predicts every customer and
-        compares with the reference labels by the adjusted Rand index (ARI).
+        resample of the customers (drawn with replacement, at most ``STABILITY_SAMPLE``
+        of them), predicts every customer and compares with the reference labels by the
+        adjusted Rand index (ARI).
     n_init
         Starts per fit (k-means and Gaussian mixture alike).
     families
@@ -505,12 +516,12 @@ def segment(
     :class:`~cjresearch.errors.StatisticalWarning` says so. The silhouette is computed on
     a seeded sample of at most 5,000 customers.
 
-    Known limitation: the silhouette favours few segments, and k-means on many binary and
-    one-hot columns (``reached_*``, missing indicators, a ``plan``) splits along them
-    first. On the 20,000-customer sample with ``DEFAULT_FEATURES`` plus ``age`` and
-    ``plan``, every k from 2 to 8 is stable (ARI 0.86-0.98), k=2 is chosen, and even k=5
-    agrees with the 5 planted personas only at ARI 0.29; on the channel shares and age
-    alone, k=5 reaches ARI 0.81. Choose features with this in mind.
+    The silhouette favours few segments when segments overlap, and k-means on many binary
+    and one-hot columns (``reached_*``, missing indicators) splits along them first: the
+    default features (:data:`cjresearch.journeys.DEFAULT_FEATURES`) avoid both. On the
+    20,000-customer sample with the default features plus ``age`` and ``plan``, k=5 is
+    chosen (silhouette 0.37 against 0.36 at k=4; bootstrap ARI 1.0) and agrees with the
+    five planted personas at ARI 0.99 (``tests/test_personas.py``).
 
     Raises
     ------
