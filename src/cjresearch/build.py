@@ -23,9 +23,17 @@ from typing import Any
 import pandas as pd
 
 from cjresearch._version import __version__
-from cjresearch.config import Study
+from cjresearch.config import CANONICAL_COLUMNS, Study
 from cjresearch.emotion import emotion_observations, stage_emotion, text_score_agreement
 from cjresearch.io import StudyTables, load_tables, write_parquet
+from cjresearch.journeys import customer_features
+from cjresearch.persona_model import (
+    MODEL_FILE,
+    PersonaModel,
+    fit_personas,
+    load_persona_model,
+    name_overrides,
+)
 
 __all__ = ["BuildResult", "build", "file_sha256", "package_versions"]
 
@@ -112,6 +120,16 @@ def build(
         else None
     )
 
+    features = customer_features(
+        tables.events,
+        tables.customers,
+        stages=study.stages,
+        observation_end=tables.observation_end,
+        stage_emotion=per_stage,
+        attributes=attribute_columns(tables.customers),
+    )
+    personas = _personas(study, tables, features, artifacts)
+
     written = {
         "customers": write_parquet(tables.customers, artifacts / "customers.parquet"),
         "events": write_parquet(tables.events, artifacts / "events.parquet"),
@@ -122,6 +140,24 @@ def build(
     }
     if tables.feedback is not None:
         written["feedback"] = write_parquet(tables.feedback, artifacts / "feedback.parquet")
+    written["features"] = write_parquet(features, artifacts / "features.parquet")
+    written["assignments"] = write_parquet(
+        personas.assignments(), artifacts / "assignments.parquet"
+    )
+    written["personas_model"] = personas.save(artifacts)
+    published = {
+        "personas": _write_csv(
+            _suppress_small(personas.personas, study.reports.min_group_size),
+            output / "tables" / "personas.csv",
+        ),
+        "persona_traits": _write_csv(
+            _traits_of_publishable(personas, study.reports.min_group_size),
+            output / "tables" / "persona_traits.csv",
+        ),
+        "persona_k_evidence": _write_csv(
+            personas.evidence, output / "tables" / "persona_k_evidence.csv"
+        ),
+    }
 
     manifest = {
         "run_id": run_id,
@@ -161,12 +197,70 @@ def build(
                 "p_value": _finite(agreement.p_value),
             },
         },
+        "personas": {
+            "k": personas.segmentation.k,
+            "method": personas.segmentation.method,
+            "seed": personas.segmentation.seed,
+            "features": list(personas.features),
+            "names": {str(k): v for k, v in personas.names.items()},
+            "births": list(personas.matching.births),
+            "deaths": list(personas.matching.deaths),
+            "notes": list(personas.notes),
+        },
         "artifacts": {
             name: {"file": path.name, "sha256": file_sha256(path)} for name, path in written.items()
         },
+        "tables_published": {name: f"tables/{path.name}" for name, path in published.items()},
     }
     manifest_path = _write_json(manifest, output / "manifest.json")
     return BuildResult(run_id, output, artifacts, manifest_path, manifest, tables)
+
+
+def attribute_columns(customers: pd.DataFrame) -> list[str]:
+    """The customers' own attribute columns (everything but the canonical ones)."""
+    return [c for c in customers.columns if c not in CANONICAL_COLUMNS["customers"]]
+
+
+def _personas(
+    study: Study, tables: StudyTables, features: pd.DataFrame, artifacts: Path
+) -> PersonaModel:
+    """Fit the personas, keeping ids and names of the previous build's model if there is one."""
+    previous = load_persona_model(artifacts) if (artifacts / MODEL_FILE).is_file() else None
+    settings = study.personas
+    return fit_personas(
+        features,
+        tables.customers.set_index("customer_id")["churned"],
+        requested=settings.features,
+        k=settings.k,
+        k_range=settings.k_range,
+        method=settings.method,
+        seed=settings.seed,
+        names=name_overrides(settings.names),
+        previous=previous,
+    )
+
+
+def _suppress_small(personas: pd.DataFrame, min_group_size: int) -> pd.DataFrame:
+    """Personas smaller than the minimum group size keep their row, not their figures."""
+    small = personas["n_customers"] < min_group_size
+    out = personas.astype({"n_customers": "Int64"})
+    figures = ["n_customers", "share", "churn_rate", "churn_ci_low", "churn_ci_high"]
+    out.loc[small, figures] = pd.NA
+    out["suppressed"] = small.to_numpy()
+    return out
+
+
+def _traits_of_publishable(personas: PersonaModel, min_group_size: int) -> pd.DataFrame:
+    small = personas.personas.loc[personas.personas["n_customers"] < min_group_size, "persona_id"]
+    return personas.traits[~personas.traits["persona_id"].isin(small)].reset_index(drop=True)
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    frame.to_csv(staging, index=False)
+    staging.replace(path)
+    return path
 
 
 def _parameters(study: Study) -> dict[str, Any]:

@@ -336,6 +336,11 @@ class Segmentation:
         The fitted scikit-learn estimator for the chosen k.
     label_map
         Position ``i`` holds the segment of the model's raw cluster ``i``.
+    segment_stability
+        Position ``s`` holds segment ``s``'s stability: the mean, over the bootstrap
+        refits, of its best Jaccard similarity with a refit cluster (Hennig's
+        ``clusterboot`` measure; above 0.75 stable, above 0.85 highly stable). NaN
+        without bootstrap.
     notes
         Dropped columns and other decisions, as sentences.
     """
@@ -349,6 +354,7 @@ class Segmentation:
     encoder: FeatureEncoder
     model: Model
     label_map: tuple[int, ...]
+    segment_stability: tuple[float, ...] = field(default=())
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -401,7 +407,7 @@ def _evaluate(
     rng: np.random.Generator,
     n_init: int,
     n_bootstrap: int,
-) -> tuple[Model, np.ndarray, dict[str, float]]:
+) -> tuple[Model, np.ndarray, dict[str, float], np.ndarray]:
     n = len(x)
     model = _model(method, k, n, _seed_from(rng), n_init).fit(x)
     raw = model.predict(x).astype(np.int64)
@@ -419,13 +425,26 @@ def _evaluate(
         silhouette = float("nan")
     bic = float(model.bic(x)) if isinstance(model, GaussianMixture) else float("nan")
     aris = []
+    jaccards = []
     size = min(n, STABILITY_SAMPLE)
     for _ in range(n_bootstrap):
         rows = rng.integers(0, n, size)
         refit = _model(method, k, size, _seed_from(rng), n_init).fit(x[rows])
-        aris.append(adjusted_rand_score(raw, refit.predict(x)))
+        predicted = refit.predict(x).astype(np.int64)
+        aris.append(adjusted_rand_score(raw, predicted))
+        jaccards.append(_best_jaccard(raw, predicted, k))
     stability = float(np.mean(aris)) if aris else float("nan")
-    return model, raw, {"silhouette": silhouette, "bic": bic, "stability_ari": stability}
+    per_cluster = np.mean(jaccards, axis=0) if jaccards else np.full(k, np.nan)
+    scores = {"silhouette": silhouette, "bic": bic, "stability_ari": stability}
+    return model, raw, scores, per_cluster
+
+
+def _best_jaccard(reference: np.ndarray, other: np.ndarray, k: int) -> np.ndarray:
+    """For each reference cluster, its best Jaccard similarity with a cluster of ``other``."""
+    both = np.bincount(reference * k + other, minlength=k * k).reshape(k, k).astype(float)
+    union = both.sum(axis=1)[:, None] + both.sum(axis=0)[None, :] - both
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.nanmax(np.where(union > 0, both / union, 0.0), axis=1)
 
 
 def _choose(evidence: pd.DataFrame) -> tuple[int, str | None]:
@@ -581,12 +600,12 @@ def segment(
     notes = list(encoder.notes_)
     rng = np.random.default_rng(seed)
     rows = []
-    fitted: dict[int, tuple[Model, np.ndarray]] = {}
+    fitted: dict[int, tuple[Model, np.ndarray, np.ndarray]] = {}
     for candidate in candidates:
-        model, raw, scores = _evaluate(
+        model, raw, scores, per_cluster = _evaluate(
             x, candidate, method=method, rng=rng, n_init=n_init, n_bootstrap=n_bootstrap
         )
-        fitted[candidate] = (model, raw)
+        fitted[candidate] = (model, raw, per_cluster)
         rows.append({"k": candidate, **scores})
     evidence = pd.DataFrame(rows)
     if k == "auto":
@@ -601,7 +620,7 @@ def segment(
     if method == "kmeans":
         notes.append("bic is NaN for k-means (no likelihood); use method='gmm' for a BIC")
 
-    model, raw = fitted[chosen]
+    model, raw, per_cluster = fitted[chosen]
     n_found = len(np.unique(raw))
     if n_found < chosen:
         note = f"the model uses only {n_found} of its {chosen} segments (empty segments)"
@@ -612,9 +631,12 @@ def segment(
     centroids = pd.DataFrame(
         centres, columns=encoder.columns_, index=pd.RangeIndex(chosen, name="segment")
     )
+    stability = np.empty(chosen)
+    stability[mapping] = per_cluster
     return Segmentation(
         labels=labels,
         k=chosen,
+        segment_stability=tuple(float(v) for v in stability),
         method=method,
         seed=seed,
         evidence=evidence,

@@ -1,0 +1,318 @@
+"""The personas step of a build: segmentation, stable identities, profiles and names, in one.
+
+:func:`fit_personas` chains :func:`cjresearch.personas.segment`,
+:func:`cjresearch.identities.stable_labels`, :func:`cjresearch.profiles.persona_table`,
+:func:`~cjresearch.profiles.persona_traits` and :func:`~cjresearch.profiles.persona_names`
+into a :class:`PersonaModel`, which a build saves into its artifacts folder
+(:meth:`PersonaModel.save`) and the next build, or ``cjresearch assign``, loads again
+(:func:`load_persona_model`).
+
+Identities across rebuilds: when a previous model is given, the new segments are matched to
+the previous personas by an optimal assignment of centroids in the *previous* model's encoded
+space. Matched personas keep their id and their name; new segments are born with the next
+free ids and a generated name; previous personas without a match die. Births and deaths are
+recorded in :attr:`PersonaModel.matching`. If the feature set changed, ids start afresh and a
+note says so. Names from the study file (``[personas.names]``, persona id = name) always win.
+"""
+
+from __future__ import annotations
+
+import html
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+import joblib
+import numpy as np
+import pandas as pd
+
+from cjresearch.errors import CJResearchError, StatisticalWarning, StudyFileError
+from cjresearch.identities import Matching, PersonaIdentity, centroids_in, stable_labels
+from cjresearch.journeys import select_features
+from cjresearch.personas import Method, Segmentation, assign, segment
+from cjresearch.profiles import TRAIT_COLUMNS, persona_names, persona_table, persona_traits
+
+__all__ = [
+    "ASSIGNMENT_COLUMNS",
+    "MODEL_FILE",
+    "PersonaModel",
+    "fit_personas",
+    "load_persona_model",
+    "name_overrides",
+]
+
+#: File name of a saved model inside an artifacts folder.
+MODEL_FILE = "personas_model.joblib"
+#: Columns of ``assignments.parquet`` (holds customer ids: an artifact, never published).
+ASSIGNMENT_COLUMNS = ("customer_id", "persona_id", "persona_name")
+_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PersonaModel:
+    """Personas found in one run, with what is needed to keep and assign them later.
+
+    Attributes
+    ----------
+    segmentation
+        The :class:`~cjresearch.personas.Segmentation` (encoder, model, evidence per k).
+    features
+        The feature columns segmented on (after expanding patterns).
+    segment_to_persona
+        Segment label -> persona id.
+    names
+        Persona id -> name (generated, kept from the previous run, or from the study file).
+    matching
+        How the segments were matched to the previous run's personas (births, deaths).
+    personas
+        The published persona table (``persona_id, persona_name, n_customers, share,
+        churn_rate, churn_ci_low, churn_ci_high, stability``).
+    traits
+        The published traits table (``persona_id, feature, persona_value,
+        overall_value, std_diff, direction, rank``).
+    notes
+        Decisions and caveats, as sentences.
+    """
+
+    segmentation: Segmentation
+    features: tuple[str, ...]
+    segment_to_persona: dict[int, int]
+    names: dict[int, str]
+    matching: Matching
+    personas: pd.DataFrame
+    traits: pd.DataFrame
+    notes: tuple[str, ...] = ()
+
+    @property
+    def evidence(self) -> pd.DataFrame:
+        """The evidence for k: ``k, silhouette, bic, stability_ari, chosen``."""
+        return self.segmentation.evidence
+
+    @property
+    def identities(self) -> tuple[PersonaIdentity, ...]:
+        """Persona ids, final names and centroids (in this model's encoded space)."""
+        return tuple(replace(p, name=self.names[p.persona_id]) for p in self.matching.identities)
+
+    def assignments(self) -> pd.DataFrame:
+        """The persona of every customer segmented: columns ``ASSIGNMENT_COLUMNS``."""
+        return self._frame(self.segmentation.labels)
+
+    def assign(self, features: pd.DataFrame) -> pd.DataFrame:
+        """The persona of each customer in ``features`` (e.g. new customers).
+
+        Parameters
+        ----------
+        features
+            ``customer_id`` plus at least the model's feature columns (output of
+            :func:`cjresearch.journeys.customer_features`). Not modified.
+
+        Returns
+        -------
+        pandas.DataFrame
+            RangeIndex, columns ``customer_id, persona_id, persona_name``, in the order
+            of ``features``.
+        """
+        return self._frame(assign(features, self.segmentation))
+
+    def _frame(self, segments: pd.Series) -> pd.DataFrame:
+        ids = segments.map(self.segment_to_persona).to_numpy(dtype=np.int64)
+        return pd.DataFrame(
+            {
+                "customer_id": segments.index.to_numpy(),
+                "persona_id": ids,
+                "persona_name": pd.Series(ids).map(self.names).to_numpy(dtype=object),
+            }
+        )
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the model to ``folder / MODEL_FILE`` (atomically); return the path."""
+        path = Path(folder) / MODEL_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = path.with_name(f".{path.name}.tmp")
+        joblib.dump({"version": _FORMAT_VERSION, "model": self}, staging, compress=3)
+        staging.replace(path)
+        return path
+
+    def _repr_html_(self) -> str:
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
+        return (
+            f"<div><strong>Personas</strong>: {len(self.names)} personas by "
+            f"{html.escape(self.segmentation.method)}, seed {self.segmentation.seed}"
+            f"{self.personas.to_html(index=False)}"
+            f"<p>Evidence per k</p>{self.evidence.to_html(index=False)}"
+            + (f"<p>Notes</p><ul>{notes}</ul>" if notes else "")
+            + "</div>"
+        )
+
+
+def load_persona_model(folder_or_file: str | Path) -> PersonaModel:
+    """Load a model saved by :meth:`PersonaModel.save` (a folder or the file itself).
+
+    Raises
+    ------
+    CJResearchError
+        No saved model there, or a file that is not one.
+    """
+    path = Path(folder_or_file)
+    if path.is_dir():
+        path = path / MODEL_FILE
+    if not path.is_file():
+        msg = (
+            f"{path}: no saved persona model; run `cjresearch build` on the study first "
+            "(it saves the model into the artifacts folder)"
+        )
+        raise CJResearchError(msg)
+    try:
+        payload = joblib.load(path)
+    except Exception as exc:  # a truncated or foreign file: any unpickling error
+        msg = f"{path}: not a saved persona model ({type(exc).__name__}: {exc})"
+        raise CJResearchError(msg) from exc
+    if not isinstance(payload, dict) or not isinstance(payload.get("model"), PersonaModel):
+        msg = f"{path}: not a saved persona model"
+        raise CJResearchError(msg)
+    model: PersonaModel = payload["model"]
+    return model
+
+
+def name_overrides(names: Mapping[str, str]) -> dict[int, str]:
+    """``[personas.names]`` of the study file (TOML keys are text) as persona id -> name.
+
+    Raises
+    ------
+    StudyFileError
+        A key is not a whole number.
+    """
+    out: dict[int, str] = {}
+    for key, value in names.items():
+        try:
+            out[int(key)] = str(value)
+        except ValueError:
+            msg = (
+                f"[personas.names]: keys are persona ids (whole numbers, as in "
+                f"tables/personas.csv), found {key!r}"
+            )
+            raise StudyFileError(msg) from None
+    return out
+
+
+def fit_personas(
+    features: pd.DataFrame,
+    churned: pd.Series,
+    *,
+    requested: Sequence[str] | None = None,
+    k: int | Literal["auto"] = "auto",
+    k_range: tuple[int, int] = (2, 8),
+    method: Method = "kmeans",
+    seed: int | None = 7,
+    names: Mapping[int, str] | None = None,
+    previous: PersonaModel | None = None,
+    n_bootstrap: int = 10,
+    n_init: int = 4,
+) -> PersonaModel:
+    """Find personas: segment, keep identities, profile and name them.
+
+    Parameters
+    ----------
+    features
+        The output of :func:`cjresearch.journeys.customer_features` (all columns; the
+        ones segmented on are chosen by ``requested``). Not modified.
+    churned
+        Churn flag per customer, indexed by ``customer_id`` (same customers).
+    requested
+        ``[personas] features`` (names or ``prefix*`` patterns); None for the defaults.
+    k, k_range, method, seed, n_bootstrap, n_init
+        As in :func:`cjresearch.personas.segment`.
+    names
+        Persona id -> name overrides (see :func:`name_overrides`).
+    previous
+        The previous run's model, to keep persona ids and names (see the module docstring).
+
+    Returns
+    -------
+    PersonaModel
+    """
+    selected = select_features(features, requested)
+    segmentation = segment(
+        selected,
+        k=k,
+        k_range=k_range,
+        method=method,
+        seed=seed,
+        n_bootstrap=n_bootstrap,
+        n_init=n_init,
+    )
+    notes = list(segmentation.notes)
+    columns = tuple(c for c in selected.columns if c != "customer_id")
+    prior: list[PersonaIdentity] = []
+    centroids = None
+    if previous is not None:
+        if previous.features == columns:
+            prior = list(previous.identities)
+            centroids = centroids_in(previous.segmentation.encoder, selected, segmentation.labels)
+        else:
+            note = (
+                "the feature set changed since the previous build "
+                f"({list(previous.features)} -> {list(columns)}): persona ids start afresh"
+            )
+            notes.append(note)
+            warnings.warn(note, StatisticalWarning, stacklevel=2)
+    if centroids is None:
+        centroids = segmentation.centroids
+    persona_ids, matching = stable_labels(segmentation, prior, centroids=centroids)
+    if matching.births and prior:
+        notes.append(f"personas born in this build: {list(matching.births)}")
+    if matching.deaths:
+        notes.append(f"personas of the previous build with no match now: {list(matching.deaths)}")
+
+    # a single persona has nothing to stand apart from
+    traits = persona_traits(selected, persona_ids, top=5) if segmentation.k >= 2 else _no_traits()
+    generated = persona_names(traits) if not traits.empty else {}
+    kept = {p.persona_id: p.name for p in prior}
+    final: dict[int, str] = {}
+    for identity in matching.identities:
+        pid = identity.persona_id
+        final[pid] = kept.get(pid) or generated.get(pid) or f"Persona {pid}"
+    overrides = dict(names or {})
+    unknown = sorted(set(overrides) - set(final))
+    if unknown:
+        msg = (
+            f"[personas.names] names persona ids {unknown} that this build does not have; "
+            f"its personas are {sorted(final)}"
+        )
+        raise StudyFileError(msg)
+    final.update(overrides)
+    final = _unique_names(final)
+
+    stability = {matching.mapping[s]: v for s, v in enumerate(segmentation.segment_stability)}
+    table = persona_table(persona_ids, churned, stability=stability, names=final)
+    return PersonaModel(
+        segmentation=segmentation,
+        features=columns,
+        segment_to_persona=dict(matching.mapping),
+        names=dict(sorted(final.items())),
+        matching=matching,
+        personas=table,
+        traits=traits,
+        notes=tuple(notes),
+    )
+
+
+def _no_traits() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in TRAIT_COLUMNS})
+
+
+def _unique_names(names: dict[int, str]) -> dict[int, str]:
+    """Kept and generated names can meet: the later persona id gets `` (2)``, ..."""
+    seen: dict[str, int] = {}
+    out = {}
+    for pid in sorted(names):
+        name = names[pid]
+        if name in seen:
+            seen[name] += 1
+            name = f"{name} ({seen[name]})"
+        else:
+            seen[name] = 1
+        out[pid] = name
+    return out
