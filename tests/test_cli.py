@@ -52,8 +52,64 @@ def test_sample_then_validate_then_build(tmp_path: Path) -> None:
     # the manifest is published: no customer id may appear in it
     text = (out / "manifest.json").read_text()
     assert not any(cid in text for cid in customers["customer_id"])
-    # nothing but the manifest is published by this step
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json"]
+    # published: the manifest and the persona tables, none holding a customer id
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "tables"]
+    assert sorted(p.name for p in (out / "tables").iterdir()) == [
+        "persona_k_evidence.csv",
+        "persona_traits.csv",
+        "personas.csv",
+    ]
+    for table in (out / "tables").iterdir():
+        published = table.read_text()
+        assert not any(cid in published for cid in customers["customer_id"])
+    personas = pd.read_csv(out / "tables" / "personas.csv")
+    assert personas.columns.tolist()[:8] == [
+        "persona_id",
+        "persona_name",
+        "n_customers",
+        "share",
+        "churn_rate",
+        "churn_ci_low",
+        "churn_ci_high",
+        "stability",
+    ]
+    assert manifest["personas"]["k"] == len(personas)
+    assignments = pd.read_parquet(artifacts / "assignments.parquet")
+    assert assignments.columns.tolist() == ["customer_id", "persona_id", "persona_name"]
+    assert len(assignments) == 300
+
+    # new customers are assigned from the saved model; here, the first ten again
+    events = pd.read_csv(folder / "events.csv", dtype=str)
+    first = customers["customer_id"].head(10)
+    events[events["customer_id"].isin(first)].to_csv(tmp_path / "new.csv", index=False)
+    new_customers = pd.read_csv(folder / "customers.csv", dtype=str).drop(columns="churned")
+    new_customers[new_customers["customer_id"].isin(first)].to_csv(
+        tmp_path / "new_customers.csv", index=False
+    )
+    result = runner.invoke(
+        app,
+        [
+            "assign",
+            str(folder / "study.toml"),
+            str(tmp_path / "new.csv"),
+            "--customers",
+            str(tmp_path / "new_customers.csv"),
+            "--artifacts",
+            str(artifacts),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assigned = pd.read_csv(tmp_path / "new_personas.csv", dtype={"customer_id": str})
+    expected = assignments.set_index("customer_id").loc[first]
+    assert assigned["persona_id"].tolist() == expected["persona_id"].tolist()
+
+
+def test_assign_without_a_build_is_a_one_line_error(tmp_path: Path) -> None:
+    folder = tmp_path / "study"
+    assert runner.invoke(app, ["sample", str(folder), "--customers", "50"]).exit_code == 0
+    result = runner.invoke(app, ["assign", str(folder / "study.toml"), str(folder / "events.csv")])
+    assert result.exit_code == 2
+    assert "no saved persona model" in result.stderr
 
 
 def test_sample_rejects_an_unknown_format(tmp_path: Path) -> None:

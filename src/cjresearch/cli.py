@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -171,6 +172,48 @@ def build(
     out.print(escape(f"Output:    {result.output}"))
     out.print(escape(f"Manifest:  {result.manifest_path}"))
     out.print(escape(f"Artifacts: {result.artifacts} (hold customer ids; never publish)"))
+
+
+@app.command()
+def assign(
+    study: Annotated[
+        Path, typer.Argument(help="The study file (TOML) whose build saved the personas.")
+    ],
+    events: Annotated[Path, typer.Argument(help="The new customers' events (CSV or Parquet).")],
+    customers: Annotated[
+        Path | None,
+        typer.Option("--customers", help="Customers file with the attributes the personas use."),
+    ] = None,
+    to: Annotated[
+        Path | None,
+        typer.Option("--out", help="CSV to write (default: <events>_personas.csv beside it)."),
+    ] = None,
+    artifacts: Annotated[
+        Path | None,
+        typer.Option("--artifacts", help="The build's artifacts folder (default: the study's)."),
+    ] = None,
+) -> None:
+    """Assign new customers to the personas of the study's last build."""
+    from cjresearch.config import load_study
+    from cjresearch.persona_model import assign_new_customers, load_persona_model
+
+    def run() -> pd.DataFrame:
+        loaded = load_study(study)
+        model = load_persona_model(artifacts or loaded.artifacts_dir)
+        return assign_new_customers(loaded, events, customers=customers, model=model)
+
+    assigned = _run(run)
+    target = to or events.with_name(f"{events.stem}_personas.csv")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    assigned.to_csv(target, index=False)
+    counts = assigned.groupby(["persona_id", "persona_name"], observed=True).size()
+    table = Table(title=escape(f"{len(assigned):,} customers assigned"))
+    for column in ("persona", "name", "customers"):
+        table.add_column(column, justify="right" if column == "customers" else "left")
+    for (pid, name), n in counts.items():
+        table.add_row(str(pid), escape(str(name)), f"{n:,}")
+    out.print(table)
+    out.print(escape(f"Written: {target} (holds customer ids; do not publish)"))
 
 
 def _ensure_sample() -> Path:
