@@ -56,6 +56,7 @@ def test_sample_then_validate_then_build(tmp_path: Path) -> None:
     assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "tables"]
     assert sorted(p.name for p in (out / "tables").iterdir()) == [
         "persona_k_evidence.csv",
+        "persona_profile.csv",
         "persona_traits.csv",
         "personas.csv",
     ]

@@ -13,10 +13,12 @@ from hypothesis import strategies as st
 from cjresearch.errors import CJResearchError
 from cjresearch.profiles import (
     PERSONA_TABLE_COLUMNS,
+    PROFILE_COLUMNS,
     TRAIT_COLUMNS,
     persona_names,
     persona_table,
     persona_traits,
+    usage_profile,
     wilson_interval,
     wilson_intervals,
 )
@@ -352,3 +354,30 @@ def test_sample_pain_personas_churn_more(sample_profiles) -> None:
     assert (table["churn_ci_low"] <= table["churn_rate"]).all()
     assert (table["churn_rate"] <= table["churn_ci_high"]).all()
     assert table["n_customers"].sum() == 3000
+
+
+# --- channel and stage profile ------------------------------------------------------------
+
+
+def test_usage_profile_is_the_mean_share_and_reach_per_persona() -> None:
+    features = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c"],
+            "channel_share_web": [1.0, 0.5, 0.0],
+            "channel_share_app": [0.0, 0.5, 1.0],
+            "reached_support": [True, False, True],
+        }
+    )
+    assignments = pd.DataFrame(
+        {"customer_id": ["c", "a", "b"], "persona_id": [2, 1, 1], "persona_name": ["Y", "X", "X"]}
+    )
+    out = usage_profile(features, assignments)
+    assert out.columns.tolist() == list(PROFILE_COLUMNS)
+    assert out["persona_name"].tolist() == ["all"] * 3 + ["X"] * 3 + ["Y"] * 3
+    x = out[out["persona_name"] == "X"].set_index("item")
+    assert x.loc["web", "value"] == 0.75 and x.loc["app", "value"] == 0.25
+    assert x.loc["support", "kind"] == "stage" and x.loc["support", "value"] == 0.5
+    assert (x["n_customers"] == 2).all()
+    assert out["persona_id"].isna().sum() == 3
+    with pytest.raises(CJResearchError, match="assignments cover 2 of the 3"):
+        usage_profile(features, assignments.head(2))

@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from cjresearch.persona_model import (
     load_persona_model,
     name_overrides,
 )
+from cjresearch.profiles import usage_profile
 
 __all__ = ["BuildResult", "build", "file_sha256", "package_versions"]
 
@@ -157,6 +159,14 @@ def build(
         "persona_k_evidence": _write_csv(
             personas.evidence, output / "tables" / "persona_k_evidence.csv"
         ),
+        "persona_profile": _write_csv(
+            _suppress_small(
+                usage_profile(features, personas.assignments()),
+                study.reports.min_group_size,
+                figures=["value", "n_customers"],
+            ),
+            output / "tables" / "persona_profile.csv",
+        ),
     }
 
     manifest = {
@@ -240,12 +250,23 @@ def _personas(
     )
 
 
-def _suppress_small(personas: pd.DataFrame, min_group_size: int) -> pd.DataFrame:
-    """Personas smaller than the minimum group size keep their row, not their figures."""
-    small = personas["n_customers"] < min_group_size
-    out = personas.astype({"n_customers": "Int64"})
-    figures = ["n_customers", "share", "churn_rate", "churn_ci_low", "churn_ci_high"]
-    out.loc[small, figures] = pd.NA
+def _suppress_small(
+    table: pd.DataFrame,
+    min_group_size: int,
+    *,
+    figures: Sequence[str] = (
+        "n_customers",
+        "share",
+        "churn_rate",
+        "churn_ci_low",
+        "churn_ci_high",
+    ),
+) -> pd.DataFrame:
+    """Rows describing fewer customers than the minimum group size keep their row, not their
+    figures, and say so in a ``suppressed`` column."""
+    small = table["n_customers"] < min_group_size
+    out = table.astype({"n_customers": "Int64"})
+    out.loc[small, list(figures)] = pd.NA
     out["suppressed"] = small.to_numpy()
     return out
 

@@ -34,10 +34,12 @@ from cjresearch.errors import CJResearchError
 
 __all__ = [
     "PERSONA_TABLE_COLUMNS",
+    "PROFILE_COLUMNS",
     "TRAIT_COLUMNS",
     "persona_names",
     "persona_table",
     "persona_traits",
+    "usage_profile",
     "wilson_interval",
     "wilson_intervals",
 ]
@@ -51,6 +53,14 @@ PERSONA_TABLE_COLUMNS: tuple[str, ...] = (
     "churn_ci_low",
     "churn_ci_high",
     "stability",
+)
+PROFILE_COLUMNS: tuple[str, ...] = (
+    "persona_id",
+    "persona_name",
+    "kind",
+    "item",
+    "value",
+    "n_customers",
 )
 TRAIT_COLUMNS: tuple[str, ...] = (
     "persona_id",
@@ -298,6 +308,78 @@ def _numeric_features(features: pd.DataFrame, id_col: str) -> pd.DataFrame:
                 indicator = (text == level).astype("float64")
                 out[f"{col}={level}"] = indicator.where(present.to_numpy(), np.nan)
     return pd.DataFrame(out, index=features.index)
+
+
+def usage_profile(
+    features: pd.DataFrame,
+    assignments: pd.DataFrame,
+) -> pd.DataFrame:
+    """Channel and stage profile of every persona, and of all customers.
+
+    Parameters
+    ----------
+    features
+        The output of :func:`cjresearch.journeys.customer_features` (``customer_id``,
+        ``channel_share_<c>`` and ``reached_<s>`` columns are used). Not modified.
+    assignments
+        ``customer_id, persona_id, persona_name`` for the same customers.
+
+    Returns
+    -------
+    pandas.DataFrame
+        RangeIndex, columns ``persona_id`` (Int64; missing for all customers),
+        ``persona_name`` (``"all"`` for all customers), ``kind`` (``"channel"``: the mean
+        share of the customers' events on that channel; ``"stage"``: the share of the
+        customers who reached that stage), ``item`` (channel or stage, in the features'
+        order), ``value`` and ``n_customers`` (the group's size).
+    """
+    if "customer_id" not in features.columns:
+        msg = f"features has no 'customer_id' column; found {list(features.columns)}"
+        raise CJResearchError(msg)
+    merged = features.merge(
+        assignments[["customer_id", "persona_id", "persona_name"]], on="customer_id", how="inner"
+    )
+    if len(merged) != len(features):
+        msg = (
+            f"assignments cover {len(merged)} of the {len(features)} customers in features; "
+            "pass the assignments of the same build"
+        )
+        raise CJResearchError(msg)
+    columns = {
+        **{
+            c: ("channel", c.removeprefix("channel_share_"))
+            for c in features.filter(like="channel_share_").columns
+        },
+        **{
+            c: ("stage", c.removeprefix("reached_"))
+            for c in features.filter(like="reached_").columns
+        },
+    }
+    values = merged[list(columns)].astype(np.float64)
+    groups = [
+        (pd.NA, "all", values),
+        *(
+            (pid, str(name), values[merged["persona_id"].to_numpy() == pid])
+            for pid, name in merged[["persona_id", "persona_name"]]
+            .drop_duplicates()
+            .sort_values("persona_id")
+            .itertuples(index=False)
+        ),
+    ]
+    rows = [
+        {
+            "persona_id": pid,
+            "persona_name": name,
+            "kind": kind,
+            "item": item,
+            "value": float(frame[column].mean()),
+            "n_customers": len(frame),
+        }
+        for pid, name, frame in groups
+        for column, (kind, item) in columns.items()
+    ]
+    out = pd.DataFrame(rows, columns=list(PROFILE_COLUMNS))
+    return out.astype({"persona_id": "Int64", "n_customers": "int64"})
 
 
 def persona_traits(
