@@ -345,7 +345,7 @@ def _prepare(
         )
         raise CJResearchError(msg)
     stage = _stage_codes(events, stages, "events")
-    touchpoint, touchpoint_labels = _factorize(events["touchpoint"])
+    touchpoint, touchpoint_labels = _labels(events["touchpoint"])
     if (touchpoint < 0).any():
         msg = f"events has {int((touchpoint < 0).sum())} rows with a missing touchpoint"
         raise CJResearchError(msg)
@@ -353,7 +353,7 @@ def _prepare(
     channel: np.ndarray | None = None
     channel_labels: pd.Index | None = None
     if "channel" in events.columns:
-        channel, channel_labels = _factorize(events["channel"])
+        channel, channel_labels = _labels(events["channel"])
 
     # Canonical events come sorted by customer and time; sort only when they are not.
     if len(customer) > 1:
@@ -394,6 +394,15 @@ def _prepare(
         last=last.reshape(n_customers, n_stages),
         reached=reached,
     )
+
+
+def _labels(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes and labels: category order, else sorted, so that the output does not
+    depend on the order of the rows."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return _factorize(values)
+    codes, labels = pd.factorize(values, sort=True, use_na_sentinel=True)
+    return codes.astype(np.int64), pd.Index(labels)
 
 
 def _persona_groups(personas: pd.DataFrame | None, ids: pd.Index) -> tuple[list[str], np.ndarray]:
