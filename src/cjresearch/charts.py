@@ -168,12 +168,12 @@ def _stage_x(stages: list[str], *, title: str | None = None, orient: str = "bott
     )
 
 
-def _pick_persona(frame: pd.DataFrame, persona: str) -> pd.DataFrame:
+def _pick_persona(frame: pd.DataFrame, persona: str, *, strict: bool = True) -> pd.DataFrame:
     persona = str(safe_label(persona))
     if "persona" not in frame.columns:
         return frame
     picked = frame[frame["persona"] == persona]
-    if picked.empty and len(frame):
+    if strict and picked.empty and len(frame):
         known = sorted(frame["persona"].dropna().unique().tolist())
         msg = f"persona {persona!r} is not in the table; found {known}"
         raise CJResearchError(msg)
@@ -368,6 +368,7 @@ def _ranked_lane(
     frame = _pick_persona(
         _prepare(table, title.lower().replace(" ", "_"), ("persona", "stage", "rank", "score")),
         persona,
+        strict=False,  # a persona too small to rank anything has no rows here
     )
     frame = frame[frame["rank"] <= top_n].copy()
     if "touchpoint" in frame:
