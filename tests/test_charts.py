@@ -261,7 +261,7 @@ def test_charts_refuse_raw_rows_and_unknown_input(jm, pipeline) -> None:
 def test_persona_colors_are_stable_and_cycle() -> None:
     names = [f"P{i}" for i in range(12)]
     colors = charts.persona_colors(["all", *names])
-    assert list(colors)[0] == "all"
+    assert next(iter(colors)) == "all"
     assert colors["P0"] == charts.PALETTE[0]
     assert colors["P9"] == charts.PALETTE[0]  # cycles after nine
     assert charts.persona_colors(names) == {k: v for k, v in colors.items()}
