@@ -358,6 +358,10 @@ def test_a_single_small_persona_cell_gets_a_complementary_one(pipeline) -> None:
     for stage, group in result.journey_map.groupby("stage", observed=True):
         personas_only = group[group["persona"] != "all"]
         assert personas_only["suppressed"].sum() != 1, stage
+    # the funnel repeats the counts, so it must hide the same cells
+    assert result.funnel["suppressed"].tolist() == result.journey_map["suppressed"].tolist()
+    for _, group in result.touchpoints.groupby(["stage", "touchpoint"], observed=True):
+        assert group.loc[group["persona"] != "all", "suppressed"].sum() != 1
 
 
 def test_clickstream_without_stages_or_surveys(make_study: MakeStudy, tmp_path: Path) -> None:

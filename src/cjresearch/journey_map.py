@@ -589,13 +589,19 @@ def _map_table(
         min_group_size=min_group_size,
         count_col="n_customers",
         columns=figures,
-        complementary_by=["stage"] if n_groups > 2 else None,
+        complementary_by=_complementary_keys(log, ["stage"]),
     )
     # A persona smaller than the threshold: its size is a small count as well.
     small_persona = frame["n_persona"] < min_group_size
     frame.loc[small_persona, "n_persona"] = np.nan
     frame["emotion_suppressed"] = frame["emotion_suppressed"] | frame["suppressed"]
     return frame[list(JOURNEY_MAP_COLUMNS)]
+
+
+def _complementary_keys(log: _Log, keys: list[str]) -> list[str] | None:
+    """Secondary suppression across personas of one cell, so that a hidden persona count
+    cannot be recovered as "all" minus the others (pointless with a single persona)."""
+    return keys if log.n_groups > 2 else None
 
 
 def _median_days(log: _Log) -> np.ndarray:
@@ -669,7 +675,12 @@ def _label_table(
             flag_col="_emotion",
         ).drop(columns="_emotion")
         figures += ["emotion_mean", "n_emotion"]
-    frame = suppress(frame, min_group_size=min_group_size, columns=figures)
+    frame = suppress(
+        frame,
+        min_group_size=min_group_size,
+        columns=figures,
+        complementary_by=_complementary_keys(log, ["stage", column]),
+    )
     frame["_group"] = g
     frame["_n"] = customers[g, s, t]
     return (
@@ -774,7 +785,14 @@ def _transitions(log: _Log, min_group_size: int, levels: Sequence[str]) -> pd.Da
         )
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     frame["level"] = pd.array(frame["level"], dtype="str")
-    frame = suppress(frame, min_group_size=min_group_size, columns=["n_transitions", "n_customers"])
+    frame = suppress(
+        frame,
+        min_group_size=min_group_size,
+        columns=["n_transitions", "n_customers"],
+        complementary_by=_complementary_keys(
+            log, ["level", "from_stage", "from_touchpoint", "to_stage", "to_touchpoint"]
+        ),
+    )
     return frame[list(TRANSITION_COLUMNS)]
 
 
@@ -811,6 +829,7 @@ def _funnel(log: _Log, min_group_size: int) -> pd.DataFrame:
         frame,
         min_group_size=min_group_size,
         columns=["n_customers", "share", "n_from_previous", "conversion"],
+        complementary_by=_complementary_keys(log, ["stage"]),
     )
     small_flow = frame["n_from_previous"] < min_group_size
     frame.loc[small_flow, ["n_from_previous", "conversion"]] = np.nan
@@ -1404,7 +1423,7 @@ def build_map(
         notes=tuple(notes),
     )
     for name, frame in result.tables().items():
-        check_publishable(frame, name=name)
+        check_publishable(frame, name=name, customer_ids=log.ids)
     return result
 
 

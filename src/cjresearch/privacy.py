@@ -236,10 +236,12 @@ def _complementary(
     small = small.copy()
     group = frame.groupby(by, observed=True, sort=False, dropna=False).ngroup().to_numpy()
     n_small = np.bincount(group, weights=small, minlength=group.max() + 1)
-    for g in np.flatnonzero(n_small == 1):
-        rows = np.flatnonzero((group == g) & ~small)
-        if len(rows):
-            small[rows[np.argmin(counts[rows])]] = True
+    candidates = np.flatnonzero(~small & (n_small[group] == 1))
+    if len(candidates):
+        # the smallest visible row of each group with exactly one suppressed row
+        order = candidates[np.lexsort((counts[candidates], group[candidates]))]
+        first = np.r_[True, group[order][1:] != group[order][:-1]]
+        small[order[first]] = True
     return small
 
 
@@ -355,7 +357,10 @@ def check_publishable(
         raise CJResearchError(msg)
     if customer_ids is None:
         return
-    known = pd.Index(pd.unique(pd.Series(list(customer_ids), dtype=object).astype(str)))
+    if isinstance(customer_ids, pd.Index | pd.Series):
+        known = pd.Index(customer_ids.astype(str).unique())
+    else:
+        known = pd.Index(pd.unique(pd.Series(list(customer_ids), dtype=object).astype(str)))
     for column in frame.columns:
         series = frame[column]
         if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
