@@ -27,7 +27,8 @@ study's stages)
 ``top_touchpoint``          the touchpoint met by most of ``n_customers`` (``top_touchpoint_share``)
 ``top_channel``             likewise for channels (missing when events have no channel)
 ``suppressed``              ``n_customers < min_group_size``
-``n_persona``               the persona's customers (the denominator of ``reach``)
+``n_persona``               the persona's customers (the denominator of ``reach``; missing when
+                            the persona itself has fewer than ``min_group_size``)
 ``reach_of_previous``       share of the previous stage's customers who reached this stage
                             (denominator: ``n_customers`` of the previous stage; first: missing)
 ``n_emotion``               customers with a stage emotion; when below ``min_group_size`` the
@@ -582,7 +583,7 @@ def _map_table(
     figures = [
         c
         for c in JOURNEY_MAP_COLUMNS
-        if c not in ("persona", "stage", "suppressed", "emotion_suppressed")
+        if c not in ("persona", "stage", "suppressed", "emotion_suppressed", "n_persona")
     ]
     frame = suppress(
         frame,
@@ -592,8 +593,8 @@ def _map_table(
         complementary_by=_complementary_keys(log, ["stage"]),
     )
     # A persona smaller than the threshold: its size is a small count as well.
-    small_persona = frame["n_persona"] < min_group_size
-    frame.loc[small_persona, "n_persona"] = np.nan
+    frame["n_persona"] = frame["n_persona"].astype("float64")
+    frame.loc[frame["n_persona"] < min_group_size, "n_persona"] = np.nan
     frame["emotion_suppressed"] = frame["emotion_suppressed"] | frame["suppressed"]
     return frame[list(JOURNEY_MAP_COLUMNS)]
 
