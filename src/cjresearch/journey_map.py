@@ -1423,8 +1423,9 @@ def build_map(
         verbatims=_verbatims(log, pains, feedback, min_group_size, max_pain_points),
         notes=tuple(notes),
     )
+    known = set(log.ids.astype(str))
     for name, frame in result.tables().items():
-        check_publishable(frame, name=name, customer_ids=log.ids)
+        check_publishable(frame, name=name, customer_ids=known)
     return result
 
 

@@ -341,8 +341,10 @@ def check_publishable(
     name
         The table's name, for the message.
     customer_ids
-        The study's customer ids; when given, every text or categorical cell is checked
-        against them (an id that slipped into a label is caught too).
+        The study's customer ids (any iterable; a ``set`` of the ids as text is used as
+        it is, so it can be built once for many tables); when given, every text or
+        categorical cell is checked against them (an id that slipped into a label is
+        caught too).
     id_columns
         Column names that must not appear.
 
@@ -357,19 +359,23 @@ def check_publishable(
         raise CJResearchError(msg)
     if customer_ids is None:
         return
-    if isinstance(customer_ids, pd.Index | pd.Series):
-        known = pd.Index(customer_ids.astype(str).unique())
-    else:
-        known = pd.Index(pd.unique(pd.Series(list(customer_ids), dtype=object).astype(str)))
+    # A set of the ids as text: each column's few distinct labels are looked up in it,
+    # so the cost does not grow with ids x rows. Pass a set to reuse it across tables.
+    known = (
+        customer_ids
+        if isinstance(customer_ids, set | frozenset)
+        else {str(i) for i in pd.unique(pd.Series(list(customer_ids), dtype=object))}
+    )
     for column in frame.columns:
         series = frame[column]
         if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
             continue
-        text = series.dropna().astype(str)
-        hits = text[text.isin(known)]
-        if len(hits):
+        labels = pd.unique(series.dropna().astype(str).to_numpy(dtype=object))
+        hits = [label for label in labels if label in known]
+        if hits:
+            n_hits = int(series.astype(str).isin(hits).sum())
             msg = (
-                f"{name} column {column!r} holds {len(hits)} customer id value(s); "
+                f"{name} column {column!r} holds {n_hits} customer id value(s); "
                 "published tables must not identify customers"
             )
             raise CJResearchError(msg)
