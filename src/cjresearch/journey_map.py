@@ -146,6 +146,8 @@ __all__ = [
 ALL = "all"
 _NS_PER_DAY = 86_400 * 10**9
 _Z = 1.959963984540054
+# Largest (from, to) pair space counted with bincount rather than a sort.
+_DIRECT_PAIRS = 20_000_000
 
 #: The columns of ``journey_map.csv``: the issue's contract first, then the denominators.
 JOURNEY_MAP_COLUMNS: tuple[str, ...] = (
@@ -726,15 +728,35 @@ def _directly_follows(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Occurring (from, to) node pairs and their (groups, pairs) transition and customer
     counts."""
+    # Only nodes that occur, so that the pair space stays small enough to count directly.
+    present = np.flatnonzero(np.bincount(node, minlength=n_nodes))
+    n_present = max(len(present), 1)
+    compact = np.zeros(max(n_nodes, 1), dtype=np.int64)
+    compact[present] = np.arange(len(present))
+    node = compact[node]
     same = log.customer[1:] == log.customer[:-1]
-    pair = (node[:-1] * n_nodes + node[1:])[same]
+    pair = (node[:-1] * n_present + node[1:])[same]
     customer = log.customer[1:][same]
-    occurring, pair_code = np.unique(pair, return_inverse=True)
-    n_pairs = len(occurring)
+    if n_present * n_present <= _DIRECT_PAIRS:
+        counts = np.bincount(pair, minlength=n_present * n_present)
+        occurring = np.flatnonzero(counts)
+        lookup = np.zeros(n_present * n_present, dtype=np.int64)
+        lookup[occurring] = np.arange(len(occurring))
+        pair_code = lookup[pair]
+    else:
+        occurring, pair_code = np.unique(pair, return_inverse=True)
+    n_pairs = max(len(occurring), 1)
     n_transitions = log.group_cells(pair_code, n_pairs, customer)
-    distinct = pd.unique(customer * n_pairs + pair_code)
+    # Distinct (customer, pair): a plain sort beats hashing millions of distinct keys.
+    key = np.sort(customer * n_pairs + pair_code)
+    distinct = key[np.r_[True, key[1:] != key[:-1]]] if len(key) else key
     n_customers = log.group_cells(distinct % n_pairs, n_pairs, distinct // n_pairs)
-    return occurring // n_nodes, occurring % n_nodes, n_transitions, n_customers
+    return (
+        present[occurring // n_present],
+        present[occurring % n_present],
+        n_transitions[:, : len(occurring)],
+        n_customers[:, : len(occurring)],
+    )
 
 
 def _transitions(log: _Log, min_group_size: int, levels: Sequence[str]) -> pd.DataFrame:
