@@ -66,6 +66,7 @@ PALETTE: tuple[str, ...] = (
     "#9d755d",
 )
 _SUPPRESSED = "suppressed"
+_TERCILE_COLORS = {"low": "#e45756", "middle": "#4c78a8", "high": "#54a24b"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _MAX_LABEL = 200
 
@@ -573,10 +574,11 @@ def flow_chart(
     n_hidden = int(flags.sum())
     frame = frame[~flags & frame["from_stage"].isin(stages) & frame["to_stage"].isin(stages)]
     position = {s: i for i, s in enumerate(stages)}
-    top = float(frame["n_transitions"].max()) if len(frame) else 1.0
+    moves = frame[frame["kind"] != "loop"]
+    top = float(moves["n_transitions"].max()) if len(moves) else 1.0
     arcs = []
     t = np.linspace(0, 1, points)
-    for link, rec in enumerate(frame[frame["kind"] != "loop"].to_dict("records")):
+    for link, rec in enumerate(moves.to_dict("records")):
         a, b = position[rec["from_stage"]], position[rec["to_stage"]]
         sign = 1.0 if b > a else -1.0
         height = sign * abs(b - a) / 2
@@ -893,7 +895,9 @@ def km_chart(
     color = alt.Color(
         "tercile:N",
         sort=terciles,
-        scale=alt.Scale(domain=terciles, scheme="redyellowgreen") if terciles else alt.Undefined,
+        scale=alt.Scale(domain=terciles, range=[_TERCILE_COLORS[t] for t in terciles])
+        if set(terciles) <= set(_TERCILE_COLORS)
+        else alt.Scale(domain=terciles),
         title="Emotion tercile",
     )
     base = alt.Chart().encode(x=alt.X("time:Q", title="Days"), color=color)
