@@ -1285,6 +1285,9 @@ class JourneyMap:
         The tables (see :mod:`cjresearch.journey_map` for their columns). None holds a
         customer id; every figure describing fewer than ``min_group_size`` customers is
         suppressed.
+    notes
+        Caveats to show beside the map (e.g. groups too small to show anything); each was
+        also emitted as a :class:`~cjresearch.errors.StatisticalWarning`.
     """
 
     stages: tuple[str, ...]
