@@ -31,6 +31,10 @@ _EXPORTS = {
     "customer_features": "cjresearch.journeys",
     "select_features": "cjresearch.journeys",
     "stage_transitions": "cjresearch.journeys",
+    "JourneyMap": "cjresearch.journey_map",
+    "build_map": "cjresearch.journey_map",
+    "redact": "cjresearch.privacy",
+    "suppress": "cjresearch.privacy",
     "generate_sample": "cjresearch.sample",
     "write_sample": "cjresearch.sample",
     "BuildResult": "cjresearch.build",
@@ -51,6 +55,7 @@ __all__ = [
     "CJResearchWarning",
     "DataError",
     "DataWarning",
+    "JourneyMap",
     "StatisticalWarning",
     "Study",
     "StudyFileError",
@@ -58,16 +63,19 @@ __all__ = [
     "TextScorer",
     "__version__",
     "build",
+    "build_map",
     "customer_features",
     "emotion_observations",
     "generate_sample",
     "load_study",
     "load_tables",
     "normalise_scores",
+    "redact",
     "score_texts",
     "select_features",
     "stage_emotion",
     "stage_transitions",
+    "suppress",
     "text_score_agreement",
     "write_sample",
 ]
@@ -92,7 +100,9 @@ if TYPE_CHECKING:
         StudyFileError,
     )
     from cjresearch.io import StudyTables, load_tables
+    from cjresearch.journey_map import JourneyMap, build_map
     from cjresearch.journeys import customer_features, select_features, stage_transitions
+    from cjresearch.privacy import redact, suppress
     from cjresearch.sample import generate_sample, write_sample
     from cjresearch.schema import INSTRUMENT_SCALES, INSTRUMENTS
 
