@@ -15,9 +15,11 @@ from cjresearch.profiles import (
     PERSONA_TABLE_COLUMNS,
     PROFILE_COLUMNS,
     TRAIT_COLUMNS,
+    VERBATIM_COLUMNS,
     persona_names,
     persona_table,
     persona_traits,
+    persona_verbatims,
     usage_profile,
     wilson_interval,
     wilson_intervals,
@@ -381,3 +383,54 @@ def test_usage_profile_is_the_mean_share_and_reach_per_persona() -> None:
     assert out["persona_id"].isna().sum() == 3
     with pytest.raises(CJResearchError, match="assignments cover 2 of the 3"):
         usage_profile(features, assignments.head(2))
+
+
+# --- representative verbatims ---------------------------------------------------------------
+
+
+def _comments() -> tuple[pd.DataFrame, pd.DataFrame]:
+    ids = [f"c{i}" for i in range(14)]
+    texts = [
+        "Great app, love it",
+        "Love the app, great",
+        "The app is fine",
+        "It is ok I guess",
+        "Terrible, call me on +44 20 7946 0958",
+        "awful service, mail me at jo@example.com",
+        "good",
+        "very good",
+        "fine",
+        "ok",
+        "bad",
+        "fine",
+        "small persona says hi",
+        "small persona again",
+    ]
+    feedback = pd.DataFrame({"customer_id": ids, "text": texts})
+    assignments = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "persona_id": [1] * 12 + [2] * 2,
+            "persona_name": ["Big"] * 12 + ["Small"] * 2,
+        }
+    )
+    return feedback, assignments
+
+
+def test_persona_verbatims_are_typical_redacted_and_only_for_large_enough_groups() -> None:
+    feedback, assignments = _comments()
+    out = persona_verbatims(feedback, assignments, per_persona=3, min_group_size=10)
+    assert out.columns.tolist() == list(VERBATIM_COLUMNS)
+    assert set(out["persona_name"]) == {"Big"}  # Small has 2 customers with a comment
+    assert out["rank"].tolist() == [1, 2, 3]
+    assert (out["n_customers_with_text"] == 12).all()
+    median = out["persona_median_emotion"].iloc[0]
+    distance = (out["text_emotion"] - median).abs()
+    assert distance.is_monotonic_increasing
+    assert out["text"].is_unique
+    everything = persona_verbatims(feedback, assignments, per_persona=20, min_group_size=10)
+    joined = " ".join(everything["text"])
+    assert "jo@example.com" not in joined and "7946" not in joined
+    assert "[email]" in joined and "[phone]" in joined
+    assert "customer_id" not in everything
+    assert persona_verbatims(None, assignments).empty

@@ -27,6 +27,7 @@ from cjresearch._version import __version__
 from cjresearch.config import CANONICAL_COLUMNS, Study
 from cjresearch.emotion import emotion_observations, stage_emotion, text_score_agreement
 from cjresearch.io import StudyTables, load_tables, write_parquet
+from cjresearch.journey_map import build_map
 from cjresearch.journeys import customer_features
 from cjresearch.persona_model import (
     MODEL_FILE,
@@ -35,7 +36,7 @@ from cjresearch.persona_model import (
     load_persona_model,
     name_overrides,
 )
-from cjresearch.profiles import usage_profile
+from cjresearch.profiles import persona_verbatims, usage_profile
 
 __all__ = ["BuildResult", "build", "file_sha256", "package_versions"]
 
@@ -131,6 +132,17 @@ def build(
         attributes=attribute_columns(tables.customers),
     )
     personas = _personas(study, tables, features, artifacts)
+    assignments = personas.assignments()
+    journey_map = build_map(
+        tables.events,
+        tables.customers,
+        observations,
+        per_stage,
+        tables.feedback,
+        stages=study.stages,
+        personas=assignments,
+        min_group_size=study.reports.min_group_size,
+    )
 
     written = {
         "customers": write_parquet(tables.customers, artifacts / "customers.parquet"),
@@ -143,9 +155,7 @@ def build(
     if tables.feedback is not None:
         written["feedback"] = write_parquet(tables.feedback, artifacts / "feedback.parquet")
     written["features"] = write_parquet(features, artifacts / "features.parquet")
-    written["assignments"] = write_parquet(
-        personas.assignments(), artifacts / "assignments.parquet"
-    )
+    written["assignments"] = write_parquet(assignments, artifacts / "assignments.parquet")
     written["personas_model"] = personas.save(artifacts)
     published = {
         "personas": _write_csv(
@@ -159,15 +169,29 @@ def build(
         "persona_k_evidence": _write_csv(
             personas.evidence, output / "tables" / "persona_k_evidence.csv"
         ),
+        "persona_verbatims": _write_csv(
+            persona_verbatims(
+                tables.feedback,
+                assignments,
+                min_group_size=study.reports.min_group_size,
+                cx_lexicon=study.emotion.text_lexicon,
+            ),
+            output / "tables" / "persona_verbatims.csv",
+        ),
         "persona_profile": _write_csv(
             _suppress_small(
-                usage_profile(features, personas.assignments()),
+                usage_profile(features, assignments),
                 study.reports.min_group_size,
                 figures=["value", "n_customers"],
             ),
             output / "tables" / "persona_profile.csv",
         ),
     }
+    for name, table in journey_map.tables().items():
+        written[f"journey_map/{name}"] = write_parquet(
+            table, artifacts / "journey_map" / f"{name}.parquet"
+        )
+        published[name] = _write_csv(table, output / "tables" / f"{name}.csv")
 
     manifest = {
         "run_id": run_id,
@@ -217,8 +241,10 @@ def build(
             "deaths": list(personas.matching.deaths),
             "notes": list(personas.notes),
         },
+        "journey_map": {"notes": list(journey_map.notes)},
         "artifacts": {
-            name: {"file": path.name, "sha256": file_sha256(path)} for name, path in written.items()
+            name: {"file": str(path.relative_to(artifacts)), "sha256": file_sha256(path)}
+            for name, path in written.items()
         },
         "tables_published": {name: f"tables/{path.name}" for name, path in published.items()},
     }

@@ -30,15 +30,19 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
+from cjresearch.emotion import score_texts
 from cjresearch.errors import CJResearchError
+from cjresearch.privacy import redact
 
 __all__ = [
     "PERSONA_TABLE_COLUMNS",
     "PROFILE_COLUMNS",
     "TRAIT_COLUMNS",
+    "VERBATIM_COLUMNS",
     "persona_names",
     "persona_table",
     "persona_traits",
+    "persona_verbatims",
     "usage_profile",
     "wilson_interval",
     "wilson_intervals",
@@ -53,6 +57,15 @@ PERSONA_TABLE_COLUMNS: tuple[str, ...] = (
     "churn_ci_low",
     "churn_ci_high",
     "stability",
+)
+VERBATIM_COLUMNS: tuple[str, ...] = (
+    "persona_id",
+    "persona_name",
+    "rank",
+    "text",
+    "text_emotion",
+    "persona_median_emotion",
+    "n_customers_with_text",
 )
 PROFILE_COLUMNS: tuple[str, ...] = (
     "persona_id",
@@ -380,6 +393,89 @@ def usage_profile(
     ]
     out = pd.DataFrame(rows, columns=list(PROFILE_COLUMNS))
     return out.astype({"persona_id": "Int64", "n_customers": "int64"})
+
+
+def persona_verbatims(
+    feedback: pd.DataFrame | None,
+    assignments: pd.DataFrame,
+    *,
+    per_persona: int = 3,
+    min_group_size: int = 10,
+    cx_lexicon: bool = True,
+) -> pd.DataFrame:
+    """Representative comments of each persona, redacted, with no customer id.
+
+    A persona's comments are scored on the emotion scale (:func:`cjresearch.emotion.score_texts`);
+    the representative ones are those closest to the persona's median score (the typical
+    voice, not the loudest), one per customer, distinct texts only. A persona whose comments
+    come from fewer than ``min_group_size`` customers gets none: a handful of comments would
+    describe, and might identify, too few people. Texts are redacted with
+    :func:`cjresearch.privacy.redact` before they are compared, so two comments differing
+    only in an e-mail address count once.
+
+    Parameters
+    ----------
+    feedback
+        Canonical feedback (``customer_id``, ``text``); None or no text gives no rows.
+    assignments
+        ``customer_id, persona_id, persona_name``.
+    per_persona
+        How many comments per persona.
+    min_group_size
+        Fewest distinct customers with a comment for a persona to be quoted.
+    cx_lexicon
+        Score with the customer-experience lexicon (as the study's ``[emotion]``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        RangeIndex, columns :data:`VERBATIM_COLUMNS`: ``persona_id, persona_name, rank``
+        (1 = closest to the median), ``text`` (redacted), ``text_emotion``,
+        ``persona_median_emotion``, ``n_customers_with_text``.
+    """
+    empty = pd.DataFrame({c: pd.Series(dtype=object) for c in VERBATIM_COLUMNS})
+    if feedback is None or "text" not in feedback.columns:
+        return empty
+    text = feedback["text"]
+    rows = feedback.loc[
+        text.notna() & (text.astype(str).str.strip() != ""), ["customer_id", "text"]
+    ]
+    rows = rows.merge(assignments[["customer_id", "persona_id", "persona_name"]], on="customer_id")
+    if rows.empty:
+        return empty
+    rows = rows.assign(
+        text=redact(rows["text"].astype(str)).to_numpy(),
+        text_emotion=score_texts(rows["text"].astype(str), cx_lexicon=cx_lexicon).to_numpy(),
+    )
+    parts = []
+    for (pid, name), group in rows.groupby(["persona_id", "persona_name"], sort=True):
+        n_customers = int(group["customer_id"].nunique())
+        if n_customers < min_group_size:
+            continue
+        median = float(group["text_emotion"].median())
+        picked = (
+            group.assign(distance=(group["text_emotion"] - median).abs())
+            .sort_values(["distance", "text"], kind="stable")
+            .drop_duplicates("customer_id")
+            .drop_duplicates("text")
+            .head(per_persona)
+        )
+        parts.append(
+            pd.DataFrame(
+                {
+                    "persona_id": pid,
+                    "persona_name": name,
+                    "rank": np.arange(1, len(picked) + 1),
+                    "text": picked["text"].to_numpy(),
+                    "text_emotion": picked["text_emotion"].to_numpy(),
+                    "persona_median_emotion": median,
+                    "n_customers_with_text": n_customers,
+                }
+            )
+        )
+    if not parts:
+        return empty
+    return pd.concat(parts, ignore_index=True)[list(VERBATIM_COLUMNS)]
 
 
 def persona_traits(
