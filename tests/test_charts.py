@@ -267,3 +267,45 @@ def test_persona_colors_are_stable_and_cycle() -> None:
     assert charts.persona_colors(names) == {k: v for k, v in colors.items()}
     with pytest.raises(CJResearchError, match="sequence of names"):
         charts.persona_colors("all")
+
+
+# --- persona charts -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def persona_tables(pipeline):
+    from cjresearch.persona_model import fit_personas
+    from cjresearch.profiles import usage_profile
+
+    p = pipeline
+    model = fit_personas(
+        p.features,
+        p.tables.customers.set_index("customer_id")["churned"],
+        requested=p.study.personas.features,
+        k=5,
+        seed=7,
+        n_bootstrap=2,
+        n_init=2,
+    )
+    return model, usage_profile(p.features, model.assignments())
+
+
+def test_persona_charts_are_valid_and_render(persona_tables, pipeline) -> None:
+    model, profile = persona_tables
+    colors = charts.persona_colors(["all", *model.personas["persona_name"]])
+    made = [
+        charts.k_evidence_chart(model.evidence),
+        charts.persona_traits_chart(model.traits, model.personas, colors=colors),
+        charts.persona_profile_chart(profile, colors=colors),
+        charts.persona_profile_chart(
+            profile, kind="stage", stages=pipeline.study.stages, colors=colors
+        ),
+    ]
+    for chart in made:
+        spec = chart.to_dict()  # validates against the Vega-Lite schema
+        assert "<svg" in vl_convert.vegalite_to_svg(spec)
+        assert "customer_id" not in json.dumps(spec)
+    stage_spec = json.dumps(made[3].to_dict())
+    assert stage_spec.index('"awareness"') < stage_spec.index('"renewal"')
+    with pytest.raises(CJResearchError, match='kind must be "channel" or "stage"'):
+        charts.persona_profile_chart(profile, kind="touchpoint")

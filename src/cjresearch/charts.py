@@ -45,8 +45,11 @@ __all__ = [
     "forest_plot",
     "funnel_chart",
     "journey_map_chart",
+    "k_evidence_chart",
     "km_chart",
     "persona_colors",
+    "persona_profile_chart",
+    "persona_traits_chart",
     "safe_label",
     "touchpoint_heatmap",
 ]
@@ -922,4 +925,136 @@ def km_chart(
         .properties(width=width, height=180)
         .facet(column=alt.Column("stage:N", sort=stages, title=None))
         .properties(title=f"Time to churn by emotion tercile: {safe_label(persona)}")
+    )
+
+
+# --- personas ------------------------------------------------------------------------------
+
+
+def k_evidence_chart(evidence: pd.DataFrame) -> alt.Chart:
+    """The evidence for the number of personas: one panel per score, the chosen k marked.
+
+    Parameters
+    ----------
+    evidence
+        ``k, silhouette, bic, stability_ari, chosen`` (``tables/persona_k_evidence.csv``).
+    """
+    frame = _prepare(evidence, "evidence", ("k", "silhouette", "bic", "stability_ari", "chosen"))
+    long = frame.melt(
+        id_vars=["k", "chosen"],
+        value_vars=["silhouette", "stability_ari", "bic"],
+        var_name="score",
+        value_name="value",
+    ).dropna(subset=["value"])
+    base = alt.Chart(long).encode(
+        x=alt.X("k:O", title="number of personas (k)"),
+        y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
+        tooltip=["score:N", "k:O", alt.Tooltip("value:Q", format=".3f"), "chosen:N"],
+    )
+    line = base.mark_line(point=True, color=PALETTE[0])
+    chosen = base.transform_filter("datum.chosen").mark_point(
+        size=160, shape="diamond", filled=True, color=PALETTE[1]
+    )
+    return (
+        alt.layer(line, chosen, data=long)
+        .properties(width=180, height=140)
+        .facet(column=alt.Column("score:N", title=None))
+        .resolve_scale(y="independent")
+        .properties(title="Evidence per k (diamond: chosen)")
+    )
+
+
+def persona_traits_chart(
+    traits: pd.DataFrame,
+    personas: pd.DataFrame,
+    *,
+    colors: Mapping[str, str] | None = None,
+) -> alt.Chart:
+    """What sets each persona apart: standardised differences of its top traits.
+
+    Parameters
+    ----------
+    traits
+        ``persona_id, feature, std_diff, rank`` (``tables/persona_traits.csv``).
+    personas
+        ``persona_id, persona_name, n_customers`` (``tables/personas.csv``), for names and n.
+    colors
+        From :func:`persona_colors`.
+    """
+    traits = _prepare(traits, "traits", ("persona_id", "feature", "std_diff", "rank"))
+    named = _prepare(personas, "personas", ("persona_id", "persona_name", "n_customers"))
+    frame = traits.merge(named[["persona_id", "persona_name", "n_customers"]], on="persona_id")
+    frame["n"] = frame["n_customers"].map(lambda v: f"{int(v):,}" if pd.notna(v) else "suppressed")
+    scale = _color_scale(colors, frame["persona_name"].dropna().unique().tolist())
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("std_diff:Q", title="standardised difference against everyone else"),
+            y=alt.Y("feature:N", sort=alt.EncodingSortField("rank"), title=None),
+            color=alt.Color("persona_name:N", scale=scale, legend=None),
+            tooltip=[
+                alt.Tooltip("persona_name:N", title="persona"),
+                "feature:N",
+                alt.Tooltip("std_diff:Q", format=".2f"),
+                alt.Tooltip("n:N", title="n customers"),
+            ],
+        )
+        .properties(width=260, height=110)
+        .facet(
+            row=alt.Row(
+                "persona_name:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")
+            )
+        )
+        .resolve_scale(y="independent")
+    )
+
+
+def persona_profile_chart(
+    profile: pd.DataFrame,
+    *,
+    kind: str = "channel",
+    stages: Sequence[str] | None = None,
+    colors: Mapping[str, str] | None = None,
+) -> alt.Chart:
+    """Channel mix or stage reach of every persona beside all customers.
+
+    Parameters
+    ----------
+    profile
+        ``persona_name, kind, item, value, n_customers`` (``tables/persona_profile.csv``).
+    kind
+        ``"channel"`` (mean share of events per channel) or ``"stage"`` (share who reached).
+    stages
+        The study's stages, to order the stage profile.
+    colors
+        From :func:`persona_colors`.
+    """
+    if kind not in ("channel", "stage"):
+        msg = f'kind must be "channel" or "stage", found {kind!r}'
+        raise CJResearchError(msg)
+    frame = _prepare(profile, "profile", ("persona_name", "kind", "item", "value", "n_customers"))
+    frame = frame[frame["kind"] == kind]
+    suppressed = _flag(frame)
+    frame = frame.assign(n=_n_label(frame["n_customers"], suppressed)).dropna(subset=["value"])
+    order = _stages(stages) if (kind == "stage" and stages is not None) else None
+    personas = list(dict.fromkeys(frame["persona_name"]))
+    scale = _color_scale(colors, personas)
+    title = "share of events" if kind == "channel" else "share who reached the stage"
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("item:N", sort=order, title=None, axis=alt.Axis(labelAngle=-30)),
+            xOffset=alt.XOffset("persona_name:N", sort=personas),
+            y=alt.Y("value:Q", title=title, axis=alt.Axis(format="%")),
+            color=alt.Color("persona_name:N", scale=scale, sort=personas, title="persona"),
+            tooltip=[
+                alt.Tooltip("persona_name:N", title="persona"),
+                alt.Tooltip("item:N", title=kind),
+                alt.Tooltip("value:Q", format=".1%"),
+                alt.Tooltip("n:N", title="n customers"),
+            ],
+        )
+        .properties(width=520, height=220)
     )
