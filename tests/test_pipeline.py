@@ -36,7 +36,7 @@ def test_parameter_values_only_plain_data() -> None:
         "b": [1, {"c": 2.5}],
         "d": True,
     }
-    with pytest.raises(CJResearchError, match="DataFrame.*pass a path, not a table"):
+    with pytest.raises(CJResearchError, match=r"DataFrame.*pass a path, not a table"):
         check_parameter_values({"frame": pd.DataFrame({"a": [1]})})
     with pytest.raises(CJResearchError, match="PosixPath"):
         check_parameter_values({"path": Path("x")})
@@ -125,7 +125,8 @@ def test_external_loads_finds_remote_resources() -> None:
         '<script src="https://cdn.jsdelivr.net/npm/vega@5"></script>'
         '<link rel="stylesheet" href="//unpkg.com/x.css">'
         '<img src="data:image/svg+xml;base64,AAAA">'
-        "<style>@import 'https://fonts.example/x.css'; b { background: url(http://x/y.png) }</style>"
+        "<style>@import 'https://fonts.example/x.css';"
+        " b { background: url(http://x/y.png) }</style>"
         '<a href="https://example.org">a link is not a load</a>'
         '<svg xmlns="http://www.w3.org/2000/svg"></svg>'
     )
@@ -199,9 +200,7 @@ def test_incremental_build_failures_and_portal(tmp_path: Path) -> None:
     assert [r.status for r in again.reports] == ["skipped-unchanged"] * 2
     assert again.executed == [] and again.published == []
     assert state_file.stat().st_mtime_ns == state_mtime
-    assert {p: p.read_bytes() for p in out.rglob("*.html")} == {
-        p: p.read_bytes() for p in snapshot
-    }
+    assert {p: p.read_bytes() for p in out.rglob("*.html")} == {p: p.read_bytes() for p in snapshot}
 
     # One report's parameter changes: only that one is rebuilt.
     changed = publish(specs=specs(label_b="b2"))
@@ -225,7 +224,8 @@ def test_incremental_build_failures_and_portal(tmp_path: Path) -> None:
 
     # The same failing input again: not re-run, still stale (a no-op for cron).
     still = publish(specs=specs(label_b="b3", fail_b=True))
-    assert still.executed == [] and [r.status for r in still.reports] == ["skipped-unchanged", "stale"]
+    assert still.executed == []
+    assert [r.status for r in still.reports] == ["skipped-unchanged", "stale"]
 
     # The artifact a report reads changes: that report is rebuilt; a persona that is gone
     # is removed; force rebuilds all.
@@ -245,7 +245,7 @@ def test_incremental_build_failures_and_portal(tmp_path: Path) -> None:
 def test_failed_report_with_no_previous_version(tmp_path: Path) -> None:
     broken = tmp_path / "broken.ipynb"
     node = nbformat.read(TINY, as_version=4)
-    node.cells[1].source = "label = 'x'\nfail = True\ncount = 1\nratio = 1.0\nflag = True\ndata_file = ''"
+    node.cells[1].source = node.cells[1].source.replace("fail = False", "fail = True")
     nbformat.write(node, broken)
     outcome = publish_reports(
         tmp_path / "out",
