@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -247,12 +249,19 @@ def test_failed_report_with_no_previous_version(tmp_path: Path) -> None:
     node = nbformat.read(TINY, as_version=4)
     node.cells[1].source = node.cells[1].source.replace("fail = False", "fail = True")
     nbformat.write(node, broken)
+    log = io.StringIO()  # not a terminal: plain lines, no progress bar
     outcome = publish_reports(
         tmp_path / "out",
         [ReportSpec("stage", "support", broken)],
         portal=PortalContext("Study"),
-        progress=False,
+        stream=log,
     )
+    lines = log.getvalue().splitlines()
+    assert any(
+        re.fullmatch(r"20\d\d-\d\d-\d\d [\d:]{8} \[1/1\] stage 'support': failed in .*", line)
+        for line in lines
+    ), lines
+    assert "\x1b[" not in log.getvalue()
     (report,) = outcome.reports
     assert report.status == "failed" and "RuntimeError: injected failure" in str(report.error)
     assert not (tmp_path / "out" / report.path).exists()

@@ -224,6 +224,8 @@ def run(
             artifacts=artifacts if artifacts is not None and artifacts.is_dir() else None,
             name=name,
             wait=wait,
+            # A failed notebook may show customer-level data: keep it with the artifacts.
+            failed_dir=artifacts / "failed" if artifacts is not None else None,
             versions=package_versions(),
         )
     )
