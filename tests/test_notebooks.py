@@ -16,6 +16,8 @@ from cjresearch.notebooks import (
     find_notebook,
     notebook_parameters,
 )
+from cjresearch.portal import PortalContext, stage_portal
+from cjresearch.publish import PublishTransaction
 from cjresearch.schedule import check_cron, crontab_line
 
 NOTEBOOKS = Path(__file__).parent / "data" / "notebooks"
@@ -89,6 +91,10 @@ def test_cli_run_rejects_unknown_parameter_before_running(tmp_path: Path) -> Non
 
 
 def test_cli_run_publishes_into_analysis(tmp_path: Path) -> None:
+    # A portal from an earlier build: `run` adds its page to it.
+    with PublishTransaction(tmp_path, "build-1") as tx:
+        stage_portal(tx, PortalContext("Acme", findings=["churn is associated"]), [])
+        tx.commit()
     result = runner.invoke(
         app,
         [
@@ -111,6 +117,8 @@ def test_cli_run_publishes_into_analysis(tmp_path: Path) -> None:
     assert "count 42" in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<title>My &lt;own&gt; analysis</title>" in page
+    index = (tmp_path / "index.html").read_text()
+    assert 'href="analysis/my-own-analysis.html"' in index and "churn is associated" in index
 
 
 def test_cli_schedule_prints_a_crontab_line(tmp_path: Path) -> None:

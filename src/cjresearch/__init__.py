@@ -35,6 +35,11 @@ _EXPORTS = {
     "write_sample": "cjresearch.sample",
     "BuildResult": "cjresearch.build",
     "build": "cjresearch.build",
+    "ReportSpec": "cjresearch.pipeline",
+    "PortalContext": "cjresearch.portal",
+    "publish_reports": "cjresearch.site",
+    "notebook_parameters": "cjresearch.notebooks",
+    "run_notebook": "cjresearch.notebooks",
     "CJResearchError": "cjresearch.errors",
     "CJResearchWarning": "cjresearch.errors",
     "DataError": "cjresearch.errors",
@@ -51,6 +56,8 @@ __all__ = [
     "CJResearchWarning",
     "DataError",
     "DataWarning",
+    "PortalContext",
+    "ReportSpec",
     "StatisticalWarning",
     "Study",
     "StudyFileError",
@@ -64,6 +71,9 @@ __all__ = [
     "load_study",
     "load_tables",
     "normalise_scores",
+    "notebook_parameters",
+    "publish_reports",
+    "run_notebook",
     "score_texts",
     "select_features",
     "stage_emotion",
@@ -93,8 +103,12 @@ if TYPE_CHECKING:
     )
     from cjresearch.io import StudyTables, load_tables
     from cjresearch.journeys import customer_features, select_features, stage_transitions
+    from cjresearch.notebooks import notebook_parameters, run_notebook
+    from cjresearch.pipeline import ReportSpec
+    from cjresearch.portal import PortalContext
     from cjresearch.sample import generate_sample, write_sample
     from cjresearch.schema import INSTRUMENT_SCALES, INSTRUMENTS
+    from cjresearch.site import publish_reports
 
 
 def __getattr__(name: str) -> Any:

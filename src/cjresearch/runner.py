@@ -278,20 +278,21 @@ def run_jobs(
 def _pooled(jobs: Sequence[NotebookJob], workers: int) -> Iterator[NotebookOutcome]:
     # spawn: the parent may hold threads (rich's progress refresh), which fork does not copy.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    try:
         futures: dict[Future[NotebookOutcome], NotebookJob] = {
             pool.submit(execute_notebook, job): job for job in jobs
         }
-        try:
-            for future in as_completed(futures):
-                job = futures[future]
-                try:
-                    yield future.result()
-                except Exception as exc:  # the worker process itself died
-                    yield NotebookOutcome(
-                        job.key, False, 0.0, 1, f"worker process failed: {_one_line(exc)}"
-                    )
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+        for future in as_completed(futures):
+            job = futures[future]
+            try:
+                yield future.result()
+            except Exception as exc:  # the worker process itself died
+                yield NotebookOutcome(
+                    job.key, False, 0.0, 1, f"worker process failed: {_one_line(exc)}"
+                )
+    except BaseException:
+        # Ctrl-C: do not start queued notebooks, do not wait for running ones.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
