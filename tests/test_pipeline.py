@@ -122,6 +122,22 @@ def test_export_hides_code_and_parameters_and_loads_nothing(tmp_path: Path) -> N
     assert "/home/someone" not in html and "x.parquet" in html
 
 
+def test_export_refuses_a_page_that_needs_the_network() -> None:
+    node = nbformat.read(TINY, as_version=4)
+    node.cells[3].outputs = [
+        nbformat.v4.new_output(
+            "display_data",
+            data={
+                "text/html": '<div id="vis"></div><script src="https://cdn.jsdelivr.net/npm/vega@5">'
+                "</script>",
+                "text/plain": "chart",
+            },
+        )
+    ]
+    with pytest.raises(CJResearchError, match=r"load 1 resource.*jsdelivr.*renderers.enable"):
+        export_html(node, title="chart with the default renderer")
+
+
 def test_external_loads_finds_remote_resources() -> None:
     page = (
         '<script src="https://cdn.jsdelivr.net/npm/vega@5"></script>'

@@ -29,6 +29,7 @@ from typing import Any
 import jinja2
 
 from cjresearch._version import __version__
+from cjresearch.errors import CJResearchError
 
 __all__ = ["export_html", "external_loads", "render_template"]
 
@@ -76,6 +77,7 @@ def export_html(
     run_id: str | None = None,
     built_at: str | None = None,
     portal_href: str | None = "../index.html",
+    offline: bool = True,
 ) -> str:
     """An executed notebook as one self-contained HTML page.
 
@@ -91,11 +93,20 @@ def export_html(
         versions, the build's run id and time (default: now, UTC).
     portal_href
         Relative link back to the portal (None for no link).
+    offline
+        Refuse a page that would load anything from the network (e.g. a chart made with
+        Altair's default renderer, which loads vega from a CDN, or a web image in markdown).
 
     Returns
     -------
     str
         The page. It loads nothing from the network (see :func:`external_loads`).
+
+    Raises
+    ------
+    CJResearchError
+        With ``offline``, the page would load something from the network; the message
+        names it and the fix for charts.
     """
     import nbformat
     from nbconvert import HTMLExporter
@@ -117,6 +128,12 @@ def export_html(
     exporter.exclude_output_prompt = True
     exporter.exclude_output_stdin = True
     body, _ = exporter.from_notebook_node(node)
+    if offline and (loads := external_loads(body)):
+        msg = (
+            f"the page would load {len(loads)} resource(s) from the network, e.g. {loads[0]}; "
+            'render charts as SVG (alt.renderers.enable("svg")) and embed images as files'
+        )
+        raise CJResearchError(msg)
     when = built_at or dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     return render_template(
         "report.html.j2",
