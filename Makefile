@@ -52,5 +52,5 @@ sample: setup
 
 clean:
 	rm -rf reports/*.html reports/manifest.json reports/personas reports/stages reports/analysis \
-	       reports/tables data/processed
+	       reports/tables reports/.cjresearch data/processed
 	find data/sample -mindepth 1 ! -name study.toml ! -name README.md -delete
