@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 KERNEL := $(VENV)/share/jupyter/kernels/cjresearch/kernel.json
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo test lint typecheck sample clean
+.PHONY: help setup browser demo test lint typecheck sample clean
 
 help:
 	@echo "make demo   set up .venv and build the bundled sample study into reports/"
@@ -30,8 +30,17 @@ $(KERNEL): $(STAMP)
 demo: setup
 	$(BIN)/cjresearch build
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+# Debian's chromium for the browser tests (Playwright drives it; no browser is downloaded).
+# Idempotent: does nothing once chromium is on PATH; needs root or sudo the first time.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  echo "installing chromium for the browser tests (apt-get)"; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 lint: setup
 	$(BIN)/ruff check src tests $(wildcard bench)
@@ -43,5 +52,5 @@ sample: setup
 
 clean:
 	rm -rf reports/*.html reports/manifest.json reports/personas reports/stages reports/analysis \
-	       reports/tables data/processed
+	       reports/tables reports/.cjresearch data/processed
 	find data/sample -mindepth 1 ! -name study.toml ! -name README.md -delete

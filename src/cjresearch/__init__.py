@@ -39,6 +39,11 @@ _EXPORTS = {
     "write_sample": "cjresearch.sample",
     "BuildResult": "cjresearch.build",
     "build": "cjresearch.build",
+    "ReportSpec": "cjresearch.pipeline",
+    "PortalContext": "cjresearch.portal",
+    "publish_reports": "cjresearch.site",
+    "notebook_parameters": "cjresearch.notebooks",
+    "run_notebook": "cjresearch.notebooks",
     "CJResearchError": "cjresearch.errors",
     "CJResearchWarning": "cjresearch.errors",
     "DataError": "cjresearch.errors",
@@ -56,6 +61,8 @@ __all__ = [
     "DataError",
     "DataWarning",
     "JourneyMap",
+    "PortalContext",
+    "ReportSpec",
     "StatisticalWarning",
     "Study",
     "StudyFileError",
@@ -70,7 +77,10 @@ __all__ = [
     "load_study",
     "load_tables",
     "normalise_scores",
+    "notebook_parameters",
+    "publish_reports",
     "redact",
+    "run_notebook",
     "score_texts",
     "select_features",
     "stage_emotion",
@@ -102,9 +112,13 @@ if TYPE_CHECKING:
     from cjresearch.io import StudyTables, load_tables
     from cjresearch.journey_map import JourneyMap, build_map
     from cjresearch.journeys import customer_features, select_features, stage_transitions
+    from cjresearch.notebooks import notebook_parameters, run_notebook
+    from cjresearch.pipeline import ReportSpec
+    from cjresearch.portal import PortalContext
     from cjresearch.privacy import redact, suppress
     from cjresearch.sample import generate_sample, write_sample
     from cjresearch.schema import INSTRUMENT_SCALES, INSTRUMENTS
+    from cjresearch.site import publish_reports
 
 
 def __getattr__(name: str) -> Any:

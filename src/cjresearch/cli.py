@@ -216,6 +216,137 @@ def assign(
     out.print(escape(f"Written: {target} (holds customer ids; do not publish)"))
 
 
+_RUN_HELP = """Run a parameterised notebook and publish it as <output>/analysis/<name>.html.
+
+NOTEBOOK is a path or the name of a bundled notebook (see `cjresearch notebooks`); STUDY
+is the study file (default: the bundled sample study, if generated). Give parameters as
+-p NAME VALUE (repeatable); they are checked against the notebook's parameters cell.
+"""
+
+
+@app.command(context_settings={"ignore_unknown_options": True}, help=_RUN_HELP)
+def run(
+    notebook: Annotated[str, typer.Argument(help="A notebook file or a bundled notebook's name.")],
+    rest: Annotated[
+        list[str] | None,
+        typer.Argument(help="[STUDY] [-p NAME VALUE]...", show_default=False),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default: the study's).")
+    ] = None,
+    artifacts: Annotated[
+        Path | None, typer.Option("--artifacts", help="Artifacts folder (default: the study's).")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Page name (default: the notebook's name).")
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait for a running build instead of failing.")
+    ] = False,
+) -> None:
+    from cjresearch.build import package_versions
+    from cjresearch.config import load_study
+    from cjresearch.notebooks import run_notebook
+
+    study_path, pairs = _run_arguments(rest or [])
+    if study_path is None and SAMPLE_STUDY.is_file():
+        study_path = SAMPLE_STUDY
+        output = output or SAMPLE_OUTPUT
+        artifacts = artifacts or SAMPLE_ARTIFACTS
+    study = _run(lambda: load_study(study_path)) if study_path is not None else None
+    if study is not None:
+        output = output or study.output_dir
+        artifacts = artifacts or study.artifacts_dir
+    outcome = _run(
+        lambda: run_notebook(
+            notebook,
+            output=output or SAMPLE_OUTPUT,
+            parameters=pairs,
+            study_file=study_path,
+            study_name=study.name if study is not None else None,
+            artifacts=artifacts if artifacts is not None and artifacts.is_dir() else None,
+            name=name,
+            wait=wait,
+            # A failed notebook may show customer-level data: keep it with the artifacts.
+            failed_dir=artifacts / "failed" if artifacts is not None else None,
+            versions=package_versions(),
+        )
+    )
+    report = outcome.reports[0]
+    if report.status in ("stale", "failed"):
+        err.print(f"[bold red]error:[/] {escape(report.name)}: {escape(str(report.error))}")
+        if report.failed_notebook:
+            err.print(escape(f"failed notebook kept: {report.failed_notebook}"))
+        raise typer.Exit(1)
+    out.print(escape(f"Published {outcome.output / report.path}"))
+
+
+def _run_arguments(rest: list[str]) -> tuple[Path | None, list[tuple[str, str]]]:
+    """Split `run`'s trailing arguments into the study file and -p NAME VALUE pairs."""
+    study: Path | None = None
+    pairs: list[tuple[str, str]] = []
+    i = 0
+    while i < len(rest):
+        token = rest[i]
+        if token in ("-p", "--parameter"):
+            if i + 2 >= len(rest):
+                err.print(f"[bold red]error:[/] {token} needs a NAME and a VALUE")
+                raise typer.Exit(2)
+            pairs.append((rest[i + 1], rest[i + 2]))
+            i += 3
+        elif study is None and not token.startswith("-"):
+            study = Path(token)
+            i += 1
+        else:
+            err.print(f"[bold red]error:[/] unexpected argument {escape(token)!r}")
+            raise typer.Exit(2)
+    return study, pairs
+
+
+@app.command()
+def notebooks() -> None:
+    """List the bundled notebooks with their parameters, types and defaults."""
+    from cjresearch.notebooks import bundled_notebooks, notebook_parameters, notebooks_dir
+
+    found = bundled_notebooks()
+    if not found:
+        out.print("No bundled notebooks found (set CJRESEARCH_NOTEBOOKS to their folder).")
+        return
+    table = Table(title=escape(f"Notebooks in {notebooks_dir()}"))
+    for column in ("notebook", "parameter", "type", "default"):
+        table.add_column(column)
+    for path in found:
+        with _user_errors():
+            parameters = notebook_parameters(path)
+        if not parameters:
+            table.add_row(escape(path.stem), "-", "", "")
+        for i, p in enumerate(parameters):
+            table.add_row(
+                escape(path.stem) if i == 0 else "", p.name, p.type_name, escape(p.default)
+            )
+    out.print(table)
+
+
+@app.command()
+def schedule(
+    study: Annotated[Path, typer.Argument(help="The study file (TOML).")],
+    cron: Annotated[
+        str, typer.Option("--cron", help='When, as a cron expression, e.g. "0 6 * * *".')
+    ] = "0 6 * * *",
+    log: Annotated[
+        Path | None,
+        typer.Option("--log", help="Log file (default: cjresearch-build.log beside the study)."),
+    ] = None,
+) -> None:
+    """Print a crontab line that rebuilds a study on a schedule (add it with `crontab -e`)."""
+    from cjresearch.config import load_study
+    from cjresearch.schedule import crontab_line
+
+    _run(lambda: load_study(study))
+    line = _run(lambda: crontab_line(study, cron=cron, log=log))
+    out.print(escape(line), soft_wrap=True)
+
+
 def _ensure_sample() -> Path:
     """The bundled sample study, generated (deterministically) on first use."""
     from cjresearch.config import load_study
