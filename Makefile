@@ -31,7 +31,7 @@ demo: setup
 	$(BIN)/cjresearch build
 
 test: setup browser
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 # Debian's chromium for the browser tests (Playwright drives it; no browser is downloaded).
 # Idempotent: does nothing once chromium is on PATH; needs root or sudo the first time.

@@ -14,23 +14,6 @@ from cjresearch.cli import app
 
 runner = CliRunner()
 
-PUBLISHED_TABLES = (
-    "personas",
-    "persona_traits",
-    "persona_profile",
-    "persona_verbatims",
-    "persona_k_evidence",
-    "journey_map",
-    "funnel",
-    "touchpoints",
-    "channels",
-    "transitions",
-    "variants",
-    "pain_points",
-    "opportunities",
-    "verbatims",
-)
-
 
 def test_version() -> None:
     result = runner.invoke(app, ["--version"])
@@ -51,7 +34,16 @@ def test_sample_then_validate_then_build(tmp_path: Path) -> None:
     out, artifacts = tmp_path / "out", tmp_path / "artifacts"
     result = runner.invoke(
         app,
-        ["build", str(folder / "study.toml"), "--out", str(out), "--artifacts", str(artifacts)],
+        [
+            "build",
+            str(folder / "study.toml"),
+            "--out",
+            str(out),
+            "--artifacts",
+            str(artifacts),
+            "--jobs",
+            "2",
+        ],
     )
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "manifest.json").read_text())
@@ -69,24 +61,9 @@ def test_sample_then_validate_then_build(tmp_path: Path) -> None:
     # the manifest is published: no customer id may appear in it
     text = (out / "manifest.json").read_text()
     assert not any(cid in text for cid in customers["customer_id"])
-    # published: the manifest and the persona tables, none holding a customer id
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "tables"]
-    assert sorted(p.stem for p in (out / "tables").iterdir()) == sorted(PUBLISHED_TABLES)
-    for table in (out / "tables").iterdir():
-        published = table.read_text()
-        assert not any(cid in published for cid in customers["customer_id"])
-    personas = pd.read_csv(out / "tables" / "personas.csv")
-    assert personas.columns.tolist()[:8] == [
-        "persona_id",
-        "persona_name",
-        "n_customers",
-        "share",
-        "churn_rate",
-        "churn_ci_low",
-        "churn_ci_high",
-        "stability",
-    ]
-    assert manifest["personas"]["k"] == len(personas)
+    # what is published, and that none of it holds an id, is tests/test_build.py's concern
+    assert (out / "index.html").is_file()
+    assert "reports rebuilt" in result.stdout
     assignments = pd.read_parquet(artifacts / "assignments.parquet")
     assert assignments.columns.tolist() == ["customer_id", "persona_id", "persona_name"]
     assert len(assignments) == 300

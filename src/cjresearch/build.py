@@ -1,10 +1,19 @@
-"""The build: a study in, artifacts and a manifest out.
+"""The build: a study in, artifacts, reports, tables, a portal and a manifest out.
 
-So far a build validates the study's tables, writes the canonical tables and the emotion
-tables as Parquet artifacts (these hold customer ids and are never published), and writes
-``<output>/manifest.json``: run id, versions, input hashes, parameters, rows read, kept and
-dropped per table and reason, and the emotion summary (including the text/score agreement).
-Later steps (personas, statistics, reports) hang off :func:`build`.
+:func:`build` is the product's main job. Under the output folder's lock it
+
+1. computes the artifacts (:func:`compute_artifacts`): validated canonical tables, emotion
+   tables, journey features, personas, the journey map and the publishable tables, once per
+   change of the inputs (an unchanged study and unchanged files reuse them);
+2. fans out one report per persona and per stage, plus the analysis notebooks, through
+   papermill (:func:`cjresearch.site.publish_reports`), rebuilding only the reports whose
+   fingerprint changed;
+3. publishes the reports, the portal, ``tables/*.csv`` and ``manifest.json`` in one atomic
+   step: an interrupted or failed build leaves the published folder as it was (a failing
+   report keeps its previous version, marked stale).
+
+Artifacts hold customer ids and are never published; everything under the output folder is
+free of them (``tests/test_build.py`` checks).
 """
 
 from __future__ import annotations
@@ -15,9 +24,8 @@ import importlib.metadata
 import json
 import os
 import platform
-import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,17 +36,26 @@ from cjresearch.config import CANONICAL_COLUMNS, Study
 from cjresearch.emotion import emotion_observations, stage_emotion, text_score_agreement
 from cjresearch.io import StudyTables, load_tables, write_parquet
 from cjresearch.journey_map import build_map
-from cjresearch.journeys import customer_features
+from cjresearch.journeys import customer_features, sanitise_name
 from cjresearch.persona_model import (
     MODEL_FILE,
     PersonaModel,
     fit_personas,
     load_persona_model,
     name_overrides,
+    publishable_tables,
 )
-from cjresearch.profiles import persona_verbatims, usage_profile
+from cjresearch.privacy import check_publishable
 
-__all__ = ["BuildResult", "build", "file_sha256", "package_versions"]
+__all__ = [
+    "Artifacts",
+    "BuildResult",
+    "attribute_columns",
+    "build",
+    "compute_artifacts",
+    "file_sha256",
+    "package_versions",
+]
 
 _PACKAGES = (
     "pandas",
@@ -58,17 +75,84 @@ _PACKAGES = (
     "vl-convert-python",
 )
 
+#: The artifacts' record of what they were computed from (written last: a build killed
+#: while computing leaves no record, so the next build computes again).
+STATE_FILE = "build_state.json"
+#: Publishable tables inside the artifacts folder (the same frames as ``tables/*.csv``).
+TABLES_DIR = "tables"
+#: Per-report slices of the publishable tables, so that a report's fingerprint changes only
+#: when what it shows changes.
+REPORTS_DIR = "reports"
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    """The artifacts of a study: where they are and what the build computed.
+
+    Attributes
+    ----------
+    folder
+        The artifacts folder.
+    fingerprint
+        SHA-256 of the inputs' hashes, the study's settings and the package version.
+    summary
+        The computed part of the manifest (inputs, rows, drops, emotion, personas...).
+    personas
+        ``(persona_id, persona_name)`` of the personas large enough to report on.
+    stages
+        The study's stages.
+    reused
+        True when nothing had changed and the artifacts were not recomputed.
+    """
+
+    folder: Path
+    fingerprint: str
+    summary: dict[str, Any]
+    personas: tuple[tuple[int, str], ...]
+    stages: tuple[str, ...]
+    reused: bool = False
+
+    def table(self, name: str) -> pd.DataFrame:
+        """A publishable table (as ``tables/<name>.csv``)."""
+        return pd.read_parquet(self.folder / TABLES_DIR / f"{name}.parquet")
+
+    @property
+    def table_names(self) -> list[str]:
+        """The publishable tables, by name."""
+        return list(self.summary["tables_published"])
+
+    def persona_dir(self, persona_id: int) -> Path:
+        """The slice of the tables that persona ``persona_id``'s report reads."""
+        return self.folder / REPORTS_DIR / f"persona-{int(persona_id)}"
+
+    def stage_dir(self, stage: str) -> Path:
+        """The slice of the tables that ``stage``'s report reads."""
+        return self.folder / REPORTS_DIR / f"stage-{sanitise_name(stage)}"
+
 
 @dataclass(frozen=True)
 class BuildResult:
-    """What a build wrote."""
+    """What a build did."""
 
     run_id: str
     output: Path
-    artifacts: Path
-    manifest_path: Path
+    artifacts: Artifacts
     manifest: dict[str, Any]
-    tables: StudyTables
+    reports: list[Any] = field(default_factory=list)
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.output / "manifest.json"
+
+    @property
+    def failures(self) -> list[Any]:
+        """Reports that failed (stale: their previous version stays published)."""
+        return [r for r in self.reports if r.status in ("stale", "failed")]
+
+    @property
+    def executed(self) -> list[Any]:
+        """Reports whose notebook ran in this build."""
+        return [r for r in self.reports if r.duration_s is not None]
 
 
 def build(
@@ -76,8 +160,13 @@ def build(
     *,
     output: str | Path | None = None,
     artifacts: str | Path | None = None,
+    jobs: int | None = None,
+    force: bool = False,
+    wait: bool = False,
+    progress: bool | None = None,
+    reports: bool = True,
 ) -> BuildResult:
-    """Build a study.
+    """Build a study: artifacts, reports, portal, tables and manifest.
 
     Parameters
     ----------
@@ -87,24 +176,141 @@ def build(
         Folder for published files (default: the study's ``[reports] output``).
     artifacts
         Folder for artifacts, which hold customer ids (default: ``[reports] artifacts``).
+    jobs
+        Reports run in parallel (default: the number of cores).
+    force
+        Recompute the artifacts and rebuild every report, changed or not.
+    wait
+        Wait for a build that holds the output folder instead of failing at once.
+    progress
+        A progress bar (default: when the output is a terminal; plain lines otherwise).
+    reports
+        Run the report notebooks (False: artifacts, tables and manifest only).
 
     Returns
     -------
     BuildResult
-        Paths written and the manifest as a dict.
+        The artifacts, the manifest and every report's state (see ``failures``).
 
     Raises
     ------
     DataError
         The study's tables have fatal problems. Nothing is written in that case.
+    OutputLockedError
+        Another build holds the output folder.
     """
+    # imported here: the report machinery (papermill, nbconvert) is heavy and optional for
+    # callers that only compute artifacts
+    from cjresearch.publish import lock_output
+    from cjresearch.site import new_run_id, publish_reports
+
     started = dt.datetime.now(dt.UTC)
-    run_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    run_id = new_run_id()
     output = Path(output) if output is not None else study.output_dir
-    artifacts = Path(artifacts) if artifacts is not None else study.artifacts_dir
+    folder = Path(artifacts) if artifacts is not None else study.artifacts_dir
+    with lock_output(output, run_id=run_id, wait=wait):
+        computed = compute_artifacts(study, folder, force=force)
+        specs = report_specs(study, computed) if reports else []
+        manifest: dict[str, Any] = {
+            "run_id": run_id,
+            "started": started.isoformat(timespec="seconds"),
+            "finished": None,
+            "status": "ok",
+            "study": {"name": study.name, "file": study.path.name, "stages": study.stages},
+            "versions": package_versions(),
+            **computed.summary,
+            "artifacts_reused": computed.reused,
+        }
+
+        def stage_tables(tx: Any, results: list[Any]) -> None:
+            for name in computed.table_names:
+                tx.write_text(f"tables/{name}.csv", computed.table(name).to_csv(index=False))
+            failures = [r for r in results if r.status in ("stale", "failed")]
+            manifest["status"] = "failed" if failures else "ok"
+            manifest["reports"] = [r.manifest_entry() for r in results]
+            manifest["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+            tx.write_text("manifest.json", json.dumps(manifest, indent=2, default=str) + "\n")
+
+        outcome = publish_reports(
+            output,
+            specs,
+            portal=_portal(study, computed, run_id),
+            run_id=run_id,
+            study=study.name,
+            data_hashes={i["file"]: i["sha256"] for i in computed.summary["inputs"].values()},
+            versions=manifest["versions"],
+            jobs=jobs,
+            force=force,
+            failed_dir=folder / "failed",
+            before_commit=stage_tables,
+            progress=progress,
+            lock=False,
+        )
+    if not outcome.published and (output / "manifest.json").is_file():
+        # nothing changed: the published manifest is still the truth
+        manifest = json.loads((output / "manifest.json").read_text(encoding="utf-8"))
+    return BuildResult(run_id, output, computed, manifest, list(outcome.reports))
+
+
+# --- artifacts ------------------------------------------------------------------------------
+
+
+def _fingerprint(study: Study) -> tuple[str, dict[str, dict[str, Any]]]:
+    inputs = {
+        table: {"file": path.name, "sha256": file_sha256(path)}
+        for table in ("customers", "events", "feedback")
+        if (path := study.data_path(table)) is not None and path.is_file()
+    }
+    payload = json.dumps(
+        {"inputs": inputs, "study": _parameters(study), "cjresearch": __version__},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest(), inputs
+
+
+def _reusable(folder: Path, fingerprint: str) -> dict[str, Any] | None:
+    try:
+        state = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if state.get("fingerprint") != fingerprint:
+        return None
+    files = [folder / rel for rel in state.get("files", [])]
+    if not files or not all(p.is_file() for p in files):
+        return None
+    return state
+
+
+def compute_artifacts(study: Study, folder: str | Path, *, force: bool = False) -> Artifacts:
+    """Compute (or reuse) a study's artifacts: every heavy step of a build, once.
+
+    Parameters
+    ----------
+    study
+        The validated study file.
+    folder
+        The artifacts folder.
+    force
+        Recompute even if the inputs, the study file and the package are unchanged.
+
+    Returns
+    -------
+    Artifacts
+
+    Raises
+    ------
+    DataError
+        The study's tables have fatal problems.
+    """
+    folder = Path(folder)
+    fingerprint, input_hashes = _fingerprint(study)
+    state = None if force else _reusable(folder, fingerprint)
+    if state is not None:
+        return _artifacts(folder, state, reused=True)
 
     tables = load_tables(study)
-
+    min_group = study.reports.min_group_size
     observations = emotion_observations(
         tables.events,
         tables.feedback,
@@ -122,7 +328,6 @@ def build(
         if tables.feedback is not None
         else None
     )
-
     features = customer_features(
         tables.events,
         tables.customers,
@@ -131,7 +336,7 @@ def build(
         stage_emotion=per_stage,
         attributes=attribute_columns(tables.customers),
     )
-    personas = _personas(study, tables, features, artifacts)
+    personas = _personas(study, tables, features, folder)
     assignments = personas.assignments()
     journey_map = build_map(
         tables.events,
@@ -141,73 +346,43 @@ def build(
         tables.feedback,
         stages=study.stages,
         personas=assignments,
-        min_group_size=study.reports.min_group_size,
+        min_group_size=min_group,
     )
 
-    written = {
-        "customers": write_parquet(tables.customers, artifacts / "customers.parquet"),
-        "events": write_parquet(tables.events, artifacts / "events.parquet"),
-        "emotion_observations": write_parquet(
-            observations, artifacts / "emotion_observations.parquet"
+    published: dict[str, pd.DataFrame] = {
+        **publishable_tables(
+            personas,
+            features,
+            tables.feedback,
+            min_group_size=min_group,
+            cx_lexicon=study.emotion.text_lexicon,
         ),
-        "stage_emotion": write_parquet(per_stage, artifacts / "stage_emotion.parquet"),
+        **journey_map.tables(),
     }
-    if tables.feedback is not None:
-        written["feedback"] = write_parquet(tables.feedback, artifacts / "feedback.parquet")
-    written["features"] = write_parquet(features, artifacts / "features.parquet")
-    written["assignments"] = write_parquet(assignments, artifacts / "assignments.parquet")
-    written["personas_model"] = personas.save(artifacts)
-    published = {
-        "personas": _write_csv(
-            _suppress_small(personas.personas, study.reports.min_group_size),
-            output / "tables" / "personas.csv",
-        ),
-        "persona_traits": _write_csv(
-            _traits_of_publishable(personas, study.reports.min_group_size),
-            output / "tables" / "persona_traits.csv",
-        ),
-        "persona_k_evidence": _write_csv(
-            personas.evidence, output / "tables" / "persona_k_evidence.csv"
-        ),
-        "persona_verbatims": _write_csv(
-            persona_verbatims(
-                tables.feedback,
-                assignments,
-                min_group_size=study.reports.min_group_size,
-                cx_lexicon=study.emotion.text_lexicon,
-            ),
-            output / "tables" / "persona_verbatims.csv",
-        ),
-        "persona_profile": _write_csv(
-            _suppress_small(
-                usage_profile(features, assignments),
-                study.reports.min_group_size,
-                figures=["value", "n_customers"],
-            ),
-            output / "tables" / "persona_profile.csv",
-        ),
-    }
-    for name, table in journey_map.tables().items():
-        written[f"journey_map/{name}"] = write_parquet(
-            table, artifacts / "journey_map" / f"{name}.parquet"
-        )
-        published[name] = _write_csv(table, output / "tables" / f"{name}.csv")
+    ids = tables.customers["customer_id"]
+    for name, frame in published.items():
+        check_publishable(frame, name=name, customer_ids=ids)
 
-    manifest = {
-        "run_id": run_id,
-        "started": started.isoformat(timespec="seconds"),
-        "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "status": "ok",
-        "study": {"name": study.name, "file": study.path.name, "stages": study.stages},
-        "versions": package_versions(),
+    written = [
+        write_parquet(tables.customers, folder / "customers.parquet"),
+        write_parquet(tables.events, folder / "events.parquet"),
+        write_parquet(observations, folder / "emotion_observations.parquet"),
+        write_parquet(per_stage, folder / "stage_emotion.parquet"),
+        write_parquet(features, folder / "features.parquet"),
+        write_parquet(assignments, folder / "assignments.parquet"),
+        personas.save(folder),
+    ]
+    if tables.feedback is not None:
+        written.append(write_parquet(tables.feedback, folder / "feedback.parquet"))
+    for name, frame in published.items():
+        written.append(write_parquet(frame, folder / TABLES_DIR / f"{name}.parquet"))
+    reportable = _reportable(published["personas"])
+    written += _write_slices(folder, published, reportable, study.stages)
+
+    summary = {
         "inputs": {
-            table: {
-                "file": path.name,
-                "sha256": file_sha256(path),
-                "rows_read": tables.rows_read[table],
-            }
-            for table in ("customers", "events", "feedback")
-            if (path := study.data_path(table)) is not None
+            table: {**value, "rows_read": tables.rows_read[table]}
+            for table, value in input_hashes.items()
         },
         "parameters": _parameters(study),
         "observation_end": tables.observation_end.isoformat(),
@@ -215,6 +390,11 @@ def build(
         "dropped_rows": [
             {"table": d.table, "reason": d.reason, "n_rows": d.n_rows} for d in tables.drops
         ],
+        "counts": {
+            "customers": len(tables.customers),
+            "events": len(tables.events),
+            "feedback": 0 if tables.feedback is None else len(tables.feedback),
+        },
         "emotion": {
             "n_observations": len(observations),
             "by_source": {
@@ -237,19 +417,168 @@ def build(
             "seed": personas.segmentation.seed,
             "features": list(personas.features),
             "names": {str(k): v for k, v in personas.names.items()},
+            "reported": [pid for pid, _ in reportable],
             "births": list(personas.matching.births),
             "deaths": list(personas.matching.deaths),
             "notes": list(personas.notes),
         },
         "journey_map": {"notes": list(journey_map.notes)},
+        "tables_published": {name: f"tables/{name}.csv" for name in published},
+        "findings": _findings(published),
         "artifacts": {
-            name: {"file": str(path.relative_to(artifacts)), "sha256": file_sha256(path)}
-            for name, path in written.items()
+            str(p.relative_to(folder)): file_sha256(p) for p in written if p.suffix != ".joblib"
         },
-        "tables_published": {name: f"tables/{path.name}" for name, path in published.items()},
     }
-    manifest_path = _write_json(manifest, output / "manifest.json")
-    return BuildResult(run_id, output, artifacts, manifest_path, manifest, tables)
+    state = {
+        "fingerprint": fingerprint,
+        "summary": summary,
+        "personas": [list(p) for p in reportable],
+        "stages": study.stages,
+        "files": sorted(str(p.relative_to(folder)) for p in written),
+    }
+    _write_json(state, folder / STATE_FILE)
+    return _artifacts(folder, state, reused=False)
+
+
+def _artifacts(folder: Path, state: Mapping[str, Any], *, reused: bool) -> Artifacts:
+    return Artifacts(
+        folder=folder,
+        fingerprint=str(state["fingerprint"]),
+        summary=dict(state["summary"]),
+        personas=tuple((int(pid), str(name)) for pid, name in state["personas"]),
+        stages=tuple(state["stages"]),
+        reused=reused,
+    )
+
+
+def _reportable(personas: pd.DataFrame) -> list[tuple[int, str]]:
+    """Personas large enough to get a report of their own."""
+    shown = personas[~personas["suppressed"].astype(bool)]
+    return [(int(r.persona_id), str(r.persona_name)) for r in shown.itertuples(index=False)]
+
+
+def _write_slices(
+    folder: Path,
+    tables: Mapping[str, pd.DataFrame],
+    personas: list[tuple[int, str]],
+    stages: list[str],
+) -> list[Path]:
+    """Each report's slice of the tables: a persona's rows (and "all"), a stage's rows."""
+    written = []
+    for pid, name in personas:
+        target = folder / REPORTS_DIR / f"persona-{pid}"
+        for table, frame in tables.items():
+            if "persona_id" in frame.columns:
+                keep = frame["persona_id"].isna() | (frame["persona_id"] == pid)
+            elif "persona" in frame.columns:
+                keep = frame["persona"].astype(str).isin([name, "all"])
+            else:
+                continue
+            written.append(write_parquet(frame[keep.to_numpy()], target / f"{table}.parquet"))
+    for stage in stages:
+        target = folder / REPORTS_DIR / f"stage-{sanitise_name(stage)}"
+        for table, frame in tables.items():
+            if "stage" in frame.columns:
+                keep = frame["stage"].astype(str) == stage
+            elif table in ("personas", "persona_k_evidence"):
+                keep = pd.Series(True, index=frame.index)
+            else:
+                continue
+            written.append(write_parquet(frame[keep.to_numpy()], target / f"{table}.parquet"))
+    return written
+
+
+def _findings(tables: Mapping[str, pd.DataFrame]) -> list[str]:
+    """The portal's top findings, as sentences (from the statistics step when present)."""
+    if "findings" in tables and not tables["findings"].empty:
+        return [str(t) for t in tables["findings"].sort_values("rank")["text"].head(5)]
+    opportunities = tables.get("opportunities")
+    if opportunities is None or opportunities.empty:
+        return []
+    top = opportunities[opportunities["persona"] == "all"].sort_values("rank").head(5)
+    return [str(t) for t in top["reason"]]
+
+
+# --- reports --------------------------------------------------------------------------------
+
+
+def report_specs(study: Study, artifacts: Artifacts) -> list[Any]:
+    """One report per reportable persona and per stage, plus the analysis notebooks."""
+    from cjresearch.notebooks import find_notebook
+    from cjresearch.pipeline import ReportSpec
+
+    common = {
+        "study_file": str(study.path.resolve()),
+        "artifacts_dir": str(artifacts.folder.resolve()),
+    }
+    specs = []
+    for pid, name in artifacts.personas:
+        specs.append(
+            ReportSpec(
+                kind="persona",
+                name=name,
+                notebook=find_notebook("persona_report"),
+                parameters={**common, "persona": pid},
+                inputs=sorted(artifacts.persona_dir(pid).glob("*.parquet")),
+                title=f"Persona: {name}",
+                slug=f"persona-{pid}",
+            )
+        )
+    for stage in artifacts.stages:
+        specs.append(
+            ReportSpec(
+                kind="stage",
+                name=stage,
+                notebook=find_notebook("stage_report"),
+                parameters={**common, "stage": stage},
+                inputs=sorted(artifacts.stage_dir(stage).glob("*.parquet")),
+                title=f"Stage: {stage}",
+            )
+        )
+    settings = study.personas
+    specs.append(
+        ReportSpec(
+            kind="analysis",
+            name="personas",
+            notebook=find_notebook("personas"),
+            parameters={
+                **common,
+                "k": settings.k,
+                "method": settings.method,
+                "seed": settings.seed,
+            },
+            inputs=sorted((artifacts.folder / TABLES_DIR).glob("persona*.parquet")),
+            title="Personas: how they were found",
+        )
+    )
+    return specs
+
+
+def _portal(study: Study, artifacts: Artifacts, run_id: str) -> Any:
+    from cjresearch.portal import PortalContext
+
+    summary = artifacts.summary
+    counts = summary["counts"]
+    dropped = sum(d["n_rows"] for d in summary["dropped_rows"])
+    return PortalContext(
+        study=study.name,
+        summary=[
+            ("Customers", f"{counts['customers']:,}"),
+            ("Events", f"{counts['events']:,}"),
+            ("Feedback rows", f"{counts['feedback']:,}"),
+            ("Rows dropped (counted in the manifest)", f"{dropped:,}"),
+            ("Observed until", summary["observation_end"][:10]),
+            ("Stages", " → ".join(study.stages)),
+            ("Personas", f"{summary['personas']['k']} ({summary['personas']['method']})"),
+            ("Smallest group shown", f"{study.reports.min_group_size} customers"),
+        ],
+        findings=summary["findings"],
+        run_id=run_id,
+        has_tables=True,
+    )
+
+
+# --- helpers --------------------------------------------------------------------------------
 
 
 def attribute_columns(customers: pd.DataFrame) -> list[str]:
@@ -274,40 +603,6 @@ def _personas(
         names=name_overrides(settings.names),
         previous=previous,
     )
-
-
-def _suppress_small(
-    table: pd.DataFrame,
-    min_group_size: int,
-    *,
-    figures: Sequence[str] = (
-        "n_customers",
-        "share",
-        "churn_rate",
-        "churn_ci_low",
-        "churn_ci_high",
-    ),
-) -> pd.DataFrame:
-    """Rows describing fewer customers than the minimum group size keep their row, not their
-    figures, and say so in a ``suppressed`` column."""
-    small = table["n_customers"] < min_group_size
-    out = table.astype({"n_customers": "Int64"})
-    out.loc[small, list(figures)] = pd.NA
-    out["suppressed"] = small.to_numpy()
-    return out
-
-
-def _traits_of_publishable(personas: PersonaModel, min_group_size: int) -> pd.DataFrame:
-    small = personas.personas.loc[personas.personas["n_customers"] < min_group_size, "persona_id"]
-    return personas.traits[~personas.traits["persona_id"].isin(small)].reset_index(drop=True)
-
-
-def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    frame.to_csv(staging, index=False)
-    staging.replace(path)
-    return path
 
 
 def _parameters(study: Study) -> dict[str, Any]:

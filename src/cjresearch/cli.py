@@ -151,8 +151,17 @@ def build(
     artifacts: Annotated[
         Path | None, typer.Option("--artifacts", help="Folder for artifacts (hold customer ids).")
     ] = None,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", min=1, help="Reports run in parallel (default: cores).")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Recompute artifacts and rebuild every report.")
+    ] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait for a running build of the same output.")
+    ] = False,
 ) -> None:
-    """Build a study: validate, compute artifacts, publish (the main job)."""
+    """Build a study: validate, compute artifacts, run the reports, publish (the main job)."""
     from cjresearch.build import build as run_build
     from cjresearch.config import load_study
 
@@ -160,18 +169,34 @@ def build(
         study = _ensure_sample()
         output = output or SAMPLE_OUTPUT
         artifacts = artifacts or SAMPLE_ARTIFACTS
-    result = _run(lambda: run_build(load_study(study), output=output, artifacts=artifacts))
-    summary = result.tables.summary()
-    dropped = int(summary["rows_dropped"].sum())
+    result = _run(
+        lambda: run_build(
+            load_study(study), output=output, artifacts=artifacts, jobs=jobs, force=force, wait=wait
+        )
+    )
+    summary = result.artifacts.summary
+    counts = summary["counts"]
+    dropped = sum(d["n_rows"] for d in summary["dropped_rows"])
+    ran = len(result.executed)
     out.print(
         f"Built [bold]{escape(result.manifest['study']['name'])}[/] (run {result.run_id}): "
-        f"{len(result.tables.customers):,} customers, {len(result.tables.events):,} events, "
-        f"{dropped:,} rows dropped.",
+        f"{counts['customers']:,} customers, {counts['events']:,} events, "
+        f"{dropped:,} rows dropped; {ran} of {len(result.reports)} reports rebuilt"
+        + (" (artifacts unchanged)" if result.artifacts.reused else "")
+        + ".",
         soft_wrap=True,
     )
-    out.print(escape(f"Output:    {result.output}"))
+    out.print(escape(f"Portal:    {result.output / 'index.html'}"))
     out.print(escape(f"Manifest:  {result.manifest_path}"))
-    out.print(escape(f"Artifacts: {result.artifacts} (hold customer ids; never publish)"))
+    out.print(escape(f"Artifacts: {result.artifacts.folder} (hold customer ids; never publish)"))
+    if result.failures:
+        for report in result.failures:
+            err.print(
+                f"[bold red]failed:[/] {escape(report.kind)} report {escape(report.name)!s}: "
+                f"{escape(str(report.error))} (previous version kept, marked stale)",
+                soft_wrap=True,
+            )
+        raise typer.Exit(1)
 
 
 @app.command()

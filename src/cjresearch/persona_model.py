@@ -35,7 +35,15 @@ from cjresearch.identities import Matching, PersonaIdentity, centroids_in, stabl
 from cjresearch.io import read_table, validate_tables
 from cjresearch.journeys import customer_features, select_features
 from cjresearch.personas import Method, Segmentation, assign, segment
-from cjresearch.profiles import TRAIT_COLUMNS, persona_names, persona_table, persona_traits
+from cjresearch.privacy import suppress
+from cjresearch.profiles import (
+    TRAIT_COLUMNS,
+    persona_names,
+    persona_table,
+    persona_traits,
+    persona_verbatims,
+    usage_profile,
+)
 
 __all__ = [
     "ASSIGNMENT_COLUMNS",
@@ -45,6 +53,7 @@ __all__ = [
     "fit_personas",
     "load_persona_model",
     "name_overrides",
+    "publishable_tables",
 ]
 
 #: File name of a saved model inside an artifacts folder.
@@ -405,3 +414,39 @@ def assign_new_customers(
     # a channel nobody in the new file used is a share of 0, not a missing column
     unseen = [c for c in model.features if c.startswith("channel_share_") and c not in features]
     return model.assign(features.assign(**dict.fromkeys(unseen, 0.0)))
+
+
+def publishable_tables(
+    model: PersonaModel,
+    features: pd.DataFrame,
+    feedback: pd.DataFrame | None,
+    *,
+    min_group_size: int,
+    cx_lexicon: bool = True,
+) -> dict[str, pd.DataFrame]:
+    """The persona tables as published: ``personas``, ``persona_traits``,
+    ``persona_profile``, ``persona_verbatims`` and ``persona_k_evidence``.
+
+    A persona smaller than ``min_group_size`` keeps its row in ``personas`` with its figures
+    blanked (``suppressed``), loses its traits, and is not quoted; no table holds an id.
+    """
+    assignments = model.assignments()
+    personas = suppress(
+        model.personas,
+        min_group_size=min_group_size,
+        columns=["share", "churn_rate", "churn_ci_low", "churn_ci_high"],
+    )
+    small = personas.loc[personas["suppressed"], "persona_id"]
+    return {
+        "personas": personas,
+        "persona_traits": model.traits[~model.traits["persona_id"].isin(small)].reset_index(
+            drop=True
+        ),
+        "persona_profile": suppress(
+            usage_profile(features, assignments), min_group_size=min_group_size, columns=["value"]
+        ),
+        "persona_verbatims": persona_verbatims(
+            feedback, assignments, min_group_size=min_group_size, cx_lexicon=cx_lexicon
+        ),
+        "persona_k_evidence": model.evidence,
+    }

@@ -10,6 +10,7 @@ caller decides the exit code from :attr:`PublishOutcome.failures`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 import uuid
@@ -79,6 +80,7 @@ def publish_reports(
     before_commit: Callable[[PublishTransaction, list[ReportResult]], None] | None = None,
     progress: bool | None = None,
     stream: TextIO | None = None,
+    lock: bool = True,
     **execution: Any,
 ) -> PublishOutcome:
     """Run reports and publish them, with the portal, atomically.
@@ -98,6 +100,9 @@ def publish_reports(
         Wait for a running build's lock instead of failing with "locked by run X since T".
     study, data_hashes, versions, jobs, force, failed_dir, replace_kinds, progress, stream
         Passed to :func:`~cjresearch.pipeline.run_reports`.
+    lock
+        Take the output folder's lock (False: the caller holds it, as ``build`` does for
+        the whole build, artifacts included).
     before_commit
         Called with the transaction and the reports' results just before the commit, to
         stage more files (``tables/*.csv``, ``manifest.json`` with the per-report entries).
@@ -116,7 +121,12 @@ def publish_reports(
     started = time.perf_counter()
     output = Path(output)
     run_id = run_id or new_run_id()
-    with lock_output(output, run_id=run_id, wait=wait, timeout=wait_timeout):
+    held = (
+        lock_output(output, run_id=run_id, wait=wait, timeout=wait_timeout)
+        if lock
+        else contextlib.nullcontext()
+    )
+    with held:
         rolled_back = recover(output)
         with PublishTransaction(output, run_id) as tx:
             reports = run_reports(
