@@ -30,8 +30,11 @@ $(KERNEL): $(STAMP)
 demo: setup
 	$(BIN)/cjresearch build
 
+# Code tests on two workers; then the notebooks with their defaults (nbval runs a notebook's
+# cells in order in one kernel, so they stay out of xdist).
 test: setup browser
-	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS) tests src
+	$(BIN)/python -m pytest $(PYTEST_ARGS) notebooks
 
 # Debian's chromium for the browser tests (Playwright drives it; no browser is downloaded).
 # Idempotent: does nothing once chromium is on PATH; needs root or sudo the first time.
@@ -52,5 +55,5 @@ sample: setup
 
 clean:
 	rm -rf reports/*.html reports/manifest.json reports/personas reports/stages reports/analysis \
-	       reports/tables reports/.cjresearch data/processed
+	       reports/tables reports/.cjresearch data/processed tests/data/fixture_study/processed
 	find data/sample -mindepth 1 ! -name study.toml ! -name README.md -delete

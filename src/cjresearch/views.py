@@ -19,7 +19,9 @@ figures read "suppressed".
 
 from __future__ import annotations
 
+import fcntl
 import html
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,9 +99,12 @@ def open_artifacts(artifacts_dir: str | Path, *, study_file: str | Path | None =
                 "first, or pass study_file to compute them"
             )
             raise CJResearchError(msg)
-        return compute_artifacts(load_study(study_file), folder)
-    import json
-
+        folder.mkdir(parents=True, exist_ok=True)
+        # several notebooks opened at once compute the artifacts once, one after another
+        with (folder / ".compute.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not state_path.is_file():
+                return compute_artifacts(load_study(study_file), folder)
     return _artifacts(folder, json.loads(state_path.read_text(encoding="utf-8")), reused=True)
 
 
