@@ -15,7 +15,8 @@ def follow_up(
     """Per customer: time origin, follow-up in days, churn event and why a customer is left out.
 
     Origin is ``signup_date`` (or the first emotion observation when it is missing); the end
-    is ``churn_date`` for churners and ``observation_end`` for the others.
+    is ``churn_date`` for churners and ``observation_end`` for the others (a churn date after
+    ``observation_end`` is censored there).
 
     Returns a frame indexed by customer_id with ``origin``, ``end_days``, ``event`` and
     ``excluded`` ('' or 'missing_churn_date' / 'no_follow_up').
@@ -32,7 +33,11 @@ def follow_up(
         churn_date = pd.Series(customers["churn_date"].to_numpy(), index=ids.to_numpy())
     else:
         churn_date = pd.Series(pd.NaT, index=ids.to_numpy(), dtype=origin.dtype)
-    end = churn_date.where(churned, observation_end)
+    # a churn after the end of observation is not seen: censored at the end
+    seen = churned & (churn_date <= observation_end).to_numpy()
+    end = churn_date.where(seen, observation_end)
+    churned_unseen = churned & ~seen & churn_date.notna().to_numpy()
+    churned = churned & ~churned_unseen
     end_days = ((end - origin) / DAY).to_numpy(dtype=float)
     excluded = np.where(
         churned & churn_date.isna().to_numpy(),

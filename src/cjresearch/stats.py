@@ -644,7 +644,9 @@ def joint_model(
             base, y, x, used, personas, seed, min_group_size, diagnostics, estimates
         )
     table_rows = []
+    empty = dict.fromkeys(("odds_ratio", "ci_low", "ci_high", "p_value"), np.nan)
     for row in rows:
+        row = {**empty, **row}
         key = (row["persona"], row["stage"])
         if key in estimates:
             odds, low, high, p, flags = estimates[key]
