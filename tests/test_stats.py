@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
-from conftest import sample_pipeline
 from statsmodels.stats.multitest import multipletests
 
 from cjresearch.errors import (
@@ -32,6 +31,7 @@ from cjresearch.stats import (
     survival_curves,
     time_to_churn,
 )
+from conftest import sample_pipeline
 
 UNIT = 0.5
 CONTROLS = ["tenure_months", "plan"]
@@ -371,7 +371,9 @@ def test_inputs_are_not_mutated() -> None:
 
 # ------------------------------------------------------------------------- findings
 
-CAUSAL = re.compile(r"\b(cause[sd]?|causing|drives?|driven|leads? to|because|impact|effect)\b", re.I)
+CAUSAL = re.compile(
+    r"\b(cause[sd]?|causing|drives?|driven|leads? to|because|impact|effect)\b", re.I
+)
 
 
 def test_findings_are_associational_and_label_shaky_results(small) -> None:
@@ -390,7 +392,9 @@ def test_findings_are_associational_and_label_shaky_results(small) -> None:
     assert len(texts) > 10
     assert not texts.str.contains(CAUSAL).any(), texts[texts.str.contains(CAUSAL)].tolist()
     solid = result.findings[result.findings["kind"] == "odds_ratio"].iloc[0]
-    assert re.search(r"times the odds of churning \(odds ratio; 95% CI [\d.]+-[\d.]+; q", solid["text"])
+    assert re.search(
+        r"times the odds of churning \(odds ratio; 95% CI [\d.]+-[\d.]+; q", solid["text"]
+    )
     # a row with a shaky flag is labelled tentative
     odds = result.emotion_churn.copy()
     odds.loc[:, "flags"] = "low_epv"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +58,7 @@ def _split(cuts: list[float]) -> tuple[np.ndarray, ...]:
     starts, stops, events, rows = [], [], [], []
     for i, (week, arrest) in enumerate(zip(ROSSI["week"], ROSSI["arrest"], strict=True)):
         bounds = [0.0, *[c for c in cuts if c < week], float(week)]
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        for a, b in itertools.pairwise(bounds):
             starts.append(a)
             stops.append(b)
             events.append(arrest if b == week else 0)

@@ -114,9 +114,7 @@ def fit_logit(y: np.ndarray, x: pd.DataFrame) -> LogitFit | None:
         cov = np.asarray(result.cov_params(), dtype=float)
     if not converged or not np.all(np.isfinite(cov)):
         flags.append("not_converged")
-    if np.max(np.abs(design @ params)) > 15 and not {"separation", "quasi_separation"} & set(
-        flags
-    ):
+    if np.max(np.abs(design @ params)) > 15 and not {"separation", "quasi_separation"} & set(flags):
         flags.append("quasi_separation")
     return LogitFit(params, cov, design, names, flags, converged)
 

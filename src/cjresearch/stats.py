@@ -260,9 +260,7 @@ def _warn(table: str, frame: pd.DataFrame, stacklevel: int = 3) -> None:
     if frame.empty or "flags" not in frame.columns:
         return
     cells: dict[str, list[str]] = {}
-    for persona, stage, flags in zip(
-        frame["persona"], frame["stage"], frame["flags"], strict=True
-    ):
+    for persona, stage, flags in zip(frame["persona"], frame["stage"], frame["flags"], strict=True):
         for code in filter(None, str(flags).split(";")):
             cells.setdefault(code, []).append(f"{persona}/{stage}")
     for code, where in cells.items():
@@ -602,7 +600,7 @@ def joint_model(
             else pd.Series(np.nan, index=base.index)
         )
         reached = emotion.notna().to_numpy()
-        row = {
+        row: dict[str, Any] = {
             "persona": ALL,
             "stage": stage,
             "n_customers": int(reached.sum()),
@@ -644,9 +642,9 @@ def joint_model(
             base, y, x, used, personas, seed, min_group_size, diagnostics, estimates
         )
     table_rows = []
-    empty = dict.fromkeys(("odds_ratio", "ci_low", "ci_high", "p_value"), np.nan)
-    for row in rows:
-        row = {**empty, **row}
+    empty: dict[str, Any] = dict.fromkeys(("odds_ratio", "ci_low", "ci_high", "p_value"), np.nan)
+    for given in rows:
+        row = {**empty, **given}
         key = (row["persona"], row["stage"])
         if key in estimates:
             odds, low, high, p, flags = estimates[key]
@@ -834,9 +832,7 @@ def _cox_cell(
     )
     if n_events / x.shape[1] < m.MIN_EPV:
         flags.append("low_epv")
-    fit = fit_cox(
-        rows["start"].to_numpy(), rows["stop"].to_numpy(), rows["event"].to_numpy(), x
-    )
+    fit = fit_cox(rows["start"].to_numpy(), rows["stop"].to_numpy(), rows["event"].to_numpy(), x)
     if not fit.converged or not np.all(np.isfinite(fit.cov)):
         flags.append("not_converged")
     beta = float(fit.params[0])
@@ -849,7 +845,7 @@ def _cox_cell(
     if len(fit.event_times) >= 3 and np.ptp(fit.event_times) > 0:
         residual = fit.schoenfeld[:, 0]
         if np.ptp(residual) > 0:
-            r, ph_p = sps.pearsonr(residual, np.log(fit.event_times))
+            _r, ph_p = sps.pearsonr(residual, np.log(fit.event_times))
             ph_ok = bool(ph_p >= 0.05)
             if not ph_ok:
                 flags.append("ph_violated")
@@ -867,7 +863,7 @@ def _cox_cell(
 def _observation_end(observations: pd.DataFrame, observation_end: object) -> pd.Timestamp:
     if observation_end is None:
         return pd.Timestamp(observations["timestamp"].max()) + pd.Timedelta(seconds=1)
-    end = pd.Timestamp(observation_end)  # type: ignore[arg-type]
+    end = pd.Timestamp(observation_end)
     if end.tzinfo is None:
         end = end.tz_localize("UTC")
     return end
@@ -1053,7 +1049,9 @@ def survival_curves(
                     flags.append("small_group")
                     continue
                 curve = kaplan_meier(
-                    part["time"].to_numpy(), part["status"].to_numpy(), part["entry"].to_numpy(),
+                    part["time"].to_numpy(),
+                    part["status"].to_numpy(),
+                    part["entry"].to_numpy(),
                     grid,
                 )
                 curve = curve[curve["n_at_risk"] >= min_group_size]
@@ -1083,7 +1081,10 @@ def _opportunity_rows(
     cells: list[tuple[str, str, _Cell]], table: pd.DataFrame, unit_size: float
 ) -> pd.DataFrame:
     rows = []
-    q_by_cell = {(p, s): q for p, s, q in zip(table["persona"], table["stage"], table["q_value"], strict=True)}
+    q_by_cell = {
+        (p, s): q
+        for p, s, q in zip(table["persona"], table["stage"], table["q_value"], strict=True)
+    }
     for label, stage, cell in cells:
         fit, e = cell.fit, cell.emotion
         if fit is None or e is None or "separation" in cell.row["flags"]:
