@@ -33,6 +33,15 @@ _EXPORTS = {
     "stage_transitions": "cjresearch.journeys",
     "generate_sample": "cjresearch.sample",
     "write_sample": "cjresearch.sample",
+    "EmotionChurnResult": "cjresearch.stats",
+    "adjust_pvalues": "cjresearch.stats",
+    "analyse": "cjresearch.stats",
+    "emotion_churn": "cjresearch.stats",
+    "findings": "cjresearch.stats",
+    "joint_model": "cjresearch.stats",
+    "opportunities": "cjresearch.stats",
+    "survival_curves": "cjresearch.stats",
+    "time_to_churn": "cjresearch.stats",
     "BuildResult": "cjresearch.build",
     "build": "cjresearch.build",
     "CJResearchError": "cjresearch.errors",
@@ -51,24 +60,33 @@ __all__ = [
     "CJResearchWarning",
     "DataError",
     "DataWarning",
+    "EmotionChurnResult",
     "StatisticalWarning",
     "Study",
     "StudyFileError",
     "StudyTables",
     "TextScorer",
     "__version__",
+    "adjust_pvalues",
+    "analyse",
     "build",
     "customer_features",
+    "emotion_churn",
     "emotion_observations",
+    "findings",
     "generate_sample",
+    "joint_model",
     "load_study",
     "load_tables",
     "normalise_scores",
+    "opportunities",
     "score_texts",
     "select_features",
     "stage_emotion",
     "stage_transitions",
+    "survival_curves",
     "text_score_agreement",
+    "time_to_churn",
     "write_sample",
 ]
 
@@ -95,6 +113,17 @@ if TYPE_CHECKING:
     from cjresearch.journeys import customer_features, select_features, stage_transitions
     from cjresearch.sample import generate_sample, write_sample
     from cjresearch.schema import INSTRUMENT_SCALES, INSTRUMENTS
+    from cjresearch.stats import (
+        EmotionChurnResult,
+        adjust_pvalues,
+        analyse,
+        emotion_churn,
+        findings,
+        joint_model,
+        opportunities,
+        survival_curves,
+        time_to_churn,
+    )
 
 
 def __getattr__(name: str) -> Any:
