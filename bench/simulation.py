@@ -14,7 +14,8 @@ the models report:
   per step is ``exp(gamma * unit)``.
 - null: every beta and gamma is 0; the share of q < 0.05 results among all stage x persona
   tests (per-stage logistic and Cox) should stay at or below 5%, and so should the share of
-  repetitions with any (BH controls the family-wise rate under the complete null).
+  repetitions with any q < 0.05 within a family (BH controls the family-wise rate under the
+  complete null; across two separately corrected families the union can exceed 5%).
 
 Usage: ``python bench/simulation.py [--reps 400] [--n 2000] [--seed 1]``
 """
@@ -101,7 +102,7 @@ def run(reps: int, n: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     covered: dict[str, list[bool]] = {f"joint {s}": [] for s in BETA} | {"cox a": []}
     null_q: list[float] = []
-    null_any: list[bool] = []
+    null_any: dict[str, list[bool]] = {"logistic": [], "cox": []}
     started = time.perf_counter()
     warnings.simplefilter("ignore", StatisticalWarning)
     for _ in range(reps):
@@ -140,7 +141,8 @@ def run(reps: int, n: int, seed: int) -> None:
         )
         q = np.concatenate([odds["q_value"].dropna(), hazards["q_value"].dropna()])
         null_q.extend(q.tolist())
-        null_any.append(bool((odds["q_value"] < 0.05).any() or (hazards["q_value"] < 0.05).any()))
+        null_any["logistic"].append(bool((odds["q_value"] < 0.05).any()))
+        null_any["cox"].append(bool((hazards["q_value"] < 0.05).any()))
     elapsed = time.perf_counter() - started
     print(f"simulation: {reps} repetitions of n = {n:,} customers, seed {seed}, {elapsed:.0f} s")
     print("coverage of 95% intervals for planted effects (target 92-98%):")
@@ -150,7 +152,11 @@ def run(reps: int, n: int, seed: int) -> None:
         print(f"  {name:<8} {share:6.1%}  (Monte Carlo SE {se:.1%})")
     share = np.mean(np.asarray(null_q) < 0.05)
     print(f"true null: share of q < 0.05 among {len(null_q):,} tests: {share:.2%} (target <= 5%)")
-    print(f"true null: share of repetitions with any q < 0.05: {np.mean(null_any):.1%}")
+    for family, hits in null_any.items():
+        print(
+            f"true null: share of repetitions with any q < 0.05 in the {family} family: "
+            f"{np.mean(hits):.1%} (BH under the complete null: <= 5%)"
+        )
 
 
 def main() -> None:

@@ -30,9 +30,7 @@ def cox_versus_phreg(rows: int) -> None:
     stop = entry + rng.exponential(300 * np.exp(-0.3 * x[:, 0]))
     status = (rng.random(rows) < 0.4).astype(int)
     started = time.perf_counter()
-    reference = PHReg(
-        stop, x, status=status, entry=np.nextafter(entry, np.inf), ties="efron"
-    ).fit()
+    reference = PHReg(stop, x, status=status, entry=np.nextafter(entry, np.inf), ties="efron").fit()
     baseline = time.perf_counter() - started
     started = time.perf_counter()
     ours = fit_cox(entry, stop, status, x)

@@ -372,7 +372,7 @@ def test_inputs_are_not_mutated() -> None:
 # ------------------------------------------------------------------------- findings
 
 CAUSAL = re.compile(
-    r"\b(cause[sd]?|causing|drives?|driven|leads? to|because|impact|effect)\b", re.I
+    r"\b(?:cause[sd]?|causing|drives?|driven|leads? to|because|impact|effect)\b", re.I
 )
 
 

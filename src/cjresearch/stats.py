@@ -765,9 +765,9 @@ def _interaction_rows(
     rows = []
     for name, _ in labels:
         for stage in used:
-            reached = member[name] & (x[f"emotion_{stage}"].to_numpy() != 0)
+            reached = member[name]
             if f"missing_{stage}" in x.columns:
-                reached = member[name] & (x[f"missing_{stage}"].to_numpy() == 0)
+                reached = reached & (x[f"missing_{stage}"].to_numpy() == 0)
             rows.append(
                 {
                     "persona": name,
