@@ -124,12 +124,13 @@ def wald(beta: float, se: float) -> tuple[float, float, float, float]:
     if not (np.isfinite(beta) and np.isfinite(se)) or se <= 0:
         return (np.nan,) * 4
     z = beta / se
-    return (
-        float(np.exp(beta)),
-        float(np.exp(beta - Z95 * se)),
-        float(np.exp(beta + Z95 * se)),
-        float(2 * sps.norm.sf(abs(z))),
-    )
+    with np.errstate(over="ignore"):  # an infinite bound is the honest answer (flagged)
+        return (
+            float(np.exp(beta)),
+            float(np.exp(beta - Z95 * se)),
+            float(np.exp(beta + Z95 * se)),
+            float(2 * sps.norm.sf(abs(z))),
+        )
 
 
 def adjust(p_values: np.ndarray, method: str) -> np.ndarray:
