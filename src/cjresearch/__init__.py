@@ -37,6 +37,15 @@ _EXPORTS = {
     "suppress": "cjresearch.privacy",
     "generate_sample": "cjresearch.sample",
     "write_sample": "cjresearch.sample",
+    "EmotionChurnResult": "cjresearch.stats",
+    "adjust_pvalues": "cjresearch.stats",
+    "analyse": "cjresearch.stats",
+    "emotion_churn": "cjresearch.stats",
+    "findings": "cjresearch.stats",
+    "joint_model": "cjresearch.stats",
+    "opportunities": "cjresearch.stats",
+    "survival_curves": "cjresearch.stats",
+    "time_to_churn": "cjresearch.stats",
     "BuildResult": "cjresearch.build",
     "build": "cjresearch.build",
     "ReportSpec": "cjresearch.pipeline",
@@ -60,6 +69,7 @@ __all__ = [
     "CJResearchWarning",
     "DataError",
     "DataWarning",
+    "EmotionChurnResult",
     "JourneyMap",
     "PortalContext",
     "ReportSpec",
@@ -69,15 +79,21 @@ __all__ = [
     "StudyTables",
     "TextScorer",
     "__version__",
+    "adjust_pvalues",
+    "analyse",
     "build",
     "build_map",
     "customer_features",
+    "emotion_churn",
     "emotion_observations",
+    "findings",
     "generate_sample",
+    "joint_model",
     "load_study",
     "load_tables",
     "normalise_scores",
     "notebook_parameters",
+    "opportunities",
     "publish_reports",
     "redact",
     "run_notebook",
@@ -86,7 +102,9 @@ __all__ = [
     "stage_emotion",
     "stage_transitions",
     "suppress",
+    "survival_curves",
     "text_score_agreement",
+    "time_to_churn",
     "write_sample",
 ]
 
@@ -119,6 +137,17 @@ if TYPE_CHECKING:
     from cjresearch.sample import generate_sample, write_sample
     from cjresearch.schema import INSTRUMENT_SCALES, INSTRUMENTS
     from cjresearch.site import publish_reports
+    from cjresearch.stats import (
+        EmotionChurnResult,
+        adjust_pvalues,
+        analyse,
+        emotion_churn,
+        findings,
+        joint_model,
+        opportunities,
+        survival_curves,
+        time_to_churn,
+    )
 
 
 def __getattr__(name: str) -> Any:

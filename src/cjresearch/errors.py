@@ -20,9 +20,13 @@ from dataclasses import dataclass
 __all__ = [
     "CJResearchError",
     "CJResearchWarning",
+    "ConvergenceWarning",
     "DataError",
     "DataWarning",
     "Problem",
+    "ProportionalHazardsWarning",
+    "SeparationWarning",
+    "SmallSampleWarning",
     "StatisticalWarning",
     "StudyFileError",
 ]
@@ -109,3 +113,19 @@ class DataWarning(CJResearchWarning):
 
 class StatisticalWarning(CJResearchWarning):
     """An estimate is shaky: small groups, separation, non-convergence, violated assumptions."""
+
+
+class SmallSampleWarning(StatisticalWarning):
+    """Too few customers or events for an estimate to be trusted (or shown)."""
+
+
+class SeparationWarning(StatisticalWarning):
+    """Complete or quasi-complete separation: an odds ratio is infinite or unstable."""
+
+
+class ConvergenceWarning(StatisticalWarning):
+    """A model's fit did not converge; its estimates are not reliable."""
+
+
+class ProportionalHazardsWarning(StatisticalWarning):
+    """The proportional-hazards assumption of a Cox model looks violated."""

@@ -1,0 +1,77 @@
+"""Speed of cjresearch.stats: the Cox solver against statsmodels PHReg, and analyse() by size.
+
+Usage: ``python bench/stats_speed.py [--rows 30000] [--sizes 20000 200000 1000000]``
+
+1. The same start/stop data (continuous times, so few ties) fitted by statsmodels ``PHReg``
+   (Efron, entry nudged to the (start, stop] convention) and by ``cjresearch._cox.fit_cox``;
+   prints both times, the ratio and the largest coefficient difference.
+2. ``analyse`` on the simulation study's generator (3 stages, 2 personas) at each size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+from simulation import END, generate
+from statsmodels.duration.hazard_regression import PHReg
+
+from cjresearch._cox import fit_cox
+from cjresearch.errors import StatisticalWarning
+from cjresearch.stats import analyse
+
+
+def cox_versus_phreg(rows: int) -> None:
+    rng = np.random.default_rng(2)
+    entry = rng.uniform(0, 50, rows)
+    x = rng.normal(size=(rows, 4))
+    stop = entry + rng.exponential(300 * np.exp(-0.3 * x[:, 0]))
+    status = (rng.random(rows) < 0.4).astype(int)
+    started = time.perf_counter()
+    reference = PHReg(stop, x, status=status, entry=np.nextafter(entry, np.inf), ties="efron").fit()
+    baseline = time.perf_counter() - started
+    started = time.perf_counter()
+    ours = fit_cox(entry, stop, status, x)
+    elapsed = time.perf_counter() - started
+    gap = np.max(np.abs(ours.params - reference.params))
+    print(
+        f"Cox, {rows:,} start/stop rows, {int(status.sum()):,} events: PHReg {baseline:.2f} s, "
+        f"fit_cox {elapsed:.2f} s, ratio {baseline / elapsed:.1f}x, max |coef diff| {gap:.1e}"
+    )
+
+
+def analyse_by_size(sizes: list[int]) -> None:
+    warnings.simplefilter("ignore", StatisticalWarning)
+    for n in sizes:
+        study = generate(n, np.random.default_rng(n), null=False)
+        observations = study["stage_emotion"]
+        started = time.perf_counter()
+        result = analyse(
+            study["survival_customers"],
+            observations,
+            study["stage_emotion"],
+            stages=["a", "b", "c"],
+            personas=study["personas"],
+            controls=["plan"],
+            observation_end=END,
+        )
+        elapsed = time.perf_counter() - started
+        print(
+            f"analyse, {n:,} customers, {len(observations):,} observations, 3 stages x "
+            f"3 groups: {elapsed:.1f} s ({len(result.findings)} findings)"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=30_000)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[20_000, 200_000, 1_000_000])
+    args = parser.parse_args()
+    cox_versus_phreg(args.rows)
+    analyse_by_size(args.sizes)
+
+
+if __name__ == "__main__":
+    main()

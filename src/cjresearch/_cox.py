@@ -1,0 +1,157 @@
+"""Cox proportional hazards for counting-process data, vectorised (not API).
+
+Why not ``statsmodels.duration.hazard_regression.PHReg`` directly: it loops in Python over the
+distinct failure times at every likelihood evaluation, which measured 26 s for one fit of
+100,000 start/stop rows with 30,000 distinct times on these machines, and a study needs one fit
+per stage and persona. This solver computes the same Efron partial likelihood with cumulative
+sums over sorted times (about a hundred times faster); ``tests/test_survival.py`` pins it to
+PHReg on the same data and to the published Rossi coefficients.
+
+Rows are intervals ``(start, stop]``: a row is at risk at time ``t`` when
+``start < t <= stop`` (the convention of R's ``Surv(start, stop, event)``), so splitting a
+subject's follow-up into several rows without changing covariates leaves the fit unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class CoxFit:
+    """A fitted Cox model: coefficients, their covariance and what the PH check needs."""
+
+    params: np.ndarray
+    cov: np.ndarray
+    loglik: float
+    converged: bool
+    n_iter: int
+    event_times: np.ndarray
+    schoenfeld: np.ndarray  # one row per event, columns as params
+
+
+class _RiskSums:
+    """Sums over the risk set at each distinct event time, for a given weight vector."""
+
+    def __init__(self, start: np.ndarray, stop: np.ndarray, event: np.ndarray) -> None:
+        self.stop_order = np.argsort(stop, kind="stable")
+        self.start_order = np.argsort(start, kind="stable")
+        stop_sorted = stop[self.stop_order]
+        start_sorted = start[self.start_order]
+        is_event = event.astype(bool)
+        self.times, self.inverse, self.deaths = np.unique(
+            stop[is_event], return_inverse=True, return_counts=True
+        )
+        self.event_rows = np.flatnonzero(is_event)
+        # rows with stop >= t, minus rows with start >= t, are the rows at risk at t
+        self.stop_from = np.searchsorted(stop_sorted, self.times, side="left")
+        self.start_from = np.searchsorted(start_sorted, self.times, side="left")
+        self.n = len(stop)
+
+    def at_risk(self, values: np.ndarray) -> np.ndarray:
+        """Sum of ``values`` (n or n x q) over the risk set of every distinct event time."""
+        return self._tail(values, self.stop_order, self.stop_from) - self._tail(
+            values, self.start_order, self.start_from
+        )
+
+    def _tail(self, values: np.ndarray, order: np.ndarray, first: np.ndarray) -> np.ndarray:
+        ordered = values[order]
+        # cumulative[i] = sum of ordered[i:], cumulative[n] = 0
+        cumulative = np.concatenate(
+            [np.cumsum(ordered[::-1], axis=0)[::-1], np.zeros((1, *ordered.shape[1:]))], axis=0
+        )
+        return cumulative[first]
+
+    def at_deaths(self, values: np.ndarray) -> np.ndarray:
+        """Sum of ``values`` over the rows that fail at every distinct event time."""
+        shape = (len(self.times), *values.shape[1:])
+        out = np.zeros(shape)
+        np.add.at(out, self.inverse, values[self.event_rows])
+        return out
+
+
+def fit_cox(
+    start: np.ndarray,
+    stop: np.ndarray,
+    event: np.ndarray,
+    x: np.ndarray,
+    *,
+    max_iter: int = 50,
+    tol: float = 1e-9,
+) -> CoxFit:
+    """Fit a Cox model with Efron ties by Newton-Raphson with step halving.
+
+    ``x`` is n x p (float). Columns are centred internally (the coefficients do not change).
+    """
+    x = np.asarray(x, dtype=float)
+    x = x - x.mean(axis=0)
+    event = np.asarray(event, dtype=bool)
+    sums = _RiskSums(np.asarray(start, float), np.asarray(stop, float), event)
+    n, p = x.shape
+    pairs = [(j, k) for j in range(p) for k in range(j, p)]
+    xx = np.column_stack([x[:, j] * x[:, k] for j, k in pairs]) if p else np.zeros((n, 0))
+    # Efron: the l-th of d tied deaths sees the risk set minus l/d of the tied deaths' weight
+    rep = np.repeat(np.arange(len(sums.times)), sums.deaths)
+    frac = np.concatenate([np.arange(d) / d for d in sums.deaths]) if len(rep) else np.zeros(0)
+    x_dead = sums.at_deaths(x)
+
+    def evaluate(beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        eta = x @ beta
+        shift = eta.max() if n else 0.0
+        w = np.exp(eta - shift)
+        s0 = sums.at_risk(w)[rep] - frac * sums.at_deaths(w)[rep]
+        s1 = sums.at_risk(w[:, None] * x)[rep] - frac[:, None] * sums.at_deaths(w[:, None] * x)[rep]
+        s2p = (
+            sums.at_risk(w[:, None] * xx)[rep]
+            - frac[:, None] * sums.at_deaths(w[:, None] * xx)[rep]
+        )
+        loglik = float(eta[sums.event_rows].sum() - np.log(s0).sum() - shift * len(rep))
+        mean = s1 / s0[:, None]
+        grad = x_dead.sum(axis=0) - mean.sum(axis=0)
+        s2 = np.zeros((len(rep), p, p))
+        for i, (j, k) in enumerate(pairs):
+            s2[:, j, k] = s2[:, k, j] = s2p[:, i]
+        info = (s2 / s0[:, None, None]).sum(axis=0) - np.einsum("ij,ik->jk", mean, mean)
+        return loglik, grad, info
+
+    beta = np.zeros(p)
+    loglik, grad, info = evaluate(beta)
+    converged = False
+    iteration = 0
+    for iteration in range(1, max_iter + 1):  # noqa: B007 - the count is reported
+        try:
+            step = np.linalg.solve(info, grad)
+        except np.linalg.LinAlgError:
+            step = np.linalg.lstsq(info, grad, rcond=None)[0]
+        new = beta + step
+        new_loglik, new_grad, new_info = evaluate(new)
+        halvings = 0
+        while (not np.isfinite(new_loglik) or new_loglik < loglik - 1e-12) and halvings < 30:
+            step = step / 2
+            new = beta + step
+            new_loglik, new_grad, new_info = evaluate(new)
+            halvings += 1
+        improvement = new_loglik - loglik
+        beta, loglik, grad, info = new, new_loglik, new_grad, new_info
+        if abs(improvement) < tol * (abs(loglik) + 1.0) and np.max(np.abs(step)) < 1e-6:
+            converged = True
+            break
+    try:
+        cov = np.linalg.inv(info)
+    except np.linalg.LinAlgError:
+        cov = np.full((p, p), np.nan)
+    # Schoenfeld residuals (Breslow-weighted risk-set mean, as in the Grambsch-Therneau test)
+    w = np.exp(x @ beta - (x @ beta).max()) if n else np.zeros(0)
+    mean_at_time = sums.at_risk(w[:, None] * x) / sums.at_risk(w)[:, None]
+    residuals = x[sums.event_rows] - mean_at_time[sums.inverse]
+    return CoxFit(
+        params=beta,
+        cov=cov,
+        loglik=loglik,
+        converged=converged and bool(np.all(np.isfinite(beta))),
+        n_iter=iteration,
+        event_times=np.asarray(stop, float)[sums.event_rows],
+        schoenfeld=residuals,
+    )

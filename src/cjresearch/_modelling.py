@@ -1,0 +1,172 @@
+"""Design matrices, logistic fits with diagnostics, multiple testing (not API)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats as sps
+from statsmodels.tools import sm_exceptions
+
+Z95 = float(sps.norm.ppf(0.975))
+MIN_EPV = 10.0
+MAX_VIF = 5.0
+
+
+def is_categorical(series: pd.Series) -> bool:
+    return not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+
+
+def control_design(frame: pd.DataFrame, controls: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
+    """Numeric controls as they are, categorical ones as treatment dummies (reference: the
+    first level, as patsy's ``C()``); controls with one value are dropped and named."""
+    columns: dict[str, np.ndarray] = {}
+    dropped: list[str] = []
+    for name in controls:
+        values = frame[name]
+        if is_categorical(values):
+            if isinstance(values.dtype, pd.CategoricalDtype):
+                levels = [c for c in values.cat.categories if (values == c).any()]
+            else:
+                levels = sorted(pd.unique(values.dropna()).tolist(), key=str)
+            if len(levels) < 2:
+                dropped.append(name)
+                continue
+            for level in levels[1:]:
+                columns[f"{name}[T.{level}]"] = (values == level).to_numpy(dtype=float)
+        else:
+            numbers = values.to_numpy(dtype=float)
+            if np.nanmin(numbers) == np.nanmax(numbers):
+                dropped.append(name)
+                continue
+            columns[name] = numbers
+    return pd.DataFrame(columns, index=frame.index), dropped
+
+
+def vif(x: np.ndarray, column: int) -> float:
+    """Variance inflation of one column of a design without its intercept column."""
+    if x.shape[1] < 2:
+        return 1.0
+    corr = np.corrcoef(x, rowvar=False)
+    try:
+        return float(np.linalg.inv(corr)[column, column])
+    except np.linalg.LinAlgError:
+        return float("inf")
+
+
+def univariate_separation(y: np.ndarray, x: pd.DataFrame) -> str | None:
+    """'separation' when one column alone splits churners from the others,
+    'quasi_separation' when a dummy level or the edge of a column holds one outcome only."""
+    found: str | None = None
+    for name in x.columns:
+        values = x[name].to_numpy()
+        a, b = values[y == 1], values[y == 0]
+        if a.max() < b.min() or b.max() < a.min():
+            return "separation"
+        dummy = set(np.unique(values)) <= {0.0, 1.0}
+        if dummy:
+            ones = y[values == 1]
+            if len(ones) and (ones.min() == ones.max()):
+                found = "quasi_separation"
+        elif a.max() <= b.min() or b.max() <= a.min():
+            found = "quasi_separation"
+    return found
+
+
+@dataclass(frozen=True)
+class LogitFit:
+    """What the tables and the opportunity sizing need from one logistic fit."""
+
+    params: np.ndarray
+    cov: np.ndarray
+    x: np.ndarray
+    names: list[str]
+    flags: list[str]
+    converged: bool
+
+
+def fit_logit(y: np.ndarray, x: pd.DataFrame) -> LogitFit | None:
+    """``statsmodels`` Logit (Newton) on ``x`` plus an intercept, with separation and
+    convergence turned into flags; None when the fit is impossible."""
+    flags: list[str] = []
+    design = sm.add_constant(x.to_numpy(dtype=float), has_constant="add")
+    names = ["Intercept", *x.columns]
+    found = univariate_separation(y, x)
+    if found:
+        flags.append(found)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = sm.Logit(y, design).fit(method="newton", maxiter=100, disp=False)
+        except (np.linalg.LinAlgError, ValueError, sm_exceptions.PerfectSeparationError):
+            return None
+    kinds = {type(w.message) for w in caught}
+    if sm_exceptions.PerfectSeparationWarning in kinds and "separation" not in flags:
+        flags = [f for f in flags if f != "quasi_separation"] + ["separation"]
+    converged = bool(result.mle_retvals.get("converged", False))
+    params = np.asarray(result.params, dtype=float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cov = np.asarray(result.cov_params(), dtype=float)
+    if not converged or not np.all(np.isfinite(cov)):
+        flags.append("not_converged")
+    if np.max(np.abs(design @ params)) > 15 and not {"separation", "quasi_separation"} & set(flags):
+        flags.append("quasi_separation")
+    return LogitFit(params, cov, design, names, flags, converged)
+
+
+def wald(beta: float, se: float) -> tuple[float, float, float, float]:
+    """Ratio, its 95% interval and the two-sided p-value of a log-scale coefficient."""
+    if not (np.isfinite(beta) and np.isfinite(se)) or se <= 0:
+        return (np.nan,) * 4
+    z = beta / se
+    with np.errstate(over="ignore"):  # an infinite bound is the honest answer (flagged)
+        return (
+            float(np.exp(beta)),
+            float(np.exp(beta - Z95 * se)),
+            float(np.exp(beta + Z95 * se)),
+            float(2 * sps.norm.sf(abs(z))),
+        )
+
+
+def adjust(p_values: np.ndarray, method: str) -> np.ndarray:
+    """Benjamini-Hochberg or Holm adjusted p-values; missing p-values stay missing."""
+    p = np.asarray(p_values, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    m = len(ok)
+    if m == 0:
+        return out
+    order = ok[np.argsort(p[ok], kind="stable")]
+    ranked = p[order]
+    if method == "bh":
+        q = ranked * m / np.arange(1, m + 1)
+        q = np.minimum.accumulate(q[::-1])[::-1]
+    else:
+        q = np.maximum.accumulate(ranked * (m - np.arange(m)))
+    out[order] = np.minimum(q, 1.0)
+    return out
+
+
+def auc(y: np.ndarray, score: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney)."""
+    n1 = int(y.sum())
+    n0 = len(y) - n1
+    if n1 == 0 or n0 == 0:
+        return float("nan")
+    ranks = sps.rankdata(score)
+    return float((ranks[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def hosmer_lemeshow(y: np.ndarray, p: np.ndarray, groups: int = 10) -> float:
+    """p-value of the Hosmer-Lemeshow test over deciles of predicted risk."""
+    bins = pd.qcut(pd.Series(p).rank(method="first"), groups, labels=False)
+    frame = pd.DataFrame({"y": y, "p": p, "bin": bins})
+    g = frame.groupby("bin").agg(obs=("y", "sum"), exp=("p", "sum"), n=("y", "size"))
+    denominator = g["exp"] * (1 - g["exp"] / g["n"])
+    chi2 = float((((g["obs"] - g["exp"]) ** 2) / denominator.where(denominator > 0)).sum())
+    return float(sps.chi2.sf(chi2, max(len(g) - 2, 1)))

@@ -1,0 +1,143 @@
+"""Follow-up times, start/stop rows with a time-varying emotion, Kaplan-Meier (not API)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from statsmodels.duration.survfunc import SurvfuncRight, survdiff
+
+DAY = pd.Timedelta(days=1)
+
+
+def follow_up(
+    customers: pd.DataFrame, observations: pd.DataFrame, observation_end: pd.Timestamp
+) -> pd.DataFrame:
+    """Per customer: time origin, follow-up in days, churn event and why a customer is left out.
+
+    Origin is ``signup_date`` (or the first emotion observation when it is missing); the end
+    is ``churn_date`` for churners and ``observation_end`` for the others (a churn date after
+    ``observation_end`` is censored there).
+
+    Returns a frame indexed by customer_id with ``origin``, ``end_days``, ``event`` and
+    ``excluded`` ('' or 'missing_churn_date' / 'no_follow_up').
+    """
+    ids = customers["customer_id"]
+    first_seen = observations.groupby("customer_id", observed=True)["timestamp"].min()
+    if "signup_date" in customers.columns:
+        origin = pd.Series(customers["signup_date"].to_numpy(), index=ids.to_numpy())
+        origin = origin.fillna(first_seen.reindex(origin.index))
+    else:
+        origin = first_seen.reindex(ids.to_numpy())
+    churned = customers["churned"].to_numpy(dtype=bool)
+    if "churn_date" in customers.columns:
+        churn_date = pd.Series(customers["churn_date"].to_numpy(), index=ids.to_numpy())
+    else:
+        churn_date = pd.Series(pd.NaT, index=ids.to_numpy(), dtype=origin.dtype)
+    # a churn after the end of observation is not seen: censored at the end
+    seen = churned & (churn_date <= observation_end).to_numpy()
+    end = churn_date.where(seen, observation_end)
+    churned_unseen = churned & ~seen & churn_date.notna().to_numpy()
+    churned = churned & ~churned_unseen
+    end_days = ((end - origin) / DAY).to_numpy(dtype=float)
+    excluded = np.where(
+        churned & churn_date.isna().to_numpy(),
+        "missing_churn_date",
+        np.where(~(end_days > 0), "no_follow_up", ""),
+    )
+    return pd.DataFrame(
+        {"origin": origin.to_numpy(), "end_days": end_days, "event": churned, "excluded": excluded},
+        index=pd.Index(ids.to_numpy(), name="customer_id"),
+    )
+
+
+def start_stop(observations: pd.DataFrame, follow: pd.DataFrame, stage: str) -> pd.DataFrame:
+    """Counting-process rows for one stage: one row per interval between a customer's emotion
+    observations at the stage, carrying the running mean of what was expressed so far.
+
+    A customer enters at the first observation (days since origin, floored at 0), the
+    covariate changes only when a new observation arrives, and only the last row carries the
+    churn event. Observations at or after the end of follow-up are ignored.
+
+    Returns columns ``customer_id, start, stop, event, emotion``.
+    """
+    obs = observations.loc[observations["stage"] == stage, ["customer_id", "timestamp", "emotion"]]
+    obs = obs[obs["emotion"].notna()]
+    usable = follow[follow["excluded"] == ""]
+    obs = obs[obs["customer_id"].isin(usable.index)]
+    info = usable.loc[obs["customer_id"]]
+    t = ((obs["timestamp"].to_numpy() - info["origin"].to_numpy()) / DAY).astype(float)
+    end = info["end_days"].to_numpy(dtype=float)
+    frame = pd.DataFrame(
+        {
+            "customer_id": obs["customer_id"].to_numpy(),
+            "t": np.maximum(t, 0.0),
+            "emotion": obs["emotion"].to_numpy(dtype=float),
+            "end": end,
+            "event": info["event"].to_numpy(dtype=bool),
+        }
+    )
+    frame = frame[frame["t"] < frame["end"]]
+    grouped = frame.groupby(["customer_id", "t"], sort=True, observed=True).agg(
+        total=("emotion", "sum"),
+        count=("emotion", "size"),
+        end=("end", "first"),
+        event=("event", "first"),
+    )
+    grouped = grouped.reset_index()
+    by_customer = grouped.groupby("customer_id", sort=False, observed=True)
+    running = by_customer["total"].cumsum() / by_customer["count"].cumsum()
+    following = by_customer["t"].shift(-1)
+    last = following.isna()
+    return pd.DataFrame(
+        {
+            "customer_id": grouped["customer_id"].to_numpy(),
+            "start": grouped["t"].to_numpy(dtype=float),
+            "stop": following.fillna(grouped["end"]).to_numpy(dtype=float),
+            "event": (last & grouped["event"]).to_numpy(dtype=bool),
+            "emotion": running.to_numpy(dtype=float),
+        }
+    )
+
+
+def kaplan_meier(
+    time: np.ndarray,
+    status: np.ndarray,
+    entry: np.ndarray,
+    grid: np.ndarray,
+) -> pd.DataFrame:
+    """Kaplan-Meier survival (statsmodels ``SurvfuncRight``, delayed entry) on a time grid,
+    with log-log 95% intervals and the number at risk just before each grid time."""
+    # statsmodels counts a row at risk at its entry time; (entry, time] wants it out
+    fit = SurvfuncRight(time, status, entry=np.nextafter(entry, np.inf))
+    times = np.asarray(fit.surv_times)
+    prob = np.asarray(fit.surv_prob)
+    se = np.asarray(fit.surv_prob_se)
+    if len(times) == 0:  # no event: everyone stays
+        times, prob, se = np.zeros(1), np.ones(1), np.zeros(1)
+    index = np.searchsorted(times, grid, side="right") - 1
+    surv = np.where(index >= 0, prob[np.maximum(index, 0)], 1.0)
+    s_se = np.where(index >= 0, se[np.maximum(index, 0)], 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_log_se = s_se / (surv * np.abs(np.log(surv)))
+        centre = np.log(-np.log(surv))
+        low = np.exp(-np.exp(centre + 1.959964 * log_log_se))
+        high = np.exp(-np.exp(centre - 1.959964 * log_log_se))
+    full = (surv >= 1.0) | ~np.isfinite(log_log_se)
+    low = np.where(full, surv, low)
+    high = np.where(full, surv, high)
+    entry_sorted = np.sort(entry)
+    time_sorted = np.sort(time)
+    at_risk = np.searchsorted(entry_sorted, grid, side="left") - np.searchsorted(
+        time_sorted, grid, side="left"
+    )
+    return pd.DataFrame(
+        {"time": grid, "survival": surv, "ci_low": low, "ci_high": high, "n_at_risk": at_risk}
+    )
+
+
+def log_rank(
+    time: np.ndarray, status: np.ndarray, group: np.ndarray, entry: np.ndarray
+) -> tuple[float, float]:
+    """Log-rank chi-square and p-value (statsmodels ``survdiff``) across groups."""
+    chi2, p = survdiff(time, status, group, entry=np.nextafter(entry, np.inf))
+    return float(chi2), float(p)
