@@ -78,12 +78,23 @@ def test_a_build_publishes_every_expected_file(hostile) -> None:
         [
             "index.html",
             "analysis/personas.html",
+            "analysis/emotion_churn.html",
             *[f"personas/persona-{pid}.html" for pid in (1, 2, 3)],
             *[f"stages/{stage}.html" for stage in STAGES],
         ]
     )
     tables = {p.stem for p in (out / "tables").glob("*.csv")}
-    assert {"personas", "persona_traits", "journey_map", "pain_points", "transitions"} <= tables
+    assert {
+        "personas",
+        "persona_traits",
+        "journey_map",
+        "pain_points",
+        "transitions",
+        "opportunities",
+        "emotion_churn",
+        "time_to_churn",
+        "findings",
+    } <= tables
     assert tables == set(result.artifacts.table_names)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "ok"
@@ -122,7 +133,7 @@ def test_pages_render_offline_and_execute_nothing(
         assert report.dialogs == [] and report.xss is None, where
         assert all(c["rendered"] and c["width"] > 0 for c in report.charts), where
         if where.startswith("personas/"):
-            assert len(report.charts) >= 2, where  # the journey map, the emotion curve
+            assert len(report.charts) >= 4, where  # map, emotion curve, odds and hazard ratios
         for link in report.links:
             target = Path(unquote(urlparse(link).path))
             assert target.exists(), f"{where}: broken link {link}"
@@ -137,7 +148,7 @@ def test_rebuilds_are_incremental_and_a_failing_report_keeps_its_good_version(
     path = _study(tmp_path / "study")
     out, artifacts = tmp_path / "out", tmp_path / "artifacts"
     first = build(load_study(path), output=out, artifacts=artifacts, **FAST)
-    assert len(first.executed) == 11 and not first.failures
+    assert len(first.executed) == 12 and not first.failures
 
     # nothing changed: no notebook runs, nothing is rewritten
     manifest = (out / "manifest.json").read_bytes()

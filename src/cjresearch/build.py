@@ -24,6 +24,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ import pandas as pd
 from cjresearch._version import __version__
 from cjresearch.config import CANONICAL_COLUMNS, Study
 from cjresearch.emotion import emotion_observations, stage_emotion, text_score_agreement
+from cjresearch.errors import StatisticalWarning
 from cjresearch.io import StudyTables, load_tables, write_parquet
 from cjresearch.journey_map import build_map
 from cjresearch.journeys import customer_features, sanitise_name
@@ -46,6 +48,7 @@ from cjresearch.persona_model import (
     publishable_tables,
 )
 from cjresearch.privacy import check_publishable
+from cjresearch.stats import analyse
 
 __all__ = [
     "Artifacts",
@@ -80,6 +83,8 @@ _PACKAGES = (
 STATE_FILE = "build_state.json"
 #: Publishable tables inside the artifacts folder (the same frames as ``tables/*.csv``).
 TABLES_DIR = "tables"
+#: Statistics tables published under another name (the journey map owns "opportunities").
+STATS_TABLES = {"opportunities": "opportunity_sizing"}
 #: Per-report slices of the publishable tables, so that a report's fingerprint changes only
 #: when what it shows changes.
 REPORTS_DIR = "reports"
@@ -94,7 +99,8 @@ class Artifacts:
     folder
         The artifacts folder.
     fingerprint
-        SHA-256 of the inputs' hashes, the study's settings and the package version.
+        SHA-256 of the inputs' hashes, the study's settings, the package version and a hash
+        of the package's source.
     summary
         The computed part of the manifest (inputs, rows, drops, emotion, personas...).
     personas
@@ -262,11 +268,22 @@ def _fingerprint(study: Study) -> tuple[str, dict[str, dict[str, Any]]]:
         if (path := study.data_path(table)) is not None and path.is_file()
     }
     payload = json.dumps(
-        {"inputs": inputs, "study": _parameters(study), "cjresearch": __version__},
+        {"inputs": inputs, "study": _parameters(study), "cjresearch": _code_version()},
         sort_keys=True,
         default=str,
     )
     return hashlib.sha256(payload.encode()).hexdigest(), inputs
+
+
+def _code_version() -> str:
+    """The package version and a hash of its source: a changed computation is a changed
+    artifact even between releases (an editable install, a patched module)."""
+    digest = hashlib.sha256(__version__.encode())
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def _reusable(folder: Path, fingerprint: str) -> dict[str, Any] | None:
@@ -338,15 +355,36 @@ def compute_artifacts(study: Study, folder: str | Path, *, force: bool = False) 
     )
     personas = _personas(study, tables, features, folder)
     assignments = personas.assignments()
-    journey_map = build_map(
-        tables.events,
-        tables.customers,
-        observations,
-        per_stage,
-        tables.feedback,
-        stages=study.stages,
-        personas=assignments,
-        min_group_size=min_group,
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", StatisticalWarning)
+        statistics = analyse(
+            tables.customers,
+            observations,
+            per_stage,
+            stages=study.stages,
+            personas=assignments,
+            controls=study.statistics.controls,
+            unit_size=study.statistics.unit_size,
+            correction=study.statistics.correction,
+            alpha=study.statistics.alpha,
+            min_group_size=min_group,
+            observation_end=tables.observation_end,
+        )
+        journey_map = build_map(
+            tables.events,
+            tables.customers,
+            observations,
+            per_stage,
+            tables.feedback,
+            stages=study.stages,
+            personas=assignments,
+            min_group_size=min_group,
+            emotion_churn=statistics.emotion_churn,
+        )
+    for warning in caught:  # reported again to the caller, and recorded in the manifest
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    statistical_warnings = sorted(
+        {str(w.message) for w in caught if issubclass(w.category, StatisticalWarning)}
     )
 
     published: dict[str, pd.DataFrame] = {
@@ -358,6 +396,7 @@ def compute_artifacts(study: Study, folder: str | Path, *, force: bool = False) 
             cx_lexicon=study.emotion.text_lexicon,
         ),
         **journey_map.tables(),
+        **{STATS_TABLES.get(k, k): v for k, v in statistics.tables().items()},
     }
     ids = tables.customers["customer_id"]
     for name, frame in published.items():
@@ -423,6 +462,10 @@ def compute_artifacts(study: Study, folder: str | Path, *, force: bool = False) 
             "notes": list(personas.notes),
         },
         "journey_map": {"notes": list(journey_map.notes)},
+        "statistics": {
+            "settings": study.statistics.model_dump(mode="json"),
+            "warnings": statistical_warnings,
+        },
         "tables_published": {name: f"tables/{name}.csv" for name in published},
         "findings": _findings(published),
         "artifacts": {
@@ -549,6 +592,37 @@ def report_specs(study: Study, artifacts: Artifacts) -> list[Any]:
             },
             inputs=sorted((artifacts.folder / TABLES_DIR).glob("persona*.parquet")),
             title="Personas: how they were found",
+        )
+    )
+    statistics = study.statistics
+    specs.append(
+        ReportSpec(
+            kind="analysis",
+            name="emotion_churn",
+            notebook=find_notebook("emotion_churn"),
+            parameters={
+                **common,
+                "stages": [],
+                "persona": "every persona",
+                "controls": list(statistics.controls),
+                "unit_size": statistics.unit_size,
+                "correction": statistics.correction,
+            },
+            inputs=sorted(
+                artifacts.folder / TABLES_DIR / f"{name}.parquet"
+                for name in (
+                    "personas",
+                    *STATS_TABLES.values(),
+                    "emotion_churn",
+                    "time_to_churn",
+                    "findings",
+                    "emotion_churn_joint",
+                    "emotion_churn_joint_diagnostics",
+                    "km_curves",
+                    "logrank",
+                )
+            ),
+            title="Emotion and churn",
         )
     )
     return specs

@@ -37,10 +37,13 @@ from cjresearch.errors import CJResearchError
 from cjresearch.privacy import display_frame
 
 __all__ = [
+    "EVERY_PERSONA",
+    "EmotionChurnView",
     "Html",
     "PersonaAnalysis",
     "PersonaView",
     "StageView",
+    "emotion_churn_analysis",
     "open_artifacts",
     "persona_analysis",
     "persona_view",
@@ -153,17 +156,43 @@ def _card(row: pd.Series, traits: pd.DataFrame, verbatims: pd.DataFrame, color: 
     )
 
 
-def _churn_drivers(
-    tables: dict[str, pd.DataFrame], stages: Sequence[str], colors: dict[str, str], title: str
+def _forest(
+    frame: pd.DataFrame | None,
+    stages: Sequence[str],
+    colors: dict[str, str],
+    title: str,
+    estimate: str = "odds_ratio",
 ) -> Any:
-    """The forest plot of the emotion -> churn odds ratios, or why there is none."""
-    frame = tables.get("emotion_churn")
-    if frame is None or frame.empty or frame["odds_ratio"].isna().all():
+    """A forest plot of odds or hazard ratios, or a sentence saying why there is none."""
+    if frame is None or frame.empty or frame[estimate].isna().all():
         return Html(
-            "<p><em>No emotion-to-churn estimate for this group (too few customers, or the "
+            "<p><em>No estimate for this group (too few customers or churners, or the "
             "statistics step has not run).</em></p>"
         )
-    return charts.forest_plot(frame, stages=stages, colors=colors).properties(title=title)
+    return charts.forest_plot(frame, stages=stages, colors=colors, estimate=estimate).properties(
+        title=title
+    )
+
+
+def _survival(frame: pd.DataFrame | None, stages: Sequence[str], persona: str) -> Any:
+    """Kaplan-Meier curves by emotion tercile, or a sentence saying why there are none."""
+    if frame is None or frame.empty or not (frame["persona"].astype(str) == persona).any():
+        return Html("<p><em>Too few customers at risk for survival curves.</em></p>")
+    shown = [s for s in stages if s in set(frame["stage"].astype(str))]
+    return charts.km_chart(frame, stages=shown, persona=persona)
+
+
+def _findings(frame: pd.DataFrame | None, empty: str) -> Html:
+    """Plain-language findings as a list, each with its q-value."""
+    if frame is None or frame.empty:
+        return Html(f"<p><em>{html.escape(empty)}</em></p>")
+    items = "".join(
+        f"<li>{html.escape(str(r.text))}</li>" for r in frame.sort_values("rank").itertuples()
+    )
+    return Html(
+        f"<ul>{items}</ul><p><small>Associations in observational data, not proof of cause; "
+        "q-values are corrected for the number of tests in each family.</small></p>"
+    )
 
 
 # --- persona report -------------------------------------------------------------------------
@@ -246,9 +275,35 @@ class PersonaView:
     @property
     def churn_drivers(self) -> Any:
         """Odds ratios of churn per emotion step at each stage, this persona and all."""
-        return _churn_drivers(
-            self.tables, self.stages, self.colors, "Emotion and churn (odds ratio, 95% CI)"
+        return _forest(
+            self.tables.get("emotion_churn"),
+            self.stages,
+            self.colors,
+            "Emotion and churn: odds ratio per emotion step (95% CI)",
         )
+
+    @property
+    def time_to_churn(self) -> Any:
+        """Hazard ratios of churn per emotion step (Cox, emotion as it was expressed)."""
+        return _forest(
+            self.tables.get("time_to_churn"),
+            self.stages,
+            self.colors,
+            "Emotion and time to churn: hazard ratio per emotion step (95% CI)",
+            estimate="hazard_ratio",
+        )
+
+    @property
+    def survival(self) -> Any:
+        """Kaplan-Meier curves of the persona by emotion tercile at each stage."""
+        return _survival(self.tables.get("km_curves"), self.stages, self.name)
+
+    @property
+    def findings(self) -> Html:
+        frame = self.tables.get("findings")
+        if frame is not None and not frame.empty:
+            frame = frame[frame["persona"].astype(str) == self.name]
+        return _findings(frame, "No finding for this persona clears the significance level.")
 
     @property
     def opportunities(self) -> Html:
@@ -370,8 +425,22 @@ class StageView:
     @property
     def churn_drivers(self) -> Any:
         """Odds ratios of churn per emotion step at this stage, per persona."""
-        return _churn_drivers(
-            self.tables, self.stages, self.colors, f"Emotion at {self.stage} and churn"
+        return _forest(
+            self.tables.get("emotion_churn"),
+            [self.stage],
+            self.colors,
+            f"Emotion at {self.stage} and churn: odds ratio per emotion step (95% CI)",
+        )
+
+    @property
+    def survival(self) -> Any:
+        """Kaplan-Meier curves of all customers by emotion tercile at this stage."""
+        return _survival(self.tables.get("km_curves"), [self.stage], "all")
+
+    @property
+    def findings(self) -> Html:
+        return _findings(
+            self.tables.get("findings"), "No finding at this stage clears the significance level."
         )
 
     @property
@@ -556,3 +625,182 @@ def _refit(study: Any, artifacts: Artifacts, wanted: dict[str, Any]) -> dict[str
         min_group_size=study.reports.min_group_size,
         cx_lexicon=study.emotion.text_lexicon,
     )
+
+
+# --- the emotion -> churn analysis ---------------------------------------------------------
+
+_STATS_TABLES = (
+    "emotion_churn",
+    "time_to_churn",
+    "findings",
+    "emotion_churn_joint",
+    "emotion_churn_joint_diagnostics",
+    "km_curves",
+    "logrank",
+    "opportunity_sizing",
+)
+
+
+@dataclass(frozen=True)
+class EmotionChurnView:
+    """The emotion -> churn analysis (the ``emotion_churn`` analysis notebook)."""
+
+    tables: dict[str, pd.DataFrame]
+    stages: tuple[str, ...]
+    persona: str
+    colors: dict[str, str]
+    recomputed: bool
+    settings: dict[str, Any]
+
+    def _pick(self, name: str) -> pd.DataFrame:
+        frame = self.tables.get(name, pd.DataFrame())
+        if frame.empty or self.persona == EVERY_PERSONA or "persona" not in frame.columns:
+            return frame
+        return frame[frame["persona"].astype(str).isin([self.persona, "all"])]
+
+    @property
+    def summary(self) -> Html:
+        how = "recomputed with these settings" if self.recomputed else "as built"
+        settings = ", ".join(f"{k} = {v!r}" for k, v in self.settings.items())
+        return Html(f"<p>Models {html.escape(how)} ({html.escape(settings)}).</p>")
+
+    @property
+    def findings(self) -> Html:
+        return _findings(self._pick("findings"), "No finding clears the significance level.")
+
+    @property
+    def odds_ratios(self) -> Any:
+        return _forest(
+            self._pick("emotion_churn"),
+            self.stages,
+            self.colors,
+            "Per stage: odds ratio of churn per emotion step (95% CI)",
+        )
+
+    @property
+    def hazard_ratios(self) -> Any:
+        return _forest(
+            self._pick("time_to_churn"),
+            self.stages,
+            self.colors,
+            "Per stage: hazard ratio of churn per emotion step (95% CI)",
+            estimate="hazard_ratio",
+        )
+
+    @property
+    def survival(self) -> Any:
+        persona = "all" if self.persona == EVERY_PERSONA else self.persona
+        return _survival(self.tables.get("km_curves"), self.stages, persona)
+
+    @property
+    def emotion_churn(self) -> Html:
+        return table_html(self._pick("emotion_churn"), caption="Per stage (emotion_churn.csv)")
+
+    @property
+    def time_to_churn(self) -> Html:
+        return table_html(self._pick("time_to_churn"), caption="Time to churn (time_to_churn.csv)")
+
+    @property
+    def joint(self) -> Html:
+        return table_html(
+            self._pick("emotion_churn_joint"),
+            caption="Joint model: every stage's emotion together, each net of the others",
+        )
+
+    @property
+    def diagnostics(self) -> Html:
+        return table_html(
+            self.tables.get("emotion_churn_joint_diagnostics", pd.DataFrame()),
+            caption="Diagnostics of the joint model",
+        )
+
+    @property
+    def opportunities(self) -> Html:
+        return table_html(
+            self._pick("opportunity_sizing"),
+            caption="Opportunity sizing: modelled churn if emotion rose by one step",
+        )
+
+
+#: ``persona`` of :func:`emotion_churn_analysis` that shows every persona.
+EVERY_PERSONA = "every persona"
+
+
+def emotion_churn_analysis(
+    study_file: str | Path,
+    artifacts_dir: str | Path,
+    *,
+    stages: Sequence[str] | None = None,
+    persona: str = EVERY_PERSONA,
+    controls: Sequence[str] | None = None,
+    unit_size: float | None = None,
+    correction: Literal["bh", "holm"] | None = None,
+) -> EmotionChurnView:
+    """The build's emotion -> churn tables, or a recomputation with other settings.
+
+    Parameters
+    ----------
+    stages
+        Stages to model (None or empty: the study's). Fewer stages, a smaller family of tests.
+    persona
+        A persona's name to show beside all customers, or ``"every persona"``.
+    controls, unit_size, correction
+        None: the study's ``[statistics]``. Other values recompute the models from the
+        build's artifacts (not saved: the build's tables stay what the reports show).
+
+    Raises
+    ------
+    CJResearchError
+        An unknown stage or persona.
+    """
+    study = load_study(study_file)
+    artifacts = open_artifacts(artifacts_dir, study_file=study_file)
+    settings = study.statistics
+    built: dict[str, Any] = {
+        "stages": list(artifacts.stages),
+        "controls": list(settings.controls),
+        "unit_size": settings.unit_size,
+        "correction": settings.correction,
+    }
+    wanted: dict[str, Any] = {
+        "stages": list(stages) if stages else built["stages"],
+        "controls": built["controls"] if controls is None else list(controls),
+        "unit_size": built["unit_size"] if unit_size is None else unit_size,
+        "correction": built["correction"] if correction is None else correction,
+    }
+    unknown = [s for s in wanted["stages"] if s not in artifacts.stages]
+    if unknown:
+        msg = f"stages {unknown} are not in the study; its stages are {list(artifacts.stages)}"
+        raise CJResearchError(msg)
+    known = [EVERY_PERSONA, *artifacts.table("personas")["persona_name"].astype(str)]
+    if persona not in known:
+        msg = f"persona {persona!r} is not one of {known}"
+        raise CJResearchError(msg)
+    if wanted == built:
+        tables = {name: artifacts.table(name) for name in _STATS_TABLES}
+    else:
+        tables = _reanalyse(study, artifacts, wanted)
+    return EmotionChurnView(
+        tables, tuple(wanted["stages"]), persona, _colors(artifacts), wanted != built, wanted
+    )
+
+
+def _reanalyse(study: Any, artifacts: Artifacts, wanted: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    from cjresearch.build import STATS_TABLES
+    from cjresearch.stats import analyse
+
+    folder = artifacts.folder
+    result = analyse(
+        pd.read_parquet(folder / "customers.parquet"),
+        pd.read_parquet(folder / "emotion_observations.parquet"),
+        pd.read_parquet(folder / "stage_emotion.parquet"),
+        stages=wanted["stages"],
+        personas=pd.read_parquet(folder / "assignments.parquet"),
+        controls=wanted["controls"],
+        unit_size=wanted["unit_size"],
+        correction=wanted["correction"],
+        alpha=study.statistics.alpha,
+        min_group_size=study.reports.min_group_size,
+        observation_end=pd.Timestamp(artifacts.summary["observation_end"]),
+    )
+    return {STATS_TABLES.get(k, k): v for k, v in result.tables().items()}
