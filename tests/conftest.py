@@ -161,3 +161,17 @@ def sample_pipeline(n_customers: int, seed: int = 7) -> SamplePipeline:
         attributes=["age", "plan"],
     )
     return SamplePipeline(sample, study, tables, observations, per_stage, features)
+
+
+def planted_personas(truth: dict) -> pd.DataFrame:
+    """The planted persona of every customer, as a personas frame."""
+    keys = [p["key"] for p in truth["personas"]]
+    names = {p["key"]: p["name"] for p in truth["personas"]}
+    persona = pd.Series(truth["customer_persona"])
+    return pd.DataFrame(
+        {
+            "customer_id": persona.index,
+            "persona_id": persona.map({k: i for i, k in enumerate(keys)}).to_numpy(),
+            "persona_name": persona.map(names).to_numpy(),
+        }
+    )

@@ -14,23 +14,9 @@ import vl_convert
 from cjresearch import charts
 from cjresearch.errors import CJResearchError, StatisticalWarning
 from cjresearch.journey_map import JourneyMap, build_map
-from conftest import sample_pipeline
+from conftest import planted_personas, sample_pipeline
 
 N = 3_000
-
-
-def planted_personas(truth: dict) -> pd.DataFrame:
-    """The planted persona of every customer, as a personas frame."""
-    keys = [p["key"] for p in truth["personas"]]
-    names = {p["key"]: p["name"] for p in truth["personas"]}
-    persona = pd.Series(truth["customer_persona"])
-    return pd.DataFrame(
-        {
-            "customer_id": persona.index,
-            "persona_id": persona.map({k: i for i, k in enumerate(keys)}).to_numpy(),
-            "persona_name": persona.map(names).to_numpy(),
-        }
-    )
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from cjresearch.journey_map import (
 )
 from cjresearch.journeys import stage_transitions
 from cjresearch.privacy import check_publishable
-from conftest import MakeStudy, sample_pipeline
+from conftest import MakeStudy, planted_personas, sample_pipeline
 
 N = 3_000
 
@@ -38,20 +38,6 @@ ISSUE_PAIN_COLUMNS = [
     "persona", "stage", "touchpoint", "n_customers", "emotion_mean", "churn_lift",
     "lift_ci_low", "lift_ci_high", "drop_off", "score", "rank",
 ]  # fmt: skip
-
-
-def planted_personas(truth: dict) -> pd.DataFrame:
-    """The planted persona of every customer, as a personas frame."""
-    keys = [p["key"] for p in truth["personas"]]
-    names = {p["key"]: p["name"] for p in truth["personas"]}
-    persona = pd.Series(truth["customer_persona"])
-    return pd.DataFrame(
-        {
-            "customer_id": persona.index,
-            "persona_id": persona.map({k: i for i, k in enumerate(keys)}).to_numpy(),
-            "persona_name": persona.map(names).to_numpy(),
-        }
-    )
 
 
 @pytest.fixture(scope="module")

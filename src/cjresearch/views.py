@@ -111,6 +111,11 @@ def open_artifacts(artifacts_dir: str | Path, *, study_file: str | Path | None =
     return _artifacts(folder, json.loads(state_path.read_text(encoding="utf-8")), reused=True)
 
 
+def _slice(folder: Path) -> dict[str, pd.DataFrame]:
+    """A report's slice of the publishable tables, by table name."""
+    return {p.stem: pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))}
+
+
 def _read(folder: Path, name: str) -> pd.DataFrame | None:
     path = folder / f"{name}.parquet"
     return pd.read_parquet(path) if path.is_file() else None
@@ -347,10 +352,12 @@ def persona_view(
             f"{sorted(known)} (smaller ones are suppressed)"
         )
         raise CJResearchError(msg)
-    folder = artifacts.persona_dir(int(persona))
-    tables = {p.stem: pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))}
     return PersonaView(
-        int(persona), known[int(persona)], artifacts.stages, _colors(artifacts), tables
+        int(persona),
+        known[int(persona)],
+        artifacts.stages,
+        _colors(artifacts),
+        _slice(artifacts.persona_dir(int(persona))),
     )
 
 
@@ -485,9 +492,9 @@ def stage_view(
     if stage not in artifacts.stages:
         msg = f"stage {stage!r} is not in the study; its stages are {list(artifacts.stages)}"
         raise CJResearchError(msg)
-    folder = artifacts.stage_dir(stage)
-    tables = {p.stem: pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))}
-    return StageView(stage, artifacts.stages, _colors(artifacts), tables)
+    return StageView(
+        stage, artifacts.stages, _colors(artifacts), _slice(artifacts.stage_dir(stage))
+    )
 
 
 # --- the personas analysis --------------------------------------------------------------
