@@ -78,7 +78,7 @@ def test_a_build_publishes_every_expected_file(hostile) -> None:
         [
             "index.html",
             "analysis/personas.html",
-            "analysis/emotion_churn.html",
+            "analysis/emotion-churn.html",
             *[f"personas/persona-{pid}.html" for pid in (1, 2, 3)],
             *[f"stages/{stage}.html" for stage in STAGES],
         ]
