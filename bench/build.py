@@ -21,6 +21,7 @@ Run from the repository root:
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -41,10 +42,9 @@ def naive(study_path: Path, folder: Path) -> float:
     artifacts = compute_artifacts(study, folder / "artifacts")
     for i, spec in enumerate(report_specs(study, artifacts)):
         executed = folder / f"report-{i}.ipynb"
-        parameters = [a for k, v in spec.parameters.items() for a in ("-p", k, str(v))]
         subprocess.run(
             [str(BIN / "papermill"), str(spec.notebook), str(executed), "-k", "cjresearch",
-             *parameters, "--no-progress-bar"],
+             "-y", json.dumps(dict(spec.parameters)), "--no-progress-bar"],
             check=True, capture_output=True,
         )  # fmt: skip
         subprocess.run(

@@ -28,27 +28,20 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from cjresearch._version import __version__
 from cjresearch.config import CANONICAL_COLUMNS, Study
-from cjresearch.emotion import emotion_observations, stage_emotion, text_score_agreement
-from cjresearch.errors import StatisticalWarning
-from cjresearch.io import StudyTables, load_tables, write_parquet
-from cjresearch.journey_map import build_map
-from cjresearch.journeys import customer_features, sanitise_name
-from cjresearch.persona_model import (
-    MODEL_FILE,
-    PersonaModel,
-    fit_personas,
-    load_persona_model,
-    name_overrides,
-    publishable_tables,
-)
-from cjresearch.privacy import check_publishable
-from cjresearch.stats import analyse
+from cjresearch.journeys import sanitise_name
+
+if TYPE_CHECKING:
+    from cjresearch.io import StudyTables
+    from cjresearch.persona_model import PersonaModel
+
+# The modelling modules (scikit-learn, statsmodels, papermill) are imported where they are
+# used: a report kernel that opens the artifacts, and a no-op rebuild from cron, need none.
 
 __all__ = [
     "Artifacts",
@@ -326,6 +319,15 @@ def compute_artifacts(study: Study, folder: str | Path, *, force: bool = False) 
     if state is not None:
         return _artifacts(folder, state, reused=True)
 
+    from cjresearch.emotion import emotion_observations, stage_emotion, text_score_agreement
+    from cjresearch.errors import StatisticalWarning
+    from cjresearch.io import load_tables, write_parquet
+    from cjresearch.journey_map import build_map
+    from cjresearch.journeys import customer_features
+    from cjresearch.persona_model import publishable_tables
+    from cjresearch.privacy import check_publishable
+    from cjresearch.stats import analyse
+
     tables = load_tables(study)
     min_group = study.reports.min_group_size
     observations = emotion_observations(
@@ -507,6 +509,8 @@ def _write_slices(
     stages: list[str],
 ) -> list[Path]:
     """Each report's slice of the tables: a persona's rows (and "all"), a stage's rows."""
+    from cjresearch.io import write_parquet
+
     written = []
     for pid, name in personas:
         target = folder / REPORTS_DIR / f"persona-{pid}"
@@ -664,6 +668,13 @@ def _personas(
     study: Study, tables: StudyTables, features: pd.DataFrame, artifacts: Path
 ) -> PersonaModel:
     """Fit the personas, keeping ids and names of the previous build's model if there is one."""
+    from cjresearch.persona_model import (
+        MODEL_FILE,
+        fit_personas,
+        load_persona_model,
+        name_overrides,
+    )
+
     previous = load_persona_model(artifacts) if (artifacts / MODEL_FILE).is_file() else None
     settings = study.personas
     return fit_personas(

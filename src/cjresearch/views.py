@@ -31,7 +31,7 @@ import altair as alt
 import pandas as pd
 
 from cjresearch import charts
-from cjresearch.build import STATE_FILE, Artifacts, _artifacts, compute_artifacts
+from cjresearch.build import STATE_FILE, Artifacts, _artifacts
 from cjresearch.config import load_study
 from cjresearch.errors import CJResearchError
 from cjresearch.privacy import display_frame
@@ -107,6 +107,8 @@ def open_artifacts(artifacts_dir: str | Path, *, study_file: str | Path | None =
         with (folder / ".compute.lock").open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not state_path.is_file():
+                from cjresearch.build import compute_artifacts
+
                 return compute_artifacts(load_study(study_file), folder)
     return _artifacts(folder, json.loads(state_path.read_text(encoding="utf-8")), reused=True)
 
