@@ -645,7 +645,8 @@ def _portal(study: Study, artifacts: Artifacts, run_id: str) -> Any:
             ("Events", f"{counts['events']:,}"),
             ("Feedback rows", f"{counts['feedback']:,}"),
             ("Rows dropped (counted in the manifest)", f"{dropped:,}"),
-            ("Observed until", summary["observation_end"][:10]),
+            # observation_end is exclusive: the last day observed is the day before
+            ("Last day observed", _last_day(summary["observation_end"])),
             ("Stages", " → ".join(study.stages)),
             ("Personas", f"{summary['personas']['k']} ({summary['personas']['method']})"),
             ("Smallest group shown", f"{study.reports.min_group_size} customers"),
@@ -657,6 +658,15 @@ def _portal(study: Study, artifacts: Artifacts, run_id: str) -> Any:
 
 
 # --- helpers --------------------------------------------------------------------------------
+
+
+def _last_day(exclusive_end: str) -> str:
+    """The last day observed, from the exclusive end of observation.
+
+    >>> _last_day("2026-07-01T00:00:00+00:00")
+    '2026-06-30'
+    """
+    return (pd.Timestamp(exclusive_end) - pd.Timedelta(days=1)).date().isoformat()
 
 
 def attribute_columns(customers: pd.DataFrame) -> list[str]:
