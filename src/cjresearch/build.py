@@ -50,6 +50,7 @@ __all__ = [
     "build",
     "compute_artifacts",
     "file_sha256",
+    "load_artifacts",
     "package_versions",
 ]
 
@@ -483,6 +484,16 @@ def compute_artifacts(study: Study, folder: str | Path, *, force: bool = False) 
     }
     _write_json(state, folder / STATE_FILE)
     return _artifacts(folder, state, reused=False)
+
+
+def load_artifacts(folder: str | Path) -> Artifacts | None:
+    """The artifacts a build left in ``folder``, or None if it holds none (whole)."""
+    folder = Path(folder)
+    try:
+        state = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return _artifacts(folder, state, reused=True)
 
 
 def _artifacts(folder: Path, state: Mapping[str, Any], *, reused: bool) -> Artifacts:

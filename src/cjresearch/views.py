@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import fcntl
 import html
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,7 @@ import altair as alt
 import pandas as pd
 
 from cjresearch import charts
-from cjresearch.build import STATE_FILE, Artifacts, _artifacts
+from cjresearch.build import Artifacts, load_artifacts
 from cjresearch.config import load_study
 from cjresearch.errors import CJResearchError
 from cjresearch.privacy import display_frame
@@ -94,23 +93,25 @@ def open_artifacts(artifacts_dir: str | Path, *, study_file: str | Path | None =
         No artifacts in the folder and no study to compute them from.
     """
     folder = Path(artifacts_dir)
-    state_path = folder / STATE_FILE
-    if not state_path.is_file():
-        if study_file is None:
-            msg = (
-                f"{folder}: no build artifacts here; run `cjresearch build` on the study "
-                "first, or pass study_file to compute them"
-            )
-            raise CJResearchError(msg)
-        folder.mkdir(parents=True, exist_ok=True)
-        # several notebooks opened at once compute the artifacts once, one after another
-        with (folder / ".compute.lock").open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if not state_path.is_file():
-                from cjresearch.build import compute_artifacts
+    found = load_artifacts(folder)
+    if found is not None:
+        return found
+    if study_file is None:
+        msg = (
+            f"{folder}: no build artifacts here; run `cjresearch build` on the study "
+            "first, or pass study_file to compute them"
+        )
+        raise CJResearchError(msg)
+    folder.mkdir(parents=True, exist_ok=True)
+    # several notebooks opened at once compute the artifacts once, one after another
+    with (folder / ".compute.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        found = load_artifacts(folder)
+        if found is not None:
+            return found
+        from cjresearch.build import compute_artifacts
 
-                return compute_artifacts(load_study(study_file), folder)
-    return _artifacts(folder, json.loads(state_path.read_text(encoding="utf-8")), reused=True)
+        return compute_artifacts(load_study(study_file), folder)
 
 
 def _slice(folder: Path) -> dict[str, pd.DataFrame]:
