@@ -16,6 +16,7 @@ import pytest
 from cjresearch.config import Study, load_study, study_from_dict
 from cjresearch.emotion import emotion_observations, stage_emotion
 from cjresearch.io import StudyTables, validate_tables
+from cjresearch.journey_map import JourneyMap, build_map
 from cjresearch.journeys import customer_features
 from cjresearch.sample import SampleStudy, generate_sample, study_toml
 
@@ -174,4 +175,19 @@ def planted_personas(truth: dict) -> pd.DataFrame:
             "persona_id": persona.map({k: i for i, k in enumerate(keys)}).to_numpy(),
             "persona_name": persona.map(names).to_numpy(),
         }
+    )
+
+
+@functools.cache
+def sample_journey_map(n_customers: int) -> JourneyMap:
+    """The journey map of the sample study with its planted personas, cached per process."""
+    p = sample_pipeline(n_customers)
+    return build_map(
+        p.tables.events,
+        p.tables.customers,
+        p.observations,
+        p.stage_emotion,
+        p.tables.feedback,
+        stages=p.study.stages,
+        personas=planted_personas(p.sample.truth),
     )

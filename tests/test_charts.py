@@ -14,7 +14,7 @@ import vl_convert
 from cjresearch import charts
 from cjresearch.errors import CJResearchError, StatisticalWarning
 from cjresearch.journey_map import JourneyMap, build_map
-from conftest import planted_personas, sample_pipeline
+from conftest import sample_journey_map, sample_pipeline
 
 N = 3_000
 
@@ -25,17 +25,8 @@ def pipeline():
 
 
 @pytest.fixture(scope="module")
-def jm(pipeline) -> JourneyMap:
-    p = pipeline
-    return build_map(
-        p.tables.events,
-        p.tables.customers,
-        p.observations,
-        p.stage_emotion,
-        p.tables.feedback,
-        stages=p.study.stages,
-        personas=planted_personas(p.sample.truth),
-    )
+def jm() -> JourneyMap:
+    return sample_journey_map(N)
 
 
 def emotion_churn(estimate: str = "odds_ratio") -> pd.DataFrame:

@@ -24,7 +24,7 @@ from cjresearch.journey_map import (
 )
 from cjresearch.journeys import stage_transitions
 from cjresearch.privacy import check_publishable
-from conftest import MakeStudy, planted_personas, sample_pipeline
+from conftest import MakeStudy, planted_personas, sample_journey_map, sample_pipeline
 
 N = 3_000
 
@@ -46,17 +46,8 @@ def pipeline():
 
 
 @pytest.fixture(scope="module")
-def jm(pipeline) -> JourneyMap:
-    p = pipeline
-    return build_map(
-        p.tables.events,
-        p.tables.customers,
-        p.observations,
-        p.stage_emotion,
-        p.tables.feedback,
-        stages=p.study.stages,
-        personas=planted_personas(p.sample.truth),
-    )
+def jm() -> JourneyMap:
+    return sample_journey_map(N)
 
 
 def test_the_planted_pain_ranks_first_for_the_personas_it_hits(jm, pipeline) -> None:
