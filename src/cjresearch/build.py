@@ -401,7 +401,7 @@ def compute_artifacts(study: Study, folder: str | Path, *, force: bool = False) 
         **journey_map.tables(),
         **{STATS_TABLES.get(k, k): v for k, v in statistics.tables().items()},
     }
-    ids = tables.customers["customer_id"]
+    ids = set(tables.customers["customer_id"].astype(str))  # built once for every table
     for name, frame in published.items():
         check_publishable(frame, name=name, customer_ids=ids)
 
