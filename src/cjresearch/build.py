@@ -79,6 +79,17 @@ STATE_FILE = "build_state.json"
 TABLES_DIR = "tables"
 #: Statistics tables published under another name (the journey map owns "opportunities").
 STATS_TABLES = {"opportunities": "opportunity_sizing"}
+#: The statistics step's published tables, by published name.
+STATISTICS_TABLES = (
+    "emotion_churn",
+    "time_to_churn",
+    "findings",
+    "emotion_churn_joint",
+    "emotion_churn_joint_diagnostics",
+    "km_curves",
+    "logrank",
+    "opportunity_sizing",
+)
 #: Per-report slices of the publishable tables, so that a report's fingerprint changes only
 #: when what it shows changes.
 REPORTS_DIR = "reports"
@@ -399,7 +410,7 @@ def compute_artifacts(study: Study, folder: str | Path, *, force: bool = False) 
             cx_lexicon=study.emotion.text_lexicon,
         ),
         **journey_map.tables(),
-        **{STATS_TABLES.get(k, k): v for k, v in statistics.tables().items()},
+        **statistics_tables(statistics),
     }
     ids = set(tables.customers["customer_id"].astype(str))  # built once for every table
     for name, frame in published.items():
@@ -494,6 +505,11 @@ def load_artifacts(folder: str | Path) -> Artifacts | None:
     except (OSError, ValueError):
         return None
     return _artifacts(folder, state, reused=True)
+
+
+def statistics_tables(result: Any) -> dict[str, pd.DataFrame]:
+    """An :class:`~cjresearch.stats.EmotionChurnResult`'s tables by published name."""
+    return {STATS_TABLES.get(k, k): v for k, v in result.tables().items()}
 
 
 def _artifacts(folder: Path, state: Mapping[str, Any], *, reused: bool) -> Artifacts:
@@ -625,17 +641,7 @@ def report_specs(study: Study, artifacts: Artifacts) -> list[Any]:
             },
             inputs=sorted(
                 artifacts.folder / TABLES_DIR / f"{name}.parquet"
-                for name in (
-                    "personas",
-                    *STATS_TABLES.values(),
-                    "emotion_churn",
-                    "time_to_churn",
-                    "findings",
-                    "emotion_churn_joint",
-                    "emotion_churn_joint_diagnostics",
-                    "km_curves",
-                    "logrank",
-                )
+                for name in ("personas", *STATISTICS_TABLES)
             ),
             title="Emotion and churn",
         )

@@ -127,7 +127,14 @@ import pandas as pd
 from cjresearch._checks import require_columns
 from cjresearch.emotion import score_texts
 from cjresearch.errors import CJResearchError, StatisticalWarning
-from cjresearch.journeys import _check_stages, _codes, _factorize, _nanoseconds, _stage_codes
+from cjresearch.journeys import (
+    _check_stages,
+    _codes,
+    _customer_codes,
+    _factorize,
+    _nanoseconds,
+    _stage_codes,
+)
 from cjresearch.privacy import _check_min, check_publishable, display_frame, redact, suppress
 from cjresearch.profiles import wilson_intervals
 
@@ -339,14 +346,7 @@ def _prepare(
     churned = churned_raw.to_numpy(dtype=bool)
     labels, group = _persona_groups(personas, ids)
 
-    customer = _codes(events["customer_id"], ids)
-    if (customer < 0).any():
-        unknown = pd.unique(events["customer_id"][customer < 0].astype(object))[:5].tolist()
-        msg = (
-            f"events has {int((customer < 0).sum())} rows of customers not in customers "
-            f"(or missing), e.g. {unknown}"
-        )
-        raise CJResearchError(msg)
+    customer = _customer_codes(events, ids)
     stage = _stage_codes(events, stages, "events")
     touchpoint, touchpoint_labels = _labels(events["touchpoint"])
     if (touchpoint < 0).any():

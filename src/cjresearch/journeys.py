@@ -186,6 +186,19 @@ def _factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return codes.astype(np.int64), pd.Index(labels)
 
 
+def _customer_codes(events: pd.DataFrame, ids: pd.Index) -> np.ndarray:
+    """Each event's customer as a position in ``ids``; every event must have a known one."""
+    customer = _codes(events["customer_id"], ids)
+    if (customer < 0).any():
+        unknown = pd.unique(events["customer_id"][customer < 0].astype(object))[:5].tolist()
+        msg = (
+            f"events has {int((customer < 0).sum())} rows of customers not in customers "
+            f"(or missing), e.g. {unknown}"
+        )
+        raise CJResearchError(msg)
+    return customer
+
+
 def _stage_codes(events: pd.DataFrame, stages: list[str], name: str) -> np.ndarray:
     codes = _codes(events["stage"], pd.Index(stages))
     bad = codes < 0
@@ -323,14 +336,7 @@ def customer_features(
         raise CJResearchError(msg)
     n_customers, n_stages = len(ids), len(stages)
 
-    customer = _codes(events["customer_id"], ids)
-    if (customer < 0).any():
-        unknown = pd.unique(events["customer_id"][customer < 0].astype(object))[:5].tolist()
-        msg = (
-            f"events has {int((customer < 0).sum())} rows of customers not in customers "
-            f"(or missing), e.g. {unknown}"
-        )
-        raise CJResearchError(msg)
+    customer = _customer_codes(events, ids)
     stage = _stage_codes(events, stages, "events")
     touchpoint, _ = _factorize(events["touchpoint"])
     if (touchpoint < 0).any():

@@ -30,7 +30,7 @@ import altair as alt
 import pandas as pd
 
 from cjresearch import charts
-from cjresearch.build import Artifacts, load_artifacts
+from cjresearch.build import STATISTICS_TABLES, Artifacts, load_artifacts, statistics_tables
 from cjresearch.config import load_study
 from cjresearch.errors import CJResearchError
 from cjresearch.privacy import display_frame
@@ -639,17 +639,6 @@ def _refit(study: Any, artifacts: Artifacts, wanted: dict[str, Any]) -> dict[str
 
 # --- the emotion -> churn analysis ---------------------------------------------------------
 
-_STATS_TABLES = (
-    "emotion_churn",
-    "time_to_churn",
-    "findings",
-    "emotion_churn_joint",
-    "emotion_churn_joint_diagnostics",
-    "km_curves",
-    "logrank",
-    "opportunity_sizing",
-)
-
 
 @dataclass(frozen=True)
 class EmotionChurnView:
@@ -787,7 +776,7 @@ def emotion_churn_analysis(
         msg = f"persona {persona!r} is not one of {known}"
         raise CJResearchError(msg)
     if wanted == built:
-        tables = {name: artifacts.table(name) for name in _STATS_TABLES}
+        tables = {name: artifacts.table(name) for name in STATISTICS_TABLES}
     else:
         tables = _reanalyse(study, artifacts, wanted)
     return EmotionChurnView(
@@ -796,7 +785,6 @@ def emotion_churn_analysis(
 
 
 def _reanalyse(study: Any, artifacts: Artifacts, wanted: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    from cjresearch.build import STATS_TABLES
     from cjresearch.stats import analyse
 
     folder = artifacts.folder
@@ -813,4 +801,4 @@ def _reanalyse(study: Any, artifacts: Artifacts, wanted: dict[str, Any]) -> dict
         min_group_size=study.reports.min_group_size,
         observation_end=pd.Timestamp(artifacts.summary["observation_end"]),
     )
-    return {STATS_TABLES.get(k, k): v for k, v in result.tables().items()}
+    return statistics_tables(result)
