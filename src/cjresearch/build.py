@@ -331,6 +331,7 @@ def compute_artifacts(study: Study, folder: str | Path, *, force: bool = False) 
     if state is not None:
         return _artifacts(folder, state, reused=True)
 
+    from cjresearch.cube import build_cube
     from cjresearch.emotion import emotion_observations, stage_emotion, text_score_agreement
     from cjresearch.errors import StatisticalWarning
     from cjresearch.io import load_tables, write_parquet
@@ -431,6 +432,14 @@ def compute_artifacts(study: Study, folder: str | Path, *, force: bool = False) 
         written.append(write_parquet(frame, folder / TABLES_DIR / f"{name}.parquet"))
     reportable = _reportable(published["personas"])
     written += _write_slices(folder, published, reportable, study.stages)
+    written += build_cube(
+        customers=tables.customers,
+        events=tables.events,
+        observations=observations,
+        assignments=assignments,
+        stages=study.stages,
+        feedback=tables.feedback,
+    ).save(folder)  # the explorer's pre-aggregated figures
 
     summary = {
         "inputs": {
