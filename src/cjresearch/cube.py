@@ -299,7 +299,7 @@ class Cube:
         }
         target = folder / CUBE_FILE
         partial = target.with_name(target.name + ".partial.npz")
-        np.savez_compressed(partial, meta=np.array(json.dumps(meta)), **self.arrays)
+        np.savez_compressed(partial, meta=np.array(json.dumps(meta)), **self.arrays)  # type: ignore[arg-type]
         partial.replace(target)
         return [target, write_parquet(self.verbatims, folder / VERBATIMS_FILE)]
 
@@ -463,24 +463,23 @@ def build_cube(
         ob_tp = np.full(len(obs), -1, dtype=np.int64)
     channels = _pairs(events, "channel")
     n_t, n_c, n_k = len(touchpoints), len(channels), len(sources)
-    dims = {"n_periods": m}
 
     arrays: dict[str, np.ndarray] = {
         "persona_size": np.bincount(persona_of, minlength=n_p).astype(np.float64),
-        "active": window_counts(ev_persona, ev_customer, ev_period, n_groups=n_p, **dims),
+        "active": window_counts(ev_persona, ev_customer, ev_period, n_groups=n_p, n_periods=m),
     }
     g = ev_persona * n_s + ev_stage
-    arrays["reach"] = window_counts(g, ev_customer, ev_period, n_groups=n_p * n_s, **dims)
+    arrays["reach"] = window_counts(g, ev_customer, ev_period, n_groups=n_p * n_s, n_periods=m)
     arrays["reach_churned"] = window_counts(
-        g, ev_customer, ev_period, n_groups=n_p * n_s, unit_weight=churned, **dims
+        g, ev_customer, ev_period, n_groups=n_p * n_s, unit_weight=churned, n_periods=m
     )
     g_all = ob_persona * n_s + ob_stage
     all_n, all_s, all_q = window_means(
-        g_all, ob_customer, ob_period, ob_value, n_groups=n_p * n_s, **dims
+        g_all, ob_customer, ob_period, ob_value, n_groups=n_p * n_s, n_periods=m
     )
     g_src = g_all * n_k + ob_source
     src_n, src_s, src_q = window_means(
-        g_src, ob_customer, ob_period, ob_value, n_groups=n_p * n_s * n_k, **dims
+        g_src, ob_customer, ob_period, ob_value, n_groups=n_p * n_s * n_k, n_periods=m
     )
     for name, whole, by_source in (
         ("emotion_n", all_n, src_n),
@@ -494,15 +493,17 @@ def build_cube(
     ok = ev_tp >= 0
     g = ev_persona[ok] * n_t + ev_tp[ok]
     args = (g, ev_customer[ok], ev_period[ok])
-    arrays["tp_reach"] = window_counts(*args, n_groups=n_p * n_t, **dims)
-    arrays["tp_churned"] = window_counts(*args, n_groups=n_p * n_t, unit_weight=churned, **dims)
-    arrays["tp_events"] = window_totals(g, ev_period[ok], n_groups=n_p * n_t, **dims)
+    arrays["tp_reach"] = window_counts(*args, n_groups=n_p * n_t, n_periods=m)
+    arrays["tp_churned"] = window_counts(
+        *args, n_groups=n_p * n_t, unit_weight=churned, n_periods=m
+    )
+    arrays["tp_events"] = window_totals(g, ev_period[ok], n_groups=n_p * n_t, n_periods=m)
     ok = ob_tp >= 0
     g_all = ob_persona[ok] * n_t + ob_tp[ok]
     args = (ob_customer[ok], ob_period[ok], ob_value[ok])
-    all_n, all_s, all_q = window_means(g_all, *args, n_groups=n_p * n_t, **dims)
+    all_n, all_s, all_q = window_means(g_all, *args, n_groups=n_p * n_t, n_periods=m)
     g_src = g_all * n_k + ob_source[ok]
-    src_n, src_s, src_q = window_means(g_src, *args, n_groups=n_p * n_t * n_k, **dims)
+    src_n, src_s, src_q = window_means(g_src, *args, n_groups=n_p * n_t * n_k, n_periods=m)
     for name, whole, by_source in (
         ("tp_emotion_n", all_n, src_n),
         ("tp_emotion_sum", all_s, src_s),
@@ -520,9 +521,9 @@ def build_cube(
         ok = ev_ch >= 0
         g = ev_persona[ok] * n_c + ev_ch[ok]
         arrays["ch_reach"] = window_counts(
-            g, ev_customer[ok], ev_period[ok], n_groups=n_p * n_c, **dims
+            g, ev_customer[ok], ev_period[ok], n_groups=n_p * n_c, n_periods=m
         )
-        arrays["ch_events"] = window_totals(g, ev_period[ok], n_groups=n_p * n_c, **dims)
+        arrays["ch_events"] = window_totals(g, ev_period[ok], n_groups=n_p * n_c, n_periods=m)
     else:
         arrays["ch_reach"] = np.zeros((0, m, m))
         arrays["ch_events"] = np.zeros((0, m, m))
