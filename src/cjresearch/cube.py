@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from cjresearch.errors import CJResearchError
+from cjresearch.journeys import _factorize
 
 __all__ = [
     "ALL_SOURCES",
@@ -368,15 +369,39 @@ def open_cube(folder: str | Path, stages: Sequence[str]) -> Cube:
         return cube
 
 
-def _codes(values: pd.Series, labels: Sequence[object]) -> np.ndarray:
-    return pd.Index(list(labels)).get_indexer(values.astype(str)).astype(np.int64)
+def _codes(values: pd.Series, labels: Sequence[object] | pd.Index) -> np.ndarray:
+    """Positions of ``values`` in ``labels`` (-1 for missing or unknown), hashing each
+    distinct value once."""
+    codes, uniques = _factorize(values)
+    lookup = pd.Index(labels).get_indexer(uniques.astype(str)).astype(np.int64)
+    return np.where(codes >= 0, lookup[np.maximum(codes, 0)], -1) if len(lookup) else codes
 
 
-def _pairs(frame: pd.DataFrame, column: str) -> list[tuple[str, str]]:
-    if column not in frame.columns:
-        return []
-    pairs = frame[["stage", column]].dropna().astype(str).drop_duplicates()
-    return sorted(map(tuple, pairs.to_numpy().tolist()))
+class _Pairs:
+    """The (stage, label) pairs met in some columns, sorted, and each row's pair index."""
+
+    def __init__(self, stages: Sequence[str], columns: Sequence[tuple[np.ndarray, pd.Series]]):
+        self.stages = list(stages)
+        seen: set[str] = set()
+        for _, values in columns:
+            seen |= {str(v) for v in _factorize(values)[1]}
+        self.labels = pd.Index(sorted(seen))
+        keys = [self._key(stage, values) for stage, values in columns]
+        self.keys = np.unique(np.concatenate([k[k >= 0] for k in keys] or [np.array([], int)]))
+        width = max(len(self.labels), 1)
+        self.pairs = [(self.stages[k // width], str(self.labels[k % width])) for k in self.keys]
+
+    def _key(self, stage: np.ndarray, values: pd.Series) -> np.ndarray:
+        label = _codes(values, self.labels)
+        return np.where((stage >= 0) & (label >= 0), stage * max(len(self.labels), 1) + label, -1)
+
+    def index(self, stage: np.ndarray, values: pd.Series) -> np.ndarray:
+        """Each row's position in :attr:`pairs` (-1 for none)."""
+        key = self._key(stage, values)
+        position = np.searchsorted(self.keys, key)
+        found = (key >= 0) & (position < len(self.keys))
+        found[found] = self.keys[position[found]] == key[found]
+        return np.where(found, position, -1)
 
 
 def build_cube(
@@ -408,7 +433,7 @@ def build_cube(
     from cjresearch.privacy import redact
 
     stages = [str(s) for s in stages]
-    ids = pd.Index(customers["customer_id"].astype(str))
+    ids = pd.Index(customers["customer_id"])
     churned = customers["churned"].to_numpy(dtype=np.float64)
     if assignments is not None and len(assignments):
         names = (
@@ -420,7 +445,7 @@ def build_cube(
         personas = [str(n) for n in names["persona_name"]]
         code = pd.Series(np.arange(len(persona_ids)), index=persona_ids)
         persona_of = np.full(len(ids), len(personas), dtype=np.int64)
-        at = ids.get_indexer(assignments["customer_id"].astype(str))
+        at = ids.get_indexer(assignments["customer_id"])
         persona_of[at[at >= 0]] = code.reindex(assignments["persona_id"][at >= 0]).to_numpy()
     else:
         persona_ids, personas = [], []
@@ -432,10 +457,27 @@ def build_cube(
 
     periods, (ev_period, ob_period) = month_periods(events["timestamp"], observations["timestamp"])
     m = len(periods)
-    ev_customer = ids.get_indexer(events["customer_id"].astype(str))
-    ob_customer = ids.get_indexer(observations["customer_id"].astype(str))
+    ev_customer = _codes(events["customer_id"], ids)
+    ob_customer = _codes(observations["customer_id"], ids)
     ev_stage = _codes(events["stage"], stages)
     ob_stage = _codes(observations["stage"], stages)
+    has_tp = "touchpoint" in observations.columns
+    tp_pairs = _Pairs(
+        stages,
+        [(ev_stage, events["touchpoint"])]
+        + ([(ob_stage, observations["touchpoint"])] if has_tp else []),
+    )
+    ev_tp_all = tp_pairs.index(ev_stage, events["touchpoint"])
+    ob_tp_all = (
+        tp_pairs.index(ob_stage, observations["touchpoint"])
+        if has_tp
+        else np.full(len(observations), -1, dtype=np.int64)
+    )
+    if "channel" in events.columns:
+        ch_pairs = _Pairs(stages, [(ev_stage, events["channel"])])
+        ev_ch_all = ch_pairs.index(ev_stage, events["channel"])
+    else:
+        ch_pairs, ev_ch_all = None, np.full(len(events), -1, dtype=np.int64)
     keep_ev = (ev_customer >= 0) & (ev_stage >= 0)
     keep_ob = (ob_customer >= 0) & (ob_stage >= 0) & observations["emotion"].notna().to_numpy()
     ev_customer, ev_stage, ev_period = ev_customer[keep_ev], ev_stage[keep_ev], ev_period[keep_ev]
@@ -444,24 +486,12 @@ def build_cube(
     ob_customer, ob_stage, ob_period = ob_customer[keep_ob], ob_stage[keep_ob], ob_period[keep_ob]
     ob_persona = persona_of[ob_customer]
     ob_value = obs["emotion"].to_numpy(dtype=np.float64)
-    present = obs["source"].astype(str).value_counts()
+    present = obs["source"].value_counts(sort=False)
     sources = [ALL_SOURCES, *[str(s) for s in present.index[present > 0]]]
     ob_source = _codes(obs["source"], sources)
-
-    touchpoints = sorted(
-        set(_pairs(events, "touchpoint")) | set(_pairs(observations, "touchpoint"))
-    )
-    tp_index = pd.Index([f"{s}\x1f{t}" for s, t in touchpoints])
-    ev_tp = tp_index.get_indexer(
-        events["stage"].astype(str)[keep_ev] + "\x1f" + events["touchpoint"].astype(str)[keep_ev]
-    )
-    if "touchpoint" in obs.columns:
-        ob_tp = tp_index.get_indexer(
-            obs["stage"].astype(str) + "\x1f" + obs["touchpoint"].astype(str)
-        )
-    else:
-        ob_tp = np.full(len(obs), -1, dtype=np.int64)
-    channels = _pairs(events, "channel")
+    touchpoints = tp_pairs.pairs
+    ev_tp, ob_tp, ev_ch = ev_tp_all[keep_ev], ob_tp_all[keep_ob], ev_ch_all[keep_ev]
+    channels = ch_pairs.pairs if ch_pairs is not None else []
     n_t, n_c, n_k = len(touchpoints), len(channels), len(sources)
 
     arrays: dict[str, np.ndarray] = {
@@ -514,10 +544,6 @@ def build_cube(
         arrays[name] = cube
 
     if n_c:
-        ch_index = pd.Index([f"{s}\x1f{c}" for s, c in channels])
-        ev_ch = ch_index.get_indexer(
-            events["stage"].astype(str)[keep_ev] + "\x1f" + events["channel"].astype(str)[keep_ev]
-        )
         ok = ev_ch >= 0
         g = ev_persona[ok] * n_c + ev_ch[ok]
         arrays["ch_reach"] = window_counts(
@@ -536,7 +562,7 @@ def build_cube(
     for name, lead in shapes.items():
         arrays[name] = arrays[name].reshape(*lead, m, m)
 
-    verbatims = _verbatims(feedback, ids, persona_of, stages, tp_index, m, periods)
+    verbatims = _verbatims(feedback, ids, persona_of, stages, tp_pairs, m, periods)
     verbatims["text"] = redact(verbatims["text"]).to_numpy()
     return Cube(
         periods=tuple(periods),
@@ -559,7 +585,7 @@ def _verbatims(
     ids: pd.Index,
     persona_of: np.ndarray,
     stages: Sequence[str],
-    tp_index: pd.Index,
+    tp_pairs: _Pairs,
     n_periods: int,
     periods: Sequence[str],
 ) -> pd.DataFrame:
@@ -577,7 +603,7 @@ def _verbatims(
         return empty
     text = feedback["text"]
     rows = feedback[text.notna().to_numpy() & (text.astype(str).str.strip() != "").to_numpy()]
-    customer = ids.get_indexer(rows["customer_id"].astype(str))
+    customer = _codes(rows["customer_id"], ids)
     stage = _codes(rows["stage"], stages)
     month = _month_number(rows["timestamp"])
     start = int(periods[0][:4]) * 12 + int(periods[0][5:]) - 1
@@ -587,9 +613,7 @@ def _verbatims(
         return empty
     rows = rows[keep]
     if "touchpoint" in rows.columns:
-        tp = tp_index.get_indexer(
-            rows["stage"].astype(str) + "\x1f" + rows["touchpoint"].astype(str)
-        )
+        tp = tp_pairs.index(stage[keep], rows["touchpoint"])
     else:
         tp = np.full(len(rows), -1, dtype=np.int64)
     from cjresearch.emotion import score_texts
