@@ -13,6 +13,9 @@ from cjresearch.pipeline import ReportSpec
 from cjresearch.portal import PortalContext
 from cjresearch.site import publish_reports
 
+# One worker runs every browser test (see test_explore_browser.py).
+pytestmark = pytest.mark.xdist_group("browser")
+
 NOTEBOOKS = Path(__file__).parent / "data" / "notebooks"
 XSS_SCRIPT = "<script>window.__xss = 'script'</script>"
 XSS_IMG = '"><img src=x onerror="window.__xss = \'img\'; alert(1)">'
