@@ -372,6 +372,65 @@ def schedule(
     out.print(escape(line), soft_wrap=True)
 
 
+@app.command()
+def explore(
+    study: Annotated[
+        Path | None,
+        typer.Argument(help="The study file (TOML). Default: the bundled sample study."),
+    ] = None,
+    dashboard: Annotated[
+        bool,
+        typer.Option("--dashboard", help="Serve the explorer alone as a Voila dashboard."),
+    ] = False,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", min=1, max=65535, help="Port to serve on (default: a free one)."),
+    ] = None,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Do not open a web browser.")
+    ] = False,
+    artifacts: Annotated[
+        Path | None, typer.Option("--artifacts", help="Artifacts folder (default: the study's).")
+    ] = None,
+) -> None:
+    """Explore a study live: the explorer notebook in JupyterLab, or as a Voila dashboard.
+
+    Computes missing or outdated artifacts; writes the explorer into <artifacts>/explore/.
+
+    --dashboard serves it with Voila on 127.0.0.1 only. Ctrl-C stops the server.
+    """
+    from cjresearch import explore as ex
+    from cjresearch.build import compute_artifacts
+    from cjresearch.config import load_study
+
+    if study is None:
+        study = _ensure_sample()
+        artifacts = artifacts or SAMPLE_ARTIFACTS
+    loaded = _run(lambda: load_study(study))
+    folder = artifacts or loaded.artifacts_dir
+    chosen = _run(lambda: ex.choose_port(port)) if dashboard or port is not None else None
+    with err.status("Computing the study's artifacts (reused if unchanged)..."):
+        _run(lambda: compute_artifacts(loaded, folder))
+    notebook = _run(lambda: ex.prepare_notebook(study, folder))
+    if dashboard and chosen is not None:
+        url = ex.dashboard_url(chosen)
+        out.print(escape(f"Explorer dashboard: {url}  (this machine only; Ctrl-C stops it)"))
+        code = ex.launch(
+            ex.dashboard_command(notebook, port=chosen),
+            cwd=notebook.parent,
+            env=ex.dashboard_environment(notebook),
+            open_url=None if no_browser else url,
+        )
+    else:
+        out.print(escape(f"Explorer in JupyterLab: {notebook}  (Ctrl-C stops it)"))
+        code = ex.launch(
+            ex.lab_command(notebook, port=chosen, browser=not no_browser), cwd=notebook.parent
+        )
+    if code != 0:
+        err.print(f"[bold red]error:[/] the server stopped with exit code {code}")
+        raise typer.Exit(1)
+
+
 def _ensure_sample() -> Path:
     """The bundled sample study, generated (deterministically) on first use."""
     from cjresearch.config import load_study
