@@ -10,7 +10,6 @@ import http.server
 import importlib
 import json
 import os
-import shutil
 import socket
 import sys
 import threading
@@ -26,10 +25,10 @@ from typer.testing import CliRunner
 from cjresearch import explore
 from cjresearch.cli import app
 from cjresearch.errors import CJResearchError
-from cjresearch.notebooks import bundled_notebooks
+from cjresearch.notebooks import find_notebook, notebook_parameters
 
 FIXTURE = Path(__file__).parent / "data" / "fixture_study"
-STANDIN = Path(__file__).parent / "data" / "notebooks" / "explore_standin.ipynb"
+EXPLORER = find_notebook("explore")  # notebooks/explore.ipynb
 
 runner = CliRunner()
 
@@ -45,8 +44,8 @@ def test_prepare_notebook_injects_the_study_as_literals_after_the_parameters_cel
     tmp_path: Path,
 ) -> None:
     artifacts = tmp_path / "artifacts"
-    written = explore.prepare_notebook(FIXTURE / "study.toml", artifacts, notebook=STANDIN)
-    assert written == artifacts / "explore" / STANDIN.name  # beside the artifacts by default
+    written = explore.prepare_notebook(FIXTURE / "study.toml", artifacts)
+    assert written == artifacts / "explore" / "explore.ipynb"  # beside the artifacts by default
     cells = _cells(written)
     tags = [cell.metadata.get("tags", []) for cell in cells]
     index = tags.index(["parameters"])
@@ -57,7 +56,7 @@ def test_prepare_notebook_injects_the_study_as_literals_after_the_parameters_cel
     assert f'artifacts_dir = "{artifacts.resolve()}"' in injected
     # the rest of the notebook is the source's, unexecuted
     assert [c.source for c in cells if c is not cells[index + 1]] == [
-        c.source for c in _cells(STANDIN)
+        c.source for c in _cells(EXPLORER)
     ]
     assert all(not c.get("outputs") for c in cells if c.cell_type == "code")
     # the dashboard's template, next to it
@@ -66,26 +65,31 @@ def test_prepare_notebook_injects_the_study_as_literals_after_the_parameters_cel
     assert "cdn.jsdelivr.net" in (template / "index.html.j2").read_text()  # the links it empties
 
 
+def test_the_bundled_explorer_takes_the_study_and_artifacts_as_parameters() -> None:
+    names = [p.name for p in notebook_parameters(EXPLORER)]
+    assert names == ["study_file", "artifacts_dir"]
+
+
 def test_prepare_notebook_twice_replaces_the_copy(tmp_path: Path) -> None:
     first = explore.prepare_notebook(
-        FIXTURE / "study.toml", tmp_path / "a", notebook=STANDIN, into=tmp_path / "nb"
+        FIXTURE / "study.toml", tmp_path / "a", notebook=EXPLORER, into=tmp_path / "nb"
     )
     second = explore.prepare_notebook(
-        FIXTURE / "study.toml", tmp_path / "b", notebook=STANDIN, into=tmp_path / "nb"
+        FIXTURE / "study.toml", tmp_path / "b", notebook=EXPLORER, into=tmp_path / "nb"
     )
     assert first == second
     injected = [c.source for c in _cells(second) if "injected-parameters" in c.metadata["tags"]]
     assert len(injected) == 1 and str((tmp_path / "b").resolve()) in injected[0]
     assert sorted(p.name for p in (tmp_path / "nb").iterdir()) == [
         explore.JUPYTER_DATA_DIR,
-        STANDIN.name,
+        EXPLORER.name,
     ]  # no staging file left behind
 
 
 def test_prepare_notebook_keeps_an_installed_kernel_and_falls_back_otherwise(
     tmp_path: Path,
 ) -> None:
-    source = nbformat.read(STANDIN, as_version=4)
+    source = nbformat.read(EXPLORER, as_version=4)
     source.metadata["kernelspec"] = {"name": "no-such-kernel", "display_name": "x"}
     orphan = tmp_path / "orphan.ipynb"
     nbformat.write(source, orphan)
@@ -93,7 +97,7 @@ def test_prepare_notebook_keeps_an_installed_kernel_and_falls_back_otherwise(
     kernelspec = nbformat.read(written, as_version=4).metadata["kernelspec"]
     assert kernelspec["name"] == explore.FALLBACK_KERNEL
 
-    kept = explore.prepare_notebook(FIXTURE / "study.toml", tmp_path, notebook=STANDIN)
+    kept = explore.prepare_notebook(FIXTURE / "study.toml", tmp_path, notebook=EXPLORER)
     assert nbformat.read(kept, as_version=4).metadata["kernelspec"]["name"] in (
         "cjresearch",  # make setup installs it
         explore.FALLBACK_KERNEL,
@@ -270,7 +274,7 @@ class Recorded:
 
 
 @pytest.fixture
-def recorded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Recorded:
+def recorded(monkeypatch: pytest.MonkeyPatch) -> Recorded:
     """`cjresearch explore` with artifacts not computed and servers not started: recorded."""
     record = Recorded()
 
@@ -285,12 +289,6 @@ def recorded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Recorded:
         "compute_artifacts",
         lambda study, folder: record.computed.append(Path(folder)),
     )
-    if explore.EXPLORE_NOTEBOOK not in [p.stem for p in bundled_notebooks()]:
-        # until notebooks/explore.ipynb exists, the stand-in plays the bundled explorer
-        bundled = tmp_path / "bundled"
-        bundled.mkdir()
-        shutil.copy(STANDIN, bundled / "explore.ipynb")
-        monkeypatch.setenv("CJRESEARCH_NOTEBOOKS", str(bundled))
     return record
 
 
