@@ -58,19 +58,18 @@ _CHART_CHANGED_JS = f"([selector, before]) => ({_CHART_DATA_JS})(selector) !== b
 
 
 def _stop(server: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the process group (Voila shuts its kernels down), SIGKILL if it lingers."""
-    if server.poll() is None:
+    """SIGTERM to Voila's process group, SIGKILL if it lingers.
+
+    Voila shuts its kernels down on SIGTERM (they run in sessions of their own, and also
+    exit when their parent dies).
+    """
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGTERM)
         try:
-            os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
-        except ProcessLookupError:
-            pass
-    # kernels left behind by a Voila killed mid-shutdown
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(server.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")

@@ -414,7 +414,10 @@ def explore(
     notebook = _run(lambda: ex.prepare_notebook(study, folder))
     if dashboard and chosen is not None:
         url = ex.dashboard_url(chosen)
-        out.print(escape(f"Explorer dashboard: {url}  (this machine only; Ctrl-C stops it)"))
+        out.print(
+            escape(f"Explorer dashboard: {url}  (this machine only; Ctrl-C stops it)"),
+            soft_wrap=True,
+        )
         code = ex.launch(
             ex.dashboard_command(notebook, port=chosen),
             cwd=notebook.parent,
@@ -422,7 +425,7 @@ def explore(
             open_url=None if no_browser else url,
         )
     else:
-        out.print(escape(f"Explorer in JupyterLab: {notebook}  (Ctrl-C stops it)"))
+        out.print(escape(f"Explorer in JupyterLab: {notebook}  (Ctrl-C stops it)"), soft_wrap=True)
         code = ex.launch(
             ex.lab_command(notebook, port=chosen, browser=not no_browser), cwd=notebook.parent
         )
