@@ -145,7 +145,7 @@ def test_a_free_port_given_is_kept() -> None:
 
 def test_lab_command(tmp_path: Path) -> None:
     notebook = tmp_path / "explore.ipynb"
-    assert explore.lab_command(notebook) == [
+    assert explore.lab_command(notebook, allow_root=False) == [
         sys.executable,
         "-m",
         "jupyter",
@@ -153,10 +153,13 @@ def test_lab_command(tmp_path: Path) -> None:
         str(notebook),
         "--ServerApp.ip=127.0.0.1",
     ]
-    assert explore.lab_command(notebook, port=8899, browser=False)[-2:] == [
+    assert explore.lab_command(notebook, port=8899, browser=False, allow_root=True)[-3:] == [
         "--ServerApp.port=8899",
         "--no-browser",
+        "--allow-root",
     ]
+    as_root = os.geteuid() == 0  # JupyterLab refuses root without --allow-root
+    assert ("--allow-root" in explore.lab_command(notebook)) == as_root
 
 
 def test_dashboard_command_binds_loopback_only(tmp_path: Path) -> None:

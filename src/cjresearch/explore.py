@@ -193,15 +193,28 @@ def choose_port(port: int | None = None) -> int:
 
 
 def lab_command(
-    notebook: str | Path, *, port: int | None = None, browser: bool = True
+    notebook: str | Path,
+    *,
+    port: int | None = None,
+    browser: bool = True,
+    allow_root: bool | None = None,
 ) -> list[str]:
-    """``jupyter lab <notebook>`` with this Python's JupyterLab, on the loopback interface."""
+    """``jupyter lab <notebook>`` with this Python's JupyterLab, on the loopback interface.
+
+    ``allow_root`` (default: whether this process runs as root, as in many containers) adds
+    ``--allow-root``, without which JupyterLab refuses to start as root; it still listens on
+    127.0.0.1 only and asks for its token.
+    """
     command = [sys.executable, "-m", "jupyter", "lab", os.fspath(notebook)]
     command.append(f"--ServerApp.ip={LOOPBACK}")
     if port is not None:
         command.append(f"--ServerApp.port={port}")
     if not browser:
         command.append("--no-browser")
+    if allow_root is None:
+        allow_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    if allow_root:
+        command.append("--allow-root")
     return command
 
 
