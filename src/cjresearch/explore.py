@@ -59,7 +59,7 @@ JUPYTER_DATA_DIR = ".jupyter-data"
 _TEMPLATE_FILES = {
     "conf.json": '{"base_template": "lab"}\n',
     # Voila's lab template links Font Awesome from a CDN although its bundle carries the
-    # fonts: point those links at empty data: URLs so that the page loads nothing remote.
+    # fonts: point those links at inert data: URLs so that the page loads nothing remote.
     "index.html.j2": (
         "{%- extends 'lab/index.html.j2' -%}\n"
         "{%- block notebook_css -%}\n"
