@@ -1,7 +1,9 @@
 """The explorer: linked ipywidgets controls over a build's artifacts, in JupyterLab or Voila.
 
->>> from cjresearch.widgets import Explorer          # doctest: +SKIP
->>> Explorer("processed", study_file="study.toml")   # doctest: +SKIP
+In a notebook, as a cell's last expression::
+
+    from cjresearch.widgets import Explorer
+    Explorer("processed", study_file="study.toml")
 
 Controls: personas (several, to compare), stage, emotion source, window of months, minimum
 group size (never below the study's) and "compare to all customers". Panes: the journey map
@@ -50,14 +52,14 @@ SOURCE_LABELS = {
 }
 ALL_STAGES = "(every stage)"
 #: Panes and the parts of the query each one shows (a pane is redrawn only when they change).
-_PANES: dict[str, tuple[str, ...]] = {
-    "map": ("focus", "source", "window", "min_group_size"),
+_PANES: dict[str, tuple[str, ...]] = {  # in drawing order: the quick text first
+    "summary": ("labels", "stage", "source", "window", "min_group_size"),
     "emotion": ("labels", "source", "window", "min_group_size"),
     "funnel": ("labels", "window", "min_group_size"),
+    "map": ("focus", "source", "window", "min_group_size"),
     "forest": ("labels", "stage"),
     "findings": ("labels", "stage"),
     "pain": ("labels", "stage", "source", "window", "min_group_size"),
-    "summary": ("labels", "stage", "source", "window", "min_group_size"),
 }
 _CHART_PANES = ("map", "emotion", "funnel", "forest")
 #: Chart specs kept for selections seen before (going back to one is instant).
