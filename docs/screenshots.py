@@ -1,12 +1,20 @@
 """Screenshots for the README, taken by the tests' offline browser (Debian's chromium).
 
+The portal and a persona report from `reports/`, and the explorer served by Voila on the
+sample study's artifacts (every non-loopback request aborted).
+
 Run after `make demo`:  .venv/bin/python docs/screenshots.py
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -19,6 +27,51 @@ PAGES = {
 }
 
 
+def explorer(opened: object, target: Path) -> None:
+    """The explorer as a Voila dashboard on the sample study, after a persona change."""
+    from cjresearch.explore import (
+        dashboard_command,
+        dashboard_environment,
+        dashboard_url,
+        free_port,
+        prepare_notebook,
+    )
+    from cjresearch.explore import wait_until_answering as answering
+
+    study = ROOT / "data" / "sample" / "study.toml"
+    with tempfile.TemporaryDirectory() as tmp:
+        notebook = prepare_notebook(study, ROOT / "data" / "processed" / "sample", into=Path(tmp))
+        port = free_port()
+        server = subprocess.Popen(
+            dashboard_command(notebook, port=port),
+            cwd=tmp,
+            env=dashboard_environment(notebook),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            url = dashboard_url(port)
+            if not answering(url, timeout=120, alive=lambda: server.poll() is None):
+                raise SystemExit(f"Voila did not answer at {url}")
+            context = opened.browser.new_context(viewport={"width": 1250, "height": 1400})  # type: ignore[attr-defined]
+            context.route(
+                "**/*",
+                lambda r: r.continue_()
+                if urlparse(r.request.url).hostname in {"127.0.0.1", "localhost"}
+                else r.abort(),
+            )
+            page = context.new_page()
+            page.goto(url, timeout=180_000)
+            page.wait_for_selector(".cjr-chart-map :is(svg.marks, canvas.marks)", timeout=180_000)
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(target), full_page=False)
+            context.close()
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+
+
 def main() -> None:
     browser = offline_browser.__wrapped__()  # the fixture's generator, outside pytest
     opened = next(browser)
@@ -27,6 +80,7 @@ def main() -> None:
             report = opened.open(page, screenshot=ROOT / "docs" / "img" / name)
             if report.blocked or report.console_errors:
                 raise SystemExit(f"{page}: {report.blocked or report.console_errors}")
+        explorer(opened, ROOT / "docs" / "img" / "explorer.png")
     finally:
         browser.close()
 
