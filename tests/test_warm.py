@@ -89,6 +89,25 @@ def test_a_warm_kernel_forgets_the_last_notebook(tmp_path: Path) -> None:
     assert numbers[0] == numbers[1] == [1, 2, 3, 4]
 
 
+def test_a_kernel_without_cjresearch_runs_each_notebook_in_a_fresh_kernel(
+    tmp_path: Path,
+) -> None:
+    from cjresearch._warm import KernelSession
+    from cjresearch.runner import execute_notebook
+
+    pid = _notebook(tmp_path, "pid", "import os\nprint(os.getpid())")
+    session = KernelSession("cjresearch")
+    session.prepare_code = "import cjresearch_is_not_installed_here"  # as in another env
+    jobs = [NotebookJob(f"{i}", pid, tmp_path / f"{i}.ipynb") for i in range(2)]
+    try:
+        outcomes = [execute_notebook(job, session) for job in jobs]
+    finally:
+        session.close()
+    assert all(o.ok for o in outcomes)
+    first, second = (_text(job.output_notebook)[0] for job in jobs)
+    assert first != second and session.starts == 2
+
+
 def test_a_pool_started_ahead_runs_jobs_in_warm_kernels(tmp_path: Path) -> None:
     pid = _notebook(tmp_path, "pid", "import os\nprint(os.getpid())")
     jobs = [NotebookJob(f"{i}", pid, tmp_path / f"{i}.ipynb") for i in range(6)]

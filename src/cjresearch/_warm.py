@@ -56,7 +56,8 @@ def prepare_kernel_state(imports: tuple[str, ...] = ()) -> None:
     import importlib
 
     for name in imports:
-        importlib.import_module(name)
+        with contextlib.suppress(ImportError):  # a kernel without it imports it when asked
+            importlib.import_module(name)
     _SNAPSHOT.clear()
     _SNAPSHOT.update(
         cwd=os.getcwd(),
@@ -106,6 +107,9 @@ class KernelSession:
         Modules imported as soon as the kernel starts.
     """
 
+    #: Run in a fresh kernel (``{imports}``: the modules to import).
+    prepare_code = "import cjresearch._warm as _w; _w.prepare_kernel_state({imports!r}); del _w"
+
     def __init__(
         self,
         kernel_name: str,
@@ -119,6 +123,9 @@ class KernelSession:
         self.km: Any = None
         self.kc: Any = None
         self.starts = 0
+        #: Whether the running kernel can be reset (it imports cjresearch); one that cannot
+        #: runs a single notebook and is replaced, as in the cold way.
+        self.resettable = False
 
     @property
     def pid(self) -> int | None:
@@ -141,11 +148,15 @@ class KernelSession:
             self.kc.allow_stdin = False
             self.kc.start_channels()
             await self.kc.wait_for_ready(timeout=start_timeout)
-            await self._execute(
-                "import cjresearch._warm as _w; "
-                f"_w.prepare_kernel_state({tuple(self.imports)!r}); del _w",
+            content = await self._execute(
+                self.prepare_code.format(imports=tuple(self.imports)),
                 timeout=start_timeout + 120.0,
+                check=False,
             )
+            # A kernel of another environment (no cjresearch in it) is used cold.
+            self.resettable = content.get("status") == "ok"
+            if not self.resettable and content.get("ename") not in _NOT_INSTALLED:
+                _raise_for(content)
         except BaseException:
             await self.discard()
             raise
@@ -157,25 +168,29 @@ class KernelSession:
         Also before a fresh kernel's first notebook: a kernel started ahead of its work
         started in another directory.
         """
+        if not self.resettable:
+            return  # a fresh kernel, started in the notebook's directory
         # __import__: a name bound here would be cleared by the reset it calls
         await self._execute(
             f"__import__('cjresearch._warm')._warm.reset_kernel_state({cwd!r})",
             timeout=timeout,
         )
 
-    async def _execute(self, code: str, *, timeout: float | None) -> None:
-        """Run ``code`` silently (no output, no history) and fail on an error."""
+    async def _execute(
+        self, code: str, *, timeout: float | None, check: bool = True
+    ) -> dict[str, Any]:
+        """Run ``code`` silently (no output, no history); the reply's content."""
         reply = await self.kc.execute_interactive(
             code, silent=True, store_history=False, timeout=timeout
         )
-        content = reply.get("content", {})
-        if content.get("status") != "ok":
-            msg = f"preparing the kernel failed: {content.get('ename')}: {content.get('evalue')}"
-            raise RuntimeError(msg)
+        content: dict[str, Any] = reply.get("content", {})
+        if check and content.get("status") != "ok":
+            _raise_for(content)
+        return content
 
     def after_notebook(self, *, ok: bool) -> None:
         """Keep a kernel that ran a notebook to the end; discard it otherwise (or if cold)."""
-        if not ok or not self.warm:
+        if not ok or not self.warm or not self.resettable:
             self.close()
 
     def kill(self) -> None:
@@ -189,6 +204,7 @@ class KernelSession:
         """Shut the kernel down; the next notebook starts a fresh one."""
         km, kc = self.km, self.kc
         self.km = self.kc = None
+        self.resettable = False
         if kc is not None:
             with contextlib.suppress(Exception):
                 kc.stop_channels()
@@ -203,6 +219,14 @@ class KernelSession:
         from jupyter_core.utils import run_sync
 
         run_sync(self.discard)()
+
+
+_NOT_INSTALLED = ("ModuleNotFoundError", "ImportError")
+
+
+def _raise_for(content: dict[str, Any]) -> None:
+    msg = f"preparing the kernel failed: {content.get('ename')}: {content.get('evalue')}"
+    raise RuntimeError(msg)
 
 
 def start_quietly(session: KernelSession, *, start_timeout: float = 60.0) -> None:
