@@ -6,7 +6,8 @@ Both build the same study into fresh folders with the same notebooks and paramet
   another, the papermill CLI and ``jupyter nbconvert --to html --no-input`` (each a fresh
   process), as a hand-written script would;
 - ours: ``cjresearch.build.build`` (artifacts, papermill's Python API in a pool of ``--jobs``
-  workers, HTML export in the worker, portal, tables, atomic publish).
+  workers each running its reports in one warm kernel started while the artifacts are
+  computed, HTML export in the worker, portal, tables, atomic publish).
 
 Then a no-op rebuild of ours (nothing changed), in process and as ``cjresearch build`` from a
 shell (Python start-up and imports included). Targets (issue 6): ours at least 3x faster than

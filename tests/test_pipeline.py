@@ -287,6 +287,43 @@ def test_failed_report_with_no_previous_version(tmp_path: Path) -> None:
     assert "failed" in index
 
 
+@pytest.mark.slow
+def test_a_report_past_its_deadline_keeps_its_previous_version(tmp_path: Path) -> None:
+    slow = tmp_path / "slow.ipynb"
+    node = nbformat.read(TINY, as_version=4)
+    node.cells[1].source += "\nseconds = 0"
+    node.cells.append(
+        nbformat.v4.new_code_cell("import time\nfor _ in range(seconds):\n    time.sleep(1)")
+    )
+    nbformat.write(node, slow)
+    out = tmp_path / "out"
+
+    def publish(seconds: int):  # type: ignore[no-untyped-def]
+        return publish_reports(
+            out,
+            [
+                ReportSpec(
+                    "stage", "support", slow, {"label": f"waits {seconds}", "seconds": seconds}
+                )
+            ],
+            portal=PortalContext("Study"),
+            progress=False,
+            notebook_timeout=3,
+            execution_timeout=20,
+        )
+
+    first = publish(0)
+    (good,) = first.reports
+    assert good.status == "ok"
+    page = read_html(out, good.path)
+    late = publish(60)
+    (report,) = late.reports
+    assert report.status == "stale" and "notebook deadline exceeded" in str(report.error)
+    assert read_html(out, good.path) == page  # the previous good version stays
+    assert Path(str(report.failed_notebook)).is_file()
+    assert "notebook deadline exceeded" in read_html(out, "index.html")
+
+
 def test_render_portal_escapes_and_flags() -> None:
     from cjresearch.pipeline import ReportResult
 

@@ -85,3 +85,47 @@ def test_cell_timeout_fails_the_job_without_retry(tmp_path: Path) -> None:
     )
     assert not outcome.ok and outcome.attempts == 1
     assert "timed out" in str(outcome.error).lower() or "timeout" in str(outcome.error).lower()
+
+
+def _slow_notebook(folder: Path, cells: int) -> Path:
+    node = nbformat.v4.new_notebook()
+    node.metadata["kernelspec"] = {"name": "cjresearch", "display_name": "cjresearch"}
+    node.cells = [nbformat.v4.new_code_cell("import time")]
+    node.cells += [nbformat.v4.new_code_cell("time.sleep(1)") for _ in range(cells)]
+    node.cells += [nbformat.v4.new_code_cell("print('fini' + 'shed')")]
+    path = folder / "slow.ipynb"
+    nbformat.write(node, path)
+    return path
+
+
+def test_a_notebook_past_its_deadline_is_stopped_and_fails(tmp_path: Path) -> None:
+    # every cell finishes well within the cell timeout; the notebook as a whole never would
+    slow = _slow_notebook(tmp_path, cells=30)
+    tiny = NotebookJob("tiny", TINY, tmp_path / "tiny.ipynb")
+    (late, after) = run_jobs(
+        [
+            NotebookJob(
+                "late", slow, tmp_path / "out.ipynb", execution_timeout=20, notebook_timeout=3
+            ),
+            tiny,
+        ],
+        max_workers=1,
+    )
+    assert not late.ok and late.attempts == 1
+    assert "notebook deadline exceeded" in str(late.error) and "3 s" in str(late.error)
+    # the partial notebook is kept for debugging; it never got to the end
+    assert late.output_notebook is not None
+    assert "finished" not in late.output_notebook.read_text()
+    # the kernel was replaced: the next notebook runs
+    assert after.ok
+
+
+def test_a_notebook_within_its_deadline_is_not_stopped(tmp_path: Path) -> None:
+    (outcome,) = run_jobs(
+        [
+            NotebookJob(
+                "ok", _slow_notebook(tmp_path, cells=2), tmp_path / "o.ipynb", notebook_timeout=60
+            )
+        ]
+    )
+    assert outcome.ok and "finished" in (tmp_path / "o.ipynb").read_text()

@@ -18,6 +18,7 @@ free of them (``tests/test_build.py`` checks).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import importlib.metadata
@@ -219,7 +220,10 @@ def build(
     run_id = new_run_id()
     output = Path(output) if output is not None else study.output_dir
     folder = Path(artifacts) if artifacts is not None else study.artifacts_dir
-    with lock_output(output, run_id=run_id, wait=wait):
+    with (
+        lock_output(output, run_id=run_id, wait=wait),
+        _early_pool(study, folder, jobs, force=force, reports=reports) as pool,
+    ):
         computed = compute_artifacts(study, folder, force=force)
         specs = report_specs(study, computed) if reports else []
         manifest: dict[str, Any] = {
@@ -256,6 +260,8 @@ def build(
             before_commit=stage_tables,
             progress=progress,
             lock=False,
+            notebook_timeout=study.reports.notebook_timeout,
+            pool=pool,
         )
     if not outcome.published and (output / "manifest.json").is_file():
         # nothing changed: the published manifest is still the truth
@@ -263,7 +269,27 @@ def build(
     return BuildResult(run_id, output, computed, manifest, list(outcome.reports))
 
 
+def _early_pool(
+    study: Study, folder: Path, jobs: int | None, *, force: bool, reports: bool
+) -> contextlib.AbstractContextManager[Any]:
+    """The report workers, started now when the artifacts are to be computed: their kernels
+    start and import while the artifacts are computed, instead of after. None (nothing to
+    start) when the artifacts are current: a build that changes nothing starts no kernel."""
+    from cjresearch.runner import NotebookPool, default_jobs
+
+    workers = jobs or default_jobs()
+    if not reports or workers <= 1 or (not force and artifacts_current(study, folder)):
+        return contextlib.nullcontext()
+    return NotebookPool(workers)
+
+
 # --- artifacts ------------------------------------------------------------------------------
+
+
+def artifacts_current(study: Study, folder: str | Path) -> bool:
+    """Whether ``folder`` holds the artifacts of the study as it is now (nothing to compute)."""
+    fingerprint, _ = _fingerprint(study)
+    return _reusable(Path(folder), fingerprint) is not None
 
 
 def _fingerprint(study: Study) -> tuple[str, dict[str, dict[str, Any]]]:

@@ -224,11 +224,14 @@ class StatisticsSettings(_Section):
 
 
 class ReportSettings(_Section):
-    """``[reports]``: where reports and artifacts go, and the smallest publishable group."""
+    """``[reports]``: where reports and artifacts go, the smallest publishable group, and the
+    seconds a report's notebook may run in all (past it, the report fails and keeps its
+    previous version, marked stale)."""
 
     output: Path = Path("reports")
     artifacts: Path = Path("processed")
     min_group_size: int = Field(default=10, ge=1)
+    notebook_timeout: float = Field(default=1800.0, gt=0)
 
 
 class Study(BaseModel):

@@ -52,6 +52,24 @@ def _environment() -> jinja2.Environment:
     )
 
 
+@functools.cache
+def _exporter() -> Any:
+    """nbconvert's exporter, made once per process: it compiles its Jinja templates on first
+    use, which costs more than the export of a report itself."""
+    from nbconvert import HTMLExporter
+    from traitlets.config import Config
+
+    config = Config()
+    config.TagRemovePreprocessor.enabled = True
+    config.TagRemovePreprocessor.remove_cell_tags = _REMOVE_TAGS
+    exporter = HTMLExporter(config=config, template_name="basic")
+    exporter.exclude_input = True
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    exporter.exclude_output_stdin = True
+    return exporter
+
+
 def render_template(name: str, **context: Any) -> str:
     """Render one of the package's Jinja2 templates (autoescaped)."""
     return _environment().get_template(name).render(version=__version__, **context)
@@ -109,8 +127,6 @@ def export_html(
         names it and the fix for charts.
     """
     import nbformat
-    from nbconvert import HTMLExporter
-    from traitlets.config import Config
 
     node = (
         nbformat.read(os.fspath(notebook), as_version=4)
@@ -119,15 +135,7 @@ def export_html(
     )
     # Widget state makes nbconvert templates pull the widget manager from unpkg.
     node.metadata.pop("widgets", None)
-    config = Config()
-    config.TagRemovePreprocessor.enabled = True
-    config.TagRemovePreprocessor.remove_cell_tags = _REMOVE_TAGS
-    exporter = HTMLExporter(config=config, template_name="basic")
-    exporter.exclude_input = True
-    exporter.exclude_input_prompt = True
-    exporter.exclude_output_prompt = True
-    exporter.exclude_output_stdin = True
-    body, _ = exporter.from_notebook_node(node)
+    body, _ = _exporter().from_notebook_node(node)
     if offline and (loads := external_loads(body)):
         msg = (
             f"the page would load {len(loads)} resource(s) from the network, e.g. {loads[0]}; "

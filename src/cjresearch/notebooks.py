@@ -3,8 +3,10 @@
 **Where the bundled notebooks are.** The product keeps its notebooks in the repository's
 top-level ``notebooks/`` folder. :func:`notebooks_dir` looks, in order, at the folder named by
 the ``CJRESEARCH_NOTEBOOKS`` environment variable, at ``cjresearch/notebooks/`` inside the
-installed package (where a wheel build would copy them), and at the top-level ``notebooks/``
-of the source tree the package was installed from in editable mode (``make setup`` does that).
+installed package (building a wheel copies every top-level ``notebooks/*.ipynb`` there, see
+``setup.py``; ``tests/test_packaging.py`` builds one and checks), and at the top-level
+``notebooks/`` of the source tree the package was installed from in editable mode (``make
+setup`` does that).
 
 **Parameters.** A notebook declares its parameters in its cell tagged ``parameters``, as
 literals (``persona = "p1"``, optionally annotated ``persona: str = "p1"  # help``). Values

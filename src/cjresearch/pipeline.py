@@ -31,8 +31,10 @@ from cjresearch.errors import CJResearchError
 from cjresearch.publish import STATE_DIR, PublishTransaction, assign_slugs, slugify
 from cjresearch.runner import (
     DEFAULT_KERNEL,
+    DEFAULT_NOTEBOOK_TIMEOUT,
     NotebookJob,
     NotebookOutcome,
+    NotebookPool,
     check_parameter_values,
     run_jobs,
 )
@@ -312,6 +314,8 @@ def run_reports(
     progress: bool | None = None,
     stream: TextIO | None = None,
     on_done: Callable[[ReportResult], None] | None = None,
+    notebook_timeout: float | None = DEFAULT_NOTEBOOK_TIMEOUT,
+    pool: NotebookPool | None = None,
 ) -> list[ReportResult]:
     """Rebuild the reports whose fingerprint changed and stage them for publishing.
 
@@ -339,6 +343,11 @@ def run_reports(
     kernel_name, start_timeout, execution_timeout, retries
         Execution: the Jupyter kernel, seconds allowed for the kernel to start and for each
         cell, and retries of a kernel that fails to start.
+    notebook_timeout
+        Seconds allowed for a whole notebook (None: no deadline); a report past it fails
+        (its kernel is stopped) and keeps its previous version, marked stale.
+    pool
+        A :class:`~cjresearch.runner.NotebookPool` started earlier (instead of ``jobs``).
     fingerprint_extra
         Anything else the reports depend on (e.g. the study's report settings).
     progress
@@ -421,6 +430,7 @@ def run_reports(
                 start_timeout=start_timeout,
                 execution_timeout=execution_timeout,
                 retries=retries,
+                notebook_timeout=notebook_timeout,
             )
         )
     by_key = {f"{s.kind}/{s.slug}": s for s in todo}
@@ -475,7 +485,7 @@ def run_reports(
 
     started = time.perf_counter()
     try:
-        run_jobs(jobs_list, max_workers=jobs, on_done=finished)
+        run_jobs(jobs_list, max_workers=jobs, on_done=finished, pool=pool)
     finally:
         bar.close()
     if todo:

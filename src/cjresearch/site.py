@@ -110,8 +110,9 @@ def publish_reports(
         published at all (not even the portal or ``before_commit``'s files): a no-op run
         leaves the folder byte for byte as it was.
     **execution
-        ``kernel_name``, ``start_timeout``, ``execution_timeout``, ``retries``,
-        ``fingerprint_extra`` for :func:`~cjresearch.pipeline.run_reports`.
+        ``kernel_name``, ``start_timeout``, ``execution_timeout``, ``notebook_timeout``,
+        ``retries``, ``fingerprint_extra``, ``pool`` for
+        :func:`~cjresearch.pipeline.run_reports`.
 
     Raises
     ------

@@ -1,0 +1,62 @@
+"""A built wheel ships the bundled notebooks, and an installed (non-editable) package finds them."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD_FILES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md")
+
+
+@pytest.mark.slow
+def test_the_wheel_ships_and_finds_the_bundled_notebooks(tmp_path: Path) -> None:
+    # a copy of the sources, so the build leaves nothing in the working tree
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in BUILD_FILES:
+        shutil.copyfile(ROOT / name, source / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", ".ipynb_checkpoints")
+    shutil.copytree(ROOT / "src", source / "src", ignore=ignore)
+    shutil.copytree(ROOT / "notebooks", source / "notebooks", ignore=ignore)
+    dist = tmp_path / "dist"
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
+    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(dist), str(source)], check=True)
+    (wheel,) = dist.glob("cjresearch-*.whl")
+
+    expected = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+    assert {"persona_report.ipynb", "stage_report.ipynb", "personas.ipynb"} <= set(expected)
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = sorted(
+            Path(n).name for n in archive.namelist() if n.startswith("cjresearch/notebooks/")
+        )
+    assert shipped == expected
+
+    # installed without the source tree (no editable finder, no CJRESEARCH_NOTEBOOKS)
+    target = tmp_path / "site"
+    subprocess.run(
+        [*pip, "install", "--no-deps", "--no-index", "--target", str(target), str(wheel)],
+        check=True,
+    )
+    probe = (
+        "import json; from cjresearch import notebooks as n; "
+        "print(json.dumps([str(n.notebooks_dir()), [p.name for p in n.bundled_notebooks()], "
+        "str(n.find_notebook('persona_report'))]))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "CJRESEARCH_NOTEBOOKS"}
+    env["PYTHONPATH"] = str(target)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True, env=env,
+        cwd=tmp_path,
+    )  # fmt: skip
+    folder, names, persona = json.loads(result.stdout.strip().splitlines()[-1])
+    assert Path(folder) == target / "cjresearch" / "notebooks"
+    assert names == expected
+    assert Path(persona) == target / "cjresearch" / "notebooks" / "persona_report.ipynb"
