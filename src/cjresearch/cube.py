@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from cjresearch.errors import CJResearchError
+from cjresearch.journeys import _codes as _positions
 from cjresearch.journeys import _factorize
 
 __all__ = [
@@ -146,15 +147,29 @@ def window_counts(
     >>> counts[0].astype(int).tolist()   # unit 7 in months 0 and 2, unit 8 in month 1
     [[1, 2, 2], [0, 1, 2], [0, 0, 1]]
     """
+    weights = [None if unit_weight is None else np.asarray(unit_weight, dtype=np.float64)]
+    return _first_in_window(group, unit, period, n_groups, n_periods, weights)[0]
+
+
+def _first_in_window(
+    group: np.ndarray,
+    unit: np.ndarray,
+    period: np.ndarray,
+    n_groups: int,
+    n_periods: int,
+    weights: Sequence[np.ndarray | None],
+) -> list[np.ndarray]:
+    """:func:`window_counts` for several unit weights (None: 1), sorting the cells once."""
     if len(group) == 0:
-        return np.zeros((n_groups, n_periods, n_periods))
+        return [np.zeros((n_groups, n_periods, n_periods)) for _ in weights]
     g, u, p, prev, _, _ = _sorted_cells(group, unit, period, n_periods)
-    if unit_weight is None:
-        weight = np.ones(len(p))
-    else:
-        weight = np.asarray(unit_weight, dtype=np.float64)[u]
     last = np.full(len(p), n_periods - 1)
-    return _rectangles(n_groups, n_periods, g, prev + 1, p, p, last, weight)
+    return [
+        _rectangles(
+            n_groups, n_periods, g, prev + 1, p, p, last, np.ones(len(p)) if w is None else w[u]
+        )
+        for w in weights
+    ]
 
 
 def window_means(
@@ -370,11 +385,8 @@ def open_cube(folder: str | Path, stages: Sequence[str]) -> Cube:
 
 
 def _codes(values: pd.Series, labels: Sequence[object] | pd.Index) -> np.ndarray:
-    """Positions of ``values`` in ``labels`` (-1 for missing or unknown), hashing each
-    distinct value once."""
-    codes, uniques = _factorize(values)
-    lookup = pd.Index(labels).get_indexer(uniques.astype(str)).astype(np.int64)
-    return np.where(codes >= 0, lookup[np.maximum(codes, 0)], -1) if len(lookup) else codes
+    """Positions of ``values`` in ``labels`` (-1 for missing or unknown)."""
+    return _positions(values, pd.Index(labels))
 
 
 class _Pairs:
@@ -499,9 +511,8 @@ def build_cube(
         "active": window_counts(ev_persona, ev_customer, ev_period, n_groups=n_p, n_periods=m),
     }
     g = ev_persona * n_s + ev_stage
-    arrays["reach"] = window_counts(g, ev_customer, ev_period, n_groups=n_p * n_s, n_periods=m)
-    arrays["reach_churned"] = window_counts(
-        g, ev_customer, ev_period, n_groups=n_p * n_s, unit_weight=churned, n_periods=m
+    arrays["reach"], arrays["reach_churned"] = _first_in_window(
+        g, ev_customer, ev_period, n_p * n_s, m, [None, churned]
     )
     g_all = ob_persona * n_s + ob_stage
     all_n, all_s, all_q = window_means(
@@ -523,9 +534,8 @@ def build_cube(
     ok = ev_tp >= 0
     g = ev_persona[ok] * n_t + ev_tp[ok]
     args = (g, ev_customer[ok], ev_period[ok])
-    arrays["tp_reach"] = window_counts(*args, n_groups=n_p * n_t, n_periods=m)
-    arrays["tp_churned"] = window_counts(
-        *args, n_groups=n_p * n_t, unit_weight=churned, n_periods=m
+    arrays["tp_reach"], arrays["tp_churned"] = _first_in_window(
+        *args, n_p * n_t, m, [None, churned]
     )
     arrays["tp_events"] = window_totals(g, ev_period[ok], n_groups=n_p * n_t, n_periods=m)
     ok = ob_tp >= 0
