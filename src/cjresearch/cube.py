@@ -514,22 +514,8 @@ def build_cube(
     arrays["reach"], arrays["reach_churned"] = _first_in_window(
         g, ev_customer, ev_period, n_p * n_s, m, [None, churned]
     )
-    g_all = ob_persona * n_s + ob_stage
-    all_n, all_s, all_q = window_means(
-        g_all, ob_customer, ob_period, ob_value, n_groups=n_p * n_s, n_periods=m
-    )
-    g_src = g_all * n_k + ob_source
-    src_n, src_s, src_q = window_means(
-        g_src, ob_customer, ob_period, ob_value, n_groups=n_p * n_s * n_k, n_periods=m
-    )
-    for name, whole, by_source in (
-        ("emotion_n", all_n, src_n),
-        ("emotion_sum", all_s, src_s),
-        ("emotion_sumsq", all_q, src_q),
-    ):
-        cube = by_source.reshape(n_p, n_s, n_k, m, m)
-        cube[:, :, 0] = whole.reshape(n_p, n_s, m, m)
-        arrays[name] = cube
+    observed = (ob_persona, ob_customer, ob_period, ob_value, ob_source)
+    arrays |= _emotion_arrays("emotion", ob_stage, n_s, observed, n_p, n_k, m)
 
     ok = ev_tp >= 0
     g = ev_persona[ok] * n_t + ev_tp[ok]
@@ -539,19 +525,8 @@ def build_cube(
     )
     arrays["tp_events"] = window_totals(g, ev_period[ok], n_groups=n_p * n_t, n_periods=m)
     ok = ob_tp >= 0
-    g_all = ob_persona[ok] * n_t + ob_tp[ok]
-    args = (ob_customer[ok], ob_period[ok], ob_value[ok])
-    all_n, all_s, all_q = window_means(g_all, *args, n_groups=n_p * n_t, n_periods=m)
-    g_src = g_all * n_k + ob_source[ok]
-    src_n, src_s, src_q = window_means(g_src, *args, n_groups=n_p * n_t * n_k, n_periods=m)
-    for name, whole, by_source in (
-        ("tp_emotion_n", all_n, src_n),
-        ("tp_emotion_sum", all_s, src_s),
-        ("tp_emotion_sumsq", all_q, src_q),
-    ):
-        cube = by_source.reshape(n_p, n_t, n_k, m, m)
-        cube[:, :, 0] = whole.reshape(n_p, n_t, m, m)
-        arrays[name] = cube
+    observed = tuple(column[ok] for column in observed)
+    arrays |= _emotion_arrays("tp_emotion", ob_tp[ok], n_t, observed, n_p, n_k, m)
 
     if n_c:
         ok = ev_ch >= 0
@@ -585,6 +560,35 @@ def build_cube(
         arrays=arrays,
         verbatims=verbatims,
     )
+
+
+def _emotion_arrays(
+    prefix: str,
+    inner: np.ndarray,
+    n_inner: int,
+    observed: tuple[np.ndarray, ...],
+    n_personas: int,
+    n_sources: int,
+    n_periods: int,
+) -> dict[str, np.ndarray]:
+    """``<prefix>_n/_sum/_sumsq``, (persona, inner, source, a, b): customers' window means
+    from every source (source 0, :data:`ALL_SOURCES`) and from each one."""
+    persona, customer, period, value, source = observed
+    group = persona * n_inner + inner
+    shape = (n_personas, n_inner, n_sources, n_periods, n_periods)
+    every = window_means(
+        group, customer, period, value, n_groups=n_personas * n_inner, n_periods=n_periods
+    )
+    each = window_means(
+        group * n_sources + source, customer, period, value,
+        n_groups=n_personas * n_inner * n_sources, n_periods=n_periods,
+    )  # fmt: skip
+    out = {}
+    for name, whole, by_source in zip(("n", "sum", "sumsq"), every, each, strict=True):
+        cube = by_source.reshape(shape)
+        cube[:, :, 0] = whole.reshape(shape[:2] + shape[3:])
+        out[f"{prefix}_{name}"] = cube
+    return out
 
 
 _VERBATIM_COLUMNS = ("persona", "stage", "touchpoint", "period", "text", "text_emotion")
