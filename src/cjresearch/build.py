@@ -36,6 +36,7 @@ import pandas as pd
 from cjresearch._version import __version__
 from cjresearch.config import CANONICAL_COLUMNS, Study
 from cjresearch.journeys import sanitise_name
+from cjresearch.pipeline import file_sha256
 
 if TYPE_CHECKING:
     from cjresearch.io import StudyTables
@@ -759,15 +760,6 @@ def _parameters(study: Study) -> dict[str, Any]:
 
 def _finite(value: float) -> float | None:
     return None if pd.isna(value) else round(float(value), 6)
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file's bytes, read in chunks."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def package_versions() -> dict[str, str]:

@@ -45,6 +45,7 @@ __all__ = [
     "ReportResult",
     "ReportSpec",
     "Status",
+    "file_sha256",
     "load_state",
     "notebook_fingerprint",
     "plan_reports",
@@ -128,7 +129,10 @@ def _sha256_bytes(data: bytes) -> str:
 _HASH_CACHE: dict[tuple[str, int, int], str] = {}
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes, read in chunks; remembered per (path, size, mtime) so a
+    build that checks its inputs twice reads them once."""
+    path = Path(path)
     stat = path.stat()
     key = (os.fspath(path.resolve()), stat.st_size, stat.st_mtime_ns)
     cached = _HASH_CACHE.get(key)
@@ -173,7 +177,7 @@ def report_fingerprint(spec: ReportSpec, *, extra: Mapping[str, Any] | None = No
     payload = {
         "notebook": notebook_fingerprint(spec.notebook),
         "parameters": spec.parameters,
-        "inputs": sorted((Path(p).name, _file_sha256(Path(p))) for p in spec.inputs),
+        "inputs": sorted((Path(p).name, file_sha256(Path(p))) for p in spec.inputs),
         "cjresearch": __version__,
         "extra": extra or {},
     }
@@ -408,7 +412,7 @@ def run_reports(
     for spec in todo:
         key = f"{spec.kind}/{spec.slug}"
         hashes = dict(data_hashes or {})
-        hashes.update({Path(p).name: _file_sha256(Path(p)) for p in spec.inputs})
+        hashes.update({Path(p).name: file_sha256(Path(p)) for p in spec.inputs})
         jobs_list.append(
             NotebookJob(
                 key=key,
