@@ -171,9 +171,10 @@ def test_no_customer_id_reaches_any_pane_and_data_strings_are_escaped(explorer, 
     everything = "".join(panes + specs)
     ids = pd.read_parquet(artifacts / "customers.parquet")["customer_id"].astype(str)
     assert not any(i in everything for i in ids)
-    if "alert(1)" in explorer.pain_pane.value:  # shown only at a pain point with verbatims
-        assert "<script>" not in explorer.pain_pane.value
-        assert "&lt;script&gt;" in explorer.pain_pane.value
+    assert "alert(1)" in explorer.pain_pane.value  # the planted pain point's comments
+    assert "<script>" not in explorer.pain_pane.value
+    assert "<img" not in explorer.pain_pane.value
+    assert "&lt;script&gt;" in explorer.pain_pane.value
 
 
 def test_updates_redraw_only_the_panes_that_change(explorer) -> None:
@@ -184,3 +185,19 @@ def test_updates_redraw_only_the_panes_that_change(explorer) -> None:
     assert explorer.emotion_chart.spec is before["emotion"]
     assert explorer.forest_chart.spec is not before["forest"]
     assert explorer.last_update_s >= 0
+
+
+def test_artifacts_without_a_cube_get_one_computed_on_first_open(artifacts, tmp_path) -> None:
+    from cjresearch.cube import CUBE_FILE, VERBATIMS_FILE, load_cube
+
+    older = tmp_path / "older"
+    shutil.copytree(artifacts, older)
+    built = load_cube(older)
+    assert built is not None
+    (older / CUBE_FILE).unlink()
+    (older / VERBATIMS_FILE).unlink()
+    Explorer(older, export_dir=tmp_path / "exports")
+    again = load_cube(older)
+    assert again is not None and again.periods == built.periods
+    np.testing.assert_array_equal(again.arrays["emotion_sum"], built.arrays["emotion_sum"])
+    pd.testing.assert_frame_equal(again.verbatims, built.verbatims)

@@ -466,6 +466,7 @@ def compute_artifacts(study: Study, folder: str | Path, *, force: bool = False) 
         assignments=assignments,
         stages=study.stages,
         feedback=tables.feedback,
+        cx_lexicon=study.emotion.text_lexicon,
     ).save(folder)  # the explorer's pre-aggregated figures
 
     summary = {

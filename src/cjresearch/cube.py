@@ -345,7 +345,7 @@ def load_cube(folder: str | Path) -> Cube | None:
     )
 
 
-def open_cube(folder: str | Path, stages: Sequence[str]) -> Cube:
+def open_cube(folder: str | Path, stages: Sequence[str], *, cx_lexicon: bool = True) -> Cube:
     """The cube of an artifacts folder, computed from its tables (once) if it has none.
 
     Artifacts written before the explorer existed have the canonical tables but no cube;
@@ -379,6 +379,7 @@ def open_cube(folder: str | Path, stages: Sequence[str]) -> Cube:
             assignments=read("assignments"),
             stages=stages,
             feedback=read("feedback"),
+            cx_lexicon=cx_lexicon,
         )
         cube.save(folder)
         return cube
@@ -424,6 +425,7 @@ def build_cube(
     assignments: pd.DataFrame | None,
     stages: Sequence[str],
     feedback: pd.DataFrame | None = None,
+    cx_lexicon: bool = True,
 ) -> Cube:
     """Aggregate a study's canonical tables into a :class:`Cube`.
 
@@ -441,6 +443,8 @@ def build_cube(
         The study's stages, in order.
     feedback
         Canonical feedback with ``text`` (for the verbatims), or None.
+    cx_lexicon
+        Score the comments as the study does (``[emotion] text_lexicon``).
     """
     from cjresearch.privacy import redact
 
@@ -547,7 +551,7 @@ def build_cube(
     for name, lead in shapes.items():
         arrays[name] = arrays[name].reshape(*lead, m, m)
 
-    verbatims = _verbatims(feedback, ids, persona_of, stages, tp_pairs, m, periods)
+    verbatims = _verbatims(feedback, ids, persona_of, stages, tp_pairs, m, periods, cx_lexicon)
     verbatims["text"] = redact(verbatims["text"]).to_numpy()
     return Cube(
         periods=tuple(periods),
@@ -602,6 +606,7 @@ def _verbatims(
     tp_pairs: _Pairs,
     n_periods: int,
     periods: Sequence[str],
+    cx_lexicon: bool,
 ) -> pd.DataFrame:
     empty = pd.DataFrame(
         {
@@ -640,7 +645,7 @@ def _verbatims(
             "touchpoint": tp,
             "period": period[keep],
             "text": raw,
-            "text_emotion": score_texts(raw).to_numpy(dtype=np.float64),
+            "text_emotion": score_texts(raw, cx_lexicon=cx_lexicon).to_numpy(dtype=np.float64),
         }
     )
     frame = frame.sort_values(

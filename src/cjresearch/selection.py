@@ -34,13 +34,12 @@ import pandas as pd
 
 from cjresearch.cube import ALL_SOURCES, NO_PERSONA, Cube
 from cjresearch.errors import CJResearchError
-from cjresearch.journey_map import _risk_ratio, _t_interval
+from cjresearch.journey_map import ALL, _risk_ratio, _t_interval
 from cjresearch.privacy import suppress
 from cjresearch.profiles import wilson_intervals
 
 __all__ = ["ALL", "Query", "Selection", "select"]
 
-ALL = "all"
 #: Pain points listed per persona (and stage, when every stage is shown).
 TOP_PAIN_POINTS = 5
 #: A touchpoint felt at least this much worse than its stage (on the -1..1 scale) is a pain

@@ -111,9 +111,14 @@ class Explorer(w.VBox):
     ) -> None:
         artifacts = views.open_artifacts(artifacts_dir, study_file=study_file)
         self.artifacts = artifacts
-        self.cube = open_cube(artifacts.folder, artifacts.stages)
+        settings = artifacts.summary["parameters"]
+        self.cube = open_cube(
+            artifacts.folder,
+            artifacts.stages,
+            cx_lexicon=bool(settings["emotion"]["text_lexicon"]),
+        )
         self.stages = list(artifacts.stages)
-        self.study_min = int(artifacts.summary["parameters"]["reports"]["min_group_size"])
+        self.study_min = int(settings["reports"]["min_group_size"])
         self.export_dir = Path(export_dir) if export_dir is not None else Path("explorer-exports")
         self.colors = views._colors(artifacts)
         self.emotion_churn = artifacts.table("emotion_churn")
