@@ -56,5 +56,5 @@ sample: setup
 
 clean:
 	rm -rf reports/*.html reports/manifest.json reports/personas reports/stages reports/analysis \
-	       reports/tables reports/.cjresearch data/processed tests/data/fixture_study/processed
+	       reports/tables reports/.cjresearch data/processed tests/fixtures/fixture_study/processed
 	find data/sample -mindepth 1 ! -name study.toml ! -name README.md -delete

@@ -3,7 +3,7 @@
 The notebooks live in the repository's top-level ``notebooks/`` folder (the README, ``make
 test`` and nbval use that path). A wheel has no top level, so building the package copies
 every ``notebooks/*.ipynb`` into ``cjresearch/notebooks/``, where
-:func:`cjresearch.notebooks.notebooks_dir` finds them in an installed (non-editable) package.
+:func:`cjresearch.reporting.notebooks.notebooks_dir` finds them in an installed (non-editable) package.
 Everything else about the package is declared in ``pyproject.toml``.
 """
 

@@ -30,9 +30,9 @@ import time
 from pathlib import Path
 
 from cjresearch.build import build, compute_artifacts, report_specs
-from cjresearch.config import load_study
-from cjresearch.runner import default_jobs
-from cjresearch.sample import write_sample
+from cjresearch.data.study import load_study
+from cjresearch.datasets.sample import write_sample
+from cjresearch.reporting.execute import default_jobs
 
 BIN = Path(sys.executable).parent
 

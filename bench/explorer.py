@@ -1,6 +1,6 @@
 """Benchmark: how fast the explorer's panes follow a control change, against the naive way.
 
-- ours: :class:`cjresearch.widgets.Explorer` on a build's artifacts. For each control
+- ours: :class:`cjresearch.explore.widgets.Explorer` on a build's artifacts. For each control
   (persona, stage, emotion source, window, minimum group size, compare), 20 changes; each is
   timed from setting the control's value to every affected pane holding its new content
   (ipywidgets observers run synchronously, so that is the ``value =`` assignment). "Cold":
@@ -8,7 +8,7 @@
   selection seen before (the cache is kept).
 - naive: what an explorer without the cube would do on a change: cut the event log,
   observations and feedback to the window and recompute the journey map from them
-  (:func:`cjresearch.journey_map.build_map`), a few times. Its charts are not drawn, so the
+  (:func:`cjresearch.analysis.journey_map.build_map`), a few times. Its charts are not drawn, so the
   naive figure is a lower bound (ours includes drawing every chart).
 
 Both in the same run; prints the medians and the ratio. Target (issue 7): under 300 ms on
@@ -37,16 +37,16 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+from cjresearch.analysis.cube import build_cube
+from cjresearch.analysis.emotion import emotion_observations, stage_emotion
+from cjresearch.analysis.journey_map import build_map
+from cjresearch.analysis.journeys import customer_features
+from cjresearch.analysis.personas.model import load_persona_model
 from cjresearch.build import attribute_columns, compute_artifacts
-from cjresearch.config import load_study
-from cjresearch.cube import build_cube
-from cjresearch.emotion import emotion_observations, stage_emotion
-from cjresearch.io import load_tables
-from cjresearch.journey_map import build_map
-from cjresearch.journeys import customer_features
-from cjresearch.persona_model import load_persona_model
-from cjresearch.sample import write_sample
-from cjresearch.widgets import ALL_STAGES, Explorer
+from cjresearch.data.study import load_study
+from cjresearch.data.tables import load_tables
+from cjresearch.datasets.sample import write_sample
+from cjresearch.explore.widgets import ALL_STAGES, Explorer
 
 REPEATS = 20
 

@@ -1,4 +1,4 @@
-"""Simulation study of cjresearch.stats: interval coverage and false findings under a null.
+"""Simulation study of cjresearch.analysis.stats: interval coverage and false findings under a null.
 
 Not part of the test run. Each repetition generates a study whose truth is known on the scale
 the models report:
@@ -29,8 +29,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from cjresearch.analysis.stats import emotion_churn, joint_model, time_to_churn
 from cjresearch.errors import StatisticalWarning
-from cjresearch.stats import emotion_churn, joint_model, time_to_churn
 
 UNIT = 0.5
 BETA = {"a": 0.0, "b": -1.6, "c": -1.2}

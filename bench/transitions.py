@@ -3,7 +3,7 @@
 Generates an event log (default 10 million events, about 25 per customer, 7 stages,
 40 touchpoints, 5 personas), then computes in the same run
 
-- ours: ``cjresearch.journey_map`` (one preparation of integer codes, then stage and
+- ours: ``cjresearch.analysis.journey_map`` (one preparation of integer codes, then stage and
   touchpoint directly-follows transitions and the funnel, per persona and for all);
 - baseline: the same tables with plain pandas (sort, ``groupby().shift``, ``groupby().agg``
   with ``nunique``, ``drop_duplicates`` and a customer x stage pivot for the funnel),
@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cjresearch.journey_map import _funnel, _prepare, _transitions
+from cjresearch.analysis.journey_map import _funnel, _prepare, _transitions
 
 STAGES = ["awareness", "consideration", "purchase", "onboarding", "usage", "support", "renewal"]
 N_TOUCHPOINTS = 40
@@ -242,7 +242,7 @@ def main() -> None:
         f"in {time.perf_counter() - start:.1f} s"
     )
     t_ours, mem_ours, out_ours = timed(ours, events, customers, personas)
-    print(f"cjresearch.journey_map   {t_ours:8.2f} s   peak RSS +{mem_ours:,.0f} MB")
+    print(f"cjresearch.analysis.journey_map   {t_ours:8.2f} s   peak RSS +{mem_ours:,.0f} MB")
     t_base, mem_base, out_base = timed(baseline, events, customers, personas)
     print(f"plain pandas groupby     {t_base:8.2f} s   peak RSS +{mem_base:,.0f} MB")
     check(out_ours, out_base)

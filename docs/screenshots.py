@@ -29,14 +29,14 @@ PAGES = {
 
 def explorer(opened: object, target: Path) -> None:
     """The explorer as a Voila dashboard on the sample study, after a persona change."""
-    from cjresearch.explore import (
+    from cjresearch.explore.server import (
         dashboard_command,
         dashboard_environment,
         dashboard_url,
         free_port,
         prepare_notebook,
     )
-    from cjresearch.explore import wait_until_answering as answering
+    from cjresearch.explore.server import wait_until_answering as answering
 
     study = ROOT / "data" / "sample" / "study.toml"
     with tempfile.TemporaryDirectory() as tmp:
@@ -57,9 +57,11 @@ def explorer(opened: object, target: Path) -> None:
             context = opened.browser.new_context(viewport={"width": 1250, "height": 1400})  # type: ignore[attr-defined]
             context.route(
                 "**/*",
-                lambda r: r.continue_()
-                if urlparse(r.request.url).hostname in {"127.0.0.1", "localhost"}
-                else r.abort(),
+                lambda r: (
+                    r.continue_()
+                    if urlparse(r.request.url).hostname in {"127.0.0.1", "localhost"}
+                    else r.abort()
+                ),
             )
             page = context.new_page()
             page.goto(url, timeout=180_000)

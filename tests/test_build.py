@@ -11,11 +11,11 @@ import nbformat
 import pandas as pd
 import pytest
 
-from _browser import OfflineBrowser, offline_browser  # noqa: F401  (the fixture)
 from cjresearch.build import build
-from cjresearch.config import load_study
-from cjresearch.notebooks import notebooks_dir
-from cjresearch.sample import write_sample
+from cjresearch.data.study import load_study
+from cjresearch.datasets.sample import write_sample
+from cjresearch.reporting.notebooks import notebooks_dir
+from helpers.browser import OfflineBrowser
 
 XSS_SCRIPT = "<script>window.__xss = 'script'</script>"
 XSS_IMG = '"><img src=x onerror="window.__xss = \'img\'; alert(1)">'
@@ -121,7 +121,7 @@ def test_no_customer_id_is_published(hostile) -> None:
 @HOSTILE
 def test_pages_render_offline_and_execute_nothing(
     hostile,
-    offline_browser: OfflineBrowser,  # noqa: F811
+    offline_browser: OfflineBrowser,
 ) -> None:
     _, _, root = hostile
     out = root / "out"

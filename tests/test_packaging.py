@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import REPO
+
 BUILD_FILES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md")
 
 
@@ -22,16 +23,16 @@ def test_the_wheel_ships_and_finds_the_bundled_notebooks(tmp_path: Path) -> None
     source = tmp_path / "source"
     source.mkdir()
     for name in BUILD_FILES:
-        shutil.copyfile(ROOT / name, source / name)
+        shutil.copyfile(REPO / name, source / name)
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", ".ipynb_checkpoints")
-    shutil.copytree(ROOT / "src", source / "src", ignore=ignore)
-    shutil.copytree(ROOT / "notebooks", source / "notebooks", ignore=ignore)
+    shutil.copytree(REPO / "src", source / "src", ignore=ignore)
+    shutil.copytree(REPO / "notebooks", source / "notebooks", ignore=ignore)
     dist = tmp_path / "dist"
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
     subprocess.run([*pip, "wheel", "--no-deps", "-w", str(dist), str(source)], check=True)
     (wheel,) = dist.glob("cjresearch-*.whl")
 
-    expected = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+    expected = sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb"))
     assert {"persona_report.ipynb", "stage_report.ipynb", "personas.ipynb"} <= set(expected)
     with zipfile.ZipFile(wheel) as archive:
         shipped = sorted(
@@ -46,7 +47,7 @@ def test_the_wheel_ships_and_finds_the_bundled_notebooks(tmp_path: Path) -> None
         check=True,
     )
     probe = (
-        "import json; from cjresearch import notebooks as n; "
+        "import json; from cjresearch.reporting import notebooks as n; "
         "print(json.dumps([str(n.notebooks_dir()), [p.name for p in n.bundled_notebooks()], "
         "str(n.find_notebook('persona_report'))]))"
     )

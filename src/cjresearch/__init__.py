@@ -16,43 +16,43 @@ from typing import TYPE_CHECKING, Any
 from cjresearch._version import __version__
 
 _EXPORTS = {
-    "Study": "cjresearch.config",
-    "load_study": "cjresearch.config",
-    "StudyTables": "cjresearch.io",
-    "load_tables": "cjresearch.io",
-    "INSTRUMENTS": "cjresearch.schema",
-    "INSTRUMENT_SCALES": "cjresearch.schema",
-    "TextScorer": "cjresearch.emotion",
-    "emotion_observations": "cjresearch.emotion",
-    "normalise_scores": "cjresearch.emotion",
-    "score_texts": "cjresearch.emotion",
-    "stage_emotion": "cjresearch.emotion",
-    "text_score_agreement": "cjresearch.emotion",
-    "customer_features": "cjresearch.journeys",
-    "select_features": "cjresearch.journeys",
-    "stage_transitions": "cjresearch.journeys",
-    "JourneyMap": "cjresearch.journey_map",
-    "build_map": "cjresearch.journey_map",
-    "redact": "cjresearch.privacy",
-    "suppress": "cjresearch.privacy",
-    "generate_sample": "cjresearch.sample",
-    "write_sample": "cjresearch.sample",
-    "EmotionChurnResult": "cjresearch.stats",
-    "adjust_pvalues": "cjresearch.stats",
-    "analyse": "cjresearch.stats",
-    "emotion_churn": "cjresearch.stats",
-    "findings": "cjresearch.stats",
-    "joint_model": "cjresearch.stats",
-    "opportunities": "cjresearch.stats",
-    "survival_curves": "cjresearch.stats",
-    "time_to_churn": "cjresearch.stats",
+    "Study": "cjresearch.data.study",
+    "load_study": "cjresearch.data.study",
+    "StudyTables": "cjresearch.data.tables",
+    "load_tables": "cjresearch.data.tables",
+    "INSTRUMENTS": "cjresearch.data.schema",
+    "INSTRUMENT_SCALES": "cjresearch.data.schema",
+    "TextScorer": "cjresearch.analysis.emotion",
+    "emotion_observations": "cjresearch.analysis.emotion",
+    "normalise_scores": "cjresearch.analysis.emotion",
+    "score_texts": "cjresearch.analysis.emotion",
+    "stage_emotion": "cjresearch.analysis.emotion",
+    "text_score_agreement": "cjresearch.analysis.emotion",
+    "customer_features": "cjresearch.analysis.journeys",
+    "select_features": "cjresearch.analysis.journeys",
+    "stage_transitions": "cjresearch.analysis.journeys",
+    "JourneyMap": "cjresearch.analysis.journey_map",
+    "build_map": "cjresearch.analysis.journey_map",
+    "redact": "cjresearch.analysis.privacy",
+    "suppress": "cjresearch.analysis.privacy",
+    "generate_sample": "cjresearch.datasets.sample",
+    "write_sample": "cjresearch.datasets.sample",
+    "EmotionChurnResult": "cjresearch.analysis.stats",
+    "adjust_pvalues": "cjresearch.analysis.stats",
+    "analyse": "cjresearch.analysis.stats",
+    "emotion_churn": "cjresearch.analysis.stats",
+    "findings": "cjresearch.analysis.stats",
+    "joint_model": "cjresearch.analysis.stats",
+    "opportunities": "cjresearch.analysis.stats",
+    "survival_curves": "cjresearch.analysis.stats",
+    "time_to_churn": "cjresearch.analysis.stats",
     "BuildResult": "cjresearch.build",
     "build": "cjresearch.build",
-    "ReportSpec": "cjresearch.pipeline",
-    "PortalContext": "cjresearch.portal",
-    "publish_reports": "cjresearch.site",
-    "notebook_parameters": "cjresearch.notebooks",
-    "run_notebook": "cjresearch.notebooks",
+    "ReportSpec": "cjresearch.reporting.reports",
+    "PortalContext": "cjresearch.reporting.portal",
+    "publish_reports": "cjresearch.reporting.site",
+    "notebook_parameters": "cjresearch.reporting.notebooks",
+    "run_notebook": "cjresearch.reporting.notebooks",
     "CJResearchError": "cjresearch.errors",
     "CJResearchWarning": "cjresearch.errors",
     "DataError": "cjresearch.errors",
@@ -109,9 +109,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from cjresearch.build import BuildResult, build
-    from cjresearch.config import Study, load_study
-    from cjresearch.emotion import (
+    from cjresearch.analysis.emotion import (
         TextScorer,
         emotion_observations,
         normalise_scores,
@@ -119,25 +117,10 @@ if TYPE_CHECKING:
         stage_emotion,
         text_score_agreement,
     )
-    from cjresearch.errors import (
-        CJResearchError,
-        CJResearchWarning,
-        DataError,
-        DataWarning,
-        StatisticalWarning,
-        StudyFileError,
-    )
-    from cjresearch.io import StudyTables, load_tables
-    from cjresearch.journey_map import JourneyMap, build_map
-    from cjresearch.journeys import customer_features, select_features, stage_transitions
-    from cjresearch.notebooks import notebook_parameters, run_notebook
-    from cjresearch.pipeline import ReportSpec
-    from cjresearch.portal import PortalContext
-    from cjresearch.privacy import redact, suppress
-    from cjresearch.sample import generate_sample, write_sample
-    from cjresearch.schema import INSTRUMENT_SCALES, INSTRUMENTS
-    from cjresearch.site import publish_reports
-    from cjresearch.stats import (
+    from cjresearch.analysis.journey_map import JourneyMap, build_map
+    from cjresearch.analysis.journeys import customer_features, select_features, stage_transitions
+    from cjresearch.analysis.privacy import redact, suppress
+    from cjresearch.analysis.stats import (
         EmotionChurnResult,
         adjust_pvalues,
         analyse,
@@ -148,6 +131,23 @@ if TYPE_CHECKING:
         survival_curves,
         time_to_churn,
     )
+    from cjresearch.build import BuildResult, build
+    from cjresearch.data.schema import INSTRUMENT_SCALES, INSTRUMENTS
+    from cjresearch.data.study import Study, load_study
+    from cjresearch.data.tables import StudyTables, load_tables
+    from cjresearch.datasets.sample import generate_sample, write_sample
+    from cjresearch.errors import (
+        CJResearchError,
+        CJResearchWarning,
+        DataError,
+        DataWarning,
+        StatisticalWarning,
+        StudyFileError,
+    )
+    from cjresearch.reporting.notebooks import notebook_parameters, run_notebook
+    from cjresearch.reporting.portal import PortalContext
+    from cjresearch.reporting.reports import ReportSpec
+    from cjresearch.reporting.site import publish_reports
 
 
 def __getattr__(name: str) -> Any:

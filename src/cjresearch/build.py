@@ -6,7 +6,7 @@
    tables, journey features, personas, the journey map and the publishable tables, once per
    change of the inputs (an unchanged study and unchanged files reuse them);
 2. fans out one report per persona and per stage, plus the analysis notebooks, through
-   papermill (:func:`cjresearch.site.publish_reports`), rebuilding only the reports whose
+   papermill (:func:`cjresearch.reporting.site.publish_reports`), rebuilding only the reports whose
    fingerprint changed;
 3. publishes the reports, the portal, ``tables/*.csv`` and ``manifest.json`` in one atomic
    step: an interrupted or failed build leaves the published folder as it was (a failing
@@ -34,13 +34,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from cjresearch._version import __version__
-from cjresearch.config import CANONICAL_COLUMNS, Study
-from cjresearch.journeys import sanitise_name
-from cjresearch.pipeline import file_sha256
+from cjresearch.analysis.journeys import sanitise_name
+from cjresearch.data.study import CANONICAL_COLUMNS, Study
+from cjresearch.reporting.reports import file_sha256
 
 if TYPE_CHECKING:
-    from cjresearch.io import StudyTables
-    from cjresearch.persona_model import PersonaModel
+    from cjresearch.analysis.personas.model import PersonaModel
+    from cjresearch.data.tables import StudyTables
 
 # The modelling modules (scikit-learn, statsmodels, papermill) are imported where they are
 # used: a report kernel that opens the artifacts, and a no-op rebuild from cron, need none.
@@ -214,8 +214,8 @@ def build(
     """
     # imported here: the report machinery (papermill, nbconvert) is heavy and optional for
     # callers that only compute artifacts
-    from cjresearch.publish import lock_output
-    from cjresearch.site import new_run_id, publish_reports
+    from cjresearch.reporting.publish import lock_output
+    from cjresearch.reporting.site import new_run_id, publish_reports
 
     started = dt.datetime.now(dt.UTC)
     run_id = new_run_id()
@@ -276,7 +276,7 @@ def _early_pool(
     """The report workers, started now when the artifacts are to be computed: their kernels
     start and import while the artifacts are computed, instead of after. None (nothing to
     start) when the artifacts are current: a build that changes nothing starts no kernel."""
-    from cjresearch.runner import NotebookPool, default_jobs
+    from cjresearch.reporting.execute import NotebookPool, default_jobs
 
     workers = jobs or default_jobs()
     if not reports or workers <= 1 or (not force and artifacts_current(study, folder)):
@@ -358,15 +358,19 @@ def compute_artifacts(study: Study, folder: str | Path, *, force: bool = False) 
     if state is not None:
         return _artifacts(folder, state, reused=True)
 
-    from cjresearch.cube import build_cube
-    from cjresearch.emotion import emotion_observations, stage_emotion, text_score_agreement
+    from cjresearch.analysis.cube import build_cube
+    from cjresearch.analysis.emotion import (
+        emotion_observations,
+        stage_emotion,
+        text_score_agreement,
+    )
+    from cjresearch.analysis.journey_map import build_map
+    from cjresearch.analysis.journeys import customer_features
+    from cjresearch.analysis.personas.model import publishable_tables
+    from cjresearch.analysis.privacy import check_publishable
+    from cjresearch.analysis.stats import analyse
+    from cjresearch.data.tables import load_tables, write_parquet
     from cjresearch.errors import StatisticalWarning
-    from cjresearch.io import load_tables, write_parquet
-    from cjresearch.journey_map import build_map
-    from cjresearch.journeys import customer_features
-    from cjresearch.persona_model import publishable_tables
-    from cjresearch.privacy import check_publishable
-    from cjresearch.stats import analyse
 
     tables = load_tables(study)
     min_group = study.reports.min_group_size
@@ -545,7 +549,7 @@ def load_artifacts(folder: str | Path) -> Artifacts | None:
 
 
 def statistics_tables(result: Any) -> dict[str, pd.DataFrame]:
-    """An :class:`~cjresearch.stats.EmotionChurnResult`'s tables by published name."""
+    """An :class:`~cjresearch.analysis.stats.EmotionChurnResult`'s tables by published name."""
     return {STATS_TABLES.get(k, k): v for k, v in result.tables().items()}
 
 
@@ -573,7 +577,7 @@ def _write_slices(
     stages: list[str],
 ) -> list[Path]:
     """Each report's slice of the tables: a persona's rows (and "all"), a stage's rows."""
-    from cjresearch.io import write_parquet
+    from cjresearch.data.tables import write_parquet
 
     written = []
     for pid, name in personas:
@@ -615,8 +619,8 @@ def _findings(tables: Mapping[str, pd.DataFrame]) -> list[str]:
 
 def report_specs(study: Study, artifacts: Artifacts) -> list[Any]:
     """One report per reportable persona and per stage, plus the analysis notebooks."""
-    from cjresearch.notebooks import find_notebook
-    from cjresearch.pipeline import ReportSpec
+    from cjresearch.reporting.notebooks import find_notebook
+    from cjresearch.reporting.reports import ReportSpec
 
     common = {
         "study_file": str(study.path.resolve()),
@@ -687,7 +691,7 @@ def report_specs(study: Study, artifacts: Artifacts) -> list[Any]:
 
 
 def _portal(study: Study, artifacts: Artifacts, run_id: str) -> Any:
-    from cjresearch.portal import PortalContext
+    from cjresearch.reporting.portal import PortalContext
 
     summary = artifacts.summary
     counts = summary["counts"]
@@ -732,7 +736,7 @@ def _personas(
     study: Study, tables: StudyTables, features: pd.DataFrame, artifacts: Path
 ) -> PersonaModel:
     """Fit the personas, keeping ids and names of the previous build's model if there is one."""
-    from cjresearch.persona_model import (
+    from cjresearch.analysis.personas.model import (
         MODEL_FILE,
         fit_personas,
         load_persona_model,

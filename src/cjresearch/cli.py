@@ -107,7 +107,7 @@ def sample(
     ] = "csv",
 ) -> None:
     """Generate the synthetic sample study (with its planted truth in truth.json)."""
-    from cjresearch.sample import write_sample
+    from cjresearch.datasets.sample import write_sample
 
     if fmt not in ("csv", "parquet"):
         err.print(f"[bold red]error:[/] --format must be csv or parquet, found {fmt!r}")
@@ -123,8 +123,8 @@ def validate(
     study: Annotated[Path, typer.Argument(help="The study file (TOML).")],
 ) -> None:
     """Validate a study's file and tables; print rows kept and dropped per table."""
-    from cjresearch.config import load_study
-    from cjresearch.io import load_tables
+    from cjresearch.data.study import load_study
+    from cjresearch.data.tables import load_tables
 
     tables = _run(lambda: load_tables(load_study(study)))
     table = Table(title=escape(f"{study}: valid"))
@@ -163,7 +163,7 @@ def build(
 ) -> None:
     """Build a study: validate, compute artifacts, run the reports, publish (the main job)."""
     from cjresearch.build import build as run_build
-    from cjresearch.config import load_study
+    from cjresearch.data.study import load_study
 
     if study is None:
         study = _ensure_sample()
@@ -219,8 +219,8 @@ def assign(
     ] = None,
 ) -> None:
     """Assign new customers to the personas of the study's last build."""
-    from cjresearch.config import load_study
-    from cjresearch.persona_model import assign_new_customers, load_persona_model
+    from cjresearch.analysis.personas.model import assign_new_customers, load_persona_model
+    from cjresearch.data.study import load_study
 
     def run() -> pd.DataFrame:
         loaded = load_study(study)
@@ -270,8 +270,8 @@ def run(
     ] = False,
 ) -> None:
     from cjresearch.build import package_versions
-    from cjresearch.config import load_study
-    from cjresearch.notebooks import run_notebook
+    from cjresearch.data.study import load_study
+    from cjresearch.reporting.notebooks import run_notebook
 
     study_path, pairs = _run_arguments(rest or [])
     if study_path is None and SAMPLE_STUDY.is_file():
@@ -331,7 +331,7 @@ def _run_arguments(rest: list[str]) -> tuple[Path | None, list[tuple[str, str]]]
 @app.command()
 def notebooks() -> None:
     """List the bundled notebooks with their parameters, types and defaults."""
-    from cjresearch.notebooks import bundled_notebooks, notebook_parameters, notebooks_dir
+    from cjresearch.reporting.notebooks import bundled_notebooks, notebook_parameters, notebooks_dir
 
     found = bundled_notebooks()
     if not found:
@@ -364,7 +364,7 @@ def schedule(
     ] = None,
 ) -> None:
     """Print a crontab line that rebuilds a study on a schedule (add it with `crontab -e`)."""
-    from cjresearch.config import load_study
+    from cjresearch.data.study import load_study
     from cjresearch.schedule import crontab_line
 
     _run(lambda: load_study(study))
@@ -399,9 +399,9 @@ def explore(
 
     --dashboard serves it with Voila on 127.0.0.1 only. Ctrl-C stops the server.
     """
-    from cjresearch import explore as ex
     from cjresearch.build import compute_artifacts
-    from cjresearch.config import load_study
+    from cjresearch.data.study import load_study
+    from cjresearch.explore import server as ex
 
     if study is None:
         study = _ensure_sample()
@@ -436,8 +436,8 @@ def explore(
 
 def _ensure_sample() -> Path:
     """The bundled sample study, generated (deterministically) on first use."""
-    from cjresearch.config import load_study
-    from cjresearch.sample import write_sample
+    from cjresearch.data.study import load_study
+    from cjresearch.datasets.sample import write_sample
 
     if SAMPLE_STUDY.is_file():
         study = _run(lambda: load_study(SAMPLE_STUDY))

@@ -1,0 +1,658 @@
+"""Pre-aggregated figures for every time window: what the explorer reads instead of events.
+
+The explorer (:mod:`cjresearch.explore.widgets`) lets a researcher pick personas, a stage, an emotion
+source and a window of months; every pane must update at once, on a study of a million
+customers too. So a build aggregates the event log and the emotion observations once, for
+*every* window of whole months, into small dense arrays; an interaction then only indexes
+them.
+
+The unit of every figure is the customer, as in the journey map's tables
+(:mod:`cjresearch.analysis.journey_map`), so the explorer's figures for the whole observation period
+equal the published ones:
+
+- **reach**: customers with at least one event (at a stage, a touchpoint, a channel, or
+  anywhere) inside the window, and how many of them churned;
+- **emotion**: each customer's mean emotion over their observations inside the window (at a
+  stage or a touchpoint, from one source or all), then the mean, sum of squares and count of
+  those customer means, enough for a mean with its t interval for any union of personas;
+- **events**: plain event counts.
+
+Distinct customers are not additive over months (a customer active in March and April
+counts once in March-April). The arrays are exact nonetheless, with no pass per window: a
+customer whose observed months are ``p_1 < ... < p_k`` is in window ``[a, b]`` exactly when
+the window holds a contiguous run ``p_i .. p_j`` of them, which happens for
+``p_{i-1} < a <= p_i`` and ``p_j <= b < p_{j+1}``: a rectangle in the (a, b) plane. Each
+customer adds one rectangle per run (for counts, only the run's first month matters, one
+rectangle per observed month), and 2-d prefix sums of the rectangles' corners give every
+window at once.
+
+Arrays are indexed ``[..., a, b]`` with ``a <= b`` month indices (``periods``); cells with
+``a > b`` are zero. They are an internal artifact (small counts are not suppressed here):
+:mod:`cjresearch.explore.widgets` suppresses before showing anything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cjresearch.analysis.journeys import _codes as _positions
+from cjresearch.analysis.journeys import _factorize
+from cjresearch.errors import CJResearchError
+
+__all__ = [
+    "ALL_SOURCES",
+    "CUBE_FILE",
+    "NO_PERSONA",
+    "Cube",
+    "build_cube",
+    "load_cube",
+    "month_periods",
+    "open_cube",
+    "window_counts",
+    "window_means",
+]
+
+CUBE_FILE = "explorer_cube.npz"
+VERBATIMS_FILE = "explorer_verbatims.parquet"
+ALL_SOURCES = "all"
+NO_PERSONA = "(no persona)"
+#: Comments kept per persona, touchpoint and month (the most negative ones).
+VERBATIMS_PER_CELL = 3
+
+
+# --- the window arithmetic -----------------------------------------------------------------
+
+
+def _rectangles(
+    n_groups: int,
+    n_periods: int,
+    group: np.ndarray,
+    a_lo: np.ndarray,
+    a_hi: np.ndarray,
+    b_lo: np.ndarray,
+    b_hi: np.ndarray,
+    weight: np.ndarray,
+) -> np.ndarray:
+    """Sum of ``weight`` over rectangles ``a_lo..a_hi x b_lo..b_hi`` (inclusive), per group."""
+    m = n_periods + 1
+    size = n_groups * m * m
+    out = np.zeros(size, dtype=np.float64)
+    base = group.astype(np.int64) * m * m
+    for a, b, sign in ((a_lo, b_lo, 1.0), (a_hi + 1, b_lo, -1.0), (a_lo, b_hi + 1, -1.0),
+                       (a_hi + 1, b_hi + 1, 1.0)):  # fmt: skip
+        out += np.bincount(base + a * m + b, weights=sign * weight, minlength=size)
+    grid = out.reshape(n_groups, m, m).cumsum(axis=1).cumsum(axis=2)
+    return grid[:, :n_periods, :n_periods]
+
+
+def _sorted_cells(
+    group: np.ndarray, unit: np.ndarray, period: np.ndarray, n_periods: int
+) -> tuple[np.ndarray, ...]:
+    """Distinct (group, unit, period) cells in order, with each cell's neighbours in time.
+
+    Returns the cells' group, unit, period, the previous observed period of the same group
+    and unit (-1 for the first), the next one (``n_periods`` for the last) and, for each
+    input row, the index of its cell.
+    """
+    n_units = int(unit.max(initial=0)) + 1
+    key = (group.astype(np.int64) * n_units + unit) * n_periods + period
+    cells, inverse = np.unique(key, return_inverse=True)
+    owner = cells // n_periods
+    p = cells % n_periods
+    new_owner = np.ones(len(cells), dtype=bool)
+    new_owner[1:] = owner[1:] != owner[:-1]
+    last_of_owner = np.ones(len(cells), dtype=bool)
+    last_of_owner[:-1] = owner[1:] != owner[:-1]
+    prev = np.where(new_owner, -1, np.concatenate(([-1], p[:-1])))
+    nxt = np.where(last_of_owner, n_periods, np.concatenate((p[1:], [n_periods])))
+    return owner // n_units, owner % n_units, p, prev, nxt, inverse
+
+
+def window_counts(
+    group: np.ndarray,
+    unit: np.ndarray,
+    period: np.ndarray,
+    *,
+    n_groups: int,
+    n_periods: int,
+    unit_weight: np.ndarray | None = None,
+) -> np.ndarray:
+    """Distinct units with at least one row in each window, per group.
+
+    Parameters
+    ----------
+    group, unit, period
+        One value per row: group code in ``[0, n_groups)``, unit (customer) code >= 0 and
+        period index in ``[0, n_periods)``.
+    unit_weight
+        Optional weight per unit code (e.g. 1 for churned customers): the sum of the
+        weights of the distinct units instead of their number.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_groups, n_periods, n_periods)``; ``[g, a, b]`` counts the units of group ``g``
+        seen in periods ``a..b``.
+
+    Examples
+    --------
+    >>> counts = window_counts(np.array([0, 0, 0]), np.array([7, 7, 8]), np.array([0, 2, 1]),
+    ...                        n_groups=1, n_periods=3)
+    >>> counts[0].astype(int).tolist()   # unit 7 in months 0 and 2, unit 8 in month 1
+    [[1, 2, 2], [0, 1, 2], [0, 0, 1]]
+    """
+    weights = [None if unit_weight is None else np.asarray(unit_weight, dtype=np.float64)]
+    return _first_in_window(group, unit, period, n_groups, n_periods, weights)[0]
+
+
+def _first_in_window(
+    group: np.ndarray,
+    unit: np.ndarray,
+    period: np.ndarray,
+    n_groups: int,
+    n_periods: int,
+    weights: Sequence[np.ndarray | None],
+) -> list[np.ndarray]:
+    """:func:`window_counts` for several unit weights (None: 1), sorting the cells once."""
+    if len(group) == 0:
+        return [np.zeros((n_groups, n_periods, n_periods)) for _ in weights]
+    g, u, p, prev, _, _ = _sorted_cells(group, unit, period, n_periods)
+    last = np.full(len(p), n_periods - 1)
+    return [
+        _rectangles(
+            n_groups, n_periods, g, prev + 1, p, p, last, np.ones(len(p)) if w is None else w[u]
+        )
+        for w in weights
+    ]
+
+
+def window_means(
+    group: np.ndarray,
+    unit: np.ndarray,
+    period: np.ndarray,
+    value: np.ndarray,
+    *,
+    n_groups: int,
+    n_periods: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per group and window: the units' means of ``value`` inside the window, summarised.
+
+    Each unit's mean is over its rows inside the window; the result is the number of units
+    with a row there, the sum of their means and the sum of their squared means, each
+    ``(n_groups, n_periods, n_periods)``.
+
+    Examples
+    --------
+    >>> n, total, _ = window_means(np.array([0, 0, 0]), np.array([1, 1, 2]),
+    ...                            np.array([0, 1, 1]), np.array([1.0, 0.0, -1.0]),
+    ...                            n_groups=1, n_periods=2)
+    >>> n[0].astype(int).tolist(), total[0].tolist()   # unit 1: 1 in month 0, 0 in month 1
+    ([[1, 2], [0, 2]], [[1.0, -0.5], [0.0, -1.0]])
+    """
+    shape = (n_groups, n_periods, n_periods)
+    if len(group) == 0:
+        return np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    g, _, p, prev, nxt, inverse = _sorted_cells(group, unit, period, n_periods)
+    value = np.asarray(value, dtype=np.float64)
+    cell_sum = np.bincount(inverse, weights=value, minlength=len(p))
+    cell_n = np.bincount(inverse, minlength=len(p)).astype(np.float64)
+    new_owner = prev == -1
+    owner = np.cumsum(new_owner) - 1
+    start = np.flatnonzero(new_owner)
+    position = np.arange(len(p)) - start[owner]
+    size = np.diff(np.append(start, len(p)))[owner]
+    csum = np.concatenate(([0.0], np.cumsum(cell_sum)))
+    cn = np.concatenate(([0.0], np.cumsum(cell_n)))
+    n_out, s_out, q_out = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    for length in range(int(size.max())):  # runs i..i+length of each unit's months
+        first = np.flatnonzero(position + length < size)
+        last = first + length
+        mean = (csum[last + 1] - csum[first]) / (cn[last + 1] - cn[first])
+        args = (n_groups, n_periods, g[first], prev[first] + 1, p[first], p[last], nxt[last] - 1)
+        n_out += _rectangles(*args, np.ones(len(first)))
+        s_out += _rectangles(*args, mean)
+        q_out += _rectangles(*args, mean * mean)
+    return n_out, s_out, q_out
+
+
+def window_totals(
+    group: np.ndarray, period: np.ndarray, *, n_groups: int, n_periods: int
+) -> np.ndarray:
+    """Rows per group in each window (plain counts, additive over months)."""
+    if len(group) == 0:
+        return np.zeros((n_groups, n_periods, n_periods))
+    cells, counts = np.unique(group.astype(np.int64) * n_periods + period, return_counts=True)
+    g, p = cells // n_periods, cells % n_periods
+    zero, last = np.zeros(len(p), dtype=np.int64), np.full(len(p), n_periods - 1)
+    return _rectangles(n_groups, n_periods, g, zero, p, p, last, counts.astype(np.float64))
+
+
+def month_periods(*timestamps: pd.Series) -> tuple[list[str], list[np.ndarray]]:
+    """Whole calendar months (UTC) spanning the timestamps, and each timestamp's index."""
+    present = [t for t in timestamps if len(t)]
+    if not present:
+        msg = "the study has no events: nothing to explore"
+        raise CJResearchError(msg)
+    months = [_month_number(t) for t in timestamps]
+    start = min(int(m.min()) for m in months if len(m))
+    end = max(int(m.max()) for m in months if len(m))
+    labels = [f"{n // 12:04d}-{n % 12 + 1:02d}" for n in range(start, end + 1)]
+    return labels, [m - start for m in months]
+
+
+def _month_number(timestamps: pd.Series) -> np.ndarray:
+    stamps = pd.to_datetime(timestamps, utc=True)
+    return (stamps.dt.year.to_numpy() * 12 + stamps.dt.month.to_numpy() - 1).astype(np.int64)
+
+
+# --- the cube ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cube:
+    """Every explorer figure for every window of months (see the module docstring).
+
+    Attributes
+    ----------
+    periods
+        Month labels ``YYYY-MM``, in order; windows index into them.
+    personas
+        Persona labels by code (``persona_name``); the last is :data:`NO_PERSONA` when some
+        customers have no persona.
+    persona_ids
+        Each persona code's ``persona_id`` (-1 for :data:`NO_PERSONA`).
+    stages
+        The study's stages, in order.
+    sources
+        :data:`ALL_SOURCES`, then the emotion sources present.
+    touchpoints
+        ``(stage, touchpoint)`` pairs, the touchpoint axis of the ``tp_*`` arrays.
+    channels
+        ``(stage, channel)`` pairs (empty when events have no channel).
+    arrays
+        ``active`` (persona), ``reach`` / ``reach_churned`` (persona, stage),
+        ``emotion_n`` / ``emotion_sum`` / ``emotion_sumsq`` (persona, stage, source),
+        ``tp_reach`` / ``tp_churned`` / ``tp_events`` (persona, touchpoint),
+        ``tp_emotion_n`` / ``_sum`` / ``_sumsq`` (persona, touchpoint, source),
+        ``ch_reach`` / ``ch_events`` (persona, channel), ``persona_size`` (persona): each
+        followed by the two window axes except ``persona_size``.
+    verbatims
+        Redacted comments: ``persona, touchpoint`` (codes; -1 for none), ``stage`` (code),
+        ``period``, ``text``, ``text_emotion``, at most :data:`VERBATIMS_PER_CELL` per persona,
+        stage, touchpoint and month (the most negative). No customer ids.
+    """
+
+    periods: tuple[str, ...]
+    personas: tuple[str, ...]
+    persona_ids: tuple[int, ...]
+    stages: tuple[str, ...]
+    sources: tuple[str, ...]
+    touchpoints: tuple[tuple[str, str], ...]
+    channels: tuple[tuple[str, str], ...]
+    arrays: dict[str, np.ndarray] = field(repr=False)
+    verbatims: pd.DataFrame = field(repr=False)
+
+    def save(self, folder: str | Path) -> list[Path]:
+        """Write ``explorer_cube.npz`` and ``explorer_verbatims.parquet`` atomically."""
+        from cjresearch.data.tables import write_parquet
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "periods": self.periods,
+            "personas": self.personas,
+            "persona_ids": self.persona_ids,
+            "stages": self.stages,
+            "sources": self.sources,
+            "touchpoints": self.touchpoints,
+            "channels": self.channels,
+        }
+        target = folder / CUBE_FILE
+        partial = target.with_name(target.name + ".partial.npz")
+        np.savez_compressed(partial, meta=np.array(json.dumps(meta)), **self.arrays)  # type: ignore[arg-type]
+        partial.replace(target)
+        return [target, write_parquet(self.verbatims, folder / VERBATIMS_FILE)]
+
+    def persona_code(self, label: str) -> int:
+        return self.personas.index(label)
+
+
+def load_cube(folder: str | Path) -> Cube | None:
+    """The cube saved in an artifacts folder, or None if there is none."""
+    folder = Path(folder)
+    path = folder / CUBE_FILE
+    if not path.is_file() or not (folder / VERBATIMS_FILE).is_file():
+        return None
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(str(data["meta"]))
+        arrays = {name: data[name] for name in data.files if name != "meta"}
+    return Cube(
+        periods=tuple(meta["periods"]),
+        personas=tuple(meta["personas"]),
+        persona_ids=tuple(int(i) for i in meta["persona_ids"]),
+        stages=tuple(meta["stages"]),
+        sources=tuple(meta["sources"]),
+        touchpoints=tuple((str(s), str(t)) for s, t in meta["touchpoints"]),
+        channels=tuple((str(s), str(c)) for s, c in meta["channels"]),
+        arrays=arrays,
+        verbatims=pd.read_parquet(folder / VERBATIMS_FILE),
+    )
+
+
+def open_cube(folder: str | Path, stages: Sequence[str], *, cx_lexicon: bool = True) -> Cube:
+    """The cube of an artifacts folder, computed from its tables (once) if it has none.
+
+    Artifacts written before the explorer existed have the canonical tables but no cube;
+    several explorers opened at once compute it once, one after another.
+    """
+    import fcntl
+
+    folder = Path(folder)
+    found = load_cube(folder)
+    if found is not None:
+        return found
+    with (folder / ".compute.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        found = load_cube(folder)
+        if found is not None:
+            return found
+
+        def read(name: str) -> pd.DataFrame | None:
+            path = folder / f"{name}.parquet"
+            return pd.read_parquet(path) if path.is_file() else None
+
+        customers, events = read("customers"), read("events")
+        observations = read("emotion_observations")
+        if customers is None or events is None or observations is None:
+            msg = f"{folder}: no build artifacts here; run `cjresearch build` on the study first"
+            raise CJResearchError(msg)
+        cube = build_cube(
+            customers=customers,
+            events=events,
+            observations=observations,
+            assignments=read("assignments"),
+            stages=stages,
+            feedback=read("feedback"),
+            cx_lexicon=cx_lexicon,
+        )
+        cube.save(folder)
+        return cube
+
+
+def _codes(values: pd.Series, labels: Sequence[object] | pd.Index) -> np.ndarray:
+    """Positions of ``values`` in ``labels`` (-1 for missing or unknown)."""
+    return _positions(values, pd.Index(labels))
+
+
+class _Pairs:
+    """The (stage, label) pairs met in some columns, sorted, and each row's pair index."""
+
+    def __init__(self, stages: Sequence[str], columns: Sequence[tuple[np.ndarray, pd.Series]]):
+        self.stages = list(stages)
+        seen: set[str] = set()
+        for _, values in columns:
+            seen |= {str(v) for v in _factorize(values)[1]}
+        self.labels = pd.Index(sorted(seen))
+        keys = [self._key(stage, values) for stage, values in columns]
+        self.keys = np.unique(np.concatenate([k[k >= 0] for k in keys] or [np.array([], int)]))
+        width = max(len(self.labels), 1)
+        self.pairs = [(self.stages[k // width], str(self.labels[k % width])) for k in self.keys]
+
+    def _key(self, stage: np.ndarray, values: pd.Series) -> np.ndarray:
+        label = _codes(values, self.labels)
+        return np.where((stage >= 0) & (label >= 0), stage * max(len(self.labels), 1) + label, -1)
+
+    def index(self, stage: np.ndarray, values: pd.Series) -> np.ndarray:
+        """Each row's position in :attr:`pairs` (-1 for none)."""
+        key = self._key(stage, values)
+        position = np.searchsorted(self.keys, key)
+        found = (key >= 0) & (position < len(self.keys))
+        found[found] = self.keys[position[found]] == key[found]
+        return np.where(found, position, -1)
+
+
+def build_cube(
+    *,
+    customers: pd.DataFrame,
+    events: pd.DataFrame,
+    observations: pd.DataFrame,
+    assignments: pd.DataFrame | None,
+    stages: Sequence[str],
+    feedback: pd.DataFrame | None = None,
+    cx_lexicon: bool = True,
+) -> Cube:
+    """Aggregate a study's canonical tables into a :class:`Cube`.
+
+    Parameters
+    ----------
+    customers
+        ``customer_id, churned``.
+    events
+        ``customer_id, timestamp, stage, touchpoint`` and optionally ``channel``.
+    observations
+        :func:`cjresearch.analysis.emotion.emotion_observations` output.
+    assignments
+        ``customer_id, persona_id, persona_name`` (one row per customer), or None.
+    stages
+        The study's stages, in order.
+    feedback
+        Canonical feedback with ``text`` (for the verbatims), or None.
+    cx_lexicon
+        Score the comments as the study does (``[emotion] text_lexicon``).
+    """
+    from cjresearch.analysis.privacy import redact
+
+    stages = [str(s) for s in stages]
+    ids = pd.Index(customers["customer_id"])
+    churned = customers["churned"].to_numpy(dtype=np.float64)
+    if assignments is not None and len(assignments):
+        names = (
+            assignments[["persona_id", "persona_name"]]
+            .drop_duplicates("persona_id")
+            .sort_values("persona_id")
+        )
+        persona_ids = [int(i) for i in names["persona_id"]]
+        personas = [str(n) for n in names["persona_name"]]
+        code = pd.Series(np.arange(len(persona_ids)), index=persona_ids)
+        persona_of = np.full(len(ids), len(personas), dtype=np.int64)
+        at = ids.get_indexer(assignments["customer_id"])
+        persona_of[at[at >= 0]] = code.reindex(assignments["persona_id"][at >= 0]).to_numpy()
+    else:
+        persona_ids, personas = [], []
+        persona_of = np.zeros(len(ids), dtype=np.int64)
+    if (persona_of == len(personas)).any():
+        personas.append(NO_PERSONA)
+        persona_ids.append(-1)
+    n_p, n_s = len(personas), len(stages)
+
+    periods, (ev_period, ob_period) = month_periods(events["timestamp"], observations["timestamp"])
+    m = len(periods)
+    ev_customer = _codes(events["customer_id"], ids)
+    ob_customer = _codes(observations["customer_id"], ids)
+    ev_stage = _codes(events["stage"], stages)
+    ob_stage = _codes(observations["stage"], stages)
+    has_tp = "touchpoint" in observations.columns
+    tp_pairs = _Pairs(
+        stages,
+        [(ev_stage, events["touchpoint"])]
+        + ([(ob_stage, observations["touchpoint"])] if has_tp else []),
+    )
+    ev_tp_all = tp_pairs.index(ev_stage, events["touchpoint"])
+    ob_tp_all = (
+        tp_pairs.index(ob_stage, observations["touchpoint"])
+        if has_tp
+        else np.full(len(observations), -1, dtype=np.int64)
+    )
+    if "channel" in events.columns:
+        ch_pairs = _Pairs(stages, [(ev_stage, events["channel"])])
+        ev_ch_all = ch_pairs.index(ev_stage, events["channel"])
+    else:
+        ch_pairs, ev_ch_all = None, np.full(len(events), -1, dtype=np.int64)
+    keep_ev = (ev_customer >= 0) & (ev_stage >= 0)
+    keep_ob = (ob_customer >= 0) & (ob_stage >= 0) & observations["emotion"].notna().to_numpy()
+    ev_customer, ev_stage, ev_period = ev_customer[keep_ev], ev_stage[keep_ev], ev_period[keep_ev]
+    ev_persona = persona_of[ev_customer]
+    obs = observations[keep_ob]
+    ob_customer, ob_stage, ob_period = ob_customer[keep_ob], ob_stage[keep_ob], ob_period[keep_ob]
+    ob_persona = persona_of[ob_customer]
+    ob_value = obs["emotion"].to_numpy(dtype=np.float64)
+    present = obs["source"].value_counts(sort=False)
+    sources = [ALL_SOURCES, *[str(s) for s in present.index[present > 0]]]
+    ob_source = _codes(obs["source"], sources)
+    touchpoints = tp_pairs.pairs
+    ev_tp, ob_tp, ev_ch = ev_tp_all[keep_ev], ob_tp_all[keep_ob], ev_ch_all[keep_ev]
+    channels = ch_pairs.pairs if ch_pairs is not None else []
+    n_t, n_c, n_k = len(touchpoints), len(channels), len(sources)
+
+    arrays: dict[str, np.ndarray] = {
+        "persona_size": np.bincount(persona_of, minlength=n_p).astype(np.float64),
+        "active": window_counts(ev_persona, ev_customer, ev_period, n_groups=n_p, n_periods=m),
+    }
+    g = ev_persona * n_s + ev_stage
+    arrays["reach"], arrays["reach_churned"] = _first_in_window(
+        g, ev_customer, ev_period, n_p * n_s, m, [None, churned]
+    )
+    observed = (ob_persona, ob_customer, ob_period, ob_value, ob_source)
+    arrays |= _emotion_arrays("emotion", ob_stage, n_s, observed, n_p, n_k, m)
+
+    ok = ev_tp >= 0
+    g = ev_persona[ok] * n_t + ev_tp[ok]
+    args = (g, ev_customer[ok], ev_period[ok])
+    arrays["tp_reach"], arrays["tp_churned"] = _first_in_window(
+        *args, n_p * n_t, m, [None, churned]
+    )
+    arrays["tp_events"] = window_totals(g, ev_period[ok], n_groups=n_p * n_t, n_periods=m)
+    ok = ob_tp >= 0
+    observed = tuple(column[ok] for column in observed)
+    arrays |= _emotion_arrays("tp_emotion", ob_tp[ok], n_t, observed, n_p, n_k, m)
+
+    if n_c:
+        ok = ev_ch >= 0
+        g = ev_persona[ok] * n_c + ev_ch[ok]
+        arrays["ch_reach"] = window_counts(
+            g, ev_customer[ok], ev_period[ok], n_groups=n_p * n_c, n_periods=m
+        )
+        arrays["ch_events"] = window_totals(g, ev_period[ok], n_groups=n_p * n_c, n_periods=m)
+    else:
+        arrays["ch_reach"] = np.zeros((0, m, m))
+        arrays["ch_events"] = np.zeros((0, m, m))
+
+    shapes = {
+        "active": (n_p,), "reach": (n_p, n_s), "reach_churned": (n_p, n_s),
+        "tp_reach": (n_p, n_t), "tp_churned": (n_p, n_t), "tp_events": (n_p, n_t),
+        "ch_reach": (n_p, n_c), "ch_events": (n_p, n_c),
+    }  # fmt: skip
+    for name, lead in shapes.items():
+        arrays[name] = arrays[name].reshape(*lead, m, m)
+
+    verbatims = _verbatims(feedback, ids, persona_of, stages, tp_pairs, m, periods, cx_lexicon)
+    verbatims["text"] = redact(verbatims["text"]).to_numpy()
+    return Cube(
+        periods=tuple(periods),
+        personas=tuple(personas),
+        persona_ids=tuple(persona_ids),
+        stages=tuple(stages),
+        sources=tuple(sources),
+        touchpoints=tuple(touchpoints),
+        channels=tuple(channels),
+        arrays=arrays,
+        verbatims=verbatims,
+    )
+
+
+def _emotion_arrays(
+    prefix: str,
+    inner: np.ndarray,
+    n_inner: int,
+    observed: tuple[np.ndarray, ...],
+    n_personas: int,
+    n_sources: int,
+    n_periods: int,
+) -> dict[str, np.ndarray]:
+    """``<prefix>_n/_sum/_sumsq``, (persona, inner, source, a, b): customers' window means
+    from every source (source 0, :data:`ALL_SOURCES`) and from each one."""
+    persona, customer, period, value, source = observed
+    group = persona * n_inner + inner
+    shape = (n_personas, n_inner, n_sources, n_periods, n_periods)
+    every = window_means(
+        group, customer, period, value, n_groups=n_personas * n_inner, n_periods=n_periods
+    )
+    each = window_means(
+        group * n_sources + source, customer, period, value,
+        n_groups=n_personas * n_inner * n_sources, n_periods=n_periods,
+    )  # fmt: skip
+    out = {}
+    for name, whole, by_source in zip(("n", "sum", "sumsq"), every, each, strict=True):
+        cube = by_source.reshape(shape)
+        cube[:, :, 0] = whole.reshape(shape[:2] + shape[3:])
+        out[f"{prefix}_{name}"] = cube
+    return out
+
+
+_VERBATIM_COLUMNS = ("persona", "stage", "touchpoint", "period", "text", "text_emotion")
+
+
+def _verbatims(
+    feedback: pd.DataFrame | None,
+    ids: pd.Index,
+    persona_of: np.ndarray,
+    stages: Sequence[str],
+    tp_pairs: _Pairs,
+    n_periods: int,
+    periods: Sequence[str],
+    cx_lexicon: bool,
+) -> pd.DataFrame:
+    empty = pd.DataFrame(
+        {
+            "persona": pd.Series(dtype="int64"),
+            "stage": pd.Series(dtype="int64"),
+            "touchpoint": pd.Series(dtype="int64"),
+            "period": pd.Series(dtype="int64"),
+            "text": pd.Series(dtype="str"),
+            "text_emotion": pd.Series(dtype="float64"),
+        }
+    )
+    if feedback is None or "text" not in feedback.columns:
+        return empty
+    text = feedback["text"]
+    rows = feedback[text.notna().to_numpy() & (text.astype(str).str.strip() != "").to_numpy()]
+    customer = _codes(rows["customer_id"], ids)
+    stage = _codes(rows["stage"], stages)
+    month = _month_number(rows["timestamp"])
+    start = int(periods[0][:4]) * 12 + int(periods[0][5:]) - 1
+    period = month - start
+    keep = (customer >= 0) & (stage >= 0) & (period >= 0) & (period < n_periods)
+    if not keep.any():
+        return empty
+    rows = rows[keep]
+    if "touchpoint" in rows.columns:
+        tp = tp_pairs.index(stage[keep], rows["touchpoint"])
+    else:
+        tp = np.full(len(rows), -1, dtype=np.int64)
+    from cjresearch.analysis.emotion import score_texts
+
+    raw = rows["text"].astype(str).reset_index(drop=True)
+    frame = pd.DataFrame(
+        {
+            "persona": persona_of[customer[keep]],
+            "stage": stage[keep],
+            "touchpoint": tp,
+            "period": period[keep],
+            "text": raw,
+            "text_emotion": score_texts(raw, cx_lexicon=cx_lexicon).to_numpy(dtype=np.float64),
+        }
+    )
+    frame = frame.sort_values(
+        ["persona", "stage", "touchpoint", "period", "text_emotion"], kind="stable"
+    )
+    frame = frame.drop_duplicates(["persona", "stage", "touchpoint", "period", "text"])
+    frame = frame.groupby(["persona", "stage", "touchpoint", "period"], sort=False).head(
+        VERBATIMS_PER_CELL
+    )
+    return frame.reset_index(drop=True)[list(_VERBATIM_COLUMNS)]

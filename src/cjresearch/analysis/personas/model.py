@@ -1,0 +1,457 @@
+"""The personas step of a build: segmentation, stable identities, profiles and names, in one.
+
+:func:`fit_personas` chains :func:`cjresearch.analysis.personas.segment.segment`,
+:func:`cjresearch.analysis.personas.identities.stable_labels`, :func:`cjresearch.analysis.personas.profiles.persona_table`,
+:func:`~cjresearch.analysis.personas.profiles.persona_traits` and :func:`~cjresearch.analysis.personas.profiles.persona_names`
+into a :class:`PersonaModel`, which a build saves into its artifacts folder
+(:meth:`PersonaModel.save`) and the next build, or ``cjresearch assign``, loads again
+(:func:`load_persona_model`).
+
+Identities across rebuilds: when a previous model is given, the new segments are matched to
+the previous personas by an optimal assignment of centroids in the *previous* model's encoded
+space. Matched personas keep their id and their name; new segments are born with the next
+free ids and a generated name; previous personas without a match die. Births and deaths are
+recorded in :attr:`PersonaModel.matching`. If the feature set changed, ids start afresh and a
+note says so. Names from the study file (``[personas.names]``, persona id = name) always win.
+"""
+
+from __future__ import annotations
+
+import html
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+import joblib
+import numpy as np
+import pandas as pd
+
+from cjresearch.analysis.emotion import emotion_observations, stage_emotion
+from cjresearch.analysis.journeys import customer_features, select_features
+from cjresearch.analysis.personas.identities import (
+    Matching,
+    PersonaIdentity,
+    centroids_in,
+    stable_labels,
+)
+from cjresearch.analysis.personas.profiles import (
+    TRAIT_COLUMNS,
+    persona_names,
+    persona_table,
+    persona_traits,
+    persona_verbatims,
+    usage_profile,
+)
+from cjresearch.analysis.personas.segment import Method, Segmentation, assign, segment
+from cjresearch.analysis.privacy import suppress
+from cjresearch.data.study import Study
+from cjresearch.data.tables import read_table, validate_tables
+from cjresearch.errors import CJResearchError, StatisticalWarning, StudyFileError
+
+__all__ = [
+    "ASSIGNMENT_COLUMNS",
+    "MODEL_FILE",
+    "PersonaModel",
+    "assign_new_customers",
+    "fit_personas",
+    "load_persona_model",
+    "name_overrides",
+    "publishable_tables",
+]
+
+#: File name of a saved model inside an artifacts folder.
+MODEL_FILE = "personas_model.joblib"
+#: Columns of ``assignments.parquet`` (holds customer ids: an artifact, never published).
+ASSIGNMENT_COLUMNS = ("customer_id", "persona_id", "persona_name")
+_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PersonaModel:
+    """Personas found in one run, with what is needed to keep and assign them later.
+
+    Attributes
+    ----------
+    segmentation
+        The :class:`~cjresearch.analysis.personas.segment.Segmentation` (encoder, model, evidence per k).
+    features
+        The feature columns segmented on (after expanding patterns).
+    segment_to_persona
+        Segment label -> persona id.
+    names
+        Persona id -> name (generated, kept from the previous run, or from the study file).
+    matching
+        How the segments were matched to the previous run's personas (births, deaths).
+    personas
+        The published persona table (``persona_id, persona_name, n_customers, share,
+        churn_rate, churn_ci_low, churn_ci_high, stability``).
+    traits
+        The published traits table (``persona_id, feature, persona_value,
+        overall_value, std_diff, direction, rank``).
+    notes
+        Decisions and caveats, as sentences.
+    """
+
+    segmentation: Segmentation
+    features: tuple[str, ...]
+    segment_to_persona: dict[int, int]
+    names: dict[int, str]
+    matching: Matching
+    personas: pd.DataFrame
+    traits: pd.DataFrame
+    notes: tuple[str, ...] = ()
+
+    @property
+    def evidence(self) -> pd.DataFrame:
+        """The evidence for k: ``k, silhouette, bic, stability_ari, chosen``."""
+        return self.segmentation.evidence
+
+    @property
+    def identities(self) -> tuple[PersonaIdentity, ...]:
+        """Persona ids, final names and centroids (in this model's encoded space)."""
+        return tuple(replace(p, name=self.names[p.persona_id]) for p in self.matching.identities)
+
+    def assignments(self) -> pd.DataFrame:
+        """The persona of every customer segmented: columns ``ASSIGNMENT_COLUMNS``."""
+        return self._frame(self.segmentation.labels)
+
+    def assign(self, features: pd.DataFrame) -> pd.DataFrame:
+        """The persona of each customer in ``features`` (e.g. new customers).
+
+        Parameters
+        ----------
+        features
+            ``customer_id`` plus at least the model's feature columns (output of
+            :func:`cjresearch.analysis.journeys.customer_features`). Not modified.
+
+        Returns
+        -------
+        pandas.DataFrame
+            RangeIndex, columns ``customer_id, persona_id, persona_name``, in the order
+            of ``features``.
+        """
+        return self._frame(assign(features, self.segmentation))
+
+    def _frame(self, segments: pd.Series) -> pd.DataFrame:
+        ids = segments.map(self.segment_to_persona).to_numpy(dtype=np.int64)
+        return pd.DataFrame(
+            {
+                "customer_id": segments.index.to_numpy(),
+                "persona_id": ids,
+                "persona_name": pd.Series(ids).map(self.names).to_numpy(dtype=object),
+            }
+        )
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the model to ``folder / MODEL_FILE`` (atomically); return the path."""
+        path = Path(folder) / MODEL_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = path.with_name(f".{path.name}.tmp")
+        joblib.dump({"version": _FORMAT_VERSION, "model": self}, staging, compress=3)
+        staging.replace(path)
+        return path
+
+    def _repr_html_(self) -> str:
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
+        return (
+            f"<div><strong>Personas</strong>: {len(self.names)} personas by "
+            f"{html.escape(self.segmentation.method)}, seed {self.segmentation.seed}"
+            f"{self.personas.to_html(index=False)}"
+            f"<p>Evidence per k</p>{self.evidence.to_html(index=False)}"
+            + (f"<p>Notes</p><ul>{notes}</ul>" if notes else "")
+            + "</div>"
+        )
+
+
+def load_persona_model(folder_or_file: str | Path) -> PersonaModel:
+    """Load a model saved by :meth:`PersonaModel.save` (a folder or the file itself).
+
+    Raises
+    ------
+    CJResearchError
+        No saved model there, or a file that is not one.
+    """
+    path = Path(folder_or_file)
+    if path.is_dir():
+        path = path / MODEL_FILE
+    if not path.is_file():
+        msg = (
+            f"{path}: no saved persona model; run `cjresearch build` on the study first "
+            "(it saves the model into the artifacts folder)"
+        )
+        raise CJResearchError(msg)
+    try:
+        payload = joblib.load(path)
+    except Exception as exc:  # a truncated or foreign file: any unpickling error
+        msg = f"{path}: not a saved persona model ({type(exc).__name__}: {exc})"
+        raise CJResearchError(msg) from exc
+    if not isinstance(payload, dict) or not isinstance(payload.get("model"), PersonaModel):
+        msg = f"{path}: not a saved persona model"
+        raise CJResearchError(msg)
+    model: PersonaModel = payload["model"]
+    return model
+
+
+def name_overrides(names: Mapping[str, str]) -> dict[int, str]:
+    """``[personas.names]`` of the study file (TOML keys are text) as persona id -> name.
+
+    Raises
+    ------
+    StudyFileError
+        A key is not a whole number.
+    """
+    out: dict[int, str] = {}
+    for key, value in names.items():
+        try:
+            out[int(key)] = str(value)
+        except ValueError:
+            msg = (
+                f"[personas.names]: keys are persona ids (whole numbers, as in "
+                f"tables/personas.csv), found {key!r}"
+            )
+            raise StudyFileError(msg) from None
+    return out
+
+
+def fit_personas(
+    features: pd.DataFrame,
+    churned: pd.Series,
+    *,
+    requested: Sequence[str] | None = None,
+    k: int | Literal["auto"] = "auto",
+    k_range: tuple[int, int] = (2, 8),
+    method: Method = "kmeans",
+    seed: int | None = 7,
+    names: Mapping[int, str] | None = None,
+    previous: PersonaModel | None = None,
+    n_bootstrap: int = 10,
+    n_init: int = 4,
+) -> PersonaModel:
+    """Find personas: segment, keep identities, profile and name them.
+
+    Parameters
+    ----------
+    features
+        The output of :func:`cjresearch.analysis.journeys.customer_features` (all columns; the
+        ones segmented on are chosen by ``requested``). Not modified.
+    churned
+        Churn flag per customer, indexed by ``customer_id`` (same customers).
+    requested
+        ``[personas] features`` (names or ``prefix*`` patterns); None for the defaults.
+    k, k_range, method, seed, n_bootstrap, n_init
+        As in :func:`cjresearch.analysis.personas.segment.segment`.
+    names
+        Persona id -> name overrides (see :func:`name_overrides`).
+    previous
+        The previous run's model, to keep persona ids and names (see the module docstring).
+
+    Returns
+    -------
+    PersonaModel
+    """
+    selected = select_features(features, requested)
+    segmentation = segment(
+        selected,
+        k=k,
+        k_range=k_range,
+        method=method,
+        seed=seed,
+        n_bootstrap=n_bootstrap,
+        n_init=n_init,
+    )
+    notes = list(segmentation.notes)
+    columns = tuple(c for c in selected.columns if c != "customer_id")
+    prior: list[PersonaIdentity] = []
+    centroids = None
+    if previous is not None:
+        if previous.features == columns:
+            prior = list(previous.identities)
+            centroids = centroids_in(previous.segmentation.encoder, selected, segmentation.labels)
+        else:
+            note = (
+                "the feature set changed since the previous build "
+                f"({list(previous.features)} -> {list(columns)}): persona ids start afresh"
+            )
+            notes.append(note)
+            warnings.warn(note, StatisticalWarning, stacklevel=2)
+    if centroids is None:
+        centroids = segmentation.centroids
+    persona_ids, matching = stable_labels(segmentation, prior, centroids=centroids)
+    if matching.births and prior:
+        notes.append(f"personas born in this build: {list(matching.births)}")
+    if matching.deaths:
+        notes.append(f"personas of the previous build with no match now: {list(matching.deaths)}")
+
+    # a single persona has nothing to stand apart from
+    traits = persona_traits(selected, persona_ids, top=5) if segmentation.k >= 2 else _no_traits()
+    generated = persona_names(traits) if not traits.empty else {}
+    kept = {p.persona_id: p.name for p in prior}
+    final: dict[int, str] = {}
+    for identity in matching.identities:
+        pid = identity.persona_id
+        final[pid] = kept.get(pid) or generated.get(pid) or f"Persona {pid}"
+    overrides = dict(names or {})
+    unknown = sorted(set(overrides) - set(final))
+    if unknown:
+        msg = (
+            f"[personas.names] names persona ids {unknown} that this build does not have; "
+            f"its personas are {sorted(final)}"
+        )
+        raise StudyFileError(msg)
+    final.update(overrides)
+    final = _unique_names(final)
+
+    stability = {matching.mapping[s]: v for s, v in enumerate(segmentation.segment_stability)}
+    table = persona_table(persona_ids, churned, stability=stability, names=final)
+    return PersonaModel(
+        segmentation=segmentation,
+        features=columns,
+        segment_to_persona=dict(matching.mapping),
+        names=dict(sorted(final.items())),
+        matching=matching,
+        personas=table,
+        traits=traits,
+        notes=tuple(notes),
+    )
+
+
+def _no_traits() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in TRAIT_COLUMNS})
+
+
+def _unique_names(names: dict[int, str]) -> dict[int, str]:
+    """Kept and generated names can meet: the later persona id gets `` (2)``, ..."""
+    seen: dict[str, int] = {}
+    out = {}
+    for pid in sorted(names):
+        name = names[pid]
+        if name in seen:
+            seen[name] += 1
+            name = f"{name} ({seen[name]})"
+        else:
+            seen[name] = 1
+        out[pid] = name
+    return out
+
+
+def assign_new_customers(
+    study: Study,
+    events: str | Path,
+    *,
+    customers: str | Path | None = None,
+    model: PersonaModel | None = None,
+) -> pd.DataFrame:
+    """Assign the customers of a new events file to the study's saved personas.
+
+    The file is read and validated like the study's own events (its renames, stage map,
+    valence); its journey features are computed as in a build, with the end of observation
+    at its latest event (new customers act after the study's end). Attribute features
+    (e.g. ``age``) come from ``customers``, a customers file in the study's format; its
+    churn column is not needed (assignment does not use churn).
+
+    Parameters
+    ----------
+    study
+        The study whose build saved the model (in its artifacts folder).
+    events
+        The new customers' events (CSV or Parquet).
+    customers
+        Optional customers file with the attribute columns the personas use.
+    model
+        The model to use; default: loaded from the study's artifacts folder.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``customer_id, persona_id, persona_name`` (holds customer ids: never
+        publish it).
+
+    Raises
+    ------
+    DataError
+        The files have fatal problems (named by file, column and line).
+    CJResearchError
+        No saved model, or the files lack a column the personas were built on.
+    """
+    model = model if model is not None else load_persona_model(study.artifacts_dir)
+    read = {"delimiter": study.data.delimiter, "encoding": study.data.encoding}
+    event_frame, event_source = read_table(
+        events, table="events", renames=study.renames("events"), **read
+    )
+    if customers is not None:
+        customer_frame, customer_source = read_table(
+            customers, table="customers", renames=study.renames("customers"), **read
+        )
+    else:
+        ids = event_frame["customer_id"].drop_duplicates().reset_index(drop=True)
+        customer_frame, customer_source = pd.DataFrame({"customer_id": ids}), None
+    churn = study.churn.churn_column
+    if not study.churn.derived and churn not in customer_frame.columns:
+        customer_frame = customer_frame.assign(**{churn: False})
+    new = study.model_copy(
+        update={"study": study.study.model_copy(update={"observation_end": None})}
+    )
+    sources = {"events": event_source}
+    if customer_source is not None:
+        sources["customers"] = customer_source
+    tables = validate_tables(
+        new, {"customers": customer_frame, "events": event_frame}, sources=sources
+    )
+    per_stage = stage_emotion(
+        emotion_observations(
+            tables.events,
+            None,
+            valence=study.valence,
+            rating_scale=study.emotion.rating_scale,
+        )
+    )
+    attributes = [c for c in model.features if c in tables.customers.columns]
+    features = customer_features(
+        tables.events,
+        tables.customers,
+        stages=study.stages,
+        observation_end=tables.observation_end,
+        stage_emotion=per_stage,
+        attributes=attributes,
+    )
+    # a channel nobody in the new file used is a share of 0, not a missing column
+    unseen = [c for c in model.features if c.startswith("channel_share_") and c not in features]
+    return model.assign(features.assign(**dict.fromkeys(unseen, 0.0)))
+
+
+def publishable_tables(
+    model: PersonaModel,
+    features: pd.DataFrame,
+    feedback: pd.DataFrame | None,
+    *,
+    min_group_size: int,
+    cx_lexicon: bool = True,
+) -> dict[str, pd.DataFrame]:
+    """The persona tables as published: ``personas``, ``persona_traits``,
+    ``persona_profile``, ``persona_verbatims`` and ``persona_k_evidence``.
+
+    A persona smaller than ``min_group_size`` keeps its row in ``personas`` with its figures
+    blanked (``suppressed``), loses its traits, and is not quoted; no table holds an id.
+    """
+    assignments = model.assignments()
+    personas = suppress(
+        model.personas,
+        min_group_size=min_group_size,
+        columns=["share", "churn_rate", "churn_ci_low", "churn_ci_high"],
+    )
+    small = personas.loc[personas["suppressed"], "persona_id"]
+    return {
+        "personas": personas,
+        "persona_traits": model.traits[~model.traits["persona_id"].isin(small)].reset_index(
+            drop=True
+        ),
+        "persona_profile": suppress(
+            usage_profile(features, assignments), min_group_size=min_group_size, columns=["value"]
+        ),
+        "persona_verbatims": persona_verbatims(
+            feedback, assignments, min_group_size=min_group_size, cx_lexicon=cx_lexicon
+        ),
+        "persona_k_evidence": model.evidence,
+    }

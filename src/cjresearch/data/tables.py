@@ -1,0 +1,609 @@
+"""Reading a study's tables into validated canonical frames, and writing artifacts.
+
+:func:`load_tables` is the boundary between a user's files and the rest of the package:
+
+1. read each table (CSV or Parquet) with the study's delimiter and encoding;
+2. apply the study's column renames;
+3. coerce types (ids and names to text, timestamps to UTC, scores to numbers, churn to bool);
+4. derive ``stage`` from ``[stage_map]`` where the log has none, and churn from inactivity
+   where the study says so;
+5. validate with pandera (:mod:`cjresearch.data.schema`), collecting every fatal problem of every
+   table into one :class:`~cjresearch.errors.DataError`;
+6. drop recoverable rows (events or feedback of unknown customers, exact duplicates, rows
+   after the end of observation) with a :class:`~cjresearch.errors.DataWarning`, and count
+   them in :attr:`StudyTables.drops`: nothing is lost silently.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from cjresearch.data.schema import (
+    REQUIRED_COLUMNS,
+    Source,
+    customers_schema,
+    events_schema,
+    feedback_row_problems,
+    feedback_schema,
+    validate_table,
+)
+from cjresearch.data.study import Study
+from cjresearch.errors import DataError, DataWarning, Problem
+
+__all__ = [
+    "Drop",
+    "StudyTables",
+    "load_tables",
+    "read_table",
+    "validate_tables",
+    "write_parquet",
+]
+
+# Columns read as text whatever they look like ("00123" is an id, not the number 123).
+_TEXT_COLUMNS = ("customer_id", "touchpoint", "stage", "channel", "instrument", "text")
+_TIME_COLUMNS = {
+    "customers": ("signup_date", "churn_date"),
+    "events": ("timestamp",),
+    "feedback": ("timestamp",),
+}
+_NUMBER_COLUMNS = {"events": ("emotion",), "feedback": ("score",)}
+_TRUE = {"true", "t", "yes", "y", "1", "1.0"}
+_FALSE = {"false", "f", "no", "n", "0", "0.0"}
+
+
+@dataclass(frozen=True)
+class Drop:
+    """Rows dropped from one table for one reason (recorded in the build manifest)."""
+
+    table: str
+    reason: str
+    n_rows: int
+
+
+@dataclass(frozen=True)
+class StudyTables:
+    """The study's validated canonical tables.
+
+    Attributes
+    ----------
+    customers, events, feedback
+        Canonical frames (RangeIndex). ``feedback`` is None when the study has none.
+        ``stage`` is an ordered categorical in the study's stage order.
+    observation_end
+        The exclusive end of observation (UTC): the day after ``[study] observation_end``,
+        or just after the latest event when the study does not set one.
+    rows_read
+        Rows read per table, before anything was dropped.
+    drops
+        Every recoverable drop, per table and reason.
+    """
+
+    customers: pd.DataFrame
+    events: pd.DataFrame
+    feedback: pd.DataFrame | None
+    observation_end: pd.Timestamp
+    rows_read: dict[str, int]
+    drops: tuple[Drop, ...] = field(default_factory=tuple)
+
+    def summary(self) -> pd.DataFrame:
+        """Rows read, kept and dropped per table.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``table, rows_read, rows_kept, rows_dropped``.
+        """
+        kept = {"customers": self.customers, "events": self.events, "feedback": self.feedback}
+        rows = [
+            {
+                "table": table,
+                "rows_read": n,
+                "rows_kept": len(kept[table]) if kept[table] is not None else 0,
+                "rows_dropped": sum(d.n_rows for d in self.drops if d.table == table),
+            }
+            for table, n in self.rows_read.items()
+        ]
+        return pd.DataFrame(rows, columns=["table", "rows_read", "rows_kept", "rows_dropped"])
+
+
+def read_table(
+    path: str | Path,
+    *,
+    table: str,
+    renames: dict[str, str] | None = None,
+    delimiter: str = ",",
+    encoding: str = "utf-8",
+) -> tuple[pd.DataFrame, Source]:
+    """Read one CSV or Parquet table and apply renames (your column -> canonical name).
+
+    Canonical text columns are read as text. Nothing else is coerced here.
+
+    Raises
+    ------
+    DataError
+        The file is missing, empty, not text in ``encoding``, not split by ``delimiter``,
+        or not readable Parquet.
+    """
+    path = Path(path)
+    renames = renames or {}
+    kind = "parquet" if path.suffix.lower() in {".parquet", ".pq"} else "csv"
+    source = Source(table=table, name=path.name, kind=kind)
+    if not path.is_file():
+        raise DataError([source.problem(None, f"file not found at {path}")])
+    if kind == "parquet":
+        frame = _read_parquet(path, source)
+    else:
+        frame = _read_csv(path, source, renames=renames, delimiter=delimiter, encoding=encoding)
+    # A rename whose column is absent while the canonical one is present would silently read
+    # the wrong column (e.g. [churn] column = "left" on a file that has "churned").
+    shadowed = {src: dst for src, dst in renames.items() if src not in frame and dst in frame}
+    if shadowed:
+        src, dst = next(iter(shadowed.items()))
+        msg = (
+            f"the study file maps column '{src}' to '{dst}', but the file has no '{src}' "
+            f"(it has '{dst}'); fix [columns.{table}] or [churn] column in the study file"
+        )
+        raise DataError([source.problem(None, msg)])
+    frame = frame.rename(columns=renames)
+    if frame.columns.duplicated().any():
+        dupes = sorted(set(frame.columns[frame.columns.duplicated()]))
+        raise DataError([source.problem(None, f"more than one column named {dupes} after renames")])
+    return frame.reset_index(drop=True), source
+
+
+def _read_parquet(path: Path, source: Source) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several unrelated types for a bad file
+        cause = str(exc).replace(str(path), path.name).splitlines()[0] if str(exc) else ""
+        msg = f"not a readable Parquet file ({type(exc).__name__}: {cause[:160]})"
+        raise DataError([source.problem(None, msg)]) from None
+
+
+def _read_csv(
+    path: Path, source: Source, *, renames: dict[str, str], delimiter: str, encoding: str
+) -> pd.DataFrame:
+    inverse = {canonical: raw for raw, canonical in renames.items()}
+    dtypes = {inverse.get(c, c): "str" for c in _TEXT_COLUMNS}
+    try:
+        frame = pd.read_csv(
+            path,
+            sep=delimiter,
+            encoding=encoding,
+            dtype=dtypes,
+            skipinitialspace=True,
+            low_memory=False,
+        )
+    except UnicodeDecodeError:
+        byte, line = _first_bad_byte(path, encoding)
+        msg = (
+            f"not {encoding} text (byte {byte!r} on line {line}); "
+            "save it as UTF-8 or set [data] encoding (e.g. 'latin-1') in the study file"
+        )
+        raise DataError([source.problem(None, msg)]) from None
+    except pd.errors.EmptyDataError:
+        raise DataError([source.problem(None, "the file is empty (no header, no rows)")]) from None
+    except pd.errors.ParserError as exc:
+        msg = f"not a well-formed CSV file with delimiter {delimiter!r}: {str(exc).strip()}"
+        raise DataError([source.problem(None, msg)]) from None
+    if frame.shape[1] == 1:
+        header = str(frame.columns[0])
+        guess = next((d for d in (";", "\t", "|", ",") if d in header and d != delimiter), None)
+        if guess is not None:
+            msg = (
+                f"the file has one column '{header[:60]}', so it is not split by {delimiter!r}; "
+                f"it looks {guess!r}-delimited: set [data] delimiter = {guess!r} in the study file"
+            )
+            raise DataError([source.problem(None, msg)])
+    return frame
+
+
+def _first_bad_byte(path: Path, encoding: str) -> tuple[bytes, int]:
+    """The first byte that does not decode, and its line (pandas' offsets are per chunk)."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line = 1
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                return chunk[exc.start : exc.start + 1], line + chunk[: exc.start].count(b"\n")
+            line += chunk.count(b"\n")
+    return b"", line
+
+
+def load_tables(study: Study) -> StudyTables:
+    """Read the study's tables from its files, then :func:`validate_tables` them.
+
+    Returns
+    -------
+    StudyTables
+        The canonical frames, the end of observation and the counted drops.
+
+    Raises
+    ------
+    DataError
+        Every fatal problem of every table, at once (files that cannot be read first).
+
+    Warns
+    -----
+    DataWarning
+        Once per kind of recoverable drop, with its count.
+    """
+    problems: list[Problem] = []
+    frames: dict[str, pd.DataFrame] = {}
+    sources: dict[str, Source] = {}
+    for table in ("customers", "events", "feedback"):
+        path = study.data_path(table)
+        if path is None:
+            continue
+        try:
+            frames[table], sources[table] = read_table(
+                path,
+                table=table,
+                renames=study.renames(table),
+                delimiter=study.data.delimiter,
+                encoding=study.data.encoding,
+            )
+        except DataError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise DataError(problems)
+    return validate_tables(study, frames, sources=sources)
+
+
+def validate_tables(
+    study: Study,
+    frames: Mapping[str, pd.DataFrame],
+    *,
+    sources: Mapping[str, Source] | None = None,
+) -> StudyTables:
+    """Canonicalise and validate tables already in memory (with canonical column names).
+
+    Parameters
+    ----------
+    study
+        The study (stages, stage map, churn definition, rating scale).
+    frames
+        ``customers`` and ``events`` (and optionally ``feedback``) as read, after renames.
+        They are not modified.
+    sources
+        Where each frame came from, so that problems name the file and its lines; frames
+        without one are named after the table with 1-based row numbers.
+
+    Returns
+    -------
+    StudyTables
+        As :func:`load_tables`.
+    """
+    missing = [t for t in ("customers", "events") if t not in frames]
+    if missing:
+        msg = f"validate_tables needs the tables {missing}; got {sorted(frames)}"
+        raise DataError([Problem(file=t, column=None, message=msg) for t in missing])
+    sources = {
+        table: (sources or {}).get(table) or Source(table=table, name=table, kind="frame")
+        for table in frames
+    }
+    frames = {table: frame.reset_index(drop=True) for table, frame in frames.items()}
+    rows_read = {table: len(frame) for table, frame in frames.items()}
+    problems: list[Problem] = []
+    for table, frame in frames.items():
+        problems.extend(_check_shape(frame, sources[table], study))
+    if problems:
+        raise DataError(problems)
+
+    unreadable: dict[str, pd.Index] = {}
+    for table in list(frames):
+        frames[table], found, unreadable[table] = _coerce(frames[table], sources[table])
+        problems.extend(found)
+    frames["events"], found = _derive_event_stages(frames["events"], sources["events"], study)
+    problems.extend(found)
+    if "feedback" in frames:
+        frames["feedback"], found = _derive_feedback_stages(
+            frames["feedback"], sources["feedback"], study, frames["events"]
+        )
+        problems.extend(found)
+    for table, frame in frames.items():
+        if "stage" in frame:
+            # rows with no stage are reported above; the schema would repeat it
+            unreadable[table] = unreadable[table].union(frame.index[frame["stage"].isna()])
+
+    if study.churn.derived:
+        if "churned" in frames["customers"]:
+            warnings.warn(
+                f"{sources['customers'].name}: column 'churned' is replaced by churn derived "
+                "from [churn] inactivity_days",
+                DataWarning,
+                stacklevel=2,
+            )
+        frames["customers"] = frames["customers"].assign(churned=False)
+    schemas = {
+        "customers": customers_schema(),
+        "events": events_schema(study.stages),
+        "feedback": feedback_schema(study.stages),
+    }
+    for table, frame in frames.items():
+        # Rows with unreadable values are already reported; checking them again would repeat it.
+        readable = frame.drop(index=unreadable[table])
+        problems.extend(validate_table(readable, schemas[table], sources[table]))
+        if table == "feedback":
+            problems.extend(
+                feedback_row_problems(
+                    readable, sources[table], rating_scale=study.emotion.rating_scale
+                )
+            )
+    if problems:
+        order = {source.name: i for i, source in enumerate(sources.values())}
+        raise DataError(sorted(problems, key=lambda p: order.get(p.file, len(order))))
+
+    return _finish(frames, study, rows_read)
+
+
+def _check_shape(frame: pd.DataFrame, source: Source, study: Study) -> list[Problem]:
+    """Required columns and empty tables: problems that make further checks meaningless."""
+    problems = []
+    required = list(REQUIRED_COLUMNS[source.table])
+    if source.table == "customers" and not study.churn.derived:
+        required.append("churned")
+    if source.table == "feedback" and "stage" not in frame and "touchpoint" not in frame:
+        problems.append(
+            source.problem(None, "missing column 'stage' (or 'touchpoint' to derive it from)")
+        )
+    if source.table == "feedback" and "score" not in frame and "text" not in frame:
+        problems.append(source.problem(None, "missing column 'score' (or 'text')"))
+    mapping = getattr(study.columns, source.table)
+    for column in required:
+        if column not in frame:
+            hint = f" (renamed from '{mapping[column]}')" if column in mapping else ""
+            fix = (
+                "; set [churn] column or [churn] inactivity_days"
+                if column == "churned"
+                else f"; map yours under [columns.{source.table}] in the study file"
+            )
+            problems.append(
+                source.problem(
+                    None,
+                    f"missing column '{column}'{hint}; found {list(frame.columns)[:12]}{fix}",
+                )
+            )
+    if not problems and frame.empty:
+        hint = "; remove [data] feedback if there is none" if source.table == "feedback" else ""
+        problems.append(source.problem(None, f"the table has a header but no rows{hint}"))
+    return problems
+
+
+def _coerce(frame: pd.DataFrame, source: Source) -> tuple[pd.DataFrame, list[Problem], pd.Index]:
+    """Canonical types; returns the frame, a problem per unreadable column and the bad rows."""
+    problems: list[Problem] = []
+    bad_rows = pd.Index([], dtype="int64")
+    out = frame.copy()
+    for column in _TEXT_COLUMNS:
+        if column in out:
+            out[column] = out[column].astype("str").str.strip().where(out[column].notna())
+    if "instrument" in out:
+        out["instrument"] = out["instrument"].str.lower()
+    if "score" not in out and source.table == "feedback":
+        out["score"] = float("nan")
+    parsers = [(c, _parse_times, _TIME_EXPECTED) for c in _TIME_COLUMNS[source.table]]
+    parsers += [(c, _parse_numbers, "a number") for c in _NUMBER_COLUMNS.get(source.table, ())]
+    if source.table == "customers":
+        parsers.append(("churned", _parse_bools, "true/false, yes/no or 1/0 in every row"))
+    for column, parse, expected in parsers:
+        if column not in out:
+            continue
+        raw = out[column]
+        out[column], bad = parse(raw)
+        present = _present(raw)
+        for mask, message in (
+            (bad & present, "values that cannot be read"),
+            (bad & ~present, "missing values"),
+        ):
+            if mask.any():
+                rows = raw.index[mask]
+                problems.append(
+                    source.problem(
+                        column, message, expected=expected, rows=rows, values=raw[rows[:5]].tolist()
+                    )
+                )
+                bad_rows = bad_rows.union(rows)
+    return out, problems, bad_rows
+
+
+_TIME_EXPECTED = "a date or date-time, e.g. 2026-03-01 or 2026-03-01T09:30Z"
+
+
+def _present(raw: pd.Series) -> pd.Series:
+    """Non-missing and, for text, not blank (only text can be blank)."""
+    if not (pd.api.types.is_string_dtype(raw) or pd.api.types.is_object_dtype(raw)):
+        return raw.notna()
+    return raw.notna() & raw.astype("str").str.strip().ne("")
+
+
+def _parse_times(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Timestamps with or without time zone; naive ones are taken as UTC."""
+    utc = "datetime64[ns, UTC]"
+    if isinstance(raw.dtype, pd.DatetimeTZDtype):
+        return raw.dt.tz_convert("UTC").astype(utc), raw.isna() & False
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        return raw.dt.tz_localize("UTC").astype(utc), raw.isna() & False
+    text = raw.astype("str").where(raw.notna())
+    parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+    retry = parsed.isna() & text.notna()
+    if retry.any():
+        # Non-ISO layouts are rare and slow to parse, so only the leftovers take the slow path.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            parsed[retry] = pd.to_datetime(text[retry], utc=True, format="mixed", errors="coerce")
+    parsed = parsed.astype(utc)
+    return parsed, _present(raw) & parsed.isna()
+
+
+def _parse_numbers(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    parsed = pd.to_numeric(raw, errors="coerce").astype("float64")
+    return parsed, _present(raw) & parsed.isna()
+
+
+def _parse_bools(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    if pd.api.types.is_bool_dtype(raw):
+        return raw.astype(bool), raw.isna() & False
+    text = raw.astype("str").str.strip().str.lower()
+    truth = text.isin(_TRUE)
+    bad = ~(truth | text.isin(_FALSE))
+    return truth, bad
+
+
+def _derive_event_stages(
+    events: pd.DataFrame, source: Source, study: Study
+) -> tuple[pd.DataFrame, list[Problem]]:
+    """Fill ``stage`` from [stage_map] where the log has none; report rows left without one."""
+    if "stage" not in events:
+        if not study.stage_map:
+            return events.assign(stage=pd.Series(pd.NA, index=events.index, dtype="str")), [
+                source.problem(
+                    None,
+                    "missing column 'stage' and the study file has no [stage_map] to derive it",
+                    expected="a stage column, or [stage_map] touchpoint = stage",
+                )
+            ]
+        events = events.assign(stage=pd.Series(pd.NA, index=events.index, dtype="str"))
+    events = events.assign(stage=events["stage"].fillna(events["touchpoint"].map(study.stage_map)))
+    missing = events["stage"].isna()
+    if not missing.any():
+        return events, []
+    rows = events.index[missing]
+    touchpoints = events.loc[missing, "touchpoint"].value_counts().index[:8].tolist()
+    return events, [
+        source.problem(
+            "stage",
+            f"events with no stage; add their touchpoints to [stage_map]: {touchpoints}",
+            rows=rows,
+            values=events.loc[rows[:5], "touchpoint"].tolist(),
+        )
+    ]
+
+
+def _derive_feedback_stages(
+    feedback: pd.DataFrame, source: Source, study: Study, events: pd.DataFrame
+) -> tuple[pd.DataFrame, list[Problem]]:
+    """Feedback without a stage takes its touchpoint's stage: from [stage_map], else the
+    stage where that touchpoint occurs most often in the event log."""
+    if "stage" not in feedback:
+        feedback = feedback.assign(stage=pd.Series(pd.NA, index=feedback.index, dtype="str"))
+    if "touchpoint" in feedback and feedback["stage"].isna().any():
+        lookup = dict(study.stage_map)
+        seen = events.dropna(subset=["stage"]).groupby("touchpoint")["stage"]
+        for touchpoint, stage in seen.agg(lambda s: s.value_counts().index[0]).items():
+            lookup.setdefault(str(touchpoint), str(stage))
+        feedback = feedback.assign(
+            stage=feedback["stage"].fillna(feedback["touchpoint"].map(lookup))
+        )
+    missing = feedback["stage"].isna()
+    if not missing.any():
+        return feedback, []
+    rows = feedback.index[missing]
+    examples = feedback["touchpoint"] if "touchpoint" in feedback else feedback["stage"]
+    return feedback, [
+        source.problem(
+            "stage",
+            "feedback rows with no stage, and no stage known for their touchpoint",
+            expected="a stage, or a touchpoint listed in [stage_map] or seen in the events",
+            rows=rows,
+            values=examples[rows[:5]].tolist(),
+        )
+    ]
+
+
+def _finish(
+    frames: dict[str, pd.DataFrame], study: Study, rows_read: dict[str, int]
+) -> StudyTables:
+    drops: list[Drop] = []
+    customers = frames["customers"]
+    known = pd.Index(customers["customer_id"])
+
+    if study.study.observation_end is not None:
+        end = pd.Timestamp(study.study.observation_end, tz="UTC") + pd.Timedelta(days=1)
+    else:
+        latest = [f["timestamp"].max() for f in frames.values() if "timestamp" in f]
+        end = max(latest) + pd.Timedelta(microseconds=1)
+
+    cleaned: dict[str, pd.DataFrame] = {}
+    for table in ("events", "feedback"):
+        if table not in frames:
+            continue
+        frame = frames[table]
+        frame, n = _drop(frame, ~frame["customer_id"].isin(known))
+        drops.append(Drop(table, "customer_id not in customers", n))
+        frame, n = _drop(frame, frame["timestamp"] >= end)
+        drops.append(Drop(table, "timestamp after observation_end", n))
+        frame, n = _drop(frame, frame.duplicated(keep="first"))
+        drops.append(Drop(table, "exact duplicate row", n))
+        stage = pd.CategoricalDtype(study.stages, ordered=True)
+        cleaned[table] = (
+            frame.assign(stage=frame["stage"].astype(stage))
+            .sort_values(["customer_id", "timestamp"], kind="stable")
+            .reset_index(drop=True)
+        )
+
+    if study.churn.derived:
+        customers = _derive_churn(
+            customers, cleaned["events"], end=end, days=int(study.churn.inactivity_days or 0)
+        )
+    customers = customers.reset_index(drop=True)
+    kept = tuple(d for d in drops if d.n_rows)
+    for drop in kept:
+        warnings.warn(
+            f"{drop.table}: dropped {drop.n_rows:,} row{'s' if drop.n_rows != 1 else ''} "
+            f"({drop.reason}); "
+            "the count is recorded in the build manifest",
+            DataWarning,
+            stacklevel=3,
+        )
+    return StudyTables(
+        customers=customers,
+        events=cleaned["events"],
+        feedback=cleaned.get("feedback"),
+        observation_end=end,
+        rows_read=rows_read,
+        drops=kept,
+    )
+
+
+def _drop(frame: pd.DataFrame, mask: pd.Series) -> tuple[pd.DataFrame, int]:
+    n = int(mask.sum())
+    return (frame[~mask] if n else frame), n
+
+
+def _derive_churn(
+    customers: pd.DataFrame, events: pd.DataFrame, *, end: pd.Timestamp, days: int
+) -> pd.DataFrame:
+    """Churned = no event in the last ``days`` days before the end of observation.
+
+    ``churn_date`` is the last sign of life (the last event, else the signup date).
+    """
+    last = events.groupby("customer_id", observed=True)["timestamp"].max()
+    last_seen = customers["customer_id"].map(last)
+    if "signup_date" in customers:
+        last_seen = last_seen.fillna(customers["signup_date"])
+    cutoff = end - pd.Timedelta(days=days)
+    churned = last_seen.isna() | (last_seen < cutoff)
+    return customers.assign(
+        churned=churned.astype(bool),
+        churn_date=last_seen.where(churned).astype("datetime64[ns, UTC]"),
+    )
+
+
+def write_parquet(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write a frame as Parquet atomically (write to a sibling, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.tmp")
+    frame.to_parquet(staging, index=False)
+    staging.replace(path)
+    return path

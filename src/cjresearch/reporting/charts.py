@@ -1,0 +1,1060 @@
+"""Charts: functions that turn the published tables into Altair charts.
+
+Every function takes tidy, already aggregated tables (the journey map's, the statistics
+step's), returns an ``altair`` chart and has no side effect. None embeds raw rows: a frame
+with a ``customer_id`` column is refused, and the data of each chart is a small aggregate.
+
+Conventions shared by every chart:
+
+- **Stage order** always follows the study: pass ``stages`` (the study's list); axes and
+  facets are sorted by it, never alphabetically.
+- **Persona colours** are consistent across a build: compute ``colors =
+  persona_colors(names)`` once and pass it to every chart; ``"all"`` is always grey.
+- **Tooltips** carry ``n`` beside every estimate.
+- **Suppressed** cells (``suppressed`` True, see :func:`cjresearch.analysis.privacy.suppress`) are
+  drawn as the word "suppressed", never as 0.
+- **Text safety**: Vega-Lite text marks and vega-tooltip (whose default ``sanitize`` is
+  ``escapeHTML``) render data strings as text, and vl-convert's SVG escapes them. What they
+  cannot prevent is a ``</script>`` inside a label breaking out of the ``<script>`` block
+  in which an HTML page embeds the chart's JSON. So every data string is passed through
+  :func:`safe_label`: ``<`` and ``>`` become the look-alikes ``‹`` and ``›``, control
+  characters are dropped and labels are cut at 200 characters. HTML-escaping instead
+  would be displayed literally (``&amp;``) by the already-escaping tooltip.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from cjresearch._checks import require_columns
+from cjresearch.analysis.privacy import check_publishable
+from cjresearch.errors import CJResearchError
+
+__all__ = [
+    "ALL_COLOR",
+    "PALETTE",
+    "emotion_curves",
+    "flow_chart",
+    "forest_plot",
+    "funnel_chart",
+    "journey_map_chart",
+    "k_evidence_chart",
+    "km_chart",
+    "persona_colors",
+    "persona_profile_chart",
+    "persona_traits_chart",
+    "safe_label",
+    "touchpoint_heatmap",
+]
+
+#: The colour of "all" customers.
+ALL_COLOR = "#8c8c8c"
+#: Persona colours in order (Tableau 10 without its grey), cycled beyond ten personas.
+PALETTE: tuple[str, ...] = (
+    "#4c78a8",
+    "#f58518",
+    "#54a24b",
+    "#e45756",
+    "#72b7b2",
+    "#eeca3b",
+    "#b279a2",
+    "#ff9da6",
+    "#9d755d",
+)
+_SUPPRESSED = "suppressed"
+_TERCILE_COLORS = {"low": "#e45756", "middle": "#4c78a8", "high": "#54a24b"}
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_MAX_LABEL = 200
+
+
+def safe_label(value: object) -> object:
+    """A data string made safe to embed in a page (see the module docstring).
+
+    Examples
+    --------
+    >>> safe_label("<script>alert(1)</script>")
+    '‹script›alert(1)‹/script›'
+    """
+    if not isinstance(value, str):
+        return value
+    text = _CONTROL.sub("", value).replace("<", "\u2039").replace(">", "\u203a")
+    return text if len(text) <= _MAX_LABEL else text[: _MAX_LABEL - 1] + "\u2026"
+
+
+def persona_colors(persona_names: Sequence[str]) -> dict[str, str]:
+    """One colour per persona, the same in every chart of a build.
+
+    Parameters
+    ----------
+    persona_names
+        The persona labels in a stable order (e.g. ``JourneyMap.personas``); ``"all"`` may
+        be among them and is always grey.
+
+    Returns
+    -------
+    dict
+        ``{label: "#rrggbb"}`` with ``"all"`` first.
+
+    Examples
+    --------
+    >>> persona_colors(["all", "App natives", "Store loyalists"])
+    {'all': '#8c8c8c', 'App natives': '#4c78a8', 'Store loyalists': '#f58518'}
+    """
+    if isinstance(persona_names, str):
+        msg = f"persona_names must be a sequence of names, found the string {persona_names!r}"
+        raise CJResearchError(msg)
+    colors = {"all": ALL_COLOR}
+    others = [str(safe_label(str(n))) for n in dict.fromkeys(persona_names) if n != "all"]
+    for i, name in enumerate(others):
+        colors[name] = PALETTE[i % len(PALETTE)]
+    return colors
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def _prepare(frame: pd.DataFrame, name: str, columns: Sequence[str]) -> pd.DataFrame:
+    """Check and copy a table for charting: no ids, required columns, safe strings."""
+    require_columns(frame, columns, name)
+    check_publishable(frame, name=name)
+    out = frame.reset_index(drop=True).copy()
+    for column in out.columns:
+        series = out[column]
+        if isinstance(series.dtype, pd.CategoricalDtype) or not (
+            pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+        ):
+            out[column] = series.astype(object).map(safe_label)
+            out[column] = out[column].where(series.notna().to_numpy(), None)
+    return out
+
+
+def _stages(stages: Sequence[str]) -> list[str]:
+    if isinstance(stages, str) or not len(stages):
+        msg = "stages must be the study's list of stages, in order"
+        raise CJResearchError(msg)
+    return [str(safe_label(str(s))) for s in stages]
+
+
+def _color_scale(colors: Mapping[str, str] | None, present: Sequence[str]) -> alt.Scale:
+    if colors is None:
+        colors = persona_colors(list(present))
+    missing = [p for p in present if p not in colors]
+    if missing:
+        colors = {**colors, **{p: PALETTE[i % len(PALETTE)] for i, p in enumerate(missing)}}
+    domain = [p for p in colors if p in set(present)]
+    return alt.Scale(domain=domain, range=[colors[p] for p in domain])
+
+
+def _flag(frame: pd.DataFrame, column: str = "suppressed") -> pd.Series:
+    if column not in frame.columns:
+        return pd.Series(False, index=frame.index)
+    return frame[column].fillna(False).astype(bool)
+
+
+def _n_label(values: pd.Series, suppressed: pd.Series) -> pd.Series:
+    text = values.map(lambda v: f"{int(v):,}" if pd.notna(v) else "not measured")
+    return text.where(~suppressed, _SUPPRESSED)
+
+
+def _stage_x(stages: list[str], *, title: str | None = None, orient: str = "bottom") -> alt.X:
+    return alt.X(
+        "stage:N",
+        sort=stages,
+        scale=alt.Scale(domain=stages),
+        axis=alt.Axis(labelAngle=0, orient=orient, title=title),  # type: ignore[arg-type]
+    )
+
+
+def _pick_persona(frame: pd.DataFrame, persona: str, *, strict: bool = True) -> pd.DataFrame:
+    persona = str(safe_label(persona))
+    if "persona" not in frame.columns:
+        return frame
+    picked = frame[frame["persona"] == persona]
+    if strict and picked.empty and len(frame):
+        known = sorted(frame["persona"].dropna().unique().tolist())
+        msg = f"persona {persona!r} is not in the table; found {known}"
+        raise CJResearchError(msg)
+    return picked
+
+
+# --- the journey map ---------------------------------------------------------------------
+
+
+def journey_map_chart(
+    journey_map: pd.DataFrame,
+    touchpoints: pd.DataFrame,
+    pain_points: pd.DataFrame | None = None,
+    opportunities: pd.DataFrame | None = None,
+    channels: pd.DataFrame | None = None,
+    *,
+    stages: Sequence[str],
+    persona: str = "all",
+    colors: Mapping[str, str] | None = None,
+    top_n: int = 3,
+    lane_width: int = 120,
+) -> alt.TopLevelMixin:
+    """The journey map of one persona: stages as columns, lanes below each other.
+
+    Lanes: the top touchpoints (share of the stage's customers), the top channels, reach,
+    the emotion curve with its 95% band, the top pain points and the top opportunities.
+    Suppressed stages read "suppressed".
+
+    Parameters
+    ----------
+    journey_map, touchpoints, pain_points, opportunities, channels
+        The :class:`cjresearch.analysis.journey_map.JourneyMap` tables of the same names.
+    stages
+        The study's stages, in order.
+    persona
+        The persona label to draw (``"all"`` for everyone).
+    colors
+        :func:`persona_colors` of the build.
+    top_n
+        Touchpoints, channels, pain points and opportunities shown per stage.
+    lane_width
+        Width of one stage column in pixels.
+
+    Returns
+    -------
+    altair.VConcatChart
+    """
+    stages = _stages(stages)
+    width = lane_width * len(stages)
+    the_map = _pick_persona(
+        _prepare(
+            journey_map,
+            "journey_map",
+            ("persona", "stage", "n_customers", "reach", "emotion_mean", "suppressed"),
+        ),
+        persona,
+    )
+    label = str(safe_label(persona))
+    palette = dict(colors) if colors is not None else persona_colors([label])
+    color = palette.get(label, PALETTE[0])
+    lanes: list[Any] = [
+        _touchpoint_lane(touchpoints, "touchpoint", "Touchpoints", label, stages, width, top_n)
+    ]
+    if channels is not None and len(channels):
+        lanes.append(_touchpoint_lane(channels, "channel", "Channels", label, stages, width, top_n))
+    lanes.append(_reach_lane(the_map, stages, width, color))
+    lanes.append(_emotion_lane(the_map, stages, width, color))
+    if pain_points is not None:
+        lanes.append(_ranked_lane(pain_points, "Pain points", label, stages, width, top_n))
+    if opportunities is not None:
+        lanes.append(_ranked_lane(opportunities, "Opportunities", label, stages, width, top_n))
+    return (
+        alt.vconcat(*lanes, spacing=6)
+        .properties(title=f"Journey map: {label}")
+        .resolve_scale(color="independent")
+    )
+
+
+def _lane_title(title: str) -> alt.Y:
+    return alt.Y("row:O", axis=alt.Axis(title=title, labels=False, ticks=False, domain=False))
+
+
+def _touchpoint_lane(
+    table: pd.DataFrame,
+    column: str,
+    title: str,
+    persona: str,
+    stages: list[str],
+    width: int,
+    top_n: int,
+) -> alt.Chart:
+    frame = _pick_persona(
+        _prepare(table, column + "s", ("persona", "stage", column, "n_customers", "share")),
+        persona,
+    )
+    visible = frame[~_flag(frame)].copy()
+    visible = visible.sort_values(["stage", "share"], ascending=[True, False], kind="stable")
+    visible["row"] = visible.groupby("stage", sort=False).cumcount() + 1
+    visible = visible[visible["row"] <= top_n]
+    visible["label"] = [
+        f"{name} {100 * share:.0f}%"
+        for name, share in zip(visible[column], visible["share"], strict=True)
+    ]
+    visible["n"] = _n_label(visible["n_customers"], _flag(visible))
+    data = visible[["stage", "row", "label", column, "n", "share"]]
+    return (
+        alt.Chart(data)
+        .mark_text(fontSize=10, limit=width // max(len(stages), 1) - 4)
+        .encode(
+            x=_stage_x(stages, orient="top"),
+            y=_lane_title(title),
+            text="label:N",
+            tooltip=[
+                alt.Tooltip("stage:N"),
+                alt.Tooltip(f"{column}:N"),
+                alt.Tooltip("share:Q", format=".0%", title="share of the stage's customers"),
+                alt.Tooltip("n:N", title="n customers"),
+            ],
+        )
+        .properties(width=width, height=16 * top_n)
+    )
+
+
+def _reach_lane(
+    the_map: pd.DataFrame, stages: list[str], width: int, color: str
+) -> alt.TopLevelMixin:
+    data = the_map[["stage", "n_customers", "reach", "churn_rate", "suppressed"]].copy()
+    flags = _flag(data)
+    data["n"] = _n_label(data["n_customers"], flags)
+    data["label"] = np.where(flags, _SUPPRESSED, "")
+    data = data.drop(columns=["suppressed", "n_customers"])
+    base = alt.Chart(data).encode(x=_stage_x(stages))
+    bars = base.mark_bar(color=color, opacity=0.7).encode(
+        y=alt.Y(
+            "reach:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%", title="Reach")
+        ),
+        tooltip=[
+            alt.Tooltip("stage:N"),
+            alt.Tooltip("reach:Q", format=".1%", title="reach (of the persona)"),
+            alt.Tooltip("churn_rate:Q", format=".1%", title="churn rate"),
+            alt.Tooltip("n:N", title="n customers"),
+        ],
+    )
+    text = base.mark_text(color="#555", fontStyle="italic").encode(y=alt.datum(0.5), text="label:N")
+    return alt.layer(bars, text).properties(width=width, height=60)
+
+
+def _emotion_lane(
+    the_map: pd.DataFrame, stages: list[str], width: int, color: str
+) -> alt.TopLevelMixin:
+    columns = ["stage", "emotion_mean", "suppressed"]
+    extra = [c for c in ("emotion_ci_low", "emotion_ci_high", "n_emotion") if c in the_map]
+    data = the_map[columns + extra].copy()
+    for c in ("emotion_ci_low", "emotion_ci_high", "n_emotion"):
+        if c not in data:
+            data[c] = np.nan
+    hidden = _flag(data) | data["emotion_mean"].isna()
+    data["n"] = _n_label(data["n_emotion"], _flag(data))
+    data["label"] = np.where(
+        _flag(data), _SUPPRESSED, np.where(data["emotion_mean"].isna(), "no emotion", "")
+    )
+    data = data.drop(columns=["suppressed"])
+    y = alt.Y(
+        "emotion_mean:Q",
+        scale=alt.Scale(domain=[-1, 1]),
+        axis=alt.Axis(title="Emotion (95% CI)"),
+    )
+    tooltip = [
+        alt.Tooltip("stage:N"),
+        alt.Tooltip("emotion_mean:Q", format=".2f", title="emotion"),
+        alt.Tooltip("emotion_ci_low:Q", format=".2f", title="95% CI low"),
+        alt.Tooltip("emotion_ci_high:Q", format=".2f", title="95% CI high"),
+        alt.Tooltip("n:N", title="n customers"),
+    ]
+    shown = data[~hidden.to_numpy()]
+    base = alt.Chart(shown).encode(x=_stage_x(stages))
+    band = base.mark_area(color=color, opacity=0.2).encode(y=y, y2="emotion_ci_high:Q")
+    band = band.encode(y=alt.Y("emotion_ci_low:Q", scale=alt.Scale(domain=[-1, 1])))
+    line = base.mark_line(color=color, point=True).encode(y=y, tooltip=tooltip)
+    zero = alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="#bbb").encode(y="zero:Q")
+    missing = (
+        alt.Chart(data[hidden.to_numpy()])
+        .mark_text(color="#555", fontStyle="italic")
+        .encode(x=_stage_x(stages), y=alt.datum(0), text="label:N", tooltip=["stage:N", "n:N"])
+    )
+    return alt.layer(zero, band, line, missing).properties(width=width, height=140)
+
+
+def _ranked_lane(
+    table: pd.DataFrame, title: str, persona: str, stages: list[str], width: int, top_n: int
+) -> alt.Chart:
+    frame = _pick_persona(
+        _prepare(table, title.lower().replace(" ", "_"), ("persona", "stage", "rank", "score")),
+        persona,
+        strict=False,  # a persona too small to rank anything has no rows here
+    )
+    frame = frame[frame["rank"] <= top_n].copy()
+    if "touchpoint" in frame:
+        what = frame["touchpoint"].where(frame["touchpoint"].notna(), "stage emotion")
+    else:
+        what = pd.Series("stage emotion", index=frame.index)
+    frame["label"] = [f"#{int(r)} {w}" for r, w in zip(frame["rank"], what, strict=True)]
+    frame["what"] = what
+    frame["n"] = _n_label(frame["n_customers"], _flag(frame)) if "n_customers" in frame else ""
+    frame["row"] = frame.sort_values("rank").groupby("stage", sort=False).cumcount() + 1
+    data = frame[["stage", "row", "label", "what", "rank", "score", "n"]]
+    color = "#c0392b" if title == "Pain points" else "#27ae60"
+    return (
+        alt.Chart(data)
+        .mark_text(fontSize=10, color=color, fontWeight="bold")
+        .encode(
+            x=_stage_x(stages),
+            y=_lane_title(title),
+            text="label:N",
+            tooltip=[
+                alt.Tooltip("stage:N"),
+                alt.Tooltip("what:N", title=title.lower()),
+                alt.Tooltip("rank:Q"),
+                alt.Tooltip("score:Q", format=".3f"),
+                alt.Tooltip("n:N", title="n customers"),
+            ],
+        )
+        .properties(width=width, height=16 * top_n)
+    )
+
+
+# --- emotion curves, funnel --------------------------------------------------------------
+
+
+def emotion_curves(
+    journey_map: pd.DataFrame,
+    *,
+    stages: Sequence[str],
+    colors: Mapping[str, str] | None = None,
+    personas: Sequence[str] | None = None,
+    width: int = 560,
+) -> alt.TopLevelMixin:
+    """Emotion curves of several personas on one axis, each with its 95% band.
+
+    Parameters
+    ----------
+    journey_map
+        The ``journey_map`` table.
+    stages
+        The study's stages, in order.
+    colors
+        :func:`persona_colors` of the build.
+    personas
+        Labels to draw; default all in the table.
+
+    Returns
+    -------
+    altair.LayerChart
+    """
+    stages = _stages(stages)
+    frame = _prepare(
+        journey_map,
+        "journey_map",
+        ("persona", "stage", "emotion_mean", "emotion_ci_low", "emotion_ci_high", "suppressed"),
+    )
+    if personas is not None:
+        wanted = [str(safe_label(p)) for p in personas]
+        frame = frame[frame["persona"].isin(wanted)]
+    present = list(dict.fromkeys(frame["persona"]))
+    n_col = "n_emotion" if "n_emotion" in frame else "n_customers"
+    frame["n"] = _n_label(frame[n_col], _flag(frame))
+    shown = frame[~_flag(frame) & frame["emotion_mean"].notna()]
+    data = shown[["persona", "stage", "emotion_mean", "emotion_ci_low", "emotion_ci_high", "n"]]
+    color = alt.Color("persona:N", scale=_color_scale(colors, present), title="Persona")
+    base = alt.Chart(data).encode(x=_stage_x(stages), color=color)
+    band = base.mark_area(opacity=0.12).encode(
+        y=alt.Y("emotion_ci_low:Q", scale=alt.Scale(domain=[-1, 1]), title="Emotion (95% CI)"),
+        y2="emotion_ci_high:Q",
+    )
+    line = base.mark_line(point=True).encode(
+        y="emotion_mean:Q",
+        tooltip=[
+            "persona:N",
+            "stage:N",
+            alt.Tooltip("emotion_mean:Q", format=".2f", title="emotion"),
+            alt.Tooltip("emotion_ci_low:Q", format=".2f", title="95% CI low"),
+            alt.Tooltip("emotion_ci_high:Q", format=".2f", title="95% CI high"),
+            alt.Tooltip("n:N", title="n customers"),
+        ],
+    )
+    zero = alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="#bbb").encode(y="zero:Q")
+    return alt.layer(zero, band, line).properties(
+        width=width, height=260, title="Emotion along the journey"
+    )
+
+
+def funnel_chart(
+    funnel: pd.DataFrame,
+    *,
+    stages: Sequence[str],
+    colors: Mapping[str, str] | None = None,
+    personas: Sequence[str] | None = None,
+    width: int = 420,
+) -> alt.TopLevelMixin:
+    """The funnel over the study's stages: share of each persona reaching each stage.
+
+    Parameters
+    ----------
+    funnel
+        The ``funnel`` table.
+    stages
+        The study's stages, in order.
+    colors
+        :func:`persona_colors` of the build.
+    personas
+        Labels to draw; default all in the table.
+
+    Returns
+    -------
+    altair.LayerChart
+    """
+    stages = _stages(stages)
+    frame = _prepare(funnel, "funnel", ("persona", "stage", "n_customers", "share", "suppressed"))
+    if personas is not None:
+        frame = frame[frame["persona"].isin([str(safe_label(p)) for p in personas])]
+    present = list(dict.fromkeys(frame["persona"]))
+    flags = _flag(frame)
+    frame["n"] = _n_label(frame["n_customers"], flags)
+    frame["shown_share"] = frame["share"].where(~flags, 0.0)
+    frame["label"] = np.where(flags, _SUPPRESSED, "")
+    if "conversion" not in frame:
+        frame["conversion"] = np.nan
+    data = frame[["persona", "stage", "share", "shown_share", "conversion", "n", "label"]]
+    y = alt.Y("stage:N", sort=stages, scale=alt.Scale(domain=stages), title=None)
+    color = alt.Color("persona:N", scale=_color_scale(colors, present), title="Persona")
+    base = alt.Chart(data).encode(y=y, yOffset=alt.YOffset("persona:N", sort=present))
+    bars = base.mark_bar().encode(
+        x=alt.X(
+            "shown_share:Q",
+            scale=alt.Scale(domain=[0, 1]),
+            axis=alt.Axis(format="%"),
+            title="Share of the persona reaching the stage",
+        ),
+        color=color,
+        tooltip=[
+            "persona:N",
+            "stage:N",
+            alt.Tooltip("share:Q", format=".1%", title="reach"),
+            alt.Tooltip("conversion:Q", format=".1%", title="of the previous stage's customers"),
+            alt.Tooltip("n:N", title="n customers"),
+        ],
+    )
+    text = base.mark_text(align="left", dx=3, fontStyle="italic", color="#555").encode(
+        x=alt.datum(0), text="label:N"
+    )
+    return alt.layer(bars, text).properties(width=width, title="Funnel")
+
+
+# --- flows -------------------------------------------------------------------------------
+
+
+def flow_chart(
+    transitions: pd.DataFrame,
+    *,
+    stages: Sequence[str],
+    persona: str = "all",
+    width: int = 640,
+    points: int = 17,
+) -> alt.TopLevelMixin:
+    """Stage-to-stage flows of one persona as an arc diagram.
+
+    Stages sit on a line in the study's order. Each forward transition is an arc above the
+    line, each backward one an arc below, with its width proportional to the number of
+    transitions; loops (staying in a stage) are circles sized by their count. Suppressed
+    transitions are left out and counted in the title.
+
+    Parameters
+    ----------
+    transitions
+        The ``transitions`` table (its ``level == "stage"`` rows are drawn).
+    stages
+        The study's stages, in order.
+    persona
+        The persona label.
+    points
+        Points per arc.
+
+    Returns
+    -------
+    altair.LayerChart
+    """
+    stages = _stages(stages)
+    frame = _prepare(
+        transitions,
+        "transitions",
+        ("persona", "from_stage", "to_stage", "kind", "n_transitions", "n_customers"),
+    )
+    if "level" in frame:
+        frame = frame[frame["level"] == "stage"]
+    frame = _pick_persona(frame, persona)
+    flags = _flag(frame)
+    n_hidden = int(flags.sum())
+    frame = frame[~flags & frame["from_stage"].isin(stages) & frame["to_stage"].isin(stages)]
+    position = {s: i for i, s in enumerate(stages)}
+    moves = frame[frame["kind"] != "loop"]
+    top = float(moves["n_transitions"].max()) if len(moves) else 1.0
+    arcs = []
+    t = np.linspace(0, 1, points)
+    for link, rec in enumerate(moves.to_dict("records")):
+        a, b = position[rec["from_stage"]], position[rec["to_stage"]]
+        sign = 1.0 if b > a else -1.0
+        height = sign * abs(b - a) / 2
+        arcs.append(
+            pd.DataFrame(
+                {
+                    "link": link,
+                    "order": np.arange(points),
+                    "x": a + (b - a) * t,
+                    "y": height * np.sin(np.pi * t),
+                    "from_stage": rec["from_stage"],
+                    "to_stage": rec["to_stage"],
+                    "kind": rec["kind"],
+                    "n_transitions": rec["n_transitions"],
+                    "n_customers": rec["n_customers"],
+                    "weight": 1 + 11 * rec["n_transitions"] / top,
+                }
+            )
+        )
+    columns = [
+        "link",
+        "order",
+        "x",
+        "y",
+        "from_stage",
+        "to_stage",
+        "kind",
+        "n_transitions",
+        "n_customers",
+        "weight",
+    ]
+    arc_data = pd.concat(arcs, ignore_index=True) if arcs else pd.DataFrame(columns=columns)
+    tooltip = [
+        alt.Tooltip("from_stage:N", title="from"),
+        alt.Tooltip("to_stage:N", title="to"),
+        alt.Tooltip("kind:N"),
+        alt.Tooltip("n_transitions:Q", format=",", title="transitions"),
+        alt.Tooltip("n_customers:Q", format=",", title="n customers"),
+    ]
+    span = max(len(stages) - 1, 1)
+    x = alt.X("x:Q", scale=alt.Scale(domain=[-0.5, span + 0.5]), axis=None)
+    y = alt.Y("y:Q", scale=alt.Scale(domain=[-span / 2 - 0.3, span / 2 + 0.3]), axis=None)
+    kind_color = alt.Color(
+        "kind:N",
+        scale=alt.Scale(
+            domain=["forward", "backward", "loop"], range=["#4c78a8", "#e45756", "#999"]
+        ),
+        title="Transition",
+    )
+    lines = (
+        alt.Chart(arc_data)
+        .mark_line(opacity=0.6, interpolate="monotone")
+        .encode(
+            x=x,
+            y=y,
+            detail="link:N",
+            order="order:Q",
+            color=kind_color,
+            strokeWidth=alt.StrokeWidth("weight:Q", scale=None, legend=None),
+            tooltip=tooltip,
+        )
+    )
+    loops = frame[frame["kind"] == "loop"].copy()
+    loops["x"] = loops["from_stage"].map(position).astype(float)
+    loops["y"] = 0.0
+    loop_data = loops[["x", "y", "from_stage", "to_stage", "kind", "n_transitions", "n_customers"]]
+    circles = (
+        alt.Chart(loop_data)
+        .mark_circle(opacity=0.35)
+        .encode(
+            x=x,
+            y=y,
+            color=kind_color,
+            size=alt.Size("n_transitions:Q", scale=alt.Scale(range=[30, 1500]), legend=None),
+            tooltip=tooltip,
+        )
+    )
+    nodes = pd.DataFrame({"x": np.arange(len(stages), dtype=float), "y": 0.0, "stage": stages})
+    labels = alt.Chart(nodes).mark_text(fontWeight="bold", dy=0).encode(x=x, y=y, text="stage:N")
+    note = f" ({n_hidden} suppressed)" if n_hidden else ""
+    return alt.layer(lines, circles, labels).properties(
+        width=width,
+        height=width // 2,
+        title=f"Flows between stages: {safe_label(persona)}{note}",
+    )
+
+
+def touchpoint_heatmap(
+    touchpoints: pd.DataFrame,
+    *,
+    stages: Sequence[str],
+    persona: str = "all",
+    value: str = "share",
+    cell: int = 18,
+) -> alt.TopLevelMixin:
+    """Touchpoints x stages of one persona, coloured by share of customers (or emotion).
+
+    Parameters
+    ----------
+    touchpoints
+        The ``touchpoints`` table.
+    stages
+        The study's stages, in order.
+    persona
+        The persona label.
+    value
+        ``"share"`` (of the stage's customers meeting the touchpoint) or ``"emotion_mean"``.
+
+    Returns
+    -------
+    altair.LayerChart
+    """
+    if value not in ("share", "emotion_mean"):
+        msg = f"value must be 'share' or 'emotion_mean', found {value!r}"
+        raise CJResearchError(msg)
+    stages = _stages(stages)
+    frame = _pick_persona(
+        _prepare(
+            touchpoints, "touchpoints", ("persona", "stage", "touchpoint", "n_customers", value)
+        ),
+        persona,
+    )
+    flags = _flag(frame)
+    frame["n"] = _n_label(frame["n_customers"], flags)
+    frame["label"] = np.where(flags, "s", "")
+    frame["value"] = frame[value].where(~flags)
+    position = {s: i for i, s in enumerate(stages)}
+    order = (
+        frame.assign(_p=frame["stage"].map(position))
+        .sort_values(["_p", "touchpoint"], kind="stable")["touchpoint"]
+        .drop_duplicates()
+        .tolist()
+    )
+    data = frame[["stage", "touchpoint", "value", "n", "label"]]
+    scale = (
+        alt.Scale(scheme="blues", domain=[0, 1])
+        if value == "share"
+        else alt.Scale(scheme="redblue", domain=[-1, 1])
+    )
+    base = alt.Chart(data).encode(
+        x=_stage_x(stages, orient="top"),
+        y=alt.Y("touchpoint:N", sort=order, title=None),
+    )
+    rect = base.mark_rect(stroke="white").encode(
+        color=alt.condition(
+            "isValid(datum.value)",
+            alt.Color("value:Q", scale=scale, title=value.replace("_", " ")),
+            alt.value("#e0e0e0"),
+        ),
+        tooltip=[
+            "stage:N",
+            "touchpoint:N",
+            alt.Tooltip("value:Q", format=".2f", title=value.replace("_", " ")),
+            alt.Tooltip("n:N", title="n customers"),
+        ],
+    )
+    text = base.mark_text(fontSize=9, color="#555").encode(text="label:N")
+    return alt.layer(rect, text).properties(
+        width=cell * 4 * len(stages),
+        height=cell * max(len(order), 1),
+        title=f"Touchpoints by stage: {safe_label(persona)} (s = suppressed)",
+    )
+
+
+# --- statistics --------------------------------------------------------------------------
+
+
+def forest_plot(
+    table: pd.DataFrame,
+    *,
+    stages: Sequence[str],
+    colors: Mapping[str, str] | None = None,
+    estimate: str | None = None,
+    width: int = 420,
+) -> alt.TopLevelMixin:
+    """Odds or hazard ratios with their 95% intervals, one row per persona and stage.
+
+    Parameters
+    ----------
+    table
+        The statistics step's emotion_churn table (``odds_ratio``) or time_to_churn table
+        (``hazard_ratio``), with ``persona, stage, n_customers, ci_low, ci_high`` and
+        optionally ``n_churned, p_value, q_value, unit_size, flags``.
+    stages
+        The study's stages, in order.
+    colors
+        :func:`persona_colors` of the build.
+    estimate
+        The estimate column; default ``odds_ratio`` or else ``hazard_ratio``.
+
+    Returns
+    -------
+    altair.LayerChart
+        Log-scaled x axis with a rule at 1; rows without an estimate read "not estimated".
+    """
+    if estimate is None:
+        estimate = "odds_ratio" if "odds_ratio" in table.columns else "hazard_ratio"
+    stages = _stages(stages)
+    frame = _prepare(
+        table, "table", ("persona", "stage", "n_customers", estimate, "ci_low", "ci_high")
+    )
+    position = {s: i for i, s in enumerate(stages)}
+    frame = frame.assign(_p=frame["stage"].map(position)).sort_values(
+        ["_p", "persona"], kind="stable"
+    )
+    frame["row"] = frame["stage"].astype(str) + " · " + frame["persona"].astype(str)
+    flags = _flag(frame)
+    frame["n"] = _n_label(frame["n_customers"], flags)
+    valid = frame[estimate].notna() & (frame[estimate] > 0) & ~flags
+    frame["label"] = np.where(flags, _SUPPRESSED, np.where(valid, "", "not estimated"))
+    for optional in ("n_churned", "p_value", "q_value", "unit_size", "flags"):
+        if optional not in frame:
+            frame[optional] = None
+    frame["flags"] = frame["flags"].map(lambda v: "" if v is None or v != v else str(v))
+    rows = frame["row"].tolist()
+    present = list(dict.fromkeys(frame["persona"]))
+    data = frame[
+        [
+            "row",
+            "persona",
+            "stage",
+            estimate,
+            "ci_low",
+            "ci_high",
+            "n",
+            "n_churned",
+            "p_value",
+            "q_value",
+            "unit_size",
+            "flags",
+            "label",
+        ]
+    ]
+    title = estimate.replace("_", " ")
+    tooltip: list[Any]
+    y = alt.Y("row:N", sort=rows, title=None)
+    x = alt.X(f"{estimate}:Q", scale=alt.Scale(type="log"), title=f"{title} (95% CI, log scale)")
+    color = alt.Color("persona:N", scale=_color_scale(colors, present), title="Persona")
+    tooltip = [
+        "persona:N",
+        "stage:N",
+        alt.Tooltip(f"{estimate}:Q", format=".2f", title=title),
+        alt.Tooltip("ci_low:Q", format=".2f", title="95% CI low"),
+        alt.Tooltip("ci_high:Q", format=".2f", title="95% CI high"),
+        alt.Tooltip("q_value:Q", format=".3g", title="q value"),
+        alt.Tooltip("n:N", title="n customers"),
+        alt.Tooltip("n_churned:Q", title="n churned"),
+        alt.Tooltip("flags:N"),
+    ]
+    shown = data[valid.to_numpy()]
+    base = alt.Chart(shown).encode(y=y, color=color, tooltip=tooltip)
+    rule = base.mark_rule().encode(x=x, x2="ci_high:Q")
+    rule = rule.encode(
+        x=alt.X("ci_low:Q", scale=alt.Scale(type="log"), title=f"{title} (95% CI, log scale)")
+    )
+    point = base.mark_point(filled=True, size=60).encode(x=x)
+    one = (
+        alt.Chart(pd.DataFrame({"one": [1.0]}))
+        .mark_rule(color="#888", strokeDash=[4, 3])
+        .encode(x="one:Q")
+    )
+    missing = (
+        alt.Chart(data[~valid.to_numpy()])
+        .mark_text(align="right", dx=-4, fontStyle="italic", color="#555")
+        .encode(y=y, x=alt.datum(1.0), text="label:N", tooltip=["persona:N", "stage:N", "n:N"])
+    )
+    return alt.layer(one, rule, point, missing).properties(
+        width=width, height=max(18 * len(rows), 40), title=f"Emotion and churn: {title}"
+    )
+
+
+def km_chart(
+    km: pd.DataFrame,
+    *,
+    stages: Sequence[str],
+    persona: str = "all",
+    width: int = 220,
+) -> alt.TopLevelMixin:
+    """Kaplan-Meier curves by emotion tercile, one panel per stage, for one persona.
+
+    Parameters
+    ----------
+    km
+        Tidy survival table: ``persona, stage, tercile, time, survival, ci_low, ci_high,
+        n_at_risk`` (one row per step).
+    stages
+        The study's stages, in order (panels follow it).
+    persona
+        The persona label.
+
+    Returns
+    -------
+    altair.FacetChart
+    """
+    stages = _stages(stages)
+    frame = _pick_persona(
+        _prepare(
+            km,
+            "km",
+            ("persona", "stage", "tercile", "time", "survival", "ci_low", "ci_high", "n_at_risk"),
+        ),
+        persona,
+    )
+    if len(frame) > 5000:
+        # Keep the curve's shape within Altair's row limit: every k-th step plus the ends.
+        step = math.ceil(len(frame) / 4500)
+        frame = frame.groupby(["stage", "tercile"], sort=False, group_keys=False).apply(
+            lambda g: g.iloc[np.unique(np.r_[np.arange(0, len(g), step), len(g) - 1])]
+        )
+    data = frame[["stage", "tercile", "time", "survival", "ci_low", "ci_high", "n_at_risk"]]
+    terciles = [t for t in ("low", "middle", "high") if t in set(data["tercile"])] or sorted(
+        data["tercile"].dropna().astype(str).unique()
+    )
+    color = alt.Color(
+        "tercile:N",
+        sort=terciles,
+        scale=alt.Scale(domain=terciles, range=[_TERCILE_COLORS[t] for t in terciles])
+        if set(terciles) <= set(_TERCILE_COLORS)
+        else alt.Scale(domain=terciles),
+        title="Emotion tercile",
+    )
+    base = alt.Chart().encode(x=alt.X("time:Q", title="Days"), color=color)
+    band = base.mark_area(opacity=0.15, interpolate="step-after").encode(
+        y=alt.Y("ci_low:Q", scale=alt.Scale(domain=[0, 1]), title="Still a customer"),
+        y2="ci_high:Q",
+    )
+    line = base.mark_line(interpolate="step-after").encode(
+        y="survival:Q",
+        tooltip=[
+            "stage:N",
+            "tercile:N",
+            alt.Tooltip("time:Q", format=".0f", title="day"),
+            alt.Tooltip("survival:Q", format=".3f"),
+            alt.Tooltip("ci_low:Q", format=".3f", title="95% CI low"),
+            alt.Tooltip("ci_high:Q", format=".3f", title="95% CI high"),
+            alt.Tooltip("n_at_risk:Q", title="n at risk"),
+        ],
+    )
+    return (
+        alt.layer(band, line, data=data)
+        .properties(width=width, height=180)
+        .facet(column=alt.Column("stage:N", sort=stages, title=None))
+        .properties(title=f"Time to churn by emotion tercile: {safe_label(persona)}")
+    )
+
+
+# --- personas ------------------------------------------------------------------------------
+
+
+def k_evidence_chart(evidence: pd.DataFrame) -> alt.Chart:
+    """The evidence for the number of personas: one panel per score, the chosen k marked.
+
+    Parameters
+    ----------
+    evidence
+        ``k, silhouette, bic, stability_ari, chosen`` (``tables/persona_k_evidence.csv``).
+    """
+    frame = _prepare(evidence, "evidence", ("k", "silhouette", "bic", "stability_ari", "chosen"))
+    long = frame.melt(
+        id_vars=["k", "chosen"],
+        value_vars=["silhouette", "stability_ari", "bic"],
+        var_name="score",
+        value_name="value",
+    ).dropna(subset=["value"])
+    base = alt.Chart(long).encode(
+        x=alt.X("k:O", title="number of personas (k)"),
+        y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
+        tooltip=["score:N", "k:O", alt.Tooltip("value:Q", format=".3f"), "chosen:N"],
+    )
+    line = base.mark_line(point=True, color=PALETTE[0])
+    chosen = base.transform_filter("datum.chosen").mark_point(
+        size=160, shape="diamond", filled=True, color=PALETTE[1]
+    )
+    return (
+        alt.layer(line, chosen, data=long)
+        .properties(width=180, height=140)
+        .facet(column=alt.Column("score:N", title=None))
+        .resolve_scale(y="independent")
+        .properties(title="Evidence per k (diamond: chosen)")
+    )
+
+
+def persona_traits_chart(
+    traits: pd.DataFrame,
+    personas: pd.DataFrame,
+    *,
+    colors: Mapping[str, str] | None = None,
+) -> alt.Chart:
+    """What sets each persona apart: standardised differences of its top traits.
+
+    Parameters
+    ----------
+    traits
+        ``persona_id, feature, std_diff, rank`` (``tables/persona_traits.csv``).
+    personas
+        ``persona_id, persona_name, n_customers`` (``tables/personas.csv``), for names and n.
+    colors
+        From :func:`persona_colors`.
+    """
+    traits = _prepare(traits, "traits", ("persona_id", "feature", "std_diff", "rank"))
+    named = _prepare(personas, "personas", ("persona_id", "persona_name", "n_customers"))
+    frame = traits.merge(named[["persona_id", "persona_name", "n_customers"]], on="persona_id")
+    frame["n"] = frame["n_customers"].map(lambda v: f"{int(v):,}" if pd.notna(v) else "suppressed")
+    scale = _color_scale(colors, frame["persona_name"].dropna().unique().tolist())
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("std_diff:Q", title="standardised difference against everyone else"),
+            y=alt.Y("feature:N", sort=alt.EncodingSortField("rank"), title=None),
+            color=alt.Color("persona_name:N", scale=scale, legend=None),
+            tooltip=[
+                alt.Tooltip("persona_name:N", title="persona"),
+                "feature:N",
+                alt.Tooltip("std_diff:Q", format=".2f"),
+                alt.Tooltip("n:N", title="n customers"),
+            ],
+        )
+        .properties(width=260, height=110)
+        .facet(
+            row=alt.Row(
+                "persona_name:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")
+            )
+        )
+        .resolve_scale(y="independent")
+    )
+
+
+def persona_profile_chart(
+    profile: pd.DataFrame,
+    *,
+    kind: str = "channel",
+    stages: Sequence[str] | None = None,
+    colors: Mapping[str, str] | None = None,
+) -> alt.Chart:
+    """Channel mix or stage reach of every persona beside all customers.
+
+    Parameters
+    ----------
+    profile
+        ``persona_name, kind, item, value, n_customers`` (``tables/persona_profile.csv``).
+    kind
+        ``"channel"`` (mean share of events per channel) or ``"stage"`` (share who reached).
+    stages
+        The study's stages, to order the stage profile.
+    colors
+        From :func:`persona_colors`.
+    """
+    if kind not in ("channel", "stage"):
+        msg = f'kind must be "channel" or "stage", found {kind!r}'
+        raise CJResearchError(msg)
+    frame = _prepare(profile, "profile", ("persona_name", "kind", "item", "value", "n_customers"))
+    frame = frame[frame["kind"] == kind]
+    suppressed = _flag(frame)
+    frame = frame.assign(n=_n_label(frame["n_customers"], suppressed)).dropna(subset=["value"])
+    order = _stages(stages) if (kind == "stage" and stages is not None) else None
+    personas = list(dict.fromkeys(frame["persona_name"]))
+    scale = _color_scale(colors, personas)
+    title = "share of events" if kind == "channel" else "share who reached the stage"
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("item:N", sort=order, title=None, axis=alt.Axis(labelAngle=-30)),
+            xOffset=alt.XOffset("persona_name:N", sort=personas),
+            y=alt.Y("value:Q", title=title, axis=alt.Axis(format="%")),
+            color=alt.Color("persona_name:N", scale=scale, sort=personas, title="persona"),
+            tooltip=[
+                alt.Tooltip("persona_name:N", title="persona"),
+                alt.Tooltip("item:N", title=kind),
+                alt.Tooltip("value:Q", format=".1%"),
+                alt.Tooltip("n:N", title="n customers"),
+            ],
+        )
+        .properties(width=520, height=220)
+    )

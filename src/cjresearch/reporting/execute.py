@@ -1,0 +1,463 @@
+"""Executing notebooks: papermill's Python API on the ``cjresearch`` kernel, in a process pool.
+
+Each job executes one notebook into a staging path (papermill writes its output notebook
+from the first cell on, so a failed run must never point at a published file), then exports
+it to HTML (:mod:`cjresearch.reporting.html`). Jobs run in a bounded pool of processes, not threads:
+papermill's ``cwd=`` changes the working directory of the whole process.
+
+**Warm kernels.** Each pool worker keeps one started kernel with the heavy modules imported
+and runs its successive notebooks in it, the kernel's state reset in between
+(:mod:`cjresearch.reporting._warm`); a kernel that failed in any way is replaced by a fresh one.
+``warm=False`` starts a fresh kernel for every notebook.
+
+**Failures.** A kernel that fails to start (ports taken by a parallel kernel, "Kernel didn't
+respond") is retried; a failure in a cell, a cell timeout, a kernel that dies mid-run or a
+notebook past its deadline is not. Every notebook has a whole-notebook deadline
+(``notebook_timeout``) besides the per-cell ``execution_timeout``: a kernel that hangs after
+the last cell (a known papermill bug) or a notebook whose cells each finish in time but never
+all do is stopped (its kernel killed) when the deadline passes, and fails with the deadline
+named in its error.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cjresearch.errors import CJResearchError
+
+if TYPE_CHECKING:
+    from cjresearch.reporting._warm import KernelSession
+
+__all__ = [
+    "DEFAULT_KERNEL",
+    "DEFAULT_NOTEBOOK_TIMEOUT",
+    "NotebookJob",
+    "NotebookOutcome",
+    "NotebookPool",
+    "check_parameter_values",
+    "default_jobs",
+    "ensure_kernel",
+    "execute_notebook",
+    "run_jobs",
+]
+
+DEFAULT_KERNEL = "cjresearch"
+#: The default whole-notebook deadline, in seconds (a report takes seconds).
+DEFAULT_NOTEBOOK_TIMEOUT = 1800.0
+
+_KERNEL_START_MARKERS = (
+    "kernel didn't respond",
+    "address already in use",
+    "kernel died before replying to kernel_info",
+    "zmqerror",
+)
+
+
+def default_jobs() -> int:
+    """The default size of the pool: the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def check_parameter_values(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """Check that parameters are plain values papermill injects as literals.
+
+    Only None, str, bool, int, finite float, list and dict (with str keys) are accepted,
+    nested to any depth; anything else (a DataFrame, a Path, a tuple) would reach the
+    notebook as its ``repr`` pasted into code.
+
+    Returns
+    -------
+    dict
+        A copy of ``parameters``.
+
+    Raises
+    ------
+    CJResearchError
+        A name that is not an identifier or a value of another type.
+
+    >>> check_parameter_values({"persona": "p1", "k": 3, "ids": [1, 2]})
+    {'persona': 'p1', 'k': 3, 'ids': [1, 2]}
+    """
+
+    def check(value: Any, where: str) -> None:
+        if value is None or isinstance(value, str | bool | int):
+            return
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                msg = f"parameter {where} is {value!r}; only finite numbers can be passed"
+                raise CJResearchError(msg)
+            return
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                check(item, f"{where}[{i}]")
+            return
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    msg = f"parameter {where} has a key {key!r}; dict keys must be text"
+                    raise CJResearchError(msg)
+                check(item, f"{where}[{key!r}]")
+            return
+        msg = (
+            f"parameter {where} is a {type(value).__name__}; notebooks take only None, str, "
+            "bool, int, float, list or dict (pass a path, not a table)"
+        )
+        raise CJResearchError(msg)
+
+    for name, value in parameters.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            msg = f"parameter name {name!r} is not a Python identifier"
+            raise CJResearchError(msg)
+        check(value, repr(name))
+    return dict(parameters)
+
+
+def ensure_kernel(kernel_name: str = DEFAULT_KERNEL) -> None:
+    """Fail early, with the fix, if the Jupyter kernel is not registered."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    if kernel_name not in KernelSpecManager().find_kernel_specs():
+        msg = (
+            f"the Jupyter kernel {kernel_name!r} is not registered in this environment; "
+            f"register it with: python -m ipykernel install --sys-prefix --name {kernel_name}"
+        )
+        raise CJResearchError(msg)
+
+
+@dataclass(frozen=True)
+class NotebookJob:
+    """One notebook to execute (and, if ``html_path`` is set, export to HTML).
+
+    ``key`` identifies the job in the outcomes; ``export`` holds the keyword arguments of
+    :func:`cjresearch.reporting.html.export_html` other than the notebook (title, provenance...).
+    ``start_timeout`` bounds a kernel's start, ``execution_timeout`` each cell and
+    ``notebook_timeout`` the whole notebook, kernel start and retries included (None: no
+    deadline); all in seconds.
+    """
+
+    key: str
+    notebook: Path
+    output_notebook: Path
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    html_path: Path | None = None
+    export: Mapping[str, Any] = field(default_factory=dict)
+    kernel_name: str = DEFAULT_KERNEL
+    start_timeout: float = 60.0
+    execution_timeout: float | None = 600.0
+    retries: int = 2
+    cwd: Path | None = None
+    notebook_timeout: float | None = DEFAULT_NOTEBOOK_TIMEOUT
+
+
+@dataclass(frozen=True)
+class NotebookOutcome:
+    """What became of a job: ``ok``, the error (one line) and traceback, time and attempts."""
+
+    key: str
+    ok: bool
+    duration_s: float
+    attempts: int
+    error: str | None = None
+    traceback: str | None = None
+    output_notebook: Path | None = None
+    html_path: Path | None = None
+
+
+class _Deadline:
+    """Calls ``stop`` once ``seconds`` have passed, from a timer thread, unless cancelled."""
+
+    def __init__(self, seconds: float | None, stop: Callable[[], None]) -> None:
+        self.passed = False
+        self._stop = stop
+        self._timer = None if seconds is None else threading.Timer(seconds, self._fire)
+        if self._timer is not None:
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _fire(self) -> None:
+        self.passed = True
+        self._stop()
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+def _is_kernel_start_failure(exc: BaseException) -> bool:
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(exc, PapermillExecutionError):
+        return False
+    text = f"{type(exc).__name__}: {exc}".lower()
+    return any(marker in text for marker in _KERNEL_START_MARKERS)
+
+
+def _one_line(exc: BaseException) -> str:
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(exc, PapermillExecutionError):
+        return f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
+
+
+def execute_notebook(job: NotebookJob, session: KernelSession | None = None) -> NotebookOutcome:
+    """Execute one job in this process: papermill, then the HTML export.
+
+    ``session``: the kernel to run in (kept warm for the next job if this one succeeds);
+    None starts a fresh kernel for this job alone. Never raises for a failing notebook; the
+    outcome says what failed.
+    """
+    import papermill as pm
+
+    from cjresearch.reporting._warm import ENGINE_NAME, KernelSession, register_engine
+
+    register_engine()
+    own = session is None
+    kernel = KernelSession(job.kernel_name, warm=False) if session is None else session
+    started = time.perf_counter()
+    attempts = 0
+    job.output_notebook.parent.mkdir(parents=True, exist_ok=True)
+    deadline = _Deadline(job.notebook_timeout, kernel.kill)
+    try:
+        while True:
+            attempts += 1
+            try:
+                pm.execute_notebook(
+                    os.fspath(job.notebook),
+                    os.fspath(job.output_notebook),
+                    parameters=dict(job.parameters),
+                    kernel_name=job.kernel_name,
+                    start_timeout=job.start_timeout,
+                    execution_timeout=job.execution_timeout,
+                    progress_bar=False,
+                    log_output=False,
+                    cwd=None if job.cwd is None else os.fspath(job.cwd),
+                    engine_name=ENGINE_NAME,
+                    session=kernel,
+                    # one save at the end (or on a failure, for debugging), not two per cell
+                    request_save_on_cell_execute=False,
+                    save_on_error=os.fspath(job.output_notebook),
+                )
+                if deadline.passed:
+                    msg = "the kernel was stopped"
+                    raise TimeoutError(msg)
+                kernel.after_notebook(ok=True)
+                break
+            except Exception as exc:
+                kernel.after_notebook(ok=False)
+                if deadline.passed:
+                    error = (
+                        f"notebook deadline exceeded: not finished after "
+                        f"{job.notebook_timeout:g} s, the kernel was stopped"
+                    )
+                elif attempts <= job.retries and _is_kernel_start_failure(exc):
+                    time.sleep(0.5 * attempts)
+                    continue
+                else:
+                    error = _one_line(exc)
+                return NotebookOutcome(
+                    job.key,
+                    False,
+                    time.perf_counter() - started,
+                    attempts,
+                    error,
+                    traceback.format_exc(),
+                    job.output_notebook if job.output_notebook.is_file() else None,
+                )
+    finally:
+        deadline.cancel()
+        if own:
+            kernel.close()
+    if job.html_path is not None:
+        from cjresearch.reporting.html import export_html
+
+        try:
+            html = export_html(job.output_notebook, **dict(job.export))
+            job.html_path.parent.mkdir(parents=True, exist_ok=True)
+            job.html_path.write_text(html, encoding="utf-8")
+        except Exception as exc:
+            return NotebookOutcome(
+                job.key,
+                False,
+                time.perf_counter() - started,
+                attempts,
+                f"HTML export: {_one_line(exc)}",
+                traceback.format_exc(),
+                job.output_notebook,
+            )
+    return NotebookOutcome(
+        job.key,
+        True,
+        time.perf_counter() - started,
+        attempts,
+        output_notebook=job.output_notebook,
+        html_path=job.html_path,
+    )
+
+
+def run_jobs(
+    jobs: Sequence[NotebookJob],
+    *,
+    max_workers: int | None = None,
+    on_done: Callable[[NotebookOutcome], None] | None = None,
+    warm: bool = True,
+    pool: NotebookPool | None = None,
+) -> list[NotebookOutcome]:
+    """Execute jobs in a bounded pool of processes; outcomes in the order of ``jobs``.
+
+    Parameters
+    ----------
+    jobs
+        The jobs. Their parameters are checked with :func:`check_parameter_values` first.
+    max_workers
+        Size of the pool (default: :func:`default_jobs`). One job, or ``max_workers=1``,
+        runs in this process (no pool to start).
+    on_done
+        Called with each outcome as it completes (for progress display).
+    warm
+        Each worker runs its jobs one after another in one warm kernel (see the module's
+        docstring); False: a fresh kernel per job.
+    pool
+        A pool started earlier (its kernels warming up while the caller did other work),
+        used instead of ``max_workers``/``warm`` and left open.
+    """
+    if not jobs:
+        return []
+    for job in jobs:
+        check_parameter_values(job.parameters)
+    ensure_kernel(jobs[0].kernel_name)
+    workers = min(max_workers or default_jobs(), len(jobs))
+    outcomes: dict[str, NotebookOutcome] = {}
+
+    def done(outcome: NotebookOutcome) -> None:
+        outcomes[outcome.key] = outcome
+        if on_done is not None:
+            on_done(outcome)
+
+    if pool is not None:
+        for outcome in pool.run(jobs):
+            done(outcome)
+    elif workers <= 1:
+        from cjresearch.reporting._warm import KernelSession
+
+        session = KernelSession(jobs[0].kernel_name, warm=warm)
+        try:
+            for job in jobs:
+                done(execute_notebook(job, _session_for(session, job)))
+        finally:
+            session.close()
+    else:
+        with NotebookPool(workers, kernel_name=jobs[0].kernel_name, warm=warm) as own:
+            for outcome in own.run(jobs):
+                done(outcome)
+    return [outcomes[job.key] for job in jobs]
+
+
+def _session_for(session: KernelSession, job: NotebookJob) -> KernelSession:
+    """The session, switched to the job's kernel if it runs another one."""
+    if session.kernel_name != job.kernel_name:
+        session.close()
+        session.kernel_name = job.kernel_name
+    return session
+
+
+class NotebookPool:
+    """A bounded pool of worker processes, each with its own warm kernel.
+
+    The workers start, and start their kernels, as soon as the pool is made, so a caller
+    can make it before other work (the build computes its artifacts meanwhile) and hand it
+    to :func:`run_jobs`. A context manager: leaving it shuts the workers and their kernels
+    down (at once, without running queued notebooks, if leaving on an exception).
+
+    Parameters
+    ----------
+    workers
+        Number of worker processes.
+    kernel_name
+        The kernel the workers start.
+    warm
+        Keep each worker's kernel between notebooks (False: a fresh kernel per notebook).
+    """
+
+    def __init__(self, workers: int, *, kernel_name: str = DEFAULT_KERNEL, warm: bool = True):
+        ensure_kernel(kernel_name)
+        self.workers = max(1, workers)
+        # spawn: the parent may hold threads (rich's progress refresh), which fork does not
+        # copy.
+        self._executor = ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(kernel_name, warm),
+        )
+        # the executor starts a worker per submitted task, up to the bound: start them all
+        for _ in range(self.workers):
+            self._executor.submit(int)
+
+    def run(self, jobs: Sequence[NotebookJob]) -> Iterator[NotebookOutcome]:
+        """Outcomes of ``jobs``, as they complete."""
+        futures: dict[Future[NotebookOutcome], NotebookJob] = {
+            self._executor.submit(_execute_in_worker, job): job for job in jobs
+        }
+        try:
+            for future in as_completed(futures):
+                job = futures[future]
+                try:
+                    yield future.result()
+                except Exception as exc:  # the worker process itself died
+                    yield NotebookOutcome(
+                        job.key, False, 0.0, 1, f"worker process failed: {_one_line(exc)}"
+                    )
+        except BaseException:
+            # Ctrl-C: do not start queued notebooks, do not wait for running ones.
+            self.close(wait=False)
+            raise
+
+    def close(self, *, wait: bool = True) -> None:
+        """Shut the workers (and their kernels) down."""
+        self._executor.shutdown(wait=wait, cancel_futures=True)
+
+    def __enter__(self) -> NotebookPool:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self.close(wait=exc_type is None)
+
+
+# A pool worker's kernel, kept between the jobs the worker runs and shut down when the
+# worker process exits (multiprocessing runs its finalizers, not atexit's, in a child).
+_WORKER_SESSION: KernelSession | None = None
+
+
+def _init_worker(kernel_name: str, warm: bool) -> None:
+    global _WORKER_SESSION
+    from multiprocessing.util import Finalize
+
+    from cjresearch.reporting._warm import KernelSession, start_quietly
+
+    _WORKER_SESSION = KernelSession(kernel_name, warm=warm)
+    Finalize(_WORKER_SESSION, _WORKER_SESSION.close, exitpriority=10)
+    if warm:
+        # a kernel that fails to start now is started (and retried) by the first job
+        start_quietly(_WORKER_SESSION)
+
+
+def _execute_in_worker(job: NotebookJob) -> NotebookOutcome:
+    session = _WORKER_SESSION
+    if session is None:  # pragma: no cover - the initializer runs first
+        return execute_notebook(job)
+    return execute_notebook(job, _session_for(session, job))

@@ -1,0 +1,280 @@
+"""Parameterised notebooks: finding the bundled ones, checking parameters, running one.
+
+**Where the bundled notebooks are.** The product keeps its notebooks in the repository's
+top-level ``notebooks/`` folder. :func:`notebooks_dir` looks, in order, at the folder named by
+the ``CJRESEARCH_NOTEBOOKS`` environment variable, at ``cjresearch/notebooks/`` inside the
+installed package (building a wheel copies every top-level ``notebooks/*.ipynb`` there, see
+``setup.py``; ``tests/test_packaging.py`` builds one and checks), and at the top-level
+``notebooks/`` of the source tree the package was installed from in editable mode (``make
+setup`` does that).
+
+**Parameters.** A notebook declares its parameters in its cell tagged ``parameters``, as
+literals (``persona = "p1"``, optionally annotated ``persona: str = "p1"  # help``). Values
+given for it are checked against those declarations: an unknown name or a value of the wrong
+type is a :class:`~cjresearch.errors.CJResearchError` that lists what the notebook declares.
+Two names are filled from the study when the notebook declares them and the caller does not
+set them: ``study_file`` (the study file's absolute path) and ``artifacts_dir`` (the
+artifacts folder's absolute path).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cjresearch.errors import CJResearchError
+from cjresearch.reporting.reports import ReportSpec
+from cjresearch.reporting.site import PublishOutcome, publish_reports
+
+__all__ = [
+    "ARTIFACTS_PARAMETER",
+    "STUDY_PARAMETER",
+    "NotebookParameter",
+    "bundled_notebooks",
+    "coerce_parameters",
+    "find_notebook",
+    "notebook_parameters",
+    "notebooks_dir",
+    "run_notebook",
+]
+
+STUDY_PARAMETER = "study_file"
+ARTIFACTS_PARAMETER = "artifacts_dir"
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "int": (int,),
+    "float": (float, int),
+    "bool": (bool,),
+    "list": (list,),
+    "dict": (dict,),
+}
+
+
+@dataclass(frozen=True)
+class NotebookParameter:
+    """One declared parameter: name, type (``str``, ``int``... or ``any``), default, help."""
+
+    name: str
+    type_name: str
+    default: str
+    help: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.name}: {self.type_name} = {self.default}"
+        return f"{text}  ({self.help})" if self.help else text
+
+
+def notebooks_dir() -> Path | None:
+    """The folder of the bundled notebooks (see the module's docstring), or None."""
+    env = os.environ.get("CJRESEARCH_NOTEBOOKS")
+    here = Path(__file__).resolve().parent.parent  # the cjresearch package
+    candidates = [Path(env)] if env else []
+    candidates += [here / "notebooks", here.parent.parent / "notebooks"]
+    return next((c for c in candidates if c.is_dir()), None)
+
+
+def bundled_notebooks() -> list[Path]:
+    """The bundled notebooks, sorted by name."""
+    folder = notebooks_dir()
+    return [] if folder is None else sorted(folder.glob("*.ipynb"))
+
+
+def find_notebook(notebook: str | Path) -> Path:
+    """A notebook file: an existing path, or the name of a bundled notebook (``personas``)."""
+    path = Path(notebook)
+    if path.is_file():
+        return path
+    for candidate in bundled_notebooks():
+        if path.name in (candidate.name, candidate.stem):
+            return candidate
+    names = [p.stem for p in bundled_notebooks()]
+    msg = f"notebook {str(notebook)!r} not found: not a file, nor a bundled notebook {names}"
+    raise CJResearchError(msg)
+
+
+def _type_of(declared: str, default: str) -> str:
+    if declared in _TYPES:
+        return declared
+    try:
+        value = ast.literal_eval(default)
+    except (ValueError, SyntaxError):
+        return "any"
+    for name, types in _TYPES.items():
+        if type(value) in types[:1]:
+            return name
+    return "any"
+
+
+def notebook_parameters(notebook: str | Path) -> list[NotebookParameter]:
+    """The parameters a notebook declares in its ``parameters`` cell (papermill's inspector)."""
+    import papermill as pm
+
+    path = Path(notebook)
+    try:
+        declared = pm.inspect_notebook(os.fspath(path))
+    except Exception as exc:
+        msg = f"cannot read the parameters of {path}: {exc}"
+        raise CJResearchError(msg) from exc
+    return [
+        NotebookParameter(
+            name,
+            _type_of(str(info.get("inferred_type_name", "")), str(info.get("default", ""))),
+            str(info.get("default", "")),
+            str(info.get("help", "") or ""),
+        )
+        for name, info in declared.items()
+    ]
+
+
+def _from_text(raw: str, type_name: str) -> Any:
+    if type_name == "str":
+        return raw
+    if type_name == "int":
+        return int(raw)
+    if type_name == "float":
+        return float(raw)
+    if type_name == "bool":
+        lowered = raw.strip().lower()
+        if lowered in ("true", "yes", "1"):
+            return True
+        if lowered in ("false", "no", "0"):
+            return False
+        msg = "expected true or false"
+        raise ValueError(msg)
+    if type_name in ("list", "dict"):
+        return json.loads(raw)
+    try:  # "any": a JSON value if it is one, else the text
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def coerce_parameters(
+    notebook: str | Path,
+    values: Mapping[str, Any] | Sequence[tuple[str, str]],
+) -> dict[str, Any]:
+    """Check values against a notebook's declared parameters and convert text to their types.
+
+    Parameters
+    ----------
+    notebook
+        The notebook.
+    values
+        A mapping of typed values (from Python), or ``(name, text)`` pairs (from the command
+        line's ``-p NAME VALUE``), whose text is converted to the declared type (JSON for
+        lists and dicts, true/false for booleans).
+
+    Raises
+    ------
+    CJResearchError
+        An unknown name or a value of the wrong type; the message lists the declarations.
+    """
+    declared = {p.name: p for p in notebook_parameters(notebook)}
+    listing = "; ".join(str(p) for p in declared.values()) or "no parameters"
+    pairs = list(values.items()) if isinstance(values, Mapping) else list(values)
+    result: dict[str, Any] = {}
+    for name, value in pairs:
+        parameter = declared.get(name)
+        if parameter is None:
+            msg = f"{Path(notebook).name} has no parameter {name!r}. It declares: {listing}"
+            raise CJResearchError(msg)
+        type_name = parameter.type_name
+        if isinstance(values, Mapping):
+            converted = value
+        else:
+            try:
+                converted = _from_text(str(value), type_name)
+            except ValueError as exc:
+                msg = (
+                    f"parameter {name!r} of {Path(notebook).name} takes a {type_name}, "
+                    f"got {value!r} ({exc}). It declares: {listing}"
+                )
+                raise CJResearchError(msg) from None
+        accepted = _TYPES.get(type_name)
+        wrong_type = accepted is not None and (
+            not isinstance(converted, accepted)
+            or (isinstance(converted, bool) and type_name in ("int", "float"))
+        )
+        if wrong_type:
+            msg = (
+                f"parameter {name!r} of {Path(notebook).name} takes a {type_name}, got "
+                f"{type(converted).__name__} {converted!r}. It declares: {listing}"
+            )
+            raise CJResearchError(msg)
+        result[name] = converted
+    return result
+
+
+def run_notebook(
+    notebook: str | Path,
+    *,
+    output: str | Path,
+    parameters: Mapping[str, Any] | Sequence[tuple[str, str]] = (),
+    study_file: str | Path | None = None,
+    study_name: str | None = None,
+    artifacts: str | Path | None = None,
+    name: str | None = None,
+    wait: bool = False,
+    failed_dir: str | Path | None = None,
+    versions: Mapping[str, str] | None = None,
+    progress: bool | None = None,
+    **execution: Any,
+) -> PublishOutcome:
+    """Execute a parameterised notebook and publish it as ``<output>/analysis/<slug>.html``.
+
+    The same guarantees as a build: executed in staging, published atomically under the
+    output folder's lock, kept stale (with its failed notebook) on failure, listed in the
+    portal (re-rendered from its last context, if there is one). Always executed, even if
+    unchanged.
+
+    Parameters
+    ----------
+    notebook
+        A path or a bundled notebook's name.
+    output
+        The study's output folder.
+    parameters
+        Values (checked by :func:`coerce_parameters`).
+    study_file, artifacts
+        Fill the notebook's ``study_file`` / ``artifacts_dir`` parameters when it declares
+        them and they are not given; the artifacts' Parquet files are hashed into the
+        footer.
+    study_name
+        For the footer.
+    name
+        The page's name (default: the notebook's file name without ``.ipynb``).
+    """
+    path = find_notebook(notebook)
+    values = coerce_parameters(path, parameters)
+    declared = {p.name for p in notebook_parameters(path)}
+    if study_file is not None and STUDY_PARAMETER in declared:
+        values.setdefault(STUDY_PARAMETER, os.fspath(Path(study_file).resolve()))
+    if artifacts is not None and ARTIFACTS_PARAMETER in declared:
+        values.setdefault(ARTIFACTS_PARAMETER, os.fspath(Path(artifacts).resolve()))
+    inputs = sorted(Path(artifacts).glob("*.parquet")) if artifacts is not None else []
+    spec = ReportSpec(
+        kind="analysis",
+        name=name or path.stem,
+        notebook=path,
+        parameters=values,
+        inputs=inputs,
+    )
+    return publish_reports(
+        output,
+        [spec],
+        wait=wait,
+        study=study_name,
+        versions=versions,
+        force=True,
+        failed_dir=failed_dir,
+        replace_kinds=(),
+        progress=progress,
+        jobs=1,
+        **execution,
+    )

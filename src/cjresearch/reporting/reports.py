@@ -1,0 +1,530 @@
+"""The report pipeline: which reports to rebuild, running them, and what the portal shows.
+
+A report is a notebook plus parameters (:class:`ReportSpec`). Its fingerprint hashes the
+notebook's source (cells, not outputs), the parameters, the SHA-256 of every file it reads,
+the cjresearch version and anything else the caller adds; a report is executed only when its
+fingerprint differs from that of its published version (or ``force``). Executed reports are
+exported to HTML inside a :class:`~cjresearch.reporting.publish.PublishTransaction`; a report whose
+notebook fails keeps its published version, is marked ``stale`` with the error, and its
+failed notebook is kept in ``failed_dir`` for debugging.
+
+The state of every published report (fingerprint, status, time, error) lives in
+``<output>/.cjresearch/state.json`` and is published in the same transaction as the HTML.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+from cjresearch._version import __version__
+from cjresearch.errors import CJResearchError
+from cjresearch.reporting.execute import (
+    DEFAULT_KERNEL,
+    DEFAULT_NOTEBOOK_TIMEOUT,
+    NotebookJob,
+    NotebookOutcome,
+    NotebookPool,
+    check_parameter_values,
+    run_jobs,
+)
+from cjresearch.reporting.publish import STATE_DIR, PublishTransaction, assign_slugs, slugify
+
+__all__ = [
+    "KIND_FOLDERS",
+    "STATE_FILE",
+    "ReportResult",
+    "ReportSpec",
+    "Status",
+    "file_sha256",
+    "load_state",
+    "notebook_fingerprint",
+    "plan_reports",
+    "report_fingerprint",
+    "run_reports",
+]
+
+#: Where each kind of report is published, relative to the output folder.
+KIND_FOLDERS = {"persona": "personas", "stage": "stages", "analysis": "analysis"}
+STATE_FILE = f"{STATE_DIR}/state.json"
+
+Status = Literal["ok", "stale", "failed", "skipped-unchanged"]
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """One report to publish.
+
+    Parameters
+    ----------
+    kind
+        ``persona``, ``stage`` or ``analysis`` (decides the folder, see ``KIND_FOLDERS``).
+    name
+        The report's name as data has it (a persona name, a stage); shown escaped, and
+        turned into the file name by :func:`~cjresearch.reporting.publish.assign_slugs`.
+    notebook
+        The parameterised notebook.
+    parameters
+        Values injected by papermill (None/str/bool/int/float/list/dict only).
+    inputs
+        Files the notebook reads (artifacts); their SHA-256 enter the fingerprint and the
+        provenance footer.
+    title
+        Page title (default: ``name``).
+    slug
+        File name without ``.html`` (default: derived from ``name``, unique within the kind).
+    """
+
+    kind: str
+    name: str
+    notebook: Path
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    inputs: Sequence[Path] = ()
+    title: str | None = None
+    slug: str | None = None
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """A report's state after a run (one entry of the manifest and of the portal).
+
+    ``status``: ``ok`` (built now), ``skipped-unchanged`` (fingerprint unchanged, published
+    version kept), ``stale`` (failed; the previous good version stays published) or
+    ``failed`` (failed and there is no previous version). ``path`` is relative to the
+    output folder; ``built_at`` is when the published version was built; ``error`` is the
+    last failure (None if the last attempt succeeded).
+    """
+
+    slug: str
+    kind: str
+    name: str
+    title: str
+    path: str
+    status: Status
+    fingerprint: str
+    built_at: str | None
+    duration_s: float | None
+    error: str | None = None
+    failed_notebook: str | None = None
+    attempts: int = 0
+
+    def manifest_entry(self) -> dict[str, Any]:
+        """The entry as written to manifest.json."""
+        return asdict(self)
+
+
+def _sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+_HASH_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes, read in chunks; remembered per (path, size, mtime) so a
+    build that checks its inputs twice reads them once."""
+    path = Path(path)
+    stat = path.stat()
+    key = (os.fspath(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    cached = _HASH_CACHE.get(key)
+    if cached is None:
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        cached = _HASH_CACHE[key] = digest.hexdigest()
+    return cached
+
+
+def notebook_fingerprint(notebook: str | Path) -> str:
+    """SHA-256 of a notebook's cells (type, source, tags), ignoring outputs and metadata.
+
+    Running a notebook by hand and saving it does not change its fingerprint; editing a
+    cell does.
+    """
+    path = Path(notebook)
+    try:
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError) as exc:
+        msg = f"cannot read the notebook {path}: {exc}"
+        raise CJResearchError(msg) from exc
+    canonical = [
+        {
+            "type": cell.get("cell_type"),
+            "source": "".join(cell.get("source", "")),
+            "tags": sorted(cell.get("metadata", {}).get("tags", [])),
+        }
+        for cell in cells
+    ]
+    return _sha256_bytes(json.dumps(canonical, sort_keys=True).encode())
+
+
+def report_fingerprint(spec: ReportSpec, *, extra: Mapping[str, Any] | None = None) -> str:
+    """The fingerprint of a report: notebook, parameters, inputs' SHA-256, version, extra."""
+    missing = [str(p) for p in spec.inputs if not Path(p).is_file()]
+    if missing:
+        msg = f"report {spec.name!r} reads files that do not exist: {missing}"
+        raise CJResearchError(msg)
+    payload = {
+        "notebook": notebook_fingerprint(spec.notebook),
+        "parameters": spec.parameters,
+        "inputs": sorted((Path(p).name, file_sha256(Path(p))) for p in spec.inputs),
+        "cjresearch": __version__,
+        "extra": extra or {},
+    }
+    return _sha256_bytes(json.dumps(payload, sort_keys=True, default=str).encode())
+
+
+def plan_reports(specs: Sequence[ReportSpec]) -> list[ReportSpec]:
+    """The specs with checked kinds and parameters and a unique slug each (per kind)."""
+    planned: list[ReportSpec] = []
+    by_kind: dict[str, list[ReportSpec]] = {}
+    for spec in specs:
+        if spec.kind not in KIND_FOLDERS:
+            msg = (
+                f"report {spec.name!r} has kind {spec.kind!r}; expected one of {list(KIND_FOLDERS)}"
+            )
+            raise CJResearchError(msg)
+        check_parameter_values(spec.parameters)
+        by_kind.setdefault(spec.kind, []).append(spec)
+    for kind, group in by_kind.items():
+        explicit = {slugify(s.slug) for s in group if s.slug is not None}
+        derived = assign_slugs(
+            s.name for s in group if s.slug is None
+        )  # distinct names -> distinct slugs
+        used = set(explicit)
+        names_seen: set[str] = set()
+        for spec in group:
+            if spec.slug is not None:
+                slug = slugify(spec.slug)
+            else:
+                if spec.name in names_seen:
+                    msg = f"two {kind} reports are both named {spec.name!r}"
+                    raise CJResearchError(msg)
+                names_seen.add(spec.name)
+                slug, base, i = derived[spec.name], derived[spec.name], 1
+                while slug in explicit:
+                    i += 1
+                    slug = f"{base}-{i}"
+                used.add(slug)
+            planned.append(
+                ReportSpec(
+                    kind=spec.kind,
+                    name=spec.name,
+                    notebook=Path(spec.notebook),
+                    parameters=dict(spec.parameters),
+                    inputs=tuple(Path(p) for p in spec.inputs),
+                    title=spec.title or spec.name,
+                    slug=slug,
+                )
+            )
+    keys = [f"{s.kind}/{s.slug}" for s in planned]
+    if len(set(keys)) != len(keys):
+        msg = f"two reports would be published under the same file name: {sorted(keys)}"
+        raise CJResearchError(msg)
+    return planned
+
+
+def load_state(output: str | Path) -> dict[str, dict[str, Any]]:
+    """The published reports' state (``<output>/.cjresearch/state.json``), by ``kind/slug``."""
+    path = Path(output) / STATE_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except ValueError:
+        return {}  # an unreadable state means: rebuild everything
+    reports = data.get("reports", {}) if isinstance(data, dict) else {}
+    return reports if isinstance(reports, dict) else {}
+
+
+def _relpath(spec: ReportSpec) -> str:
+    return f"{KIND_FOLDERS[spec.kind]}/{spec.slug}.html"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+class _Progress:
+    """A rich progress bar on a terminal, plain log lines otherwise (cron, CI)."""
+
+    def __init__(self, total: int, enabled: bool | None, stream: TextIO | None) -> None:
+        self.stream = stream or sys.stderr
+        self.fancy = self.stream.isatty() if enabled is None else enabled
+        self.total = total
+        self.done = 0
+        self._bar: Any = None
+        if self.fancy and total:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+            self._bar = Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(file=self.stream),
+                transient=False,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task("Reports", total=total)
+
+    def log(self, text: str) -> None:
+        if self._bar is not None:
+            from rich.markup import escape
+
+            self._bar.console.print(escape(text))
+        else:
+            stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+            print(f"{stamp} {text}", file=self.stream, flush=True)
+
+    def advance(self, text: str) -> None:
+        self.done += 1
+        if self._bar is not None:
+            self._bar.advance(self._task)
+        self.log(f"[{self.done}/{self.total}] {text}")
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def run_reports(
+    specs: Sequence[ReportSpec],
+    *,
+    transaction: PublishTransaction,
+    study: str | None = None,
+    data_hashes: Mapping[str, str] | None = None,
+    versions: Mapping[str, str] | None = None,
+    jobs: int | None = None,
+    force: bool = False,
+    failed_dir: str | Path | None = None,
+    replace_kinds: Collection[str] = ("persona", "stage"),
+    kernel_name: str = DEFAULT_KERNEL,
+    start_timeout: float = 60.0,
+    execution_timeout: float | None = 600.0,
+    retries: int = 2,
+    fingerprint_extra: Mapping[str, Any] | None = None,
+    progress: bool | None = None,
+    stream: TextIO | None = None,
+    on_done: Callable[[ReportResult], None] | None = None,
+    notebook_timeout: float | None = DEFAULT_NOTEBOOK_TIMEOUT,
+    pool: NotebookPool | None = None,
+) -> list[ReportResult]:
+    """Rebuild the reports whose fingerprint changed and stage them for publishing.
+
+    Parameters
+    ----------
+    specs
+        The reports of this build.
+    transaction
+        Where the HTML and the state are staged; the caller commits it (after adding the
+        portal, tables, manifest). Its output folder holds the previous state.
+    study, data_hashes, versions
+        Provenance shown in every report's footer (study name, file -> SHA-256, versions);
+        each report's own inputs are added to ``data_hashes``.
+    jobs
+        Size of the process pool (default: the cores available).
+    force
+        Rebuild every report, changed or not.
+    failed_dir
+        Where failed notebooks are kept (default ``<output>/.cjresearch/failed``); give the
+        artifacts folder when notebooks may show customer-level data.
+    replace_kinds
+        Kinds for which ``specs`` is the complete list: a published report of such a kind
+        that is not in ``specs`` (a persona that no longer exists) is removed. Reports of
+        other kinds (``analysis``, added by ``cjresearch run``) are kept.
+    kernel_name, start_timeout, execution_timeout, retries
+        Execution: the Jupyter kernel, seconds allowed for the kernel to start and for each
+        cell, and retries of a kernel that fails to start.
+    notebook_timeout
+        Seconds allowed for a whole notebook (None: no deadline); a report past it fails
+        (its kernel is stopped) and keeps its previous version, marked stale.
+    pool
+        A :class:`~cjresearch.reporting.execute.NotebookPool` started earlier (instead of ``jobs``).
+    fingerprint_extra
+        Anything else the reports depend on (e.g. the study's report settings).
+    progress
+        True: a rich progress bar; False: plain log lines; None: a bar only on a terminal.
+    stream
+        Where progress goes (default: standard error).
+    on_done
+        Called with each report's result as it completes.
+
+    Returns
+    -------
+    list of ReportResult
+        Every report the output folder will hold after the commit: this run's specs in
+        order, then the kept reports of other kinds.
+    """
+    output = transaction.output
+    planned = plan_reports(specs)
+    previous = load_state(output)
+    failed_root = Path(failed_dir) if failed_dir is not None else output / STATE_DIR / "failed"
+    run_id = transaction.run_id
+    built_at = _now()
+
+    fingerprints = {
+        f"{s.kind}/{s.slug}": report_fingerprint(s, extra=fingerprint_extra) for s in planned
+    }
+    todo: list[ReportSpec] = []
+    results: dict[str, ReportResult] = {}
+    for spec in planned:
+        key = f"{spec.kind}/{spec.slug}"
+        before = previous.get(key, {})
+        published = (output / _relpath(spec)).is_file() and before.get("fingerprint")
+        unchanged = published and before.get("fingerprint") == fingerprints[key]
+        failed_same = before.get("attempted_fingerprint") == fingerprints[key] and before.get(
+            "error"
+        )
+        if force or not (unchanged or failed_same):
+            todo.append(spec)
+            continue
+        results[key] = ReportResult(
+            slug=str(spec.slug),
+            kind=spec.kind,
+            name=spec.name,
+            title=str(spec.title),
+            path=_relpath(spec),
+            status=("stale" if published else "failed") if failed_same else "skipped-unchanged",
+            fingerprint=str(before.get("fingerprint") or ""),
+            built_at=before.get("built_at"),
+            duration_s=None,
+            error=before.get("error") if failed_same else None,
+            failed_notebook=before.get("failed_notebook") if failed_same else None,
+        )
+
+    bar = _Progress(len(todo), progress, stream)
+    if not todo:
+        bar.log(f"{len(planned)} reports unchanged; nothing to do")
+    scratch = transaction.root / "executed"
+    jobs_list = []
+    for spec in todo:
+        key = f"{spec.kind}/{spec.slug}"
+        hashes = dict(data_hashes or {})
+        hashes.update({Path(p).name: file_sha256(Path(p)) for p in spec.inputs})
+        jobs_list.append(
+            NotebookJob(
+                key=key,
+                notebook=Path(spec.notebook),
+                output_notebook=scratch / f"{spec.kind}-{spec.slug}.ipynb",
+                parameters=dict(spec.parameters),
+                html_path=transaction.path(_relpath(spec)),
+                export={
+                    "title": spec.title,
+                    "study": study,
+                    "parameters": dict(spec.parameters),
+                    "data_hashes": hashes,
+                    "versions": dict(versions or {}),
+                    "run_id": run_id,
+                    "built_at": built_at,
+                    "portal_href": "../index.html",
+                },
+                kernel_name=kernel_name,
+                start_timeout=start_timeout,
+                execution_timeout=execution_timeout,
+                retries=retries,
+                notebook_timeout=notebook_timeout,
+            )
+        )
+    by_key = {f"{s.kind}/{s.slug}": s for s in todo}
+
+    def finished(outcome: NotebookOutcome) -> None:
+        spec = by_key[outcome.key]
+        before = previous.get(outcome.key, {})
+        if outcome.ok:
+            result = ReportResult(
+                slug=str(spec.slug),
+                kind=spec.kind,
+                name=spec.name,
+                title=str(spec.title),
+                path=_relpath(spec),
+                status="ok",
+                fingerprint=fingerprints[outcome.key],
+                built_at=built_at,
+                duration_s=round(outcome.duration_s, 3),
+                attempts=outcome.attempts,
+            )
+        else:
+            kept = None
+            if outcome.output_notebook is not None and outcome.output_notebook.is_file():
+                kept_path = failed_root / f"{spec.kind}-{spec.slug}.ipynb"
+                kept_path.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(outcome.output_notebook, kept_path)
+                kept = os.fspath(kept_path)
+            # Never publish a half-made page of a failed report.
+            staged = transaction.files / _relpath(spec)
+            staged.unlink(missing_ok=True)
+            published = (output / _relpath(spec)).is_file() and before.get("fingerprint")
+            result = ReportResult(
+                slug=str(spec.slug),
+                kind=spec.kind,
+                name=spec.name,
+                title=str(spec.title),
+                path=_relpath(spec),
+                status="stale" if published else "failed",
+                fingerprint=str(before.get("fingerprint") or "") if published else "",
+                built_at=before.get("built_at") if published else None,
+                duration_s=round(outcome.duration_s, 3),
+                error=outcome.error,
+                failed_notebook=kept,
+                attempts=outcome.attempts,
+            )
+        results[outcome.key] = result
+        took = f" in {outcome.duration_s:.1f} s" if outcome.duration_s else ""
+        detail = "" if outcome.ok else f": {outcome.error}"
+        bar.advance(f"{result.kind} {result.name!r}: {result.status}{took}{detail}")
+        if on_done is not None:
+            on_done(result)
+
+    started = time.perf_counter()
+    try:
+        run_jobs(jobs_list, max_workers=jobs, on_done=finished, pool=pool)
+    finally:
+        bar.close()
+    if todo:
+        bar.log(f"{len(todo)} reports run in {time.perf_counter() - started:.1f} s")
+
+    ordered = [results[f"{s.kind}/{s.slug}"] for s in planned]
+    current = {f"{r.kind}/{r.slug}" for r in ordered}
+    kept_others = []
+    for key, entry in sorted(previous.items()):
+        if key in current:
+            continue
+        if entry.get("kind") in replace_kinds:
+            transaction.remove(entry.get("path", ""))
+            continue
+        kept_others.append(_result_from_state(entry))
+    everything = ordered + kept_others
+    state = {
+        "reports": {
+            f"{r.kind}/{r.slug}": {
+                **r.manifest_entry(),
+                "attempted_fingerprint": fingerprints.get(f"{r.kind}/{r.slug}", r.fingerprint)
+                if r.error
+                else r.fingerprint,
+            }
+            for r in everything
+        }
+    }
+    transaction.write_text(STATE_FILE, json.dumps(state, indent=1, sort_keys=True) + "\n")
+    return everything
+
+
+def _result_from_state(entry: Mapping[str, Any]) -> ReportResult:
+    fields = {f for f in ReportResult.__dataclass_fields__}
+    values = {k: v for k, v in entry.items() if k in fields}
+    if values.get("status") == "ok":
+        values["status"] = "skipped-unchanged"
+    values["duration_s"] = None
+    return ReportResult(**values)

@@ -1,0 +1,84 @@
+"""What the report notebooks show (cjresearch.reporting.views), on the notebook fixture study."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cjresearch.errors import CJResearchError
+from cjresearch.reporting import views
+from helpers import FIXTURE_STUDY
+
+FIXTURE = FIXTURE_STUDY
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("views")
+    study = folder / "study"
+    shutil.copytree(FIXTURE, study, ignore=shutil.ignore_patterns("processed", "reports"))
+    artifacts = folder / "artifacts"
+    views.open_artifacts(artifacts, study_file=study / "study.toml")  # computes them once
+    return study / "study.toml", artifacts
+
+
+def test_without_artifacts_or_a_study_the_message_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(CJResearchError, match="run `cjresearch build` on the study first"):
+        views.open_artifacts(tmp_path)
+
+
+def test_persona_view_shows_only_that_persona_and_all(built) -> None:
+    _, artifacts = built
+    opened = views.open_artifacts(artifacts)
+    pid, name = opened.personas[0]
+    view = views.persona_view(artifacts, pid)
+    assert view.name == name
+    assert set(view.tables["journey_map"]["persona"].astype(str)) == {name, "all"}
+    assert name.split(",")[0] in view.card and "customers" in view.card
+    assert "customer_id" not in "".join(view.tables)
+    for chart in (view.journey_map, view.emotion_curve):
+        chart.to_dict()
+    with pytest.raises(CJResearchError, match="has no report"):
+        views.persona_view(artifacts, 999)
+
+
+def test_stage_view_is_one_stage_for_every_persona(built) -> None:
+    _, artifacts = built
+    view = views.stage_view(artifacts, "onboarding")
+    assert set(view.tables["journey_map"]["stage"].astype(str)) == {"onboarding"}
+    assert "all" in set(view.tables["journey_map"]["persona"].astype(str))
+    view.emotion_by_persona.to_dict()
+    with pytest.raises(CJResearchError, match="not in the study"):
+        views.stage_view(artifacts, "checkout")
+
+
+def test_analyses_use_the_build_or_recompute_when_settings_differ(built) -> None:
+    study, artifacts = built
+    as_built = views.persona_analysis(study, artifacts)
+    assert not as_built.refitted
+    refit = views.persona_analysis(study, artifacts, k=2)
+    assert refit.refitted and len(refit.personas) == 2
+    churn = views.emotion_churn_analysis(study, artifacts)
+    assert not churn.recomputed
+    other = views.emotion_churn_analysis(study, artifacts, stages=["onboarding"], unit_size=1.0)
+    assert other.recomputed
+    assert set(other.tables["emotion_churn"]["stage"].astype(str)) == {"onboarding"}
+    assert (other.tables["emotion_churn"]["unit_size"] == 1.0).all()
+    with pytest.raises(CJResearchError, match="not in the study"):
+        views.emotion_churn_analysis(study, artifacts, stages=["checkout"])
+    with pytest.raises(CJResearchError, match="is not one of"):
+        views.emotion_churn_analysis(study, artifacts, persona="nobody")
+
+
+def test_tables_are_escaped_and_suppressed_cells_say_so() -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {"touchpoint": ["<script>x</script>", "ok"], "n_customers": [None, 40.0]}
+    ).assign(suppressed=[True, False])
+    out = views.table_html(frame)
+    assert "<script>" not in out and "&lt;script&gt;" in out
+    assert "suppressed" in out
+    assert "Nothing to show" in views.table_html(frame.iloc[0:0])
