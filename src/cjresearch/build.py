@@ -35,8 +35,9 @@ import pandas as pd
 
 from cjresearch._version import __version__
 from cjresearch.analysis.journeys import sanitise_name
-from cjresearch.data.study import CANONICAL_COLUMNS, Study
-from cjresearch.reporting.reports import file_sha256
+from cjresearch.data.schema import CANONICAL_COLUMNS
+from cjresearch.data.study import Study
+from cjresearch._files import file_sha256
 
 if TYPE_CHECKING:
     from cjresearch.analysis.personas.model import PersonaModel
@@ -51,7 +52,6 @@ __all__ = [
     "attribute_columns",
     "build",
     "compute_artifacts",
-    "file_sha256",
     "load_artifacts",
     "package_versions",
 ]

@@ -4,12 +4,14 @@ A small hierarchy, so that callers can catch what they can act on:
 
 - :class:`CJResearchError` is the base of every error a user can cause and fix.
   The CLI turns it into a one-line message and exit code 2.
+- :class:`ArgumentError` means a function was called with a bad argument (a ``ValueError``).
 - :class:`StudyFileError` means the study file (TOML) is wrong.
 - :class:`DataError` means an input table is wrong in a way that stops the build;
   it carries every problem found (validation is lazy) as :class:`Problem` records.
 - :class:`CJResearchWarning` is the base of every warning; :class:`DataWarning`
   reports rows that were dropped (and counted), :class:`StatisticalWarning`
   flags estimates that should not be trusted at face value.
+- :class:`OutputLockedError` means another build holds the output folder.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "ArgumentError",
     "CJResearchError",
     "CJResearchWarning",
     "ConvergenceWarning",
     "DataError",
     "DataWarning",
+    "OutputLockedError",
     "Problem",
     "ProportionalHazardsWarning",
     "SeparationWarning",
@@ -34,6 +38,14 @@ __all__ = [
 
 class CJResearchError(Exception):
     """Base class of every error caused by the user's input or settings."""
+
+
+class ArgumentError(CJResearchError, ValueError):
+    """A function was called with an argument it cannot use (a missing column, a bad value)."""
+
+
+class OutputLockedError(CJResearchError):
+    """Another build holds the output folder's lock."""
 
 
 class StudyFileError(CJResearchError, ValueError):

@@ -1,6 +1,6 @@
 """The canonical tables and their validation (pandera).
 
-Three tables, with canonical column names (DESIGN.md, "Canonical tables"):
+Three tables, with canonical column names (:data:`CANONICAL_COLUMNS`):
 
 customers
     ``customer_id`` (unique), ``signup_date`` (optional), ``churned`` (bool), ``churn_date``
@@ -21,13 +21,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
-import pandera.pandas as pa
 
 from cjresearch.errors import Problem
 
+if TYPE_CHECKING:  # pandera is imported where a table is validated: reading a study file
+    import pandera.pandas as pa  # or a no-op rebuild does not pay for it
+
 __all__ = [
+    "ALL",
+    "CANONICAL_COLUMNS",
     "INSTRUMENTS",
     "INSTRUMENT_SCALES",
     "REQUIRED_COLUMNS",
@@ -38,6 +43,26 @@ __all__ = [
     "feedback_schema",
     "validate_table",
 ]
+
+#: The canonical columns each table knows. Customers may carry any further attribute columns.
+CANONICAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "customers": ("customer_id", "signup_date", "churned", "churn_date"),
+    "events": ("customer_id", "timestamp", "touchpoint", "stage", "channel", "emotion"),
+    "feedback": (
+        "customer_id",
+        "timestamp",
+        "stage",
+        "touchpoint",
+        "channel",
+        "instrument",
+        "score",
+        "text",
+    ),
+}
+
+#: The label of the group of all customers in every published table (a persona may not
+#: take this name).
+ALL = "all"
 
 #: Fixed ranges of the standard instruments; ``rating`` takes its range from the study file.
 INSTRUMENT_SCALES: dict[str, tuple[float, float]] = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
@@ -96,10 +121,14 @@ class Source:
 
 
 def _timestamp(*, nullable: bool = False) -> pa.Column:
+    import pandera.pandas as pa
+
     return pa.Column(_UTC, nullable=nullable, required=False)
 
 
 def _id_column(*, unique: bool = False) -> pa.Column:
+    import pandera.pandas as pa
+
     return pa.Column(
         str,
         checks=pa.Check(lambda s: s.str.len() > 0, error="a non-empty customer id"),
@@ -110,6 +139,8 @@ def _id_column(*, unique: bool = False) -> pa.Column:
 
 def customers_schema() -> pa.DataFrameSchema:
     """The customers table after reading and type coercion."""
+    import pandera.pandas as pa
+
     return pa.DataFrameSchema(
         {
             "customer_id": _id_column(unique=True),
@@ -124,6 +155,8 @@ def customers_schema() -> pa.DataFrameSchema:
 
 def events_schema(stages: Sequence[str]) -> pa.DataFrameSchema:
     """The events table after reading, type coercion and stage derivation."""
+    import pandera.pandas as pa
+
     return pa.DataFrameSchema(
         {
             "customer_id": _id_column(),
@@ -150,6 +183,8 @@ def events_schema(stages: Sequence[str]) -> pa.DataFrameSchema:
 
 
 def feedback_schema(stages: Sequence[str]) -> pa.DataFrameSchema:
+    import pandera.pandas as pa
+
     """The feedback table after reading, type coercion and stage derivation.
 
     Checks that need two columns at once live in :func:`feedback_row_problems`.
@@ -243,6 +278,8 @@ _BUILTIN_CHECKS = {
 def validate_table(
     frame: pd.DataFrame, schema: pa.DataFrameSchema, source: Source
 ) -> list[Problem]:
+    import pandera.pandas as pa
+
     """Validate ``frame`` lazily and return every failure as a :class:`Problem`.
 
     ``frame``'s index must be the 0-based row positions in the source file, so that the

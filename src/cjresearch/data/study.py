@@ -26,10 +26,10 @@ from pydantic import (
     model_validator,
 )
 
+from cjresearch.data.schema import CANONICAL_COLUMNS
 from cjresearch.errors import StudyFileError
 
 __all__ = [
-    "CANONICAL_COLUMNS",
     "ChurnSettings",
     "ColumnSettings",
     "DataSettings",
@@ -41,23 +41,6 @@ __all__ = [
     "StudySettings",
     "load_study",
 ]
-
-#: The canonical columns each table knows. Customers may carry any further attribute columns.
-CANONICAL_COLUMNS: dict[str, tuple[str, ...]] = {
-    "customers": ("customer_id", "signup_date", "churned", "churn_date"),
-    "events": ("customer_id", "timestamp", "touchpoint", "stage", "channel", "emotion"),
-    "feedback": (
-        "customer_id",
-        "timestamp",
-        "stage",
-        "touchpoint",
-        "channel",
-        "instrument",
-        "score",
-        "text",
-    ),
-}
-
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

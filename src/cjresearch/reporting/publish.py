@@ -38,12 +38,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from cjresearch.errors import CJResearchError
+from cjresearch.errors import CJResearchError, OutputLockedError
 
 __all__ = [
     "STATE_DIR",
     "OutputLock",
-    "OutputLockedError",
     "PublishTransaction",
     "assign_slugs",
     "lock_output",
@@ -67,10 +66,6 @@ _RESERVED = {
     "index",
     "manifest",
 }
-
-
-class OutputLockedError(CJResearchError):
-    """Another build holds the output folder's lock."""
 
 
 def slugify(name: str) -> str:

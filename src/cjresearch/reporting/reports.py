@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
+from cjresearch._files import file_sha256, utc_stamp
 from cjresearch._version import __version__
 from cjresearch.errors import CJResearchError
 from cjresearch.reporting.execute import (
@@ -45,7 +46,6 @@ __all__ = [
     "ReportResult",
     "ReportSpec",
     "Status",
-    "file_sha256",
     "load_state",
     "notebook_fingerprint",
     "plan_reports",
@@ -124,25 +124,6 @@ class ReportResult:
 
 def _sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-_HASH_CACHE: dict[tuple[str, int, int], str] = {}
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file's bytes, read in chunks; remembered per (path, size, mtime) so a
-    build that checks its inputs twice reads them once."""
-    path = Path(path)
-    stat = path.stat()
-    key = (os.fspath(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    cached = _HASH_CACHE.get(key)
-    if cached is None:
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-        cached = _HASH_CACHE[key] = digest.hexdigest()
-    return cached
 
 
 def notebook_fingerprint(notebook: str | Path) -> str:
@@ -249,10 +230,6 @@ def load_state(output: str | Path) -> dict[str, dict[str, Any]]:
 
 def _relpath(spec: ReportSpec) -> str:
     return f"{KIND_FOLDERS[spec.kind]}/{spec.slug}.html"
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 class _Progress:
@@ -372,7 +349,7 @@ def run_reports(
     previous = load_state(output)
     failed_root = Path(failed_dir) if failed_dir is not None else output / STATE_DIR / "failed"
     run_id = transaction.run_id
-    built_at = _now()
+    built_at = utc_stamp()
 
     fingerprints = {
         f"{s.kind}/{s.slug}": report_fingerprint(s, extra=fingerprint_extra) for s in planned

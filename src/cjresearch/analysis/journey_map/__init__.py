@@ -135,13 +135,8 @@ from cjresearch.analysis.journeys import (
     _stage_codes,
 )
 from cjresearch.analysis.personas.profiles import wilson_intervals
-from cjresearch.analysis.privacy import (
-    _check_min,
-    check_publishable,
-    display_frame,
-    redact,
-    suppress,
-)
+from cjresearch.analysis.privacy import check_publishable, display_frame, redact, suppress
+from cjresearch.analysis.settings import Settings
 from cjresearch.errors import CJResearchError, StatisticalWarning
 
 __all__ = [
@@ -1175,9 +1170,10 @@ def _verbatims(
     log: _Log,
     pain_points: pd.DataFrame,
     feedback: pd.DataFrame | None,
-    min_group_size: int,
+    settings: Settings,
     max_pain_points: int,
 ) -> pd.DataFrame:
+    min_group_size = settings.min_group_size
     if feedback is None or "text" not in feedback.columns or pain_points.empty:
         return _empty(_VERBATIM_COLUMNS)
     require_columns(feedback, ("customer_id", "stage", "text"), "feedback")
@@ -1206,7 +1202,7 @@ def _verbatims(
     pool = pool[(pool["customer"] >= 0) & (pool["stage"] >= 0)]
     if pool.empty:
         return _empty(_VERBATIM_COLUMNS)
-    pool["score"] = score_texts(pool["raw"]).to_numpy()
+    pool["score"] = score_texts(pool["raw"], cx_lexicon=settings.cx_lexicon).to_numpy()
     pool["text"] = redact(pool["raw"]).to_numpy()
 
     # Without a touchpoint on the feedback row: the stage's comments of customers who met it.
@@ -1352,13 +1348,13 @@ def build_map(
     stage_emotion: pd.DataFrame | None = None,
     feedback: pd.DataFrame | None = None,
     *,
-    stages: Sequence[str],
     personas: pd.DataFrame | None = None,
-    min_group_size: int = 10,
     emotion_churn: pd.DataFrame | None = None,
     top_variants: int = 10,
     max_pain_points: int = 5,
     levels: Sequence[str] = ("stage", "touchpoint"),
+    settings: Settings | None = None,
+    **options: Any,
 ) -> JourneyMap:
     """Compute the journey map: every table, per persona and for all customers.
 
@@ -1378,13 +1374,9 @@ def build_map(
     feedback
         Canonical feedback (for verbatims: ``customer_id, stage, text`` and ideally
         ``touchpoint``), or None.
-    stages
-        The study's stages, in journey order.
     personas
         ``customer_id, persona_id, persona_name``, one row per customer; None maps only
         ``"all"``.
-    min_group_size
-        The smallest number of customers any published figure may describe.
     emotion_churn
         The statistics step's emotion-to-churn table (:data:`EMOTION_CHURN_COLUMNS` at
         least), used for opportunities when given.
@@ -1394,6 +1386,11 @@ def build_map(
         Pain points per persona that get verbatims.
     levels
         Transition levels: ``"stage"`` and/or ``"touchpoint"``.
+    settings, **options
+        A :class:`~cjresearch.analysis.settings.Settings` and/or its fields as keywords:
+        ``stages`` (the study's stages, in journey order), ``min_group_size`` (the smallest
+        number of customers any published figure may describe) and ``cx_lexicon`` (how the
+        quoted comments are scored).
 
     Returns
     -------
@@ -1412,8 +1409,9 @@ def build_map(
         When every persona (or the whole population) is below ``min_group_size``, so
         that nearly everything is suppressed.
     """
-    _check_min(min_group_size)
-    log = _prepare(events, customers, stages=stages, personas=personas)
+    settings = Settings.resolve(settings, **options)
+    min_group_size = settings.min_group_size
+    log = _prepare(events, customers, stages=settings.require_stages(), personas=personas)
     notes = _size_notes(log, min_group_size)
     emotion = _stage_emotion_matrix(log, stage_emotion)
     tp_customers, tp_cells, tp_counts = _distinct_cells(
@@ -1451,7 +1449,7 @@ def build_map(
         opportunities=_opportunities(
             log.labels, journey, pains, n_persona, emotion_churn, min_group_size
         ),
-        verbatims=_verbatims(log, pains, feedback, min_group_size, max_pain_points),
+        verbatims=_verbatims(log, pains, feedback, settings, max_pain_points),
         notes=tuple(notes),
     )
     known = set(log.ids.astype(str))
@@ -1480,10 +1478,10 @@ def transitions(
     events: pd.DataFrame,
     customers: pd.DataFrame,
     *,
-    stages: Sequence[str],
     personas: pd.DataFrame | None = None,
-    min_group_size: int = 10,
     levels: Sequence[str] = ("stage", "touchpoint"),
+    settings: Settings | None = None,
+    **options: Any,
 ) -> pd.DataFrame:
     """Directly-follows transitions per persona (the ``transitions`` table of
     :func:`build_map`, see the module docstring for its columns).
@@ -1493,18 +1491,18 @@ def transitions(
     pandas.DataFrame
         Columns :data:`TRANSITION_COLUMNS`.
     """
-    _check_min(min_group_size)
-    log = _prepare(events, customers, stages=stages, personas=personas)
-    return _transitions(log, min_group_size, levels)
+    settings = Settings.resolve(settings, **options)
+    log = _prepare(events, customers, stages=settings.require_stages(), personas=personas)
+    return _transitions(log, settings.min_group_size, levels)
 
 
 def funnel(
     events: pd.DataFrame,
     customers: pd.DataFrame,
     *,
-    stages: Sequence[str],
     personas: pd.DataFrame | None = None,
-    min_group_size: int = 10,
+    settings: Settings | None = None,
+    **options: Any,
 ) -> pd.DataFrame:
     """The funnel over the study's stages per persona (the ``funnel`` table of
     :func:`build_map`).
@@ -1515,6 +1513,6 @@ def funnel(
         Columns ``persona, stage, step, n_customers, share, n_from_previous, conversion,
         suppressed``.
     """
-    _check_min(min_group_size)
-    log = _prepare(events, customers, stages=stages, personas=personas)
-    return _funnel(log, min_group_size)
+    settings = Settings.resolve(settings, **options)
+    log = _prepare(events, customers, stages=settings.require_stages(), personas=personas)
+    return _funnel(log, settings.min_group_size)

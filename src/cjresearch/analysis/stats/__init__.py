@@ -47,7 +47,7 @@ import html
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -55,6 +55,7 @@ import statsmodels.api as sm
 from scipy import stats as sps
 
 from cjresearch._checks import require_columns
+from cjresearch.analysis.settings import Correction, Settings
 from cjresearch.analysis.stats import _modelling as m
 from cjresearch.analysis.stats._cox import fit_cox
 from cjresearch.analysis.stats._survival import follow_up, kaplan_meier, log_rank, start_stop
@@ -157,7 +158,6 @@ JOINT_DIAGNOSTIC_COLUMNS = (
 )
 
 ALL = "all"
-Correction = Literal["bh", "holm"]
 
 _WARNINGS: dict[str, type[StatisticalWarning]] = {
     "no_customers": SmallSampleWarning,
@@ -194,25 +194,16 @@ _EXPLAIN = {
 
 
 def _check_common(
-    customers: pd.DataFrame,
-    controls: Sequence[str],
-    unit_size: float,
-    correction: str,
-    personas: pd.DataFrame | None,
+    customers: pd.DataFrame, settings: Settings, personas: pd.DataFrame | None
 ) -> None:
     require_columns(customers, ("customer_id", "churned"), "customers")
-    missing = [c for c in controls if c not in customers.columns]
+    settings.require_stages()
+    missing = [c for c in settings.controls if c not in customers.columns]
     if missing:
         msg = (
             f"control column(s) {missing} not in customers; found {list(customers.columns)}. "
             "Fix [statistics] controls in the study file."
         )
-        raise CJResearchError(msg)
-    if not (isinstance(unit_size, int | float) and 0 < unit_size <= 2):
-        msg = f"unit_size must be a number in (0, 2] on the [-1, 1] scale, found {unit_size!r}"
-        raise CJResearchError(msg)
-    if correction not in ("bh", "holm"):
-        msg = f"correction must be 'bh' or 'holm', found {correction!r}"
         raise CJResearchError(msg)
     if personas is not None:
         require_columns(personas, ("customer_id", "persona_name"), "personas")
@@ -330,13 +321,12 @@ def _controls_for(
     return design, complete
 
 
-def _logit_cell(
-    frame: pd.DataFrame,
-    controls: Sequence[str],
-    *,
-    unit_size: float,
-    min_group_size: int,
-) -> _Cell:
+def _logit_cell(frame: pd.DataFrame, settings: Settings) -> _Cell:
+    controls, unit_size, min_group_size = (
+        settings.controls,
+        settings.unit_size,
+        settings.min_group_size,
+    )
     flags: list[str] = []
     n = len(frame)
     row: dict[str, Any] = {"n_customers": n, "n_churned": int(frame["churned"].sum())}
@@ -386,29 +376,23 @@ def _wide_emotion(stage_emotion: pd.DataFrame) -> pd.DataFrame:
 def _logit_cells(
     customers: pd.DataFrame,
     stage_emotion: pd.DataFrame,
-    *,
-    stages: Sequence[str],
     personas: pd.DataFrame | None,
-    controls: Sequence[str],
-    unit_size: float,
-    min_group_size: int,
+    settings: Settings,
 ) -> list[tuple[str, str, _Cell]]:
     wide = _wide_emotion(stage_emotion)
     base = customers.set_index("customer_id")
-    base = base[["churned", *controls]].assign(churned=base["churned"].astype(bool))
+    base = base[["churned", *settings.controls]].assign(churned=base["churned"].astype(bool))
     out = []
     for label, ids in _groups(customers, personas):
         group = base.loc[ids]
-        for stage in stages:
+        for stage in settings.stages:
             emotion = (
                 wide[stage].reindex(group.index)
                 if stage in wide.columns
                 else pd.Series(np.nan, index=group.index)
             )
             reached = group.assign(emotion=emotion)[emotion.notna().to_numpy()]
-            cell = _logit_cell(
-                reached, controls, unit_size=unit_size, min_group_size=min_group_size
-            )
+            cell = _logit_cell(reached, settings)
             out.append((label, stage, cell))
     return out
 
@@ -417,12 +401,9 @@ def emotion_churn(
     customers: pd.DataFrame,
     stage_emotion: pd.DataFrame,
     *,
-    stages: Sequence[str],
     personas: pd.DataFrame | None = None,
-    controls: Sequence[str] = (),
-    unit_size: float = 0.5,
-    correction: Correction = "bh",
-    min_group_size: int = 10,
+    settings: Settings | None = None,
+    **options: Any,
 ) -> pd.DataFrame:
     """Odds of churn per step of emotion at each stage, for everyone and per persona.
 
@@ -437,18 +418,15 @@ def emotion_churn(
         Canonical customers: ``customer_id``, ``churned`` and the ``controls`` columns.
     stage_emotion
         :func:`cjresearch.analysis.emotion.stage_emotion` output (``customer_id, stage, emotion_mean``).
-    stages
-        The stages to model, in order.
     personas
         ``customer_id, persona_id, persona_name`` (optional); adds one model per persona.
-    controls
-        Customer columns to adjust for (numeric or categorical).
-    unit_size
-        The emotion step the odds ratio is expressed per, on the [-1, 1] scale.
-    correction
-        Multiple-testing correction over the family of all stage x persona tests.
-    min_group_size
-        Groups with fewer customers get no estimate (flag ``small_group``).
+    settings, **options
+        A :class:`~cjresearch.analysis.settings.Settings` and/or its fields as keywords:
+        ``stages`` (the stages to model, in order), ``controls`` (customer columns to adjust
+        for, numeric or categorical), ``unit_size`` (the emotion step the odds ratio is
+        expressed per, on the [-1, 1] scale), ``correction`` (over the family of all stage x
+        persona tests) and ``min_group_size`` (groups with fewer customers get no estimate,
+        flag ``small_group``).
 
     Returns
     -------
@@ -456,31 +434,22 @@ def emotion_churn(
         One row per persona (``"all"`` first) and stage: ``persona, stage, n_customers,
         n_churned, unit_size, odds_ratio, ci_low, ci_high, p_value, q_value, family, flags``.
     """
-    _check_common(customers, controls, unit_size, correction, personas)
+    settings = Settings.resolve(settings, **options)
+    _check_common(customers, settings, personas)
     customers, other = _encode(customers, stage_emotion=stage_emotion, personas=personas)
-    cells = _logit_cells(
-        customers,
-        other["stage_emotion"],
-        stages=stages,
-        personas=other["personas"],
-        controls=controls,
-        unit_size=unit_size,
-        min_group_size=min_group_size,
-    )
-    table = _emotion_table(cells, unit_size, correction)
+    cells = _logit_cells(customers, other["stage_emotion"], other["personas"], settings)
+    table = _emotion_table(cells, settings)
     _warn("emotion_churn", table)
     return table
 
 
-def _emotion_table(
-    cells: list[tuple[str, str, _Cell]], unit_size: float, correction: str
-) -> pd.DataFrame:
+def _emotion_table(cells: list[tuple[str, str, _Cell]], settings: Settings) -> pd.DataFrame:
     rows = [
-        {"persona": label, "stage": stage, **cell.row, "unit_size": float(unit_size)}
+        {"persona": label, "stage": stage, **cell.row, "unit_size": float(settings.unit_size)}
         for label, stage, cell in cells
     ]
     frame = pd.DataFrame(rows)
-    frame = _add_q(frame, correction, "logistic per stage x persona")
+    frame = _add_q(frame, settings.correction, "logistic per stage x persona")
     return _finish(frame, EMOTION_CHURN_COLUMNS)
 
 
@@ -550,14 +519,10 @@ def joint_model(
     customers: pd.DataFrame,
     stage_emotion: pd.DataFrame,
     *,
-    stages: Sequence[str],
     personas: pd.DataFrame | None = None,
-    controls: Sequence[str] = (),
-    unit_size: float = 0.5,
     interactions: bool = False,
-    correction: Correction = "bh",
-    min_group_size: int = 10,
-    seed: int = 7,
+    settings: Settings | None = None,
+    **options: Any,
 ) -> JointModel:
     """One logistic model with every stage's emotion, so each is net of the others.
 
@@ -571,6 +536,8 @@ def joint_model(
 
     With ``interactions=True`` (needs ``personas``) a second model adds persona dummies and
     persona x emotion terms; its rows give each persona's own odds ratio per stage.
+    ``settings`` and ``options`` are those of :func:`emotion_churn` (``seed`` seeds the
+    cross-validation folds).
 
     Returns
     -------
@@ -578,7 +545,10 @@ def joint_model(
         ``summary`` (columns of :data:`EMOTION_CHURN_COLUMNS`), ``diagnostics`` and
         ``formula``.
     """
-    _check_common(customers, controls, unit_size, correction, personas)
+    settings = Settings.resolve(settings, **options)
+    _check_common(customers, settings, personas)
+    stages, controls, unit_size = settings.stages, settings.controls, settings.unit_size
+    min_group_size, seed = settings.min_group_size, settings.seed
     if interactions and personas is None:
         msg = "interactions=True needs a personas frame (customer_id, persona_id, persona_name)"
         raise CJResearchError(msg)
@@ -656,7 +626,7 @@ def joint_model(
             row.update(odds_ratio=np.nan, ci_low=np.nan, ci_high=np.nan, p_value=np.nan)
             row["flags"] = _join_flags([row["flags"], "small_group"])
         table_rows.append({**row, "unit_size": float(unit_size)})
-    summary = _add_q(pd.DataFrame(table_rows), correction, "joint model stages x persona")
+    summary = _add_q(pd.DataFrame(table_rows), settings.correction, "joint model stages x persona")
     summary = _finish(summary, EMOTION_CHURN_COLUMNS)
     diag = pd.DataFrame(diagnostics).reindex(columns=list(JOINT_DIAGNOSTIC_COLUMNS))
     _warn("joint model", summary)
@@ -792,14 +762,13 @@ def _interaction_rows(
 
 
 def _cox_cell(
-    rows: pd.DataFrame,
-    controls_frame: pd.DataFrame,
-    controls: Sequence[str],
-    *,
-    unit_size: float,
-    min_group_size: int,
-    extra_flags: list[str],
+    rows: pd.DataFrame, controls_frame: pd.DataFrame, settings: Settings, extra_flags: list[str]
 ) -> dict[str, Any]:
+    controls, unit_size, min_group_size = (
+        settings.controls,
+        settings.unit_size,
+        settings.min_group_size,
+    )
     flags = list(extra_flags)
     n = int(rows["customer_id"].nunique())
     n_events = int(rows["event"].sum())
@@ -873,13 +842,10 @@ def time_to_churn(
     customers: pd.DataFrame,
     observations: pd.DataFrame,
     *,
-    stages: Sequence[str],
     personas: pd.DataFrame | None = None,
-    controls: Sequence[str] = (),
-    unit_size: float = 0.5,
-    correction: Correction = "bh",
-    min_group_size: int = 10,
     observation_end: object = None,
+    settings: Settings | None = None,
+    **options: Any,
 ) -> pd.DataFrame:
     """Hazard of churn per step of stage emotion, with emotion as a time-varying covariate.
 
@@ -891,7 +857,8 @@ def time_to_churn(
     moment it was expressed, and a churn before it was expressed does not count at all. Cox
     model with Efron ties (a vectorised solver pinned to statsmodels ``PHReg``), baseline
     controls as covariates. The proportional-hazards check correlates the emotion's
-    Schoenfeld residuals with log time (``ph_ok`` is False when p < 0.05).
+    Schoenfeld residuals with log time (``ph_ok`` is False when p < 0.05). ``settings`` and
+    ``options`` are those of :func:`emotion_churn`.
 
     Returns
     -------
@@ -899,19 +866,12 @@ def time_to_churn(
         ``persona, stage, n_customers, n_events, unit_size, hazard_ratio, ci_low, ci_high,
         p_value, q_value, ph_ok, flags``.
     """
-    _check_common(customers, controls, unit_size, correction, personas)
+    settings = Settings.resolve(settings, **options)
+    _check_common(customers, settings, personas)
     require_columns(observations, ("customer_id", "timestamp", "stage", "emotion"), "observations")
     customers, other = _encode(customers, observations=observations, personas=personas)
     table = _cox_table(
-        customers,
-        other["observations"],
-        stages=stages,
-        personas=other["personas"],
-        controls=controls,
-        unit_size=unit_size,
-        correction=correction,
-        min_group_size=min_group_size,
-        observation_end=observation_end,
+        customers, other["observations"], other["personas"], settings, observation_end
     )
     _warn("time_to_churn", table)
     return table
@@ -920,38 +880,27 @@ def time_to_churn(
 def _cox_table(
     customers: pd.DataFrame,
     observations: pd.DataFrame,
-    *,
-    stages: Sequence[str],
     personas: pd.DataFrame | None,
-    controls: Sequence[str],
-    unit_size: float,
-    correction: str,
-    min_group_size: int,
+    settings: Settings,
     observation_end: object,
 ) -> pd.DataFrame:
     require_columns(observations, ("customer_id", "timestamp", "stage", "emotion"), "observations")
     end = _observation_end(observations, observation_end)
     follow = follow_up(customers, observations, end)
-    controls_frame = customers.set_index("customer_id")[list(controls)]
-    rows_by_stage = {stage: start_stop(observations, follow, stage) for stage in stages}
+    controls_frame = customers.set_index("customer_id")[list(settings.controls)]
+    rows_by_stage = {stage: start_stop(observations, follow, stage) for stage in settings.stages}
     out = []
     for label, ids in _groups(customers, personas):
         excluded = follow.loc[ids, "excluded"]
         extra = ["missing_churn_date"] if (excluded == "missing_churn_date").any() else []
-        for stage in stages:
+        for stage in settings.stages:
             rows = rows_by_stage[stage]
             rows = rows[rows["customer_id"].isin(ids)] if label != ALL else rows
-            cell = _cox_cell(
-                rows,
-                controls_frame,
-                controls,
-                unit_size=unit_size,
-                min_group_size=min_group_size,
-                extra_flags=extra,
-            )
-            out.append({"persona": label, "stage": stage, "unit_size": float(unit_size), **cell})
+            cell = _cox_cell(rows, controls_frame, settings, extra)
+            unit = float(settings.unit_size)
+            out.append({"persona": label, "stage": stage, "unit_size": unit, **cell})
     frame = pd.DataFrame(out)
-    frame["q_value"] = m.adjust(frame["p_value"].to_numpy(dtype=float), correction)
+    frame["q_value"] = m.adjust(frame["p_value"].to_numpy(dtype=float), settings.correction)
     frame = _finish(frame, TIME_TO_CHURN_COLUMNS)
     frame["ph_ok"] = frame["ph_ok"].astype("boolean")
     return frame
@@ -962,18 +911,19 @@ def survival_curves(
     observations: pd.DataFrame,
     stage_emotion: pd.DataFrame,
     *,
-    stages: Sequence[str],
     personas: pd.DataFrame | None = None,
-    min_group_size: int = 10,
     observation_end: object = None,
     n_points: int = 60,
+    settings: Settings | None = None,
+    **options: Any,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Kaplan-Meier curves of staying by emotion tercile at each stage, and log-rank tests.
 
     Customers who reached a stage are split into terciles of their stage emotion
     (``low``, ``middle``, ``high``); each enters at the first emotion expressed at the stage
     (delayed entry) and is followed as in :func:`time_to_churn`. Curves are evaluated on a
-    grid of ``n_points`` times and cut where fewer than ``min_group_size`` remain at risk.
+    grid of ``n_points`` times and cut where fewer than ``min_group_size`` remain at risk
+    (``settings`` and ``options`` as for :func:`emotion_churn`).
 
     Returns
     -------
@@ -982,6 +932,8 @@ def survival_curves(
         (time in days since signup); tests: ``persona, stage, n_customers, n_events, chi2,
         p_value, flags``.
     """
+    settings = Settings.resolve(settings, **options)
+    stages, min_group_size = settings.require_stages(), settings.min_group_size
     require_columns(customers, ("customer_id", "churned"), "customers")
     require_columns(observations, ("customer_id", "timestamp", "stage", "emotion"), "observations")
     end = _observation_end(observations, observation_end)
@@ -1078,8 +1030,9 @@ def survival_curves(
 
 
 def _opportunity_rows(
-    cells: list[tuple[str, str, _Cell]], table: pd.DataFrame, unit_size: float
+    cells: list[tuple[str, str, _Cell]], table: pd.DataFrame, settings: Settings
 ) -> pd.DataFrame:
+    unit_size = settings.unit_size
     rows = []
     q_by_cell = {
         (p, s): q
@@ -1130,19 +1083,17 @@ def opportunities(
     customers: pd.DataFrame,
     stage_emotion: pd.DataFrame,
     *,
-    stages: Sequence[str],
     personas: pd.DataFrame | None = None,
-    controls: Sequence[str] = (),
-    unit_size: float = 0.5,
-    correction: Correction = "bh",
-    min_group_size: int = 10,
+    settings: Settings | None = None,
+    **options: Any,
 ) -> pd.DataFrame:
     """Modelled churn if emotion at a stage rose by ``unit_size``, per persona and stage.
 
     From each per-stage logistic model of :func:`emotion_churn`: the mean fitted churn risk of
     the customers who reached the stage, now and with their emotion there raised by one step
     (capped at +1), with delta-method 95% intervals. A what-if on an association, not a
-    forecast of what an intervention would do.
+    forecast of what an intervention would do. ``settings`` and ``options`` as for
+    :func:`emotion_churn`.
 
     Returns
     -------
@@ -1152,21 +1103,14 @@ def opportunities(
         change, change_ci_low, change_ci_high, churners_fewer, q_value, flags`` (rates as
         shares; ``change`` = if_better - modelled; ``churners_fewer`` = -change x n).
     """
-    _check_common(customers, controls, unit_size, correction, personas)
+    settings = Settings.resolve(settings, **options)
+    _check_common(customers, settings, personas)
     customers, other = _encode(customers, stage_emotion=stage_emotion, personas=personas)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StatisticalWarning)  # emotion_churn reports them
-        cells = _logit_cells(
-            customers,
-            other["stage_emotion"],
-            stages=stages,
-            personas=other["personas"],
-            controls=controls,
-            unit_size=unit_size,
-            min_group_size=min_group_size,
-        )
-    table = _emotion_table(cells, unit_size, correction)
-    return _opportunity_rows(cells, table, unit_size)
+        cells = _logit_cells(customers, other["stage_emotion"], other["personas"], settings)
+    table = _emotion_table(cells, settings)
+    return _opportunity_rows(cells, table, settings)
 
 
 # ------------------------------------------------------------------------ findings
@@ -1238,7 +1182,8 @@ def findings(
     time_to_churn: pd.DataFrame | None = None,
     opportunities: pd.DataFrame | None = None,
     *,
-    alpha: float = 0.05,
+    settings: Settings | None = None,
+    **options: Any,
 ) -> pd.DataFrame:
     """Plain-language findings generated from the tables, ranked.
 
@@ -1246,7 +1191,8 @@ def findings(
     A finding is labelled *Tentative* when its row carries a flag that makes the estimate
     shaky or its interval spans more than a factor of 4. Rank: solid findings with q < alpha
     (odds, then hazards, by q), opportunities among them, tentative ones, then stages with no
-    clear association. Suppressed or unestimable rows give no finding.
+    clear association. Suppressed or unestimable rows give no finding. A q-value below
+    ``alpha`` (of ``settings``, or given as a keyword) counts as a finding.
 
     Returns
     -------
@@ -1254,6 +1200,7 @@ def findings(
         ``rank, persona, stage, kind, text, q_value``; kind is ``odds_ratio``,
         ``hazard_ratio``, ``opportunity`` or ``no_clear_association``.
     """
+    alpha = Settings.resolve(settings, **options).alpha
     require_columns(emotion_churn, EMOTION_CHURN_COLUMNS, "emotion_churn")
     items: list[tuple[tuple[float, float, float], dict[str, Any]]] = []
     sources: list[tuple[pd.DataFrame, str, str]] = [(emotion_churn, "odds_ratio", "odds")]
@@ -1381,21 +1328,17 @@ def analyse(
     observations: pd.DataFrame,
     stage_emotion: pd.DataFrame,
     *,
-    stages: Sequence[str],
     personas: pd.DataFrame | None = None,
-    controls: Sequence[str] = (),
-    unit_size: float = 0.5,
-    correction: Correction = "bh",
-    alpha: float = 0.05,
-    min_group_size: int = 10,
     observation_end: object = None,
     interactions: bool = False,
-    seed: int = 7,
+    settings: Settings | None = None,
+    **options: Any,
 ) -> EmotionChurnResult:
     """Run every emotion -> churn analysis once (what the build calls).
 
     Parameters are those of :func:`emotion_churn`, :func:`joint_model`,
-    :func:`time_to_churn` and :func:`survival_curves`; ``observations`` is
+    :func:`time_to_churn` and :func:`survival_curves` (one ``settings`` value for all of
+    them); ``observations`` is
     :func:`cjresearch.analysis.emotion.emotion_observations` output and ``observation_end`` the study's
     (exclusive) end of observation (default: just after the latest observation).
 
@@ -1404,7 +1347,8 @@ def analyse(
     EmotionChurnResult
         All tables; each shaky estimate is flagged in its table and warned about once.
     """
-    _check_common(customers, controls, unit_size, correction, personas)
+    settings = Settings.resolve(settings, **options)
+    _check_common(customers, settings, personas)
     require_columns(observations, ("customer_id", "timestamp", "stage", "emotion"), "observations")
     end = _observation_end(observations, observation_end)
     customers, other = _encode(
@@ -1415,62 +1359,33 @@ def analyse(
         other["stage_emotion"],
         other["personas"],
     )
-    cells = _logit_cells(
-        customers,
-        stage_emotion,
-        stages=stages,
-        personas=personas,
-        controls=controls,
-        unit_size=unit_size,
-        min_group_size=min_group_size,
-    )
-    odds = _emotion_table(cells, unit_size, correction)
+    cells = _logit_cells(customers, stage_emotion, personas, settings)
+    odds = _emotion_table(cells, settings)
     _warn("emotion_churn", odds)
     joint = joint_model(
         customers,
         stage_emotion,
-        stages=stages,
         personas=personas,
-        controls=controls,
-        unit_size=unit_size,
         interactions=interactions and personas is not None,
-        correction=correction,
-        min_group_size=min_group_size,
-        seed=seed,
+        settings=settings,
     )
-    hazards = _cox_table(
-        customers,
-        observations,
-        stages=stages,
-        personas=personas,
-        controls=controls,
-        unit_size=unit_size,
-        correction=correction,
-        min_group_size=min_group_size,
-        observation_end=end,
-    )
+    hazards = _cox_table(customers, observations, personas, settings, end)
     _warn("time_to_churn", hazards)
     curves, tests = survival_curves(
         customers,
         observations,
         stage_emotion,
-        stages=stages,
         personas=personas,
-        min_group_size=min_group_size,
         observation_end=end,
+        settings=settings,
     )
-    opp = _opportunity_rows(cells, odds, unit_size)
-    found = findings(odds, hazards, opp, alpha=alpha)
-    settings = {
-        "stages": list(stages),
-        "controls": list(controls),
-        "unit_size": unit_size,
-        "correction": correction,
-        "alpha": alpha,
-        "min_group_size": min_group_size,
+    opp = _opportunity_rows(cells, odds, settings)
+    found = findings(odds, hazards, opp, settings=settings)
+    run = {
+        **settings.as_dict(),
         "interactions": interactions,
         "personas": personas is not None,
     }
     return EmotionChurnResult(
-        odds, hazards, found, joint.summary, joint.diagnostics, curves, tests, opp, settings
+        odds, hazards, found, joint.summary, joint.diagnostics, curves, tests, opp, run
     )

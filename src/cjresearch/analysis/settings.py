@@ -1,0 +1,174 @@
+"""One settings value for every analysis: the study's stages, privacy, text scoring, statistics.
+
+The analyses need the same handful of settings (the stages, the smallest publishable group,
+how free text is scored, the models' controls and corrections). They travel as one frozen
+:class:`Settings` value, built from the study file once (:meth:`Settings.from_study`) and
+passed down unchanged, so that no function deep in a chain can be called with a default where
+the study said otherwise. Researchers calling an analysis by hand may pass the value, or the
+settings themselves as keywords (``emotion_churn(customers, per_stage, stages=[...])``), which
+:meth:`Settings.resolve` turns into one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from cjresearch.errors import ArgumentError
+
+if TYPE_CHECKING:
+    from cjresearch.data.study import Study
+
+__all__ = ["Correction", "Settings"]
+
+Correction = Literal["bh", "holm"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings every analysis shares.
+
+    Attributes
+    ----------
+    stages
+        The study's journey stages, in order.
+    min_group_size
+        The smallest number of customers any published figure may describe.
+    cx_lexicon
+        Score free text with the customer-experience lexicon on top of VADER
+        (``[emotion] text_lexicon``).
+    rating_scale
+        The ``rating`` instrument's (min, max), or None.
+    valence
+        Emotion implied by a touchpoint (``[valence]``), touchpoint -> value in [-1, 1].
+    controls
+        Customer columns the models adjust for.
+    unit_size
+        The emotion step ratios are expressed per, on the [-1, 1] scale.
+    correction
+        Multiple-testing correction: ``"bh"`` (false discovery rate) or ``"holm"``.
+    alpha
+        The level below which a q-value counts as a finding.
+    seed
+        Seed of the models' cross-validation folds.
+    """
+
+    stages: tuple[str, ...] = ()
+    min_group_size: int = 10
+    cx_lexicon: bool = True
+    rating_scale: tuple[float, float] | None = None
+    valence: Mapping[str, float] = field(default_factory=dict)
+    controls: tuple[str, ...] = ()
+    unit_size: float = 0.5
+    correction: Correction = "bh"
+    alpha: float = 0.05
+    seed: int = 7
+
+    def __post_init__(self) -> None:
+        # Sequences arrive as lists from callers and the study file: keep them immutable.
+        object.__setattr__(self, "stages", tuple(str(s) for s in self.stages))
+        object.__setattr__(self, "controls", tuple(str(c) for c in self.controls))
+        object.__setattr__(self, "valence", dict(self.valence))
+        if self.rating_scale is not None:
+            object.__setattr__(self, "rating_scale", tuple(self.rating_scale))
+        _check(self)
+
+    @classmethod
+    def from_study(cls, study: Study) -> Settings:
+        """The settings a study file gives."""
+        return cls(
+            stages=tuple(study.stages),
+            min_group_size=study.reports.min_group_size,
+            cx_lexicon=study.emotion.text_lexicon,
+            rating_scale=study.emotion.rating_scale,
+            valence=dict(study.valence),
+            controls=tuple(study.statistics.controls),
+            unit_size=study.statistics.unit_size,
+            correction=study.statistics.correction,
+            alpha=study.statistics.alpha,
+        )
+
+    @classmethod
+    def resolve(cls, settings: Settings | None = None, /, **options: Any) -> Settings:
+        """``settings`` with ``options`` changed (or new settings from ``options``).
+
+        Raises
+        ------
+        ArgumentError
+            An option that is not a setting, or a value out of range.
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(options) - names)
+        if unknown:
+            msg = f"unknown setting(s) {unknown}; the settings are {sorted(names)}"
+            raise ArgumentError(msg)
+        if settings is None:
+            return cls(**options)
+        if not isinstance(settings, Settings):
+            msg = f"settings must be a cjresearch Settings, found {type(settings).__name__}"
+            raise ArgumentError(msg)
+        return dataclasses.replace(settings, **options) if options else settings
+
+    def require_stages(self) -> tuple[str, ...]:
+        """The stages, which this analysis cannot do without."""
+        if not self.stages:
+            msg = "no stages given: pass stages=[...] (the study's [study] stages)"
+            raise ArgumentError(msg)
+        return self.stages
+
+    def as_dict(self) -> dict[str, Any]:
+        """The settings as plain JSON values (for a manifest or a notebook parameter)."""
+        values = dataclasses.asdict(self)
+        values["stages"] = list(self.stages)
+        values["controls"] = list(self.controls)
+        values["rating_scale"] = None if self.rating_scale is None else list(self.rating_scale)
+        return values
+
+
+def _check(settings: Settings) -> None:
+    problem = _problem(settings)
+    if problem is not None:
+        name, expected, value = problem
+        msg = f"{name} must be {expected}, found {value!r}"
+        raise ArgumentError(msg)
+    _check_pairs(settings.rating_scale, settings.valence)
+
+
+def _problem(settings: Settings) -> tuple[str, str, object] | None:
+    """The first setting out of range: (name, what was expected, what was found)."""
+    stages = settings.stages
+    if len(set(stages)) != len(stages) or any(not s.strip() for s in stages):
+        return "stages", "distinct, non-blank names", list(stages)
+    size = settings.min_group_size
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        return "min_group_size", "a whole number of at least 1", size
+    if not _number(settings.unit_size) or not 0 < settings.unit_size <= 2:
+        return "unit_size", "a number in (0, 2] on the [-1, 1] scale", settings.unit_size
+    if settings.correction not in ("bh", "holm"):
+        return "correction", "'bh' or 'holm'", settings.correction
+    if not _number(settings.alpha) or not 0 < settings.alpha < 1:
+        return "alpha", "a number between 0 and 1", settings.alpha
+    if not isinstance(settings.cx_lexicon, bool):
+        return "cx_lexicon", "true or false", settings.cx_lexicon
+    return None
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_pairs(rating_scale: Sequence[float] | None, valence: Mapping[str, float]) -> None:
+    if rating_scale is not None and (
+        len(rating_scale) != 2
+        or not all(_number(v) for v in rating_scale)
+        or not rating_scale[0] < rating_scale[1]
+    ):
+        msg = f"rating_scale must be (min, max) with min < max, found {rating_scale!r}"
+        raise ArgumentError(msg)
+    outside = {k: v for k, v in valence.items() if not (_number(v) and -1 <= v <= 1)}
+    if outside:
+        msg = f"valence values must be in [-1, 1], found {outside}"
+        raise ArgumentError(msg)
