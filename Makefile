@@ -20,7 +20,7 @@ setup: $(STAMP) $(KERNEL)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,explore]"
 	touch $@
 
 # A named kernel inside the venv, so notebooks run on exactly these packages.

@@ -29,10 +29,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from cjresearch.build import build, compute_artifacts, report_specs
+from cjresearch.artifacts.compute import compute_artifacts
+from cjresearch.build import build
 from cjresearch.data.study import load_study
 from cjresearch.datasets.sample import write_sample
 from cjresearch.reporting.execute import default_jobs
+from cjresearch.reporting.specs import report_specs
 
 BIN = Path(sys.executable).parent
 

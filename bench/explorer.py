@@ -42,7 +42,7 @@ from cjresearch.analysis.emotion import emotion_observations, stage_emotion
 from cjresearch.analysis.journey_map import build_map
 from cjresearch.analysis.journeys import customer_features
 from cjresearch.analysis.personas.model import load_persona_model
-from cjresearch.build import attribute_columns, compute_artifacts
+from cjresearch.artifacts.compute import attribute_columns, compute_artifacts
 from cjresearch.data.study import load_study
 from cjresearch.data.tables import load_tables
 from cjresearch.datasets.sample import write_sample

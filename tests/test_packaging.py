@@ -40,6 +40,21 @@ def test_the_wheel_ships_and_finds_the_bundled_notebooks(tmp_path: Path) -> None
         )
     assert shipped == expected
 
+    # the templates are package data; JupyterLab, Voila and the widgets are the [explore] extra
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+        requires = [
+            line.removeprefix("Requires-Dist: ")
+            for line in archive.read(metadata).decode().splitlines()
+            if line.startswith("Requires-Dist: ")
+        ]
+    assert "cjresearch/reporting/templates/report.html.j2" in names
+    for package in ("jupyterlab", "voila", "ipywidgets", "anywidget"):
+        (line,) = [r for r in requires if r.split(">")[0].split("<")[0].strip() == package]
+        assert 'extra == "explore"' in line, line
+    assert any(r.startswith("papermill") and "extra" not in r for r in requires)
+
     # installed without the source tree (no editable finder, no CJRESEARCH_NOTEBOOKS)
     target = tmp_path / "site"
     subprocess.run(

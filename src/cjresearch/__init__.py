@@ -1,7 +1,19 @@
 """cjresearch: an open research toolkit for customer journey mapping.
 
-The public API, re-exported from the modules that own it. Attributes load lazily (PEP 562),
-so ``import cjresearch`` and the CLI's ``--version`` stay fast and nothing runs at import.
+The researcher's facade: the study file and tables, the analyses, the build, the artifacts
+and the explorer, re-exported from the subpackages that own them (the plumbing stays there).
+The package is layered, each layer importing only those below it::
+
+    data       -> the study file, the canonical tables and their validation
+    datasets   -> the synthetic sample study with planted truth
+    analysis   -> pure computation: emotion, journeys, personas, statistics, journey maps
+    artifacts  -> a study's computation, once, as named steps; the catalog; the manifest
+    reporting  -> artifacts to pages: charts, views, notebooks, execution, publishing
+    explore    -> the ipywidgets explorer and its JupyterLab / Voila launcher
+    build, cli -> the job and the command line
+
+Attributes load lazily (PEP 562), so ``import cjresearch`` and the CLI's ``--version`` stay
+fast and nothing runs at import.
 
 >>> import cjresearch as cj
 >>> cj.normalise_scores
@@ -15,13 +27,17 @@ from typing import TYPE_CHECKING, Any
 
 from cjresearch._version import __version__
 
+#: Public name -> the module that owns it.
 _EXPORTS = {
     "Study": "cjresearch.data.study",
     "load_study": "cjresearch.data.study",
     "StudyTables": "cjresearch.data.tables",
     "load_tables": "cjresearch.data.tables",
+    "validate_tables": "cjresearch.data.tables",
+    "ALL": "cjresearch.data.schema",
     "INSTRUMENTS": "cjresearch.data.schema",
     "INSTRUMENT_SCALES": "cjresearch.data.schema",
+    "Settings": "cjresearch.analysis.settings",
     "TextScorer": "cjresearch.analysis.emotion",
     "emotion_observations": "cjresearch.analysis.emotion",
     "normalise_scores": "cjresearch.analysis.emotion",
@@ -35,8 +51,9 @@ _EXPORTS = {
     "build_map": "cjresearch.analysis.journey_map",
     "redact": "cjresearch.analysis.privacy",
     "suppress": "cjresearch.analysis.privacy",
-    "generate_sample": "cjresearch.datasets.sample",
-    "write_sample": "cjresearch.datasets.sample",
+    "PersonaModel": "cjresearch.analysis.personas.model",
+    "fit_personas": "cjresearch.analysis.personas.model",
+    "load_persona_model": "cjresearch.analysis.personas.model",
     "EmotionChurnResult": "cjresearch.analysis.stats",
     "adjust_pvalues": "cjresearch.analysis.stats",
     "analyse": "cjresearch.analysis.stats",
@@ -46,6 +63,12 @@ _EXPORTS = {
     "opportunities": "cjresearch.analysis.stats",
     "survival_curves": "cjresearch.analysis.stats",
     "time_to_churn": "cjresearch.analysis.stats",
+    "generate_sample": "cjresearch.datasets.sample",
+    "write_sample": "cjresearch.datasets.sample",
+    "Artifacts": "cjresearch.artifacts.catalog",
+    "assign_new_customers": "cjresearch.artifacts.compute",
+    "compute_artifacts": "cjresearch.artifacts.compute",
+    "open_artifacts": "cjresearch.artifacts.compute",
     "BuildResult": "cjresearch.build",
     "build": "cjresearch.build",
     "ReportSpec": "cjresearch.reporting.reports",
@@ -53,26 +76,41 @@ _EXPORTS = {
     "publish_reports": "cjresearch.reporting.site",
     "notebook_parameters": "cjresearch.reporting.notebooks",
     "run_notebook": "cjresearch.reporting.notebooks",
+    "Explorer": "cjresearch.explore.widgets",
+    "ArgumentError": "cjresearch.errors",
     "CJResearchError": "cjresearch.errors",
     "CJResearchWarning": "cjresearch.errors",
     "DataError": "cjresearch.errors",
     "DataWarning": "cjresearch.errors",
+    "OutputLockedError": "cjresearch.errors",
     "StatisticalWarning": "cjresearch.errors",
     "StudyFileError": "cjresearch.errors",
 }
+#: Modules offered whole (``cj.charts.forest_plot(...)``).
+_MODULES = {
+    "charts": "cjresearch.reporting.charts",
+    "views": "cjresearch.reporting.views",
+}
 
 __all__ = [
+    "ALL",
     "INSTRUMENTS",
     "INSTRUMENT_SCALES",
+    "ArgumentError",
+    "Artifacts",
     "BuildResult",
     "CJResearchError",
     "CJResearchWarning",
     "DataError",
     "DataWarning",
     "EmotionChurnResult",
+    "Explorer",
     "JourneyMap",
+    "OutputLockedError",
+    "PersonaModel",
     "PortalContext",
     "ReportSpec",
+    "Settings",
     "StatisticalWarning",
     "Study",
     "StudyFileError",
@@ -81,18 +119,24 @@ __all__ = [
     "__version__",
     "adjust_pvalues",
     "analyse",
+    "assign_new_customers",
     "build",
     "build_map",
+    "charts",
+    "compute_artifacts",
     "customer_features",
     "emotion_churn",
     "emotion_observations",
     "findings",
+    "fit_personas",
     "generate_sample",
     "joint_model",
+    "load_persona_model",
     "load_study",
     "load_tables",
     "normalise_scores",
     "notebook_parameters",
+    "open_artifacts",
     "opportunities",
     "publish_reports",
     "redact",
@@ -105,6 +149,8 @@ __all__ = [
     "survival_curves",
     "text_score_agreement",
     "time_to_churn",
+    "validate_tables",
+    "views",
     "write_sample",
 ]
 
@@ -119,7 +165,9 @@ if TYPE_CHECKING:
     )
     from cjresearch.analysis.journey_map import JourneyMap, build_map
     from cjresearch.analysis.journeys import customer_features, select_features, stage_transitions
+    from cjresearch.analysis.personas.model import PersonaModel, fit_personas, load_persona_model
     from cjresearch.analysis.privacy import redact, suppress
+    from cjresearch.analysis.settings import Settings
     from cjresearch.analysis.stats import (
         EmotionChurnResult,
         adjust_pvalues,
@@ -131,19 +179,25 @@ if TYPE_CHECKING:
         survival_curves,
         time_to_churn,
     )
+    from cjresearch.artifacts.catalog import Artifacts
+    from cjresearch.artifacts.compute import assign_new_customers, compute_artifacts, open_artifacts
     from cjresearch.build import BuildResult, build
-    from cjresearch.data.schema import INSTRUMENT_SCALES, INSTRUMENTS
+    from cjresearch.data.schema import ALL, INSTRUMENT_SCALES, INSTRUMENTS
     from cjresearch.data.study import Study, load_study
-    from cjresearch.data.tables import StudyTables, load_tables
+    from cjresearch.data.tables import StudyTables, load_tables, validate_tables
     from cjresearch.datasets.sample import generate_sample, write_sample
     from cjresearch.errors import (
+        ArgumentError,
         CJResearchError,
         CJResearchWarning,
         DataError,
         DataWarning,
+        OutputLockedError,
         StatisticalWarning,
         StudyFileError,
     )
+    from cjresearch.explore.widgets import Explorer
+    from cjresearch.reporting import charts, views
     from cjresearch.reporting.notebooks import notebook_parameters, run_notebook
     from cjresearch.reporting.portal import PortalContext
     from cjresearch.reporting.reports import ReportSpec
@@ -151,11 +205,13 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
+    if name in _MODULES:
+        value: Any = importlib.import_module(_MODULES[name])
+    elif name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    else:
         msg = f"module 'cjresearch' has no attribute {name!r}"
         raise AttributeError(msg)
-    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 

@@ -219,7 +219,8 @@ def assign(
     ] = None,
 ) -> None:
     """Assign new customers to the personas of the study's last build."""
-    from cjresearch.analysis.personas.model import assign_new_customers, load_persona_model
+    from cjresearch.analysis.personas.model import load_persona_model
+    from cjresearch.artifacts.compute import assign_new_customers
     from cjresearch.data.study import load_study
 
     def run() -> pd.DataFrame:
@@ -269,7 +270,7 @@ def run(
         bool, typer.Option("--wait", help="Wait for a running build instead of failing.")
     ] = False,
 ) -> None:
-    from cjresearch.build import package_versions
+    from cjresearch.artifacts.manifest import package_versions
     from cjresearch.data.study import load_study
     from cjresearch.reporting.notebooks import run_notebook
 
@@ -399,10 +400,11 @@ def explore(
 
     --dashboard serves it with Voila on 127.0.0.1 only. Ctrl-C stops the server.
     """
-    from cjresearch.build import compute_artifacts
+    from cjresearch.artifacts.compute import compute_artifacts
     from cjresearch.data.study import load_study
     from cjresearch.explore import server as ex
 
+    _run(lambda: ex.check_installed(dashboard=dashboard))
     if study is None:
         study = _ensure_sample()
         artifacts = artifacts or SAMPLE_ARTIFACTS

@@ -1,6 +1,6 @@
 """`cjresearch explore`: the parameterised notebook, the ports, the command lines, the launch.
 
-No server is started here (tests/test_explore_browser.py starts a real one): the process
+No server is started here (tests/explore/test_browser.py starts a real one): the process
 launch is replaced by a recorder.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.server
 import importlib
+import importlib.util
 import json
 import os
 import socket
@@ -287,9 +288,8 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> Recorded:
         return 0
 
     monkeypatch.setattr(explore, "launch", launch)
-    # the module: `cjresearch.build` as an attribute is the re-exported function
     monkeypatch.setattr(
-        importlib.import_module("cjresearch.build"),
+        importlib.import_module("cjresearch.artifacts.compute"),
         "compute_artifacts",
         lambda study, folder: record.computed.append(Path(folder)),
     )
@@ -376,3 +376,20 @@ def test_explore_a_taken_port_exits_2_with_one_line(recorded: Recorded, taken_po
         f"error: port {taken_port} is not free on 127.0.0.1; choose another with --port, or omit it"
     )
     assert recorded == Recorded()
+
+
+@pytest.mark.parametrize(("flag", "missing"), [([], "jupyterlab"), (["--dashboard"], "voila")])
+def test_explore_without_the_explore_extra_says_how_to_install_it(
+    recorded: Recorded, monkeypatch: pytest.MonkeyPatch, flag: list[str], missing: str
+) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == missing else real(name, *a)
+    )
+    result = runner.invoke(app, ["explore", str(FIXTURE / "study.toml"), *flag])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"error: cjresearch explore needs {missing}, which a plain install leaves out: "
+        "pip install 'cjresearch[explore]'"
+    )
+    assert recorded == Recorded()  # nothing computed, nothing launched

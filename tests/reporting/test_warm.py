@@ -9,11 +9,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cjresearch.build import compute_artifacts, report_specs
+from cjresearch.artifacts.compute import compute_artifacts
 from cjresearch.data.study import load_study
 from cjresearch.datasets.sample import write_sample
 from cjresearch.reporting.execute import NotebookJob, NotebookPool, run_jobs
 from cjresearch.reporting.html import export_html
+from cjresearch.reporting.specs import report_specs
 
 
 def _notebook(folder: Path, name: str, *sources: str) -> Path:

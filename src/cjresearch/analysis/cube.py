@@ -53,7 +53,6 @@ __all__ = [
     "build_cube",
     "load_cube",
     "month_periods",
-    "open_cube",
     "window_counts",
     "window_means",
 ]
@@ -343,46 +342,6 @@ def load_cube(folder: str | Path) -> Cube | None:
         arrays=arrays,
         verbatims=pd.read_parquet(folder / VERBATIMS_FILE),
     )
-
-
-def open_cube(folder: str | Path, stages: Sequence[str], *, cx_lexicon: bool = True) -> Cube:
-    """The cube of an artifacts folder, computed from its tables (once) if it has none.
-
-    Artifacts written before the explorer existed have the canonical tables but no cube;
-    several explorers opened at once compute it once, one after another.
-    """
-    import fcntl
-
-    folder = Path(folder)
-    found = load_cube(folder)
-    if found is not None:
-        return found
-    with (folder / ".compute.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        found = load_cube(folder)
-        if found is not None:
-            return found
-
-        def read(name: str) -> pd.DataFrame | None:
-            path = folder / f"{name}.parquet"
-            return pd.read_parquet(path) if path.is_file() else None
-
-        customers, events = read("customers"), read("events")
-        observations = read("emotion_observations")
-        if customers is None or events is None or observations is None:
-            msg = f"{folder}: no build artifacts here; run `cjresearch build` on the study first"
-            raise CJResearchError(msg)
-        cube = build_cube(
-            customers=customers,
-            events=events,
-            observations=observations,
-            assignments=read("assignments"),
-            stages=stages,
-            feedback=read("feedback"),
-            cx_lexicon=cx_lexicon,
-        )
-        cube.save(folder)
-        return cube
 
 
 def _codes(values: pd.Series, labels: Sequence[object] | pd.Index) -> np.ndarray:

@@ -42,6 +42,7 @@ __all__ = [
     "load_study",
 ]
 
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -17,6 +17,7 @@ host for anything; the template is written beside the notebook and found through
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import subprocess
@@ -35,6 +36,7 @@ from cjresearch.reporting.notebooks import ARTIFACTS_PARAMETER, STUDY_PARAMETER,
 __all__ = [
     "EXPLORE_NOTEBOOK",
     "LOOPBACK",
+    "check_installed",
     "choose_port",
     "dashboard_command",
     "dashboard_environment",
@@ -190,6 +192,37 @@ def choose_port(port: int | None = None) -> int:
         msg = f"port {port} is not free on {LOOPBACK}; choose another with --port, or omit it"
         raise CJResearchError(msg)
     return port
+
+
+#: What each way of exploring needs beyond a plain install (the ``[explore]`` extra).
+_NEEDS = {
+    "lab": ("jupyterlab", "ipywidgets", "anywidget"),
+    "dashboard": ("voila", "ipywidgets", "anywidget"),
+}
+
+
+def check_installed(*, dashboard: bool) -> None:
+    """Raise a one-line error unless the packages to explore with are installed.
+
+    A plain ``pip install cjresearch`` builds and publishes on a server; JupyterLab, Voila and
+    the widgets come with the ``[explore]`` extra (``make setup`` installs it).
+
+    Raises
+    ------
+    CJResearchError
+        A package of the ``[explore]`` extra is missing; the message says how to install it.
+    """
+    missing = [
+        name
+        for name in _NEEDS["dashboard" if dashboard else "lab"]
+        if importlib.util.find_spec(name) is None
+    ]
+    if missing:
+        msg = (
+            f"cjresearch explore needs {', '.join(missing)}, which a plain install leaves out: "
+            "pip install 'cjresearch[explore]'"
+        )
+        raise CJResearchError(msg)
 
 
 def lab_command(

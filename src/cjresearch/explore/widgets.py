@@ -33,7 +33,8 @@ import altair as alt
 import ipywidgets as w
 import pandas as pd
 
-from cjresearch.analysis.cube import ALL_SOURCES, open_cube
+from cjresearch.analysis.cube import ALL_SOURCES
+from cjresearch.artifacts.compute import open_artifacts, open_cube
 from cjresearch.errors import CJResearchError
 from cjresearch.explore.selection import Query, Selection, select
 from cjresearch.reporting import charts, views
@@ -109,16 +110,12 @@ class Explorer(w.VBox):
         study_file: str | Path | None = None,
         export_dir: str | Path | None = None,
     ) -> None:
-        artifacts = views.open_artifacts(artifacts_dir, study_file=study_file)
+        artifacts = open_artifacts(artifacts_dir, study_file=study_file)
         self.artifacts = artifacts
-        settings = artifacts.summary["parameters"]
-        self.cube = open_cube(
-            artifacts.folder,
-            artifacts.stages,
-            cx_lexicon=bool(settings["emotion"]["text_lexicon"]),
-        )
+        settings = artifacts.settings()
+        self.cube = open_cube(artifacts, settings)
         self.stages = list(artifacts.stages)
-        self.study_min = int(settings["reports"]["min_group_size"])
+        self.study_min = settings.min_group_size
         self.export_dir = Path(export_dir) if export_dir is not None else Path("explorer-exports")
         self.colors = views._colors(artifacts)
         self.emotion_churn = artifacts.table("emotion_churn")

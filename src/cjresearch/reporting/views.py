@@ -19,7 +19,6 @@ figures read "suppressed".
 
 from __future__ import annotations
 
-import fcntl
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,7 +29,9 @@ import altair as alt
 import pandas as pd
 
 from cjresearch.analysis.privacy import display_frame
-from cjresearch.build import STATISTICS_TABLES, Artifacts, load_artifacts, statistics_tables
+from cjresearch.analysis.settings import Settings
+from cjresearch.artifacts.catalog import STATISTICS_TABLES, Artifacts
+from cjresearch.artifacts.compute import open_artifacts, reanalyse, refit_personas
 from cjresearch.data.study import load_study
 from cjresearch.errors import CJResearchError
 from cjresearch.reporting import charts
@@ -82,36 +83,6 @@ def table_html(
     )
     title = f"<p><strong>{html.escape(caption)}</strong></p>" if caption else ""
     return Html(title + body)
-
-
-def open_artifacts(artifacts_dir: str | Path, *, study_file: str | Path | None = None) -> Artifacts:
-    """A build's artifacts; computed first if the folder holds none and a study is given.
-
-    Raises
-    ------
-    CJResearchError
-        No artifacts in the folder and no study to compute them from.
-    """
-    folder = Path(artifacts_dir)
-    found = load_artifacts(folder)
-    if found is not None:
-        return found
-    if study_file is None:
-        msg = (
-            f"{folder}: no build artifacts here; run `cjresearch build` on the study "
-            "first, or pass study_file to compute them"
-        )
-        raise CJResearchError(msg)
-    folder.mkdir(parents=True, exist_ok=True)
-    # several notebooks opened at once compute the artifacts once, one after another
-    with (folder / ".compute.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        found = load_artifacts(folder)
-        if found is not None:
-            return found
-        from cjresearch.build import compute_artifacts
-
-        return compute_artifacts(load_study(study_file), folder)
 
 
 def _slice(folder: Path) -> dict[str, pd.DataFrame]:
@@ -614,26 +585,8 @@ def persona_analysis(
 
 
 def _refit(study: Any, artifacts: Artifacts, wanted: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    from cjresearch.analysis.personas.model import fit_personas, publishable_tables
-
-    folder = artifacts.folder
-    features = pd.read_parquet(folder / "features.parquet")
-    customers = pd.read_parquet(folder / "customers.parquet")
-    model = fit_personas(
-        features,
-        customers.set_index("customer_id")["churned"],
-        requested=study.personas.features,
-        k=wanted["k"],
-        k_range=study.personas.k_range,
-        method=wanted["method"],
-        seed=wanted["seed"],
-    )
-    return publishable_tables(
-        model,
-        features,
-        _read(folder, "feedback"),
-        min_group_size=study.reports.min_group_size,
-        cx_lexicon=study.emotion.text_lexicon,
+    return refit_personas(
+        study, artifacts, k=wanted["k"], method=wanted["method"], seed=wanted["seed"]
     )
 
 
@@ -785,20 +738,4 @@ def emotion_churn_analysis(
 
 
 def _reanalyse(study: Any, artifacts: Artifacts, wanted: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    from cjresearch.analysis.stats import analyse
-
-    folder = artifacts.folder
-    result = analyse(
-        pd.read_parquet(folder / "customers.parquet"),
-        pd.read_parquet(folder / "emotion_observations.parquet"),
-        pd.read_parquet(folder / "stage_emotion.parquet"),
-        stages=wanted["stages"],
-        personas=pd.read_parquet(folder / "assignments.parquet"),
-        controls=wanted["controls"],
-        unit_size=wanted["unit_size"],
-        correction=wanted["correction"],
-        alpha=study.statistics.alpha,
-        min_group_size=study.reports.min_group_size,
-        observation_end=pd.Timestamp(artifacts.summary["observation_end"]),
-    )
-    return statistics_tables(result)
+    return reanalyse(artifacts, Settings.resolve(Settings.from_study(study), **wanted))

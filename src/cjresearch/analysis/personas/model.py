@@ -28,8 +28,7 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from cjresearch.analysis.emotion import emotion_observations, stage_emotion
-from cjresearch.analysis.journeys import customer_features, select_features
+from cjresearch.analysis.journeys import select_features
 from cjresearch.analysis.personas.identities import (
     Matching,
     PersonaIdentity,
@@ -46,15 +45,12 @@ from cjresearch.analysis.personas.profiles import (
 )
 from cjresearch.analysis.personas.segment import Method, Segmentation, assign, segment
 from cjresearch.analysis.privacy import suppress
-from cjresearch.data.study import Study
-from cjresearch.data.tables import read_table, validate_tables
 from cjresearch.errors import CJResearchError, StatisticalWarning, StudyFileError
 
 __all__ = [
     "ASSIGNMENT_COLUMNS",
     "MODEL_FILE",
     "PersonaModel",
-    "assign_new_customers",
     "fit_personas",
     "load_persona_model",
     "name_overrides",
@@ -334,91 +330,6 @@ def _unique_names(names: dict[int, str]) -> dict[int, str]:
             seen[name] = 1
         out[pid] = name
     return out
-
-
-def assign_new_customers(
-    study: Study,
-    events: str | Path,
-    *,
-    customers: str | Path | None = None,
-    model: PersonaModel | None = None,
-) -> pd.DataFrame:
-    """Assign the customers of a new events file to the study's saved personas.
-
-    The file is read and validated like the study's own events (its renames, stage map,
-    valence); its journey features are computed as in a build, with the end of observation
-    at its latest event (new customers act after the study's end). Attribute features
-    (e.g. ``age``) come from ``customers``, a customers file in the study's format; its
-    churn column is not needed (assignment does not use churn).
-
-    Parameters
-    ----------
-    study
-        The study whose build saved the model (in its artifacts folder).
-    events
-        The new customers' events (CSV or Parquet).
-    customers
-        Optional customers file with the attribute columns the personas use.
-    model
-        The model to use; default: loaded from the study's artifacts folder.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``customer_id, persona_id, persona_name`` (holds customer ids: never
-        publish it).
-
-    Raises
-    ------
-    DataError
-        The files have fatal problems (named by file, column and line).
-    CJResearchError
-        No saved model, or the files lack a column the personas were built on.
-    """
-    model = model if model is not None else load_persona_model(study.artifacts_dir)
-    read = {"delimiter": study.data.delimiter, "encoding": study.data.encoding}
-    event_frame, event_source = read_table(
-        events, table="events", renames=study.renames("events"), **read
-    )
-    if customers is not None:
-        customer_frame, customer_source = read_table(
-            customers, table="customers", renames=study.renames("customers"), **read
-        )
-    else:
-        ids = event_frame["customer_id"].drop_duplicates().reset_index(drop=True)
-        customer_frame, customer_source = pd.DataFrame({"customer_id": ids}), None
-    churn = study.churn.churn_column
-    if not study.churn.derived and churn not in customer_frame.columns:
-        customer_frame = customer_frame.assign(**{churn: False})
-    new = study.model_copy(
-        update={"study": study.study.model_copy(update={"observation_end": None})}
-    )
-    sources = {"events": event_source}
-    if customer_source is not None:
-        sources["customers"] = customer_source
-    tables = validate_tables(
-        new, {"customers": customer_frame, "events": event_frame}, sources=sources
-    )
-    per_stage = stage_emotion(
-        emotion_observations(
-            tables.events,
-            None,
-            valence=study.valence,
-            rating_scale=study.emotion.rating_scale,
-        )
-    )
-    attributes = [c for c in model.features if c in tables.customers.columns]
-    features = customer_features(
-        tables.events,
-        tables.customers,
-        stages=study.stages,
-        observation_end=tables.observation_end,
-        stage_emotion=per_stage,
-        attributes=attributes,
-    )
-    # a channel nobody in the new file used is a share of 0, not a missing column
-    unseen = [c for c in model.features if c.startswith("channel_share_") and c not in features]
-    return model.assign(features.assign(**dict.fromkeys(unseen, 0.0)))
 
 
 def publishable_tables(

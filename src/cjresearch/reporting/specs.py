@@ -1,0 +1,114 @@
+"""Which reports a build publishes from its artifacts, and what its portal says.
+
+One persona report per persona large enough to show (:attr:`Artifacts.personas`), one stage
+report per stage, and the two analysis notebooks (how the personas were found; emotion and
+churn). Each report reads its own slice of the publishable tables, so that its fingerprint
+changes only when what it shows changes.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from cjresearch.artifacts.catalog import STATISTICS_TABLES, TABLES_DIR, Artifacts
+from cjresearch.data.study import Study
+from cjresearch.reporting.notebooks import find_notebook
+from cjresearch.reporting.portal import PortalContext
+from cjresearch.reporting.reports import ReportSpec
+
+__all__ = ["portal_context", "report_specs"]
+
+
+def report_specs(study: Study, artifacts: Artifacts) -> list[ReportSpec]:
+    """One report per reportable persona and per stage, plus the analysis notebooks."""
+    common = {
+        "study_file": str(study.path.resolve()),
+        "artifacts_dir": str(artifacts.folder.resolve()),
+    }
+    specs = [
+        ReportSpec(
+            kind="persona",
+            name=name,
+            notebook=find_notebook("persona_report"),
+            parameters={**common, "persona": pid},
+            inputs=sorted(artifacts.persona_dir(pid).glob("*.parquet")),
+            title=f"Persona: {name}",
+            slug=f"persona-{pid}",
+        )
+        for pid, name in artifacts.personas
+    ]
+    specs += [
+        ReportSpec(
+            kind="stage",
+            name=stage,
+            notebook=find_notebook("stage_report"),
+            parameters={**common, "stage": stage},
+            inputs=sorted(artifacts.stage_dir(stage).glob("*.parquet")),
+            title=f"Stage: {stage}",
+        )
+        for stage in artifacts.stages
+    ]
+    tables = artifacts.folder / TABLES_DIR
+    chosen = study.personas
+    specs.append(
+        ReportSpec(
+            kind="analysis",
+            name="personas",
+            notebook=find_notebook("personas"),
+            parameters={**common, "k": chosen.k, "method": chosen.method, "seed": chosen.seed},
+            inputs=sorted(tables.glob("persona*.parquet")),
+            title="Personas: how they were found",
+        )
+    )
+    statistics = study.statistics
+    specs.append(
+        ReportSpec(
+            kind="analysis",
+            name="emotion_churn",
+            notebook=find_notebook("emotion_churn"),
+            parameters={
+                **common,
+                "stages": [],
+                "persona": "every persona",
+                "controls": list(statistics.controls),
+                "unit_size": statistics.unit_size,
+                "correction": statistics.correction,
+            },
+            inputs=sorted(tables / f"{name}.parquet" for name in ("personas", *STATISTICS_TABLES)),
+            title="Emotion and churn",
+        )
+    )
+    return specs
+
+
+def portal_context(study: Study, artifacts: Artifacts, run_id: str) -> PortalContext:
+    """The portal's study summary and top findings."""
+    summary = artifacts.summary
+    counts = summary["counts"]
+    dropped = sum(d["n_rows"] for d in summary["dropped_rows"])
+    return PortalContext(
+        study=study.name,
+        summary=[
+            ("Customers", f"{counts['customers']:,}"),
+            ("Events", f"{counts['events']:,}"),
+            ("Feedback rows", f"{counts['feedback']:,}"),
+            ("Rows dropped (counted in the manifest)", f"{dropped:,}"),
+            # observation_end is exclusive: the last day observed is the day before
+            ("Last day observed", last_day(summary["observation_end"])),
+            ("Stages", " → ".join(study.stages)),
+            ("Personas", f"{summary['personas']['k']} ({summary['personas']['method']})"),
+            ("Smallest group shown", f"{study.reports.min_group_size} customers"),
+        ],
+        findings=summary["findings"],
+        run_id=run_id,
+        has_tables=True,
+    )
+
+
+def last_day(exclusive_end: str) -> str:
+    """The last day observed, from the exclusive end of observation.
+
+    >>> last_day("2026-07-01T00:00:00+00:00")
+    '2026-06-30'
+    """
+    return (pd.Timestamp(exclusive_end) - pd.Timedelta(days=1)).date().isoformat()
