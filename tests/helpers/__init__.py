@@ -15,10 +15,10 @@ from typing import Any
 
 import pandas as pd
 
-from cjresearch.analysis.emotion import emotion_observations, stage_emotion
 from cjresearch.analysis.journey_map import JourneyMap, build_map
-from cjresearch.analysis.journeys import customer_features
-from cjresearch.data.study import Study, load_study, study_from_dict
+from cjresearch.analysis.settings import Settings
+from cjresearch.artifacts import compute
+from cjresearch.data.study import Study, study_from_dict
 from cjresearch.data.tables import StudyTables, validate_tables
 from cjresearch.datasets.sample import SampleStudy, generate_sample, study_toml
 
@@ -132,22 +132,11 @@ def sample_pipeline(n_customers: int, seed: int = 7) -> SamplePipeline:
         study,
         {"customers": sample.customers, "events": sample.events, "feedback": sample.feedback},
     )
-    observations = emotion_observations(
-        tables.events,
-        tables.feedback,
-        valence=study.valence,
-        rating_scale=study.emotion.rating_scale,
-    )
-    per_stage = stage_emotion(observations)
-    features = customer_features(
-        tables.events,
-        tables.customers,
-        stages=study.stages,
-        observation_end=tables.observation_end,
-        stage_emotion=per_stage,
-        attributes=["age", "plan"],
-    )
-    return SamplePipeline(sample, study, tables, observations, per_stage, features)
+    # the build's own steps, so that the fixtures are what a build computes
+    settings = Settings.from_study(study)
+    felt = compute.emotion(tables, settings, agreement=False)
+    features = compute.features(tables, settings, felt.per_stage, attributes=["age", "plan"])
+    return SamplePipeline(sample, study, tables, felt.observations, felt.per_stage, features)
 
 
 def planted_personas(truth: dict) -> pd.DataFrame:

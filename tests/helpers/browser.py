@@ -1,9 +1,10 @@
 """Browser checks with Playwright on Debian's chromium (never a downloaded browser).
 
-``OfflineBrowser`` (the ``offline_browser`` fixture of ``tests/conftest.py``) opens local files with every non-file request aborted and recorded,
-collects console errors and page errors, records dialogs (``alert``) instead of showing them,
-and checks that every chart container holds a rendered chart. ``make browser`` installs
-chromium (``apt-get install chromium``) on a fresh machine.
+``OfflineBrowser`` (the ``offline_browser`` fixture of ``tests/conftest.py``) opens local
+files with every non-file request aborted and recorded, collects console errors and page
+errors, records dialogs (``alert``) instead of showing them, and checks that every chart
+container holds a rendered chart. ``make browser`` installs chromium (``apt-get install
+chromium``) on a fresh machine.
 """
 
 from __future__ import annotations
