@@ -50,7 +50,7 @@ _EXPORTS = {
     "build": "cjresearch.build",
     "ReportSpec": "cjresearch.reporting.reports",
     "PortalContext": "cjresearch.reporting.portal",
-    "publish_reports": "cjresearch.reporting.site",
+    "publish_reports": "cjresearch.reporting.reports",
     "notebook_parameters": "cjresearch.reporting.notebooks",
     "run_notebook": "cjresearch.reporting.notebooks",
     "CJResearchError": "cjresearch.errors",
@@ -146,8 +146,7 @@ if TYPE_CHECKING:
     )
     from cjresearch.reporting.notebooks import notebook_parameters, run_notebook
     from cjresearch.reporting.portal import PortalContext
-    from cjresearch.reporting.reports import ReportSpec
-    from cjresearch.reporting.site import publish_reports
+    from cjresearch.reporting.reports import ReportSpec, publish_reports
 
 
 def __getattr__(name: str) -> Any:

@@ -6,8 +6,8 @@
    tables, journey features, personas, the journey map and the publishable tables, once per
    change of the inputs (an unchanged study and unchanged files reuse them);
 2. fans out one report per persona and per stage, plus the analysis notebooks, through
-   papermill (:func:`cjresearch.reporting.site.publish_reports`), rebuilding only the reports whose
-   fingerprint changed;
+   papermill (:func:`cjresearch.reporting.reports.publish_reports`), rebuilding only the
+   reports whose fingerprint changed;
 3. publishes the reports, the portal, ``tables/*.csv`` and ``manifest.json`` in one atomic
    step: an interrupted or failed build leaves the published folder as it was (a failing
    report keeps its previous version, marked stale).
@@ -214,8 +214,8 @@ def build(
     """
     # imported here: the report machinery (papermill, nbconvert) is heavy and optional for
     # callers that only compute artifacts
-    from cjresearch.reporting.publish import lock_output
-    from cjresearch.reporting.site import new_run_id, publish_reports
+    from cjresearch.reporting.publish import lock_output, new_run_id
+    from cjresearch.reporting.reports import publish_reports
 
     started = dt.datetime.now(dt.UTC)
     run_id = new_run_id()

@@ -9,8 +9,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 from cjresearch.reporting.portal import PortalContext
-from cjresearch.reporting.reports import ReportSpec
-from cjresearch.reporting.site import publish_reports
+from cjresearch.reporting.reports import ReportSpec, publish_reports
 from helpers import FIXTURES
 from helpers.browser import OfflineBrowser
 

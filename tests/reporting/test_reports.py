@@ -22,9 +22,9 @@ from cjresearch.reporting.reports import (
     load_state,
     notebook_fingerprint,
     plan_reports,
+    publish_reports,
     report_fingerprint,
 )
-from cjresearch.reporting.site import publish_reports
 from helpers import FIXTURES
 
 NOTEBOOKS = FIXTURES / "notebooks"

@@ -28,8 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from cjresearch.errors import CJResearchError
-from cjresearch.reporting.reports import ReportSpec
-from cjresearch.reporting.site import PublishOutcome, publish_reports
+from cjresearch.reporting.reports import PublishOutcome, ReportSpec, publish_reports
 
 __all__ = [
     "ARTIFACTS_PARAMETER",

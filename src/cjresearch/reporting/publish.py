@@ -33,11 +33,13 @@ import shutil
 import socket
 import time
 import unicodedata
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from cjresearch._files import utc_now
 from cjresearch.errors import CJResearchError, OutputLockedError
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "PublishTransaction",
     "assign_slugs",
     "lock_output",
+    "new_run_id",
     "recover",
     "safe_relpath",
     "slugify",
@@ -141,6 +144,14 @@ def safe_relpath(relative: str | os.PathLike[str]) -> PurePosixPath:
 
 
 # --------------------------------------------------------------------------- the lock
+
+
+def new_run_id() -> str:
+    """A run id: UTC time and a random suffix, e.g. ``20260630T060000Z-1a2b3c4d``.
+
+    It names the lock's holder and the publish's staging folder.
+    """
+    return f"{utc_now():%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,26 @@
-"""The report pipeline: which reports to rebuild, running them, and what the portal shows.
+"""Reports: plan, run and publish the reports whose inputs changed.
 
 A report is a notebook plus parameters (:class:`ReportSpec`). Its fingerprint hashes the
 notebook's source (cells, not outputs), the parameters, the SHA-256 of every file it reads,
 the cjresearch version and anything else the caller adds; a report is executed only when its
 fingerprint differs from that of its published version (or ``force``). Executed reports are
-exported to HTML inside a :class:`~cjresearch.reporting.publish.PublishTransaction`; a report whose
-notebook fails keeps its published version, is marked ``stale`` with the error, and its
-failed notebook is kept in ``failed_dir`` for debugging.
+turned into HTML pages inside a :class:`~cjresearch.reporting.publish.PublishTransaction`; a
+report whose notebook fails keeps its published version, is marked ``stale`` with the error,
+and its failed notebook is kept in ``failed_dir`` for debugging.
 
 The state of every published report (fingerprint, status, time, error) lives in
 ``<output>/.cjresearch/state.json`` and is published in the same transaction as the HTML.
+
+:func:`publish_reports` is what ``build`` and ``cjresearch run`` call: under the output
+folder's lock it rolls back any publish a killed build left half-done, runs the changed
+reports (:func:`run_reports`), stages the portal and whatever else the caller adds (tables,
+manifest), and publishes everything at once. A failing report does not stop the publish; the
+caller decides the exit code from :attr:`PublishOutcome.failures`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -38,17 +45,28 @@ from cjresearch.reporting.execute import (
     check_parameter_values,
     run_jobs,
 )
-from cjresearch.reporting.publish import STATE_DIR, PublishTransaction, assign_slugs, slugify
+from cjresearch.reporting.portal import PortalContext, load_portal_context, stage_portal
+from cjresearch.reporting.publish import (
+    STATE_DIR,
+    PublishTransaction,
+    assign_slugs,
+    lock_output,
+    new_run_id,
+    recover,
+    slugify,
+)
 
 __all__ = [
     "KIND_FOLDERS",
     "STATE_FILE",
+    "PublishOutcome",
     "ReportResult",
     "ReportSpec",
     "Status",
     "load_state",
     "notebook_fingerprint",
     "plan_reports",
+    "publish_reports",
     "report_fingerprint",
     "run_reports",
 ]
@@ -505,3 +523,147 @@ def _result_from_state(entry: Mapping[str, Any]) -> ReportResult:
         values["status"] = "skipped-unchanged"
     values["duration_s"] = None
     return ReportResult(**values)
+
+
+# --------------------------------------------------------------------------- publishing
+
+
+@dataclass(frozen=True)
+class PublishOutcome:
+    """What a publish did.
+
+    ``reports``: every report in the folder after the publish (this run's first);
+    ``published``: relative paths written; ``rolled_back``: run ids of earlier, interrupted
+    publishes that were undone first; ``duration_s``: wall time.
+    """
+
+    run_id: str
+    output: Path
+    reports: list[ReportResult]
+    published: list[str]
+    rolled_back: list[str]
+    duration_s: float
+
+    @property
+    def failures(self) -> list[ReportResult]:
+        """Reports whose notebook failed in this run or an earlier one (stale or failed)."""
+        return [r for r in self.reports if r.status in ("stale", "failed")]
+
+    @property
+    def executed(self) -> list[ReportResult]:
+        """Reports whose notebook ran in this publish."""
+        return [r for r in self.reports if r.duration_s is not None]
+
+    def manifest_entries(self) -> list[dict[str, Any]]:
+        """Per-report entries for manifest.json."""
+        return [r.manifest_entry() for r in self.reports]
+
+
+def publish_reports(
+    output: str | Path,
+    specs: Sequence[ReportSpec],
+    *,
+    portal: PortalContext | None = None,
+    run_id: str | None = None,
+    wait: bool = False,
+    wait_timeout: float | None = None,
+    study: str | None = None,
+    data_hashes: Mapping[str, str] | None = None,
+    versions: Mapping[str, str] | None = None,
+    jobs: int | None = None,
+    force: bool = False,
+    failed_dir: str | Path | None = None,
+    replace_kinds: Collection[str] = ("persona", "stage"),
+    before_commit: Callable[[PublishTransaction, list[ReportResult]], None] | None = None,
+    progress: bool | None = None,
+    stream: TextIO | None = None,
+    lock: bool = True,
+    **execution: Any,
+) -> PublishOutcome:
+    """Run reports and publish them, with the portal, atomically.
+
+    Parameters
+    ----------
+    output
+        The published folder.
+    specs
+        The reports (see :class:`ReportSpec`).
+    portal
+        The portal's study summary and findings; None keeps the last published context (as
+        ``cjresearch run`` does) and writes no portal if there was none.
+    run_id
+        Default: :func:`~cjresearch.reporting.publish.new_run_id`.
+    wait, wait_timeout
+        Wait for a running build's lock instead of failing with "locked by run X since T".
+    study, data_hashes, versions, jobs, force, failed_dir, replace_kinds, progress, stream
+        Passed to :func:`run_reports`.
+    lock
+        Take the output folder's lock (False: the caller holds it, as ``build`` does for
+        the whole build, artifacts included).
+    before_commit
+        Called with the transaction and the reports' results just before the commit, to
+        stage more files (``tables/*.csv``, ``manifest.json`` with the per-report entries).
+        When no report ran, none was added or removed and the portal exists, nothing is
+        published at all (not even the portal or ``before_commit``'s files): a no-op run
+        leaves the folder byte for byte as it was.
+    **execution
+        ``kernel_name``, ``start_timeout``, ``execution_timeout``, ``notebook_timeout``,
+        ``retries``, ``fingerprint_extra``, ``pool`` for
+        :func:`run_reports`.
+
+    Raises
+    ------
+    OutputLockedError
+        Another build holds the folder (and ``wait`` is false).
+    """
+    started = time.perf_counter()
+    output = Path(output)
+    run_id = run_id or new_run_id()
+    held = (
+        lock_output(output, run_id=run_id, wait=wait, timeout=wait_timeout)
+        if lock
+        else contextlib.nullcontext()
+    )
+    with held:
+        rolled_back = recover(output)
+        with PublishTransaction(output, run_id) as tx:
+            reports = run_reports(
+                specs,
+                transaction=tx,
+                study=study,
+                data_hashes=data_hashes,
+                versions=versions,
+                jobs=jobs,
+                force=force,
+                failed_dir=failed_dir,
+                replace_kinds=replace_kinds,
+                progress=progress,
+                stream=stream,
+                **execution,
+            )
+            # Nothing ran and nothing moved: leave the folder (portal, manifest) untouched.
+            nothing_new = (
+                not force
+                and (portal is None or (output / "index.html").is_file())
+                and not any(r.duration_s is not None for r in reports)
+                and not rolled_back
+                and _same_state(output, reports)
+            )
+            if nothing_new:
+                tx.discard()
+                published: list[str] = []
+            else:
+                context = portal or load_portal_context(output)
+                if context is not None:
+                    stage_portal(tx, context, reports)
+                if before_commit is not None:
+                    before_commit(tx, reports)
+                published = tx.commit()
+    return PublishOutcome(
+        run_id, output, reports, published, rolled_back, time.perf_counter() - started
+    )
+
+
+def _same_state(output: Path, reports: Sequence[ReportResult]) -> bool:
+    before = load_state(output)
+    return set(before) == {f"{r.kind}/{r.slug}" for r in reports}
