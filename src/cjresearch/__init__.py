@@ -52,7 +52,7 @@ _EXPORTS = {
     "PortalContext": "cjresearch.reporting.portal",
     "publish_reports": "cjresearch.reporting.reports",
     "notebook_parameters": "cjresearch.reporting.notebooks",
-    "run_notebook": "cjresearch.reporting.notebooks",
+    "run_notebook": "cjresearch.reporting.reports",
     "CJResearchError": "cjresearch.errors",
     "CJResearchWarning": "cjresearch.errors",
     "DataError": "cjresearch.errors",
@@ -144,9 +144,9 @@ if TYPE_CHECKING:
         StatisticalWarning,
         StudyFileError,
     )
-    from cjresearch.reporting.notebooks import notebook_parameters, run_notebook
+    from cjresearch.reporting.notebooks import notebook_parameters
     from cjresearch.reporting.portal import PortalContext
-    from cjresearch.reporting.reports import ReportSpec, publish_reports
+    from cjresearch.reporting.reports import ReportSpec, publish_reports, run_notebook
 
 
 def __getattr__(name: str) -> Any:

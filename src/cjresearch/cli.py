@@ -271,7 +271,7 @@ def run(
 ) -> None:
     from cjresearch.build import package_versions
     from cjresearch.data.study import load_study
-    from cjresearch.reporting.notebooks import run_notebook
+    from cjresearch.reporting.reports import run_notebook
 
     study_path, pairs = _run_arguments(rest or [])
     if study_path is None and SAMPLE_STUDY.is_file():

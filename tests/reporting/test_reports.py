@@ -9,11 +9,9 @@ import shutil
 from pathlib import Path
 
 import nbformat
-import pandas as pd
 import pytest
 
 from cjresearch.errors import CJResearchError
-from cjresearch.reporting.execute import check_parameter_values
 from cjresearch.reporting.html import export_html, external_loads
 from cjresearch.reporting.portal import PortalContext, render_portal
 from cjresearch.reporting.publish import STATE_DIR
@@ -31,26 +29,6 @@ NOTEBOOKS = FIXTURES / "notebooks"
 TINY = NOTEBOOKS / "tiny.ipynb"
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'
-
-
-def test_parameter_values_only_plain_data() -> None:
-    assert check_parameter_values({"a": None, "b": [1, {"c": 2.5}], "d": True}) == {
-        "a": None,
-        "b": [1, {"c": 2.5}],
-        "d": True,
-    }
-    with pytest.raises(CJResearchError, match=r"DataFrame.*pass a path, not a table"):
-        check_parameter_values({"frame": pd.DataFrame({"a": [1]})})
-    with pytest.raises(CJResearchError, match="PosixPath"):
-        check_parameter_values({"path": Path("x")})
-    with pytest.raises(CJResearchError, match="tuple"):
-        check_parameter_values({"pair": (1, 2)})
-    with pytest.raises(CJResearchError, match="finite"):
-        check_parameter_values({"x": [float("nan")]})
-    with pytest.raises(CJResearchError, match="keys must be text"):
-        check_parameter_values({"x": {1: "a"}})
-    with pytest.raises(CJResearchError, match="not a Python identifier"):
-        check_parameter_values({"x=1;import os": 1})
 
 
 def test_plan_reports_slugs_kinds_and_duplicates() -> None:

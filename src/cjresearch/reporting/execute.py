@@ -21,7 +21,6 @@ named in its error.
 
 from __future__ import annotations
 
-import math
 import multiprocessing
 import os
 import threading
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cjresearch.errors import CJResearchError
+from cjresearch.reporting.notebooks import check_parameter_values
 
 if TYPE_CHECKING:
     from cjresearch.reporting._warm import KernelSession
@@ -44,7 +44,6 @@ __all__ = [
     "NotebookJob",
     "NotebookOutcome",
     "NotebookPool",
-    "check_parameter_values",
     "default_jobs",
     "ensure_kernel",
     "execute_notebook",
@@ -69,60 +68,6 @@ def default_jobs() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
-
-
-def check_parameter_values(parameters: Mapping[str, Any]) -> dict[str, Any]:
-    """Check that parameters are plain values papermill injects as literals.
-
-    Only None, str, bool, int, finite float, list and dict (with str keys) are accepted,
-    nested to any depth; anything else (a DataFrame, a Path, a tuple) would reach the
-    notebook as its ``repr`` pasted into code.
-
-    Returns
-    -------
-    dict
-        A copy of ``parameters``.
-
-    Raises
-    ------
-    CJResearchError
-        A name that is not an identifier or a value of another type.
-
-    >>> check_parameter_values({"persona": "p1", "k": 3, "ids": [1, 2]})
-    {'persona': 'p1', 'k': 3, 'ids': [1, 2]}
-    """
-
-    def check(value: Any, where: str) -> None:
-        if value is None or isinstance(value, str | bool | int):
-            return
-        if isinstance(value, float):
-            if not math.isfinite(value):
-                msg = f"parameter {where} is {value!r}; only finite numbers can be passed"
-                raise CJResearchError(msg)
-            return
-        if isinstance(value, list):
-            for i, item in enumerate(value):
-                check(item, f"{where}[{i}]")
-            return
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if not isinstance(key, str):
-                    msg = f"parameter {where} has a key {key!r}; dict keys must be text"
-                    raise CJResearchError(msg)
-                check(item, f"{where}[{key!r}]")
-            return
-        msg = (
-            f"parameter {where} is a {type(value).__name__}; notebooks take only None, str, "
-            "bool, int, float, list or dict (pass a path, not a table)"
-        )
-        raise CJResearchError(msg)
-
-    for name, value in parameters.items():
-        if not isinstance(name, str) or not name.isidentifier():
-            msg = f"parameter name {name!r} is not a Python identifier"
-            raise CJResearchError(msg)
-        check(value, repr(name))
-    return dict(parameters)
 
 
 def ensure_kernel(kernel_name: str = DEFAULT_KERNEL) -> None:

@@ -42,8 +42,15 @@ from cjresearch.reporting.execute import (
     NotebookJob,
     NotebookOutcome,
     NotebookPool,
-    check_parameter_values,
     run_jobs,
+)
+from cjresearch.reporting.notebooks import (
+    ARTIFACTS_PARAMETER,
+    STUDY_PARAMETER,
+    check_parameter_values,
+    coerce_parameters,
+    find_notebook,
+    notebook_parameters,
 )
 from cjresearch.reporting.portal import PortalContext, load_portal_context, stage_portal
 from cjresearch.reporting.publish import (
@@ -68,6 +75,7 @@ __all__ = [
     "plan_reports",
     "publish_reports",
     "report_fingerprint",
+    "run_notebook",
     "run_reports",
 ]
 
@@ -667,3 +675,72 @@ def publish_reports(
 def _same_state(output: Path, reports: Sequence[ReportResult]) -> bool:
     before = load_state(output)
     return set(before) == {f"{r.kind}/{r.slug}" for r in reports}
+
+
+def run_notebook(
+    notebook: str | Path,
+    *,
+    output: str | Path,
+    parameters: Mapping[str, Any] | Sequence[tuple[str, str]] = (),
+    study_file: str | Path | None = None,
+    study_name: str | None = None,
+    artifacts: str | Path | None = None,
+    name: str | None = None,
+    wait: bool = False,
+    failed_dir: str | Path | None = None,
+    versions: Mapping[str, str] | None = None,
+    progress: bool | None = None,
+    **execution: Any,
+) -> PublishOutcome:
+    """Execute a parameterised notebook and publish it as ``<output>/analysis/<slug>.html``.
+
+    The same guarantees as a build: executed in staging, published atomically under the
+    output folder's lock, kept stale (with its failed notebook) on failure, listed in the
+    portal (re-rendered from its last context, if there is one). Always executed, even if
+    unchanged.
+
+    Parameters
+    ----------
+    notebook
+        A path or a bundled notebook's name.
+    output
+        The study's output folder.
+    parameters
+        Values (checked by :func:`~cjresearch.reporting.notebooks.coerce_parameters`).
+    study_file, artifacts
+        Fill the notebook's ``study_file`` / ``artifacts_dir`` parameters when it declares
+        them and they are not given; the artifacts' Parquet files are hashed into the
+        footer.
+    study_name
+        For the footer.
+    name
+        The page's name (default: the notebook's file name without ``.ipynb``).
+    """
+    path = find_notebook(notebook)
+    values = coerce_parameters(path, parameters)
+    declared = {p.name for p in notebook_parameters(path)}
+    if study_file is not None and STUDY_PARAMETER in declared:
+        values.setdefault(STUDY_PARAMETER, os.fspath(Path(study_file).resolve()))
+    if artifacts is not None and ARTIFACTS_PARAMETER in declared:
+        values.setdefault(ARTIFACTS_PARAMETER, os.fspath(Path(artifacts).resolve()))
+    inputs = sorted(Path(artifacts).glob("*.parquet")) if artifacts is not None else []
+    spec = ReportSpec(
+        kind="analysis",
+        name=name or path.stem,
+        notebook=path,
+        parameters=values,
+        inputs=inputs,
+    )
+    return publish_reports(
+        output,
+        [spec],
+        wait=wait,
+        study=study_name,
+        versions=versions,
+        force=True,
+        failed_dir=failed_dir,
+        replace_kinds=(),
+        progress=progress,
+        jobs=1,
+        **execution,
+    )
