@@ -214,6 +214,8 @@ def build(
     """
     # imported here: the report machinery (papermill, nbconvert) is heavy and optional for
     # callers that only compute artifacts
+    from cjresearch.reporting.execute import ExecutionOptions
+    from cjresearch.reporting.html import Provenance
     from cjresearch.reporting.publish import lock_output, new_run_id
     from cjresearch.reporting.reports import publish_reports
 
@@ -251,18 +253,20 @@ def build(
             output,
             specs,
             portal=_portal(study, computed, run_id),
-            run_id=run_id,
-            study=study.name,
-            data_hashes={i["file"]: i["sha256"] for i in computed.summary["inputs"].values()},
-            versions=manifest["versions"],
-            jobs=jobs,
+            provenance=Provenance(
+                study=study.name,
+                data_hashes={i["file"]: i["sha256"] for i in computed.summary["inputs"].values()},
+                versions=manifest["versions"],
+                run_id=run_id,
+            ),
+            execution=ExecutionOptions(
+                jobs=jobs, notebook_timeout=study.reports.notebook_timeout, pool=pool
+            ),
             force=force,
             failed_dir=folder / "failed",
             before_commit=stage_tables,
             progress=progress,
             lock=False,
-            notebook_timeout=study.reports.notebook_timeout,
-            pool=pool,
         )
     if not outcome.published and (output / "manifest.json").is_file():
         # nothing changed: the published manifest is still the truth

@@ -12,7 +12,8 @@ import nbformat
 import pytest
 
 from cjresearch.errors import CJResearchError
-from cjresearch.reporting.html import export_html, external_loads
+from cjresearch.reporting.execute import ExecutionOptions
+from cjresearch.reporting.html import Provenance, export_html, external_loads
 from cjresearch.reporting.portal import PortalContext, render_portal
 from cjresearch.reporting.publish import STATE_DIR
 from cjresearch.reporting.reports import (
@@ -84,11 +85,13 @@ def test_export_hides_code_and_parameters_and_loads_nothing(tmp_path: Path) -> N
     html = export_html(
         node,
         title=f"Persona {SCRIPT}",
-        study=IMG,
         parameters={"label": SCRIPT, "data_file": "/home/someone/artifacts/x.parquet"},
-        data_hashes={"events.parquet": "ab" * 32},
-        versions={"pandas": "3.0"},
-        run_id="run-1",
+        provenance=Provenance(
+            study=IMG,
+            data_hashes={"events.parquet": "ab" * 32},
+            versions={"pandas": "3.0"},
+            run_id="run-1",
+        ),
     )
     assert "secret-injected" not in html and 'label = "plain"' not in html
     assert "raise RuntimeError" not in html and "import html" not in html
@@ -162,8 +165,8 @@ def test_incremental_build_failures_and_portal(tmp_path: Path) -> None:
         return publish_reports(
             out,
             kwargs.pop("specs"),
-            study="Acme",
-            jobs=2,
+            provenance=Provenance(study="Acme"),
+            execution=ExecutionOptions(jobs=2),
             failed_dir=failed,
             progress=False,
             before_commit=manifest,
@@ -287,8 +290,7 @@ def test_a_report_past_its_deadline_keeps_its_previous_version(tmp_path: Path) -
             ],
             portal=PortalContext("Study"),
             progress=False,
-            notebook_timeout=deadline,
-            execution_timeout=120,
+            execution=ExecutionOptions(notebook_timeout=deadline, execution_timeout=120),
         )
 
     first = publish(0, 300)  # a kernel start on a busy machine must not count against it

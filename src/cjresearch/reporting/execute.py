@@ -1,9 +1,10 @@
 """Executing notebooks: papermill's Python API on the ``cjresearch`` kernel, in a process pool.
 
 Each job executes one notebook into a staging path (papermill writes its output notebook
-from the first cell on, so a failed run must never point at a published file), then exports
-it to HTML (:mod:`cjresearch.reporting.html`). Jobs run in a bounded pool of processes, not threads:
-papermill's ``cwd=`` changes the working directory of the whole process.
+from the first cell on, so a failed run must never point at a published file), then turns
+it into a page with the HTML export (:mod:`cjresearch.reporting.html`). Jobs run in a
+bounded pool of processes, not threads: papermill's ``cwd=`` changes the working directory
+of the whole process. :class:`ExecutionOptions` holds the settings a caller passes down.
 
 **Warm kernels.** Each pool worker keeps one started kernel with the heavy modules imported
 and runs its successive notebooks in it, the kernel's state reset in between
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_KERNEL",
     "DEFAULT_NOTEBOOK_TIMEOUT",
+    "ExecutionOptions",
     "NotebookJob",
     "NotebookOutcome",
     "NotebookPool",
@@ -83,11 +85,49 @@ def ensure_kernel(kernel_name: str = DEFAULT_KERNEL) -> None:
 
 
 @dataclass(frozen=True)
-class NotebookJob:
-    """One notebook to execute (and, if ``html_path`` is set, export to HTML).
+class ExecutionOptions:
+    """How report notebooks are executed: one value passed down instead of eight arguments.
 
-    ``key`` identifies the job in the outcomes; ``export`` holds the keyword arguments of
-    :func:`cjresearch.reporting.html.export_html` other than the notebook (title, provenance...).
+    Parameters
+    ----------
+    kernel_name
+        The Jupyter kernel (registered by ``make setup``).
+    start_timeout
+        Seconds allowed for a kernel to start.
+    execution_timeout
+        Seconds allowed for each cell (None: no limit).
+    notebook_timeout
+        Seconds allowed for a whole notebook, kernel start and retries included (None: no
+        deadline); a notebook past it fails and its kernel is stopped.
+    retries
+        Retries of a kernel that fails to start (never of a failing cell).
+    jobs
+        Size of the process pool (default: :func:`default_jobs`).
+    warm
+        Each worker runs its notebooks one after another in one warm kernel (False: a fresh
+        kernel per notebook).
+    pool
+        A :class:`NotebookPool` started earlier (its kernels warming up while the caller did
+        other work), used instead of ``jobs`` and ``warm`` and left open.
+    """
+
+    kernel_name: str = DEFAULT_KERNEL
+    start_timeout: float = 60.0
+    execution_timeout: float | None = 600.0
+    notebook_timeout: float | None = DEFAULT_NOTEBOOK_TIMEOUT
+    retries: int = 2
+    jobs: int | None = None
+    warm: bool = True
+    pool: NotebookPool | None = None
+
+
+@dataclass(frozen=True)
+class NotebookJob:
+    """One notebook to execute (and, if ``html_path`` is set, turn into an HTML page).
+
+    ``key`` identifies the job in the outcomes; ``html_options`` holds the keyword arguments
+    of the HTML export, :func:`cjresearch.reporting.html.export_html`, other than the
+    notebook (title, parameters, provenance...).
     ``start_timeout`` bounds a kernel's start, ``execution_timeout`` each cell and
     ``notebook_timeout`` the whole notebook, kernel start and retries included (None: no
     deadline); all in seconds.
@@ -98,7 +138,7 @@ class NotebookJob:
     output_notebook: Path
     parameters: Mapping[str, Any] = field(default_factory=dict)
     html_path: Path | None = None
-    export: Mapping[str, Any] = field(default_factory=dict)
+    html_options: Mapping[str, Any] = field(default_factory=dict)
     kernel_name: str = DEFAULT_KERNEL
     start_timeout: float = 60.0
     execution_timeout: float | None = 600.0
@@ -231,7 +271,7 @@ def execute_notebook(job: NotebookJob, session: KernelSession | None = None) -> 
         from cjresearch.reporting.html import export_html
 
         try:
-            html = export_html(job.output_notebook, **dict(job.export))
+            html = export_html(job.output_notebook, **dict(job.html_options))
             job.html_path.parent.mkdir(parents=True, exist_ok=True)
             job.html_path.write_text(html, encoding="utf-8")
         except Exception as exc:

@@ -21,6 +21,7 @@ caller decides the exit code from :attr:`PublishOutcome.failures`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -36,14 +37,8 @@ from typing import Any, Literal, TextIO
 from cjresearch._files import file_sha256, utc_stamp
 from cjresearch._version import __version__
 from cjresearch.errors import CJResearchError
-from cjresearch.reporting.execute import (
-    DEFAULT_KERNEL,
-    DEFAULT_NOTEBOOK_TIMEOUT,
-    NotebookJob,
-    NotebookOutcome,
-    NotebookPool,
-    run_jobs,
-)
+from cjresearch.reporting.execute import ExecutionOptions, NotebookJob, NotebookOutcome, run_jobs
+from cjresearch.reporting.html import Provenance
 from cjresearch.reporting.notebooks import (
     ARTIFACTS_PARAMETER,
     STUDY_PARAMETER,
@@ -306,23 +301,15 @@ def run_reports(
     specs: Sequence[ReportSpec],
     *,
     transaction: PublishTransaction,
-    study: str | None = None,
-    data_hashes: Mapping[str, str] | None = None,
-    versions: Mapping[str, str] | None = None,
-    jobs: int | None = None,
+    provenance: Provenance | None = None,
+    execution: ExecutionOptions | None = None,
     force: bool = False,
     failed_dir: str | Path | None = None,
     replace_kinds: Collection[str] = ("persona", "stage"),
-    kernel_name: str = DEFAULT_KERNEL,
-    start_timeout: float = 60.0,
-    execution_timeout: float | None = 600.0,
-    retries: int = 2,
     fingerprint_extra: Mapping[str, Any] | None = None,
     progress: bool | None = None,
     stream: TextIO | None = None,
     on_done: Callable[[ReportResult], None] | None = None,
-    notebook_timeout: float | None = DEFAULT_NOTEBOOK_TIMEOUT,
-    pool: NotebookPool | None = None,
 ) -> list[ReportResult]:
     """Rebuild the reports whose fingerprint changed and stage them for publishing.
 
@@ -333,11 +320,13 @@ def run_reports(
     transaction
         Where the HTML and the state are staged; the caller commits it (after adding the
         portal, tables, manifest). Its output folder holds the previous state.
-    study, data_hashes, versions
-        Provenance shown in every report's footer (study name, file -> SHA-256, versions);
-        each report's own inputs are added to ``data_hashes``.
-    jobs
-        Size of the process pool (default: the cores available).
+    provenance
+        What every report's footer shows (study, data hashes, versions); each report's own
+        inputs are added to its data hashes. The run id is the transaction's; ``built_at``
+        defaults to now.
+    execution
+        Kernel, timeouts, retries, pool (:class:`~cjresearch.reporting.execute.ExecutionOptions`;
+        default: its defaults).
     force
         Rebuild every report, changed or not.
     failed_dir
@@ -347,14 +336,6 @@ def run_reports(
         Kinds for which ``specs`` is the complete list: a published report of such a kind
         that is not in ``specs`` (a persona that no longer exists) is removed. Reports of
         other kinds (``analysis``, added by ``cjresearch run``) are kept.
-    kernel_name, start_timeout, execution_timeout, retries
-        Execution: the Jupyter kernel, seconds allowed for the kernel to start and for each
-        cell, and retries of a kernel that fails to start.
-    notebook_timeout
-        Seconds allowed for a whole notebook (None: no deadline); a report past it fails
-        (its kernel is stopped) and keeps its previous version, marked stale.
-    pool
-        A :class:`~cjresearch.reporting.execute.NotebookPool` started earlier (instead of ``jobs``).
     fingerprint_extra
         Anything else the reports depend on (e.g. the study's report settings).
     progress
@@ -374,8 +355,9 @@ def run_reports(
     planned = plan_reports(specs)
     previous = load_state(output)
     failed_root = Path(failed_dir) if failed_dir is not None else output / STATE_DIR / "failed"
-    run_id = transaction.run_id
-    built_at = utc_stamp()
+    provenance = provenance or Provenance()
+    execution = execution or ExecutionOptions()
+    built_at = provenance.built_at or utc_stamp()
 
     fingerprints = {
         f"{s.kind}/{s.slug}": report_fingerprint(s, extra=fingerprint_extra) for s in planned
@@ -414,7 +396,7 @@ def run_reports(
     jobs_list = []
     for spec in todo:
         key = f"{spec.kind}/{spec.slug}"
-        hashes = dict(data_hashes or {})
+        hashes = dict(provenance.data_hashes)
         hashes.update({Path(p).name: file_sha256(Path(p)) for p in spec.inputs})
         jobs_list.append(
             NotebookJob(
@@ -423,21 +405,23 @@ def run_reports(
                 output_notebook=scratch / f"{spec.kind}-{spec.slug}.ipynb",
                 parameters=dict(spec.parameters),
                 html_path=transaction.path(_relpath(spec)),
-                export={
+                html_options={
                     "title": spec.title,
-                    "study": study,
                     "parameters": dict(spec.parameters),
-                    "data_hashes": hashes,
-                    "versions": dict(versions or {}),
-                    "run_id": run_id,
-                    "built_at": built_at,
+                    "provenance": Provenance(
+                        study=provenance.study,
+                        data_hashes=hashes,
+                        versions=dict(provenance.versions),
+                        run_id=transaction.run_id,
+                        built_at=built_at,
+                    ),
                     "portal_href": "../index.html",
                 },
-                kernel_name=kernel_name,
-                start_timeout=start_timeout,
-                execution_timeout=execution_timeout,
-                retries=retries,
-                notebook_timeout=notebook_timeout,
+                kernel_name=execution.kernel_name,
+                start_timeout=execution.start_timeout,
+                execution_timeout=execution.execution_timeout,
+                retries=execution.retries,
+                notebook_timeout=execution.notebook_timeout,
             )
         )
     by_key = {f"{s.kind}/{s.slug}": s for s in todo}
@@ -492,7 +476,13 @@ def run_reports(
 
     started = time.perf_counter()
     try:
-        run_jobs(jobs_list, max_workers=jobs, on_done=finished, pool=pool)
+        run_jobs(
+            jobs_list,
+            max_workers=execution.jobs,
+            on_done=finished,
+            warm=execution.warm,
+            pool=execution.pool,
+        )
     finally:
         bar.close()
     if todo:
@@ -572,21 +562,18 @@ def publish_reports(
     specs: Sequence[ReportSpec],
     *,
     portal: PortalContext | None = None,
-    run_id: str | None = None,
-    wait: bool = False,
-    wait_timeout: float | None = None,
-    study: str | None = None,
-    data_hashes: Mapping[str, str] | None = None,
-    versions: Mapping[str, str] | None = None,
-    jobs: int | None = None,
+    provenance: Provenance | None = None,
+    execution: ExecutionOptions | None = None,
     force: bool = False,
     failed_dir: str | Path | None = None,
     replace_kinds: Collection[str] = ("persona", "stage"),
+    fingerprint_extra: Mapping[str, Any] | None = None,
     before_commit: Callable[[PublishTransaction, list[ReportResult]], None] | None = None,
     progress: bool | None = None,
     stream: TextIO | None = None,
     lock: bool = True,
-    **execution: Any,
+    wait: bool = False,
+    wait_timeout: float | None = None,
 ) -> PublishOutcome:
     """Run reports and publish them, with the portal, atomically.
 
@@ -599,11 +586,12 @@ def publish_reports(
     portal
         The portal's study summary and findings; None keeps the last published context (as
         ``cjresearch run`` does) and writes no portal if there was none.
-    run_id
-        Default: :func:`~cjresearch.reporting.publish.new_run_id`.
-    wait, wait_timeout
-        Wait for a running build's lock instead of failing with "locked by run X since T".
-    study, data_hashes, versions, jobs, force, failed_dir, replace_kinds, progress, stream
+    provenance
+        What every page's footer shows (:class:`~cjresearch.reporting.html.Provenance`); its
+        ``run_id`` is this publish's (default: :func:`~cjresearch.reporting.publish.new_run_id`).
+    execution
+        How the notebooks run (:class:`~cjresearch.reporting.execute.ExecutionOptions`).
+    force, failed_dir, replace_kinds, fingerprint_extra, progress, stream
         Passed to :func:`run_reports`.
     lock
         Take the output folder's lock (False: the caller holds it, as ``build`` does for
@@ -614,10 +602,8 @@ def publish_reports(
         When no report ran, none was added or removed and the portal exists, nothing is
         published at all (not even the portal or ``before_commit``'s files): a no-op run
         leaves the folder byte for byte as it was.
-    **execution
-        ``kernel_name``, ``start_timeout``, ``execution_timeout``, ``notebook_timeout``,
-        ``retries``, ``fingerprint_extra``, ``pool`` for
-        :func:`run_reports`.
+    wait, wait_timeout
+        Wait for a running build's lock instead of failing with "locked by run X since T".
 
     Raises
     ------
@@ -626,7 +612,8 @@ def publish_reports(
     """
     started = time.perf_counter()
     output = Path(output)
-    run_id = run_id or new_run_id()
+    provenance = provenance or Provenance()
+    run_id = provenance.run_id or new_run_id()
     held = (
         lock_output(output, run_id=run_id, wait=wait, timeout=wait_timeout)
         if lock
@@ -638,16 +625,14 @@ def publish_reports(
             reports = run_reports(
                 specs,
                 transaction=tx,
-                study=study,
-                data_hashes=data_hashes,
-                versions=versions,
-                jobs=jobs,
+                provenance=provenance,
+                execution=execution,
                 force=force,
                 failed_dir=failed_dir,
                 replace_kinds=replace_kinds,
+                fingerprint_extra=fingerprint_extra,
                 progress=progress,
                 stream=stream,
-                **execution,
             )
             # Nothing ran and nothing moved: leave the folder (portal, manifest) untouched.
             nothing_new = (
@@ -683,14 +668,13 @@ def run_notebook(
     output: str | Path,
     parameters: Mapping[str, Any] | Sequence[tuple[str, str]] = (),
     study_file: str | Path | None = None,
-    study_name: str | None = None,
     artifacts: str | Path | None = None,
     name: str | None = None,
+    provenance: Provenance | None = None,
+    execution: ExecutionOptions | None = None,
     wait: bool = False,
     failed_dir: str | Path | None = None,
-    versions: Mapping[str, str] | None = None,
     progress: bool | None = None,
-    **execution: Any,
 ) -> PublishOutcome:
     """Execute a parameterised notebook and publish it as ``<output>/analysis/<slug>.html``.
 
@@ -711,10 +695,15 @@ def run_notebook(
         Fill the notebook's ``study_file`` / ``artifacts_dir`` parameters when it declares
         them and they are not given; the artifacts' Parquet files are hashed into the
         footer.
-    study_name
-        For the footer.
     name
         The page's name (default: the notebook's file name without ``.ipynb``).
+    provenance
+        The footer's study name and versions (:class:`~cjresearch.reporting.html.Provenance`).
+    execution
+        How the notebook runs (:class:`~cjresearch.reporting.execute.ExecutionOptions`; one
+        job, whatever its ``jobs``).
+    wait, failed_dir, progress
+        As for :func:`publish_reports`.
     """
     path = find_notebook(notebook)
     values = coerce_parameters(path, parameters)
@@ -734,13 +723,11 @@ def run_notebook(
     return publish_reports(
         output,
         [spec],
-        wait=wait,
-        study=study_name,
-        versions=versions,
+        provenance=provenance,
+        execution=dataclasses.replace(execution or ExecutionOptions(), jobs=1),
         force=True,
         failed_dir=failed_dir,
         replace_kinds=(),
         progress=progress,
-        jobs=1,
-        **execution,
+        wait=wait,
     )
