@@ -229,7 +229,7 @@ def plan_reports(specs: Sequence[ReportSpec]) -> list[ReportSpec]:
                     slug=slug,
                 )
             )
-    keys = [f"{s.kind}/{s.slug}" for s in planned]
+    keys = [_key(s) for s in planned]
     if len(set(keys)) != len(keys):
         msg = f"two reports would be published under the same file name: {sorted(keys)}"
         raise CJResearchError(msg)
@@ -313,6 +313,10 @@ def run_reports(
 ) -> list[ReportResult]:
     """Rebuild the reports whose fingerprint changed and stage them for publishing.
 
+    Three steps: plan (which reports to run, from their fingerprints and the previous
+    state), run (execute their notebooks into the transaction) and record (every report's
+    result, the new state, the removals).
+
     Parameters
     ----------
     specs
@@ -352,121 +356,162 @@ def run_reports(
         order, then the kept reports of other kinds.
     """
     output = transaction.output
+    given = provenance or Provenance()
+    # One provenance for the whole run: the transaction's run id, one build time.
+    provenance = Provenance(
+        study=given.study,
+        data_hashes=dict(given.data_hashes),
+        versions=dict(given.versions),
+        run_id=transaction.run_id,
+        built_at=given.built_at or utc_stamp(),
+    )
+    plan = _plan(specs, output, force=force, fingerprint_extra=fingerprint_extra)
+    bar = _Progress(len(plan.todo), progress, stream)
+    if not plan.todo:
+        bar.log(f"{len(plan.reports)} reports unchanged; nothing to do")
+    ran = _run(
+        plan.todo,
+        transaction,
+        provenance=provenance,
+        execution=execution or ExecutionOptions(),
+        failed_root=Path(failed_dir) if failed_dir is not None else output / STATE_DIR / "failed",
+        bar=bar,
+        on_done=on_done,
+    )
+    return _record(plan, {**plan.kept, **ran}, transaction, replace_kinds=replace_kinds)
+
+
+# --- plan: which reports to run -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """One report of this run: its checked spec, fingerprint and previous state."""
+
+    spec: ReportSpec
+    fingerprint: str
+    before: Mapping[str, Any]
+    #: a previous version is published (its page exists and the state has its fingerprint)
+    published: bool
+
+    @property
+    def key(self) -> str:
+        return _key(self.spec)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Every report of this run in order, those to run, and the results of the others."""
+
+    reports: list[_Planned]
+    todo: list[_Planned]
+    kept: dict[str, ReportResult]
+    previous: dict[str, dict[str, Any]]
+
+
+def _key(spec: ReportSpec) -> str:
+    return f"{spec.kind}/{spec.slug}"
+
+
+def _result(
+    spec: ReportSpec,
+    status: Status,
+    *,
+    fingerprint: str,
+    built_at: str | None,
+    duration_s: float | None = None,
+    error: str | None = None,
+    failed_notebook: str | None = None,
+    attempts: int = 0,
+) -> ReportResult:
+    """A planned spec's result."""
+    return ReportResult(
+        slug=str(spec.slug),
+        kind=spec.kind,
+        name=spec.name,
+        title=str(spec.title),
+        path=_relpath(spec),
+        status=status,
+        fingerprint=fingerprint,
+        built_at=built_at,
+        duration_s=duration_s,
+        error=error,
+        failed_notebook=failed_notebook,
+        attempts=attempts,
+    )
+
+
+def _plan(
+    specs: Sequence[ReportSpec],
+    output: Path,
+    *,
+    force: bool,
+    fingerprint_extra: Mapping[str, Any] | None,
+) -> _Plan:
+    """Run a report when its fingerprint changed since the published version (or ``force``);
+    not when it is unchanged, nor when it failed on exactly these inputs last time (it stays
+    stale, or failed, with that error)."""
     planned = plan_reports(specs)
     previous = load_state(output)
-    failed_root = Path(failed_dir) if failed_dir is not None else output / STATE_DIR / "failed"
-    provenance = provenance or Provenance()
-    execution = execution or ExecutionOptions()
-    built_at = provenance.built_at or utc_stamp()
-
-    fingerprints = {
-        f"{s.kind}/{s.slug}": report_fingerprint(s, extra=fingerprint_extra) for s in planned
-    }
-    todo: list[ReportSpec] = []
-    results: dict[str, ReportResult] = {}
-    for spec in planned:
-        key = f"{spec.kind}/{spec.slug}"
-        before = previous.get(key, {})
-        published = (output / _relpath(spec)).is_file() and before.get("fingerprint")
-        unchanged = published and before.get("fingerprint") == fingerprints[key]
-        failed_same = before.get("attempted_fingerprint") == fingerprints[key] and before.get(
-            "error"
+    reports = [_planned(spec, output, previous, fingerprint_extra) for spec in planned]
+    todo: list[_Planned] = []
+    kept: dict[str, ReportResult] = {}
+    for item in reports:
+        before = item.before
+        unchanged = item.published and before.get("fingerprint") == item.fingerprint
+        failed_same = bool(
+            before.get("attempted_fingerprint") == item.fingerprint and before.get("error")
         )
         if force or not (unchanged or failed_same):
-            todo.append(spec)
+            todo.append(item)
             continue
-        results[key] = ReportResult(
-            slug=str(spec.slug),
-            kind=spec.kind,
-            name=spec.name,
-            title=str(spec.title),
-            path=_relpath(spec),
-            status=("stale" if published else "failed") if failed_same else "skipped-unchanged",
+        kept[item.key] = _result(
+            item.spec,
+            ("stale" if item.published else "failed") if failed_same else "skipped-unchanged",
             fingerprint=str(before.get("fingerprint") or ""),
             built_at=before.get("built_at"),
-            duration_s=None,
             error=before.get("error") if failed_same else None,
             failed_notebook=before.get("failed_notebook") if failed_same else None,
         )
+    return _Plan(reports, todo, kept, previous)
 
-    bar = _Progress(len(todo), progress, stream)
-    if not todo:
-        bar.log(f"{len(planned)} reports unchanged; nothing to do")
-    scratch = transaction.root / "executed"
-    jobs_list = []
-    for spec in todo:
-        key = f"{spec.kind}/{spec.slug}"
-        hashes = dict(provenance.data_hashes)
-        hashes.update({Path(p).name: file_sha256(Path(p)) for p in spec.inputs})
-        jobs_list.append(
-            NotebookJob(
-                key=key,
-                notebook=Path(spec.notebook),
-                output_notebook=scratch / f"{spec.kind}-{spec.slug}.ipynb",
-                parameters=dict(spec.parameters),
-                html_path=transaction.path(_relpath(spec)),
-                html_options={
-                    "title": spec.title,
-                    "parameters": dict(spec.parameters),
-                    "provenance": Provenance(
-                        study=provenance.study,
-                        data_hashes=hashes,
-                        versions=dict(provenance.versions),
-                        run_id=transaction.run_id,
-                        built_at=built_at,
-                    ),
-                    "portal_href": "../index.html",
-                },
-                kernel_name=execution.kernel_name,
-                start_timeout=execution.start_timeout,
-                execution_timeout=execution.execution_timeout,
-                retries=execution.retries,
-                notebook_timeout=execution.notebook_timeout,
-            )
-        )
-    by_key = {f"{s.kind}/{s.slug}": s for s in todo}
+
+def _planned(
+    spec: ReportSpec,
+    output: Path,
+    previous: Mapping[str, Mapping[str, Any]],
+    fingerprint_extra: Mapping[str, Any] | None,
+) -> _Planned:
+    before = previous.get(_key(spec), {})
+    published = (output / _relpath(spec)).is_file() and bool(before.get("fingerprint"))
+    return _Planned(spec, report_fingerprint(spec, extra=fingerprint_extra), before, published)
+
+
+# --- run: execute the notebooks -------------------------------------------------------------
+
+
+def _run(
+    todo: Sequence[_Planned],
+    transaction: PublishTransaction,
+    *,
+    provenance: Provenance,
+    execution: ExecutionOptions,
+    failed_root: Path,
+    bar: _Progress,
+    on_done: Callable[[ReportResult], None] | None,
+) -> dict[str, ReportResult]:
+    """Execute the planned reports into the transaction; their results by key."""
+    by_key = {item.key: item for item in todo}
+    results: dict[str, ReportResult] = {}
 
     def finished(outcome: NotebookOutcome) -> None:
-        spec = by_key[outcome.key]
-        before = previous.get(outcome.key, {})
-        if outcome.ok:
-            result = ReportResult(
-                slug=str(spec.slug),
-                kind=spec.kind,
-                name=spec.name,
-                title=str(spec.title),
-                path=_relpath(spec),
-                status="ok",
-                fingerprint=fingerprints[outcome.key],
-                built_at=built_at,
-                duration_s=round(outcome.duration_s, 3),
-                attempts=outcome.attempts,
-            )
-        else:
-            kept = None
-            if outcome.output_notebook is not None and outcome.output_notebook.is_file():
-                kept_path = failed_root / f"{spec.kind}-{spec.slug}.ipynb"
-                kept_path.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(outcome.output_notebook, kept_path)
-                kept = os.fspath(kept_path)
-            # Never publish a half-made page of a failed report.
-            staged = transaction.files / _relpath(spec)
-            staged.unlink(missing_ok=True)
-            published = (output / _relpath(spec)).is_file() and before.get("fingerprint")
-            result = ReportResult(
-                slug=str(spec.slug),
-                kind=spec.kind,
-                name=spec.name,
-                title=str(spec.title),
-                path=_relpath(spec),
-                status="stale" if published else "failed",
-                fingerprint=str(before.get("fingerprint") or "") if published else "",
-                built_at=before.get("built_at") if published else None,
-                duration_s=round(outcome.duration_s, 3),
-                error=outcome.error,
-                failed_notebook=kept,
-                attempts=outcome.attempts,
-            )
+        result = _ran(
+            by_key[outcome.key],
+            outcome,
+            transaction,
+            built_at=provenance.built_at,
+            failed_root=failed_root,
+        )
         results[outcome.key] = result
         took = f" in {outcome.duration_s:.1f} s" if outcome.duration_s else ""
         detail = "" if outcome.ok else f": {outcome.error}"
@@ -474,10 +519,11 @@ def run_reports(
         if on_done is not None:
             on_done(result)
 
+    jobs = [_job(item, transaction, provenance, execution) for item in todo]
     started = time.perf_counter()
     try:
         run_jobs(
-            jobs_list,
+            jobs,
             max_workers=execution.jobs,
             on_done=finished,
             warm=execution.warm,
@@ -487,11 +533,99 @@ def run_reports(
         bar.close()
     if todo:
         bar.log(f"{len(todo)} reports run in {time.perf_counter() - started:.1f} s")
+    return results
 
-    ordered = [results[f"{s.kind}/{s.slug}"] for s in planned]
-    current = {f"{r.kind}/{r.slug}" for r in ordered}
+
+def _job(
+    item: _Planned,
+    transaction: PublishTransaction,
+    provenance: Provenance,
+    execution: ExecutionOptions,
+) -> NotebookJob:
+    """The notebook job of a report: executed in staging, its page staged for publishing."""
+    spec = item.spec
+    own = {Path(p).name: file_sha256(Path(p)) for p in spec.inputs}
+    return NotebookJob(
+        key=item.key,
+        notebook=Path(spec.notebook),
+        output_notebook=transaction.root / "executed" / f"{spec.kind}-{spec.slug}.ipynb",
+        parameters=dict(spec.parameters),
+        html_path=transaction.path(_relpath(spec)),
+        html_options={
+            "title": spec.title,
+            "parameters": dict(spec.parameters),
+            "provenance": dataclasses.replace(
+                provenance, data_hashes={**provenance.data_hashes, **own}
+            ),
+            "portal_href": "../index.html",
+        },
+        kernel_name=execution.kernel_name,
+        start_timeout=execution.start_timeout,
+        execution_timeout=execution.execution_timeout,
+        retries=execution.retries,
+        notebook_timeout=execution.notebook_timeout,
+    )
+
+
+def _ran(
+    item: _Planned,
+    outcome: NotebookOutcome,
+    transaction: PublishTransaction,
+    *,
+    built_at: str | None,
+    failed_root: Path,
+) -> ReportResult:
+    """A report's result once its notebook ran: ok, or failed (stale if a version is shown)."""
+    spec, before = item.spec, item.before
+    duration = round(outcome.duration_s, 3)
+    if outcome.ok:
+        return _result(
+            spec,
+            "ok",
+            fingerprint=item.fingerprint,
+            built_at=built_at,
+            duration_s=duration,
+            attempts=outcome.attempts,
+        )
+    kept = None
+    if outcome.output_notebook is not None and outcome.output_notebook.is_file():
+        kept_path = failed_root / f"{spec.kind}-{spec.slug}.ipynb"
+        kept_path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(outcome.output_notebook, kept_path)
+        kept = os.fspath(kept_path)
+    # Never publish a half-made page of a failed report.
+    (transaction.files / _relpath(spec)).unlink(missing_ok=True)
+    return _result(
+        spec,
+        "stale" if item.published else "failed",
+        fingerprint=str(before.get("fingerprint") or "") if item.published else "",
+        built_at=before.get("built_at") if item.published else None,
+        duration_s=duration,
+        error=outcome.error,
+        failed_notebook=kept,
+        attempts=outcome.attempts,
+    )
+
+
+# --- record: results, the new state, removals -----------------------------------------------
+
+
+def _record(
+    plan: _Plan,
+    results: Mapping[str, ReportResult],
+    transaction: PublishTransaction,
+    *,
+    replace_kinds: Collection[str],
+) -> list[ReportResult]:
+    """Every report the folder holds after the commit; stages the state and the removals.
+
+    A published report of a kind in ``replace_kinds`` that this run does not have is
+    removed; one of another kind is kept as it was.
+    """
+    ordered = [results[item.key] for item in plan.reports]
+    current = {item.key for item in plan.reports}
     kept_others = []
-    for key, entry in sorted(previous.items()):
+    for key, entry in sorted(plan.previous.items()):
         if key in current:
             continue
         if entry.get("kind") in replace_kinds:
@@ -499,6 +633,7 @@ def run_reports(
             continue
         kept_others.append(_result_from_state(entry))
     everything = ordered + kept_others
+    fingerprints = {item.key: item.fingerprint for item in plan.reports}
     state = {
         "reports": {
             f"{r.kind}/{r.slug}": {
