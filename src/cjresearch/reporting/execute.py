@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cjresearch._files import write_text
 from cjresearch.errors import CJResearchError
 from cjresearch.reporting.notebooks import check_parameter_values
 
@@ -271,9 +272,7 @@ def execute_notebook(job: NotebookJob, session: KernelSession | None = None) -> 
         from cjresearch.reporting.html import export_html
 
         try:
-            html = export_html(job.output_notebook, **dict(job.html_options))
-            job.html_path.parent.mkdir(parents=True, exist_ok=True)
-            job.html_path.write_text(html, encoding="utf-8")
+            write_text(job.html_path, export_html(job.output_notebook, **dict(job.html_options)))
         except Exception as exc:
             return NotebookOutcome(
                 job.key,

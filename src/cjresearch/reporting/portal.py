@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from cjresearch._files import utc_now, utc_stamp
 from cjresearch.reporting.html import render_template
 from cjresearch.reporting.publish import STATE_DIR, PublishTransaction
 
@@ -83,9 +84,7 @@ class PortalContext:
     summary: Sequence[tuple[str, Any]] = ()
     findings: Sequence[str | Mapping[str, Any]] = ()
     run_id: str | None = None
-    built_at: str = field(
-        default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    )
+    built_at: str = field(default_factory=utc_stamp)
     has_tables: bool = False
 
 
@@ -116,7 +115,7 @@ def render_portal(
     Reports link to their page when one is published (``failed`` ones have none); stale and
     failed reports are flagged with their error.
     """
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or utc_now()
     rows = []
     for r in reports:
         css, label = _LABELS.get(r.status, ("failed", r.status))

@@ -23,7 +23,6 @@ id and start time that the "locked by" message quotes.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import errno
 import fcntl
 import json
@@ -39,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from cjresearch._files import utc_now
+from cjresearch._files import atomic_path, utc_now, utc_stamp
 from cjresearch.errors import CJResearchError, OutputLockedError
 
 __all__ = [
@@ -243,7 +242,7 @@ def lock_output(
         raise
     previous = _read_holder(path)
     took_over = previous if previous.get("pid") and not previous.get("released") else None
-    since = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    since = utc_stamp()
     record = {"run_id": run_id, "pid": os.getpid(), "host": socket.gethostname(), "since": since}
     os.ftruncate(fd, 0)
     os.pwrite(fd, json.dumps(record).encode(), 0)
@@ -378,13 +377,14 @@ class PublishTransaction:
                 except OSError:
                     shutil.copy2(target, backup)
                 entries.append({"path": rel, "existed": True, "remove": True})
-        journal = self.root / "journal.json"
-        tmp = journal.with_suffix(".tmp")
-        with tmp.open("w", encoding="utf-8") as handle:
+        # the commit point: the journal, written whole and flushed to disk
+        with (
+            atomic_path(self.root / "journal.json") as partial,
+            partial.open("w", encoding="utf-8") as handle,
+        ):
             json.dump({"run_id": self.run_id, "files": entries}, handle)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, journal)  # the commit point
         _fsync_dir(self.root)
         try:
             for entry in entries:

@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from cjresearch._files import file_sha256, utc_stamp
+from cjresearch._files import atomic_path, file_sha256, utc_stamp
 from cjresearch._version import __version__
 from cjresearch.errors import CJResearchError
 from cjresearch.reporting.execute import ExecutionOptions, NotebookJob, NotebookOutcome, run_jobs
@@ -590,8 +590,8 @@ def _ran(
     kept = None
     if outcome.output_notebook is not None and outcome.output_notebook.is_file():
         kept_path = failed_root / f"{spec.kind}-{spec.slug}.ipynb"
-        kept_path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(outcome.output_notebook, kept_path)
+        with atomic_path(kept_path) as partial:
+            shutil.copyfile(outcome.output_notebook, partial)
         kept = os.fspath(kept_path)
     # Never publish a half-made page of a failed report.
     (transaction.files / _relpath(spec)).unlink(missing_ok=True)
