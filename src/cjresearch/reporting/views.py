@@ -45,6 +45,7 @@ __all__ = [
     "emotion_churn_analysis",
     "open_artifacts",
     "persona_analysis",
+    "persona_colors_for",
     "persona_view",
     "stage_view",
     "table_html",
@@ -124,7 +125,10 @@ def _read(folder: Path, name: str) -> pd.DataFrame | None:
     return pd.read_parquet(path) if path.is_file() else None
 
 
-def _colors(artifacts: Artifacts) -> dict[str, str]:
+def persona_colors_for(artifacts: Artifacts) -> dict[str, str]:
+    """The build's persona colours (:func:`~cjresearch.reporting.charts.persona_colors`):
+    ``"all"``, the reportable personas, then the others, the same in every page and in the
+    explorer."""
     names = [name for _, name in artifacts.personas]
     personas = artifacts.table("personas")
     everyone = personas["persona_name"].astype(str).tolist()
@@ -359,7 +363,7 @@ def persona_view(
         int(persona),
         known[int(persona)],
         artifacts.stages,
-        _colors(artifacts),
+        persona_colors_for(artifacts),
         _slice(artifacts.persona_dir(int(persona))),
     )
 
@@ -496,7 +500,7 @@ def stage_view(
         msg = f"stage {stage!r} is not in the study; its stages are {list(artifacts.stages)}"
         raise CJResearchError(msg)
     return StageView(
-        stage, artifacts.stages, _colors(artifacts), _slice(artifacts.stage_dir(stage))
+        stage, artifacts.stages, persona_colors_for(artifacts), _slice(artifacts.stage_dir(stage))
     )
 
 
@@ -780,7 +784,12 @@ def emotion_churn_analysis(
     else:
         tables = _reanalyse(study, artifacts, wanted)
     return EmotionChurnView(
-        tables, tuple(wanted["stages"]), persona, _colors(artifacts), wanted != built, wanted
+        tables,
+        tuple(wanted["stages"]),
+        persona,
+        persona_colors_for(artifacts),
+        wanted != built,
+        wanted,
     )
 
 
