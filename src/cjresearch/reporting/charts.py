@@ -150,6 +150,20 @@ def _color_scale(colors: Mapping[str, str] | None, present: Sequence[str]) -> al
     return alt.Scale(domain=domain, range=[colors[p] for p in domain])
 
 
+def _persona_color(colors: Mapping[str, str] | None, present: Sequence[str]) -> alt.Color:
+    """The colour channel of a chart of several personas (the build's colours)."""
+    return alt.Color("persona:N", scale=_color_scale(colors, present), title="Persona")
+
+
+def _shown_personas(
+    frame: pd.DataFrame, personas: Sequence[str] | None
+) -> tuple[pd.DataFrame, list[str]]:
+    """The rows of the personas to draw (None: every one in the table) and their labels."""
+    if personas is not None:
+        frame = frame[frame["persona"].isin([str(safe_label(p)) for p in personas])]
+    return frame, list(dict.fromkeys(frame["persona"]))
+
+
 def _flag(frame: pd.DataFrame, column: str = "suppressed") -> pd.Series:
     if column not in frame.columns:
         return pd.Series(False, index=frame.index)
@@ -436,15 +450,12 @@ def emotion_curves(
         "journey_map",
         ("persona", "stage", "emotion_mean", "emotion_ci_low", "emotion_ci_high", "suppressed"),
     )
-    if personas is not None:
-        wanted = [str(safe_label(p)) for p in personas]
-        frame = frame[frame["persona"].isin(wanted)]
-    present = list(dict.fromkeys(frame["persona"]))
+    frame, present = _shown_personas(frame, personas)
     n_col = "n_emotion" if "n_emotion" in frame else "n_customers"
     frame["n"] = _n_label(frame[n_col], _flag(frame))
     shown = frame[~_flag(frame) & frame["emotion_mean"].notna()]
     data = shown[["persona", "stage", "emotion_mean", "emotion_ci_low", "emotion_ci_high", "n"]]
-    color = alt.Color("persona:N", scale=_color_scale(colors, present), title="Persona")
+    color = _persona_color(colors, present)
     base = alt.Chart(data).encode(x=_stage_x(stages), color=color)
     band = base.mark_area(opacity=0.12).encode(
         y=alt.Y("emotion_ci_low:Q", scale=alt.Scale(domain=[-1, 1]), title="Emotion (95% CI)"),
@@ -494,9 +505,7 @@ def funnel_chart(
     """
     stages = _stages(stages)
     frame = _prepare(funnel, "funnel", ("persona", "stage", "n_customers", "share", "suppressed"))
-    if personas is not None:
-        frame = frame[frame["persona"].isin([str(safe_label(p)) for p in personas])]
-    present = list(dict.fromkeys(frame["persona"]))
+    frame, present = _shown_personas(frame, personas)
     flags = _flag(frame)
     frame["n"] = _n_label(frame["n_customers"], flags)
     frame["shown_share"] = frame["share"].where(~flags, 0.0)
@@ -505,7 +514,7 @@ def funnel_chart(
         frame["conversion"] = np.nan
     data = frame[["persona", "stage", "share", "shown_share", "conversion", "n", "label"]]
     y = alt.Y("stage:N", sort=stages, scale=alt.Scale(domain=stages), title=None)
-    color = alt.Color("persona:N", scale=_color_scale(colors, present), title="Persona")
+    color = _persona_color(colors, present)
     base = alt.Chart(data).encode(y=y, yOffset=alt.YOffset("persona:N", sort=present))
     bars = base.mark_bar().encode(
         x=alt.X(
@@ -602,7 +611,7 @@ def forest_plot(
     tooltip: list[Any]
     y = alt.Y("row:N", sort=rows, title=None)
     x = alt.X(f"{estimate}:Q", scale=alt.Scale(type="log"), title=f"{title} (95% CI, log scale)")
-    color = alt.Color("persona:N", scale=_color_scale(colors, present), title="Persona")
+    color = _persona_color(colors, present)
     tooltip = [
         "persona:N",
         "stage:N",

@@ -255,15 +255,8 @@ def execute_notebook(job: NotebookJob, session: KernelSession | None = None) -> 
                     continue
                 else:
                     error = _one_line(exc)
-                return NotebookOutcome(
-                    job.key,
-                    False,
-                    time.perf_counter() - started,
-                    attempts,
-                    error,
-                    traceback.format_exc(),
-                    job.output_notebook if job.output_notebook.is_file() else None,
-                )
+                kept = job.output_notebook if job.output_notebook.is_file() else None
+                return _failed(job, started, attempts, error, kept)
     finally:
         deadline.cancel()
         if own:
@@ -274,15 +267,8 @@ def execute_notebook(job: NotebookJob, session: KernelSession | None = None) -> 
         try:
             write_text(job.html_path, export_html(job.output_notebook, **dict(job.html_options)))
         except Exception as exc:
-            return NotebookOutcome(
-                job.key,
-                False,
-                time.perf_counter() - started,
-                attempts,
-                f"HTML export: {_one_line(exc)}",
-                traceback.format_exc(),
-                job.output_notebook,
-            )
+            error = f"HTML export: {_one_line(exc)}"
+            return _failed(job, started, attempts, error, job.output_notebook)
     return NotebookOutcome(
         job.key,
         True,
@@ -290,6 +276,21 @@ def execute_notebook(job: NotebookJob, session: KernelSession | None = None) -> 
         attempts,
         output_notebook=job.output_notebook,
         html_path=job.html_path,
+    )
+
+
+def _failed(
+    job: NotebookJob, started: float, attempts: int, error: str, notebook: Path | None
+) -> NotebookOutcome:
+    """A failed job's outcome, with the traceback of the exception being handled."""
+    return NotebookOutcome(
+        job.key,
+        False,
+        time.perf_counter() - started,
+        attempts,
+        error,
+        traceback.format_exc(),
+        notebook,
     )
 
 

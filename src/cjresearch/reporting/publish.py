@@ -357,25 +357,10 @@ class PublishTransaction:
         backups = self.root / "backup"
         entries: list[dict[str, Any]] = []
         for rel in staged:
-            target = self.output / rel
-            backup = backups / rel
-            existed = target.is_file()
-            if existed:
-                backup.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    os.link(target, backup)
-                except OSError:
-                    shutil.copy2(target, backup)
+            existed = _back_up(self.output / rel, backups / rel)
             entries.append({"path": rel, "existed": existed, "remove": False})
         for rel in sorted(self._removed - set(staged)):
-            target = self.output / rel
-            if target.is_file():
-                backup = backups / rel
-                backup.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    os.link(target, backup)
-                except OSError:
-                    shutil.copy2(target, backup)
+            if _back_up(self.output / rel, backups / rel):
                 entries.append({"path": rel, "existed": True, "remove": True})
         # the commit point: the journal, written whole and flushed to disk
         with (
@@ -409,6 +394,19 @@ class PublishTransaction:
         """Drop the staged files; the output folder is left as it is."""
         self._done = True
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _back_up(target: Path, backup: Path) -> bool:
+    """Keep a published file's current version (a hard link, else a copy) for a roll-back;
+    False when there is no such file."""
+    if not target.is_file():
+        return False
+    backup.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(target, backup)
+    except OSError:
+        shutil.copy2(target, backup)
+    return True
 
 
 def _roll_back(output: Path, root: Path) -> None:
