@@ -14,7 +14,7 @@ from cjresearch.reporting.reports import ReportSpec, publish_reports
 from helpers import FIXTURES
 from helpers.browser import OfflineBrowser
 
-# One worker runs every browser test (see test_explore_browser.py).
+# One worker runs every browser test (see tests/explore/test_browser.py).
 pytestmark = pytest.mark.xdist_group("browser")
 
 NOTEBOOKS = FIXTURES / "notebooks"

@@ -1,4 +1,4 @@
-"""The report pipeline on tiny dummy notebooks: HTML, incremental rebuilds, failures, portal."""
+"""Reports (reporting.reports) on tiny dummy notebooks: HTML, incremental rebuilds, failures."""
 
 from __future__ import annotations
 
