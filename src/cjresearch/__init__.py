@@ -73,9 +73,11 @@ _EXPORTS = {
     "build": "cjresearch.build",
     "ReportSpec": "cjresearch.reporting.reports",
     "PortalContext": "cjresearch.reporting.portal",
-    "publish_reports": "cjresearch.reporting.site",
+    "publish_reports": "cjresearch.reporting.reports",
     "notebook_parameters": "cjresearch.reporting.notebooks",
-    "run_notebook": "cjresearch.reporting.notebooks",
+    "run_notebook": "cjresearch.reporting.reports",
+    "ExecutionOptions": "cjresearch.reporting.execute",
+    "Provenance": "cjresearch.reporting.html",
     "Explorer": "cjresearch.explore.widgets",
     "ArgumentError": "cjresearch.errors",
     "CJResearchError": "cjresearch.errors",
@@ -104,11 +106,13 @@ __all__ = [
     "DataError",
     "DataWarning",
     "EmotionChurnResult",
+    "ExecutionOptions",
     "Explorer",
     "JourneyMap",
     "OutputLockedError",
     "PersonaModel",
     "PortalContext",
+    "Provenance",
     "ReportSpec",
     "Settings",
     "StatisticalWarning",
@@ -198,10 +202,11 @@ if TYPE_CHECKING:
     )
     from cjresearch.explore.widgets import Explorer
     from cjresearch.reporting import charts, views
-    from cjresearch.reporting.notebooks import notebook_parameters, run_notebook
+    from cjresearch.reporting.execute import ExecutionOptions
+    from cjresearch.reporting.html import Provenance
+    from cjresearch.reporting.notebooks import notebook_parameters
     from cjresearch.reporting.portal import PortalContext
-    from cjresearch.reporting.reports import ReportSpec
-    from cjresearch.reporting.site import publish_reports
+    from cjresearch.reporting.reports import ReportSpec, publish_reports, run_notebook
 
 
 def __getattr__(name: str) -> Any:

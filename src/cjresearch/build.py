@@ -108,8 +108,10 @@ def build(
     OutputLockedError
         Another build holds the output folder.
     """
-    from cjresearch.reporting.publish import lock_output
-    from cjresearch.reporting.site import new_run_id, publish_reports
+    from cjresearch.reporting.execute import ExecutionOptions
+    from cjresearch.reporting.html import Provenance
+    from cjresearch.reporting.publish import lock_output, new_run_id
+    from cjresearch.reporting.reports import publish_reports
     from cjresearch.reporting.specs import portal_context, report_specs
 
     started = utc_now()
@@ -135,18 +137,20 @@ def build(
             output,
             specs,
             portal=portal_context(study, computed, run_id),
-            run_id=run_id,
-            study=study.name,
-            data_hashes={i["file"]: i["sha256"] for i in computed.summary["inputs"].values()},
-            versions=manifest["versions"],
-            jobs=jobs,
+            provenance=Provenance(
+                study=study.name,
+                data_hashes={i["file"]: i["sha256"] for i in computed.summary["inputs"].values()},
+                versions=manifest["versions"],
+                run_id=run_id,
+            ),
+            execution=ExecutionOptions(
+                jobs=jobs, notebook_timeout=study.reports.notebook_timeout, pool=pool
+            ),
             force=force,
             failed_dir=folder / "failed",
             before_commit=stage_tables,
             progress=progress,
             lock=False,
-            notebook_timeout=study.reports.notebook_timeout,
-            pool=pool,
         )
     if not outcome.published and (output / "manifest.json").is_file():
         # nothing changed: the published manifest is still the truth

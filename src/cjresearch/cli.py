@@ -272,7 +272,8 @@ def run(
 ) -> None:
     from cjresearch.artifacts.manifest import package_versions
     from cjresearch.data.study import load_study
-    from cjresearch.reporting.notebooks import run_notebook
+    from cjresearch.reporting.html import Provenance
+    from cjresearch.reporting.reports import run_notebook
 
     study_path, pairs = _run_arguments(rest or [])
     if study_path is None and SAMPLE_STUDY.is_file():
@@ -289,13 +290,14 @@ def run(
             output=output or SAMPLE_OUTPUT,
             parameters=pairs,
             study_file=study_path,
-            study_name=study.name if study is not None else None,
             artifacts=artifacts if artifacts is not None and artifacts.is_dir() else None,
             name=name,
+            provenance=Provenance(
+                study=study.name if study is not None else None, versions=package_versions()
+            ),
             wait=wait,
             # A failed notebook may show customer-level data: keep it with the artifacts.
             failed_dir=artifacts / "failed" if artifacts is not None else None,
-            versions=package_versions(),
         )
     )
     report = outcome.reports[0]

@@ -8,13 +8,13 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
+from cjresearch.reporting.html import Provenance
 from cjresearch.reporting.portal import PortalContext
-from cjresearch.reporting.reports import ReportSpec
-from cjresearch.reporting.site import publish_reports
+from cjresearch.reporting.reports import ReportSpec, publish_reports
 from helpers import FIXTURES
 from helpers.browser import OfflineBrowser
 
-# One worker runs every browser test (see test_explore_browser.py).
+# One worker runs every browser test (see tests/explore/test_browser.py).
 pytestmark = pytest.mark.xdist_group("browser")
 
 NOTEBOOKS = FIXTURES / "notebooks"
@@ -34,7 +34,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         portal=PortalContext(
             study=XSS_IMG, summary=[("touchpoints", XSS_SCRIPT)], findings=[XSS_IMG]
         ),
-        study=XSS_SCRIPT,
+        provenance=Provenance(study=XSS_SCRIPT),
         progress=False,
         before_commit=lambda tx, reports: tx.write_text(
             "manifest.json", json.dumps([r.manifest_entry() for r in reports])

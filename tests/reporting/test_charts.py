@@ -1,4 +1,4 @@
-"""Charts from the published tables (cjresearch.reporting.charts): valid Vega-Lite, rendered to SVG."""
+"""Charts from the published tables (reporting.charts): valid Vega-Lite, rendered to SVG."""
 
 from __future__ import annotations
 
@@ -86,8 +86,6 @@ def all_charts(jm: JourneyMap, stages: list[str]) -> dict[str, alt.TopLevelMixin
         ),
         "emotion_curves": charts.emotion_curves(jm.journey_map, stages=stages, colors=colors),
         "funnel": charts.funnel_chart(jm.funnel, stages=stages, colors=colors),
-        "flow": charts.flow_chart(jm.transitions, stages=stages, persona="all"),
-        "heatmap": charts.touchpoint_heatmap(jm.touchpoints, stages=stages, persona="App natives"),
         "forest_odds": charts.forest_plot(emotion_churn(), stages=stages, colors=colors),
         "forest_hazard": charts.forest_plot(
             emotion_churn("hazard_ratio"), stages=stages, colors=colors
@@ -108,9 +106,8 @@ def specs(jm, pipeline) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.parametrize(
     "name",
-    ["journey_map", "emotion_curves", "funnel", "flow", "heatmap", "forest_odds",
-     "forest_hazard", "km"],
-)  # fmt: skip
+    ["journey_map", "emotion_curves", "funnel", "forest_odds", "forest_hazard", "km"],
+)
 def test_every_chart_is_valid_vega_lite_and_renders_to_svg(specs, name: str) -> None:
     spec = specs[name]
     assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
@@ -206,10 +203,10 @@ def test_labels_cannot_break_out_of_a_page(jm, pipeline) -> None:
     hostile = "<script>alert(1)</script>"
     touchpoints = jm.touchpoints.copy()
     touchpoints["touchpoint"] = touchpoints["touchpoint"].astype(object)
-    touchpoints.loc[0, "touchpoint"] = hostile
     first_persona = touchpoints.loc[0, "persona"]
-    chart = charts.touchpoint_heatmap(
-        touchpoints, stages=pipeline.study.stages, persona=first_persona
+    touchpoints.loc[touchpoints["persona"] == first_persona, "touchpoint"] = hostile
+    chart = charts.journey_map_chart(
+        jm.journey_map, touchpoints, stages=pipeline.study.stages, persona=first_persona
     )
     text = chart.to_json()
     assert "<script" not in text and "</script" not in text
@@ -226,9 +223,7 @@ def test_charts_refuse_raw_rows_and_unknown_input(jm, pipeline) -> None:
     with pytest.raises(CJResearchError, match="customer id column"):
         charts.emotion_curves(raw, stages=stages)
     with pytest.raises(CJResearchError, match="persona 'Nobody' is not in the table"):
-        charts.flow_chart(jm.transitions, stages=stages, persona="Nobody")
-    with pytest.raises(CJResearchError, match="value must be"):
-        charts.touchpoint_heatmap(jm.touchpoints, stages=stages, value="n_events")
+        charts.journey_map_chart(jm.journey_map, jm.touchpoints, stages=stages, persona="Nobody")
     with pytest.raises(CJResearchError, match="stages must be"):
         charts.funnel_chart(jm.funnel, stages="awareness")
     with pytest.raises(CJResearchError, match=r"no column\(s\) \['ci_low'"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -12,6 +13,7 @@ from cjresearch.cli import app
 from cjresearch.errors import CJResearchError
 from cjresearch.reporting.notebooks import (
     bundled_notebooks,
+    check_parameter_values,
     coerce_parameters,
     find_notebook,
     notebook_parameters,
@@ -59,6 +61,26 @@ def test_coerce_text_values_to_declared_types() -> None:
 def test_unknown_names_and_wrong_types_list_the_declarations(values: object, pattern: str) -> None:
     with pytest.raises(CJResearchError, match=pattern):
         coerce_parameters(TINY, values)  # type: ignore[arg-type]
+
+
+def test_parameter_values_only_plain_data() -> None:
+    assert check_parameter_values({"a": None, "b": [1, {"c": 2.5}], "d": True}) == {
+        "a": None,
+        "b": [1, {"c": 2.5}],
+        "d": True,
+    }
+    with pytest.raises(CJResearchError, match=r"DataFrame.*pass a path, not a table"):
+        check_parameter_values({"frame": pd.DataFrame({"a": [1]})})
+    with pytest.raises(CJResearchError, match="PosixPath"):
+        check_parameter_values({"path": Path("x")})
+    with pytest.raises(CJResearchError, match="tuple"):
+        check_parameter_values({"pair": (1, 2)})
+    with pytest.raises(CJResearchError, match="finite"):
+        check_parameter_values({"x": [float("nan")]})
+    with pytest.raises(CJResearchError, match="keys must be text"):
+        check_parameter_values({"x": {1: "a"}})
+    with pytest.raises(CJResearchError, match="not a Python identifier"):
+        check_parameter_values({"x=1;import os": 1})
 
 
 def test_find_bundled_notebooks(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,4 @@
-"""The report pipeline on tiny dummy notebooks: HTML, incremental rebuilds, failures, portal."""
+"""Reports (reporting.reports) on tiny dummy notebooks: HTML, incremental rebuilds, failures."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ import shutil
 from pathlib import Path
 
 import nbformat
-import pandas as pd
 import pytest
 
 from cjresearch.errors import CJResearchError
-from cjresearch.reporting.execute import check_parameter_values
-from cjresearch.reporting.html import export_html, external_loads
+from cjresearch.reporting.execute import ExecutionOptions
+from cjresearch.reporting.html import Provenance, export_html, external_loads
 from cjresearch.reporting.portal import PortalContext, render_portal
 from cjresearch.reporting.publish import STATE_DIR
 from cjresearch.reporting.reports import (
@@ -22,35 +21,15 @@ from cjresearch.reporting.reports import (
     load_state,
     notebook_fingerprint,
     plan_reports,
+    publish_reports,
     report_fingerprint,
 )
-from cjresearch.reporting.site import publish_reports
 from helpers import FIXTURES
 
 NOTEBOOKS = FIXTURES / "notebooks"
 TINY = NOTEBOOKS / "tiny.ipynb"
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'
-
-
-def test_parameter_values_only_plain_data() -> None:
-    assert check_parameter_values({"a": None, "b": [1, {"c": 2.5}], "d": True}) == {
-        "a": None,
-        "b": [1, {"c": 2.5}],
-        "d": True,
-    }
-    with pytest.raises(CJResearchError, match=r"DataFrame.*pass a path, not a table"):
-        check_parameter_values({"frame": pd.DataFrame({"a": [1]})})
-    with pytest.raises(CJResearchError, match="PosixPath"):
-        check_parameter_values({"path": Path("x")})
-    with pytest.raises(CJResearchError, match="tuple"):
-        check_parameter_values({"pair": (1, 2)})
-    with pytest.raises(CJResearchError, match="finite"):
-        check_parameter_values({"x": [float("nan")]})
-    with pytest.raises(CJResearchError, match="keys must be text"):
-        check_parameter_values({"x": {1: "a"}})
-    with pytest.raises(CJResearchError, match="not a Python identifier"):
-        check_parameter_values({"x=1;import os": 1})
 
 
 def test_plan_reports_slugs_kinds_and_duplicates() -> None:
@@ -106,11 +85,13 @@ def test_export_hides_code_and_parameters_and_loads_nothing(tmp_path: Path) -> N
     html = export_html(
         node,
         title=f"Persona {SCRIPT}",
-        study=IMG,
         parameters={"label": SCRIPT, "data_file": "/home/someone/artifacts/x.parquet"},
-        data_hashes={"events.parquet": "ab" * 32},
-        versions={"pandas": "3.0"},
-        run_id="run-1",
+        provenance=Provenance(
+            study=IMG,
+            data_hashes={"events.parquet": "ab" * 32},
+            versions={"pandas": "3.0"},
+            run_id="run-1",
+        ),
     )
     assert "secret-injected" not in html and 'label = "plain"' not in html
     assert "raise RuntimeError" not in html and "import html" not in html
@@ -184,8 +165,8 @@ def test_incremental_build_failures_and_portal(tmp_path: Path) -> None:
         return publish_reports(
             out,
             kwargs.pop("specs"),
-            study="Acme",
-            jobs=2,
+            provenance=Provenance(study="Acme"),
+            execution=ExecutionOptions(jobs=2),
             failed_dir=failed,
             progress=False,
             before_commit=manifest,
@@ -309,8 +290,7 @@ def test_a_report_past_its_deadline_keeps_its_previous_version(tmp_path: Path) -
             ],
             portal=PortalContext("Study"),
             progress=False,
-            notebook_timeout=deadline,
-            execution_timeout=120,
+            execution=ExecutionOptions(notebook_timeout=deadline, execution_timeout=120),
         )
 
     first = publish(0, 300)  # a kernel start on a busy machine must not count against it

@@ -13,7 +13,7 @@ from cjresearch.artifacts.compute import compute_artifacts
 from cjresearch.data.study import load_study
 from cjresearch.datasets.sample import write_sample
 from cjresearch.reporting.execute import NotebookJob, NotebookPool, run_jobs
-from cjresearch.reporting.html import export_html
+from cjresearch.reporting.html import Provenance, export_html
 from cjresearch.reporting.specs import report_specs
 
 
@@ -123,7 +123,8 @@ _CHART_ID = re.compile(r"(view|param)_[0-9a-f]{6,}")
 
 
 def _html(path: Path) -> str:
-    page = export_html(path, title="t", run_id="r", built_at="2026-01-01T00:00:00+00:00")
+    provenance = Provenance(run_id="r", built_at="2026-01-01T00:00:00+00:00")
+    page = export_html(path, title="t", provenance=provenance)
     return _KERNEL_FILE.sub("ipykernel_PID", _CHART_ID.sub(r"\1_ID", page))
 
 

@@ -117,7 +117,7 @@ class Explorer(w.VBox):
         self.stages = list(artifacts.stages)
         self.study_min = settings.min_group_size
         self.export_dir = Path(export_dir) if export_dir is not None else Path("explorer-exports")
-        self.colors = views._colors(artifacts)
+        self.colors = views.persona_colors_for(artifacts)
         self.emotion_churn = artifacts.table("emotion_churn")
         self.findings = artifacts.table("findings")
         names = [name for _, name in artifacts.personas if name in self.cube.personas]

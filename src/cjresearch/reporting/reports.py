@@ -1,19 +1,27 @@
-"""The report pipeline: which reports to rebuild, running them, and what the portal shows.
+"""Reports: plan, run and publish the reports whose inputs changed.
 
 A report is a notebook plus parameters (:class:`ReportSpec`). Its fingerprint hashes the
 notebook's source (cells, not outputs), the parameters, the SHA-256 of every file it reads,
 the cjresearch version and anything else the caller adds; a report is executed only when its
 fingerprint differs from that of its published version (or ``force``). Executed reports are
-exported to HTML inside a :class:`~cjresearch.reporting.publish.PublishTransaction`; a report whose
-notebook fails keeps its published version, is marked ``stale`` with the error, and its
-failed notebook is kept in ``failed_dir`` for debugging.
+turned into HTML pages inside a :class:`~cjresearch.reporting.publish.PublishTransaction`; a
+report whose notebook fails keeps its published version, is marked ``stale`` with the error,
+and its failed notebook is kept in ``failed_dir`` for debugging.
 
 The state of every published report (fingerprint, status, time, error) lives in
 ``<output>/.cjresearch/state.json`` and is published in the same transaction as the HTML.
+
+:func:`publish_reports` is what ``build`` and ``cjresearch run`` call: under the output
+folder's lock it rolls back any publish a killed build left half-done, runs the changed
+reports (:func:`run_reports`), stages the portal and whatever else the caller adds (tables,
+manifest), and publishes everything at once. A failing report does not stop the publish; the
+caller decides the exit code from :attr:`PublishOutcome.failures`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -26,30 +34,43 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from cjresearch._files import file_sha256, utc_stamp
+from cjresearch._files import atomic_path, file_sha256, utc_stamp
 from cjresearch._version import __version__
 from cjresearch.errors import CJResearchError
-from cjresearch.reporting.execute import (
-    DEFAULT_KERNEL,
-    DEFAULT_NOTEBOOK_TIMEOUT,
-    NotebookJob,
-    NotebookOutcome,
-    NotebookPool,
+from cjresearch.reporting.execute import ExecutionOptions, NotebookJob, NotebookOutcome, run_jobs
+from cjresearch.reporting.html import Provenance
+from cjresearch.reporting.notebooks import (
+    ARTIFACTS_PARAMETER,
+    STUDY_PARAMETER,
     check_parameter_values,
-    run_jobs,
+    coerce_parameters,
+    find_notebook,
+    notebook_parameters,
 )
-from cjresearch.reporting.publish import STATE_DIR, PublishTransaction, assign_slugs, slugify
+from cjresearch.reporting.portal import PortalContext, load_portal_context, stage_portal
+from cjresearch.reporting.publish import (
+    STATE_DIR,
+    PublishTransaction,
+    assign_slugs,
+    lock_output,
+    new_run_id,
+    recover,
+    slugify,
+)
 
 __all__ = [
     "KIND_FOLDERS",
     "STATE_FILE",
+    "PublishOutcome",
     "ReportResult",
     "ReportSpec",
     "Status",
     "load_state",
     "notebook_fingerprint",
     "plan_reports",
+    "publish_reports",
     "report_fingerprint",
+    "run_notebook",
     "run_reports",
 ]
 
@@ -208,7 +229,7 @@ def plan_reports(specs: Sequence[ReportSpec]) -> list[ReportSpec]:
                     slug=slug,
                 )
             )
-    keys = [f"{s.kind}/{s.slug}" for s in planned]
+    keys = [_key(s) for s in planned]
     if len(set(keys)) != len(keys):
         msg = f"two reports would be published under the same file name: {sorted(keys)}"
         raise CJResearchError(msg)
@@ -280,25 +301,21 @@ def run_reports(
     specs: Sequence[ReportSpec],
     *,
     transaction: PublishTransaction,
-    study: str | None = None,
-    data_hashes: Mapping[str, str] | None = None,
-    versions: Mapping[str, str] | None = None,
-    jobs: int | None = None,
+    provenance: Provenance | None = None,
+    execution: ExecutionOptions | None = None,
     force: bool = False,
     failed_dir: str | Path | None = None,
     replace_kinds: Collection[str] = ("persona", "stage"),
-    kernel_name: str = DEFAULT_KERNEL,
-    start_timeout: float = 60.0,
-    execution_timeout: float | None = 600.0,
-    retries: int = 2,
     fingerprint_extra: Mapping[str, Any] | None = None,
     progress: bool | None = None,
     stream: TextIO | None = None,
     on_done: Callable[[ReportResult], None] | None = None,
-    notebook_timeout: float | None = DEFAULT_NOTEBOOK_TIMEOUT,
-    pool: NotebookPool | None = None,
 ) -> list[ReportResult]:
     """Rebuild the reports whose fingerprint changed and stage them for publishing.
+
+    Three steps: plan (which reports to run, from their fingerprints and the previous
+    state), run (execute their notebooks into the transaction) and record (every report's
+    result, the new state, the removals).
 
     Parameters
     ----------
@@ -307,11 +324,13 @@ def run_reports(
     transaction
         Where the HTML and the state are staged; the caller commits it (after adding the
         portal, tables, manifest). Its output folder holds the previous state.
-    study, data_hashes, versions
-        Provenance shown in every report's footer (study name, file -> SHA-256, versions);
-        each report's own inputs are added to ``data_hashes``.
-    jobs
-        Size of the process pool (default: the cores available).
+    provenance
+        What every report's footer shows (study, data hashes, versions); each report's own
+        inputs are added to its data hashes. The run id is the transaction's; ``built_at``
+        defaults to now.
+    execution
+        Kernel, timeouts, retries, pool (:class:`~cjresearch.reporting.execute.ExecutionOptions`;
+        default: its defaults).
     force
         Rebuild every report, changed or not.
     failed_dir
@@ -321,14 +340,6 @@ def run_reports(
         Kinds for which ``specs`` is the complete list: a published report of such a kind
         that is not in ``specs`` (a persona that no longer exists) is removed. Reports of
         other kinds (``analysis``, added by ``cjresearch run``) are kept.
-    kernel_name, start_timeout, execution_timeout, retries
-        Execution: the Jupyter kernel, seconds allowed for the kernel to start and for each
-        cell, and retries of a kernel that fails to start.
-    notebook_timeout
-        Seconds allowed for a whole notebook (None: no deadline); a report past it fails
-        (its kernel is stopped) and keeps its previous version, marked stale.
-    pool
-        A :class:`~cjresearch.reporting.execute.NotebookPool` started earlier (instead of ``jobs``).
     fingerprint_extra
         Anything else the reports depend on (e.g. the study's report settings).
     progress
@@ -345,118 +356,162 @@ def run_reports(
         order, then the kept reports of other kinds.
     """
     output = transaction.output
+    given = provenance or Provenance()
+    # One provenance for the whole run: the transaction's run id, one build time.
+    provenance = Provenance(
+        study=given.study,
+        data_hashes=dict(given.data_hashes),
+        versions=dict(given.versions),
+        run_id=transaction.run_id,
+        built_at=given.built_at or utc_stamp(),
+    )
+    plan = _plan(specs, output, force=force, fingerprint_extra=fingerprint_extra)
+    bar = _Progress(len(plan.todo), progress, stream)
+    if not plan.todo:
+        bar.log(f"{len(plan.reports)} reports unchanged; nothing to do")
+    ran = _run(
+        plan.todo,
+        transaction,
+        provenance=provenance,
+        execution=execution or ExecutionOptions(),
+        failed_root=Path(failed_dir) if failed_dir is not None else output / STATE_DIR / "failed",
+        bar=bar,
+        on_done=on_done,
+    )
+    return _record(plan, {**plan.kept, **ran}, transaction, replace_kinds=replace_kinds)
+
+
+# --- plan: which reports to run -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """One report of this run: its checked spec, fingerprint and previous state."""
+
+    spec: ReportSpec
+    fingerprint: str
+    before: Mapping[str, Any]
+    #: a previous version is published (its page exists and the state has its fingerprint)
+    published: bool
+
+    @property
+    def key(self) -> str:
+        return _key(self.spec)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Every report of this run in order, those to run, and the results of the others."""
+
+    reports: list[_Planned]
+    todo: list[_Planned]
+    kept: dict[str, ReportResult]
+    previous: dict[str, dict[str, Any]]
+
+
+def _key(spec: ReportSpec) -> str:
+    return f"{spec.kind}/{spec.slug}"
+
+
+def _result(
+    spec: ReportSpec,
+    status: Status,
+    *,
+    fingerprint: str,
+    built_at: str | None,
+    duration_s: float | None = None,
+    error: str | None = None,
+    failed_notebook: str | None = None,
+    attempts: int = 0,
+) -> ReportResult:
+    """A planned spec's result."""
+    return ReportResult(
+        slug=str(spec.slug),
+        kind=spec.kind,
+        name=spec.name,
+        title=str(spec.title),
+        path=_relpath(spec),
+        status=status,
+        fingerprint=fingerprint,
+        built_at=built_at,
+        duration_s=duration_s,
+        error=error,
+        failed_notebook=failed_notebook,
+        attempts=attempts,
+    )
+
+
+def _plan(
+    specs: Sequence[ReportSpec],
+    output: Path,
+    *,
+    force: bool,
+    fingerprint_extra: Mapping[str, Any] | None,
+) -> _Plan:
+    """Run a report when its fingerprint changed since the published version (or ``force``);
+    not when it is unchanged, nor when it failed on exactly these inputs last time (it stays
+    stale, or failed, with that error)."""
     planned = plan_reports(specs)
     previous = load_state(output)
-    failed_root = Path(failed_dir) if failed_dir is not None else output / STATE_DIR / "failed"
-    run_id = transaction.run_id
-    built_at = utc_stamp()
-
-    fingerprints = {
-        f"{s.kind}/{s.slug}": report_fingerprint(s, extra=fingerprint_extra) for s in planned
-    }
-    todo: list[ReportSpec] = []
-    results: dict[str, ReportResult] = {}
-    for spec in planned:
-        key = f"{spec.kind}/{spec.slug}"
-        before = previous.get(key, {})
-        published = (output / _relpath(spec)).is_file() and before.get("fingerprint")
-        unchanged = published and before.get("fingerprint") == fingerprints[key]
-        failed_same = before.get("attempted_fingerprint") == fingerprints[key] and before.get(
-            "error"
+    reports = [_planned(spec, output, previous, fingerprint_extra) for spec in planned]
+    todo: list[_Planned] = []
+    kept: dict[str, ReportResult] = {}
+    for item in reports:
+        before = item.before
+        unchanged = item.published and before.get("fingerprint") == item.fingerprint
+        failed_same = bool(
+            before.get("attempted_fingerprint") == item.fingerprint and before.get("error")
         )
         if force or not (unchanged or failed_same):
-            todo.append(spec)
+            todo.append(item)
             continue
-        results[key] = ReportResult(
-            slug=str(spec.slug),
-            kind=spec.kind,
-            name=spec.name,
-            title=str(spec.title),
-            path=_relpath(spec),
-            status=("stale" if published else "failed") if failed_same else "skipped-unchanged",
+        kept[item.key] = _result(
+            item.spec,
+            ("stale" if item.published else "failed") if failed_same else "skipped-unchanged",
             fingerprint=str(before.get("fingerprint") or ""),
             built_at=before.get("built_at"),
-            duration_s=None,
             error=before.get("error") if failed_same else None,
             failed_notebook=before.get("failed_notebook") if failed_same else None,
         )
+    return _Plan(reports, todo, kept, previous)
 
-    bar = _Progress(len(todo), progress, stream)
-    if not todo:
-        bar.log(f"{len(planned)} reports unchanged; nothing to do")
-    scratch = transaction.root / "executed"
-    jobs_list = []
-    for spec in todo:
-        key = f"{spec.kind}/{spec.slug}"
-        hashes = dict(data_hashes or {})
-        hashes.update({Path(p).name: file_sha256(Path(p)) for p in spec.inputs})
-        jobs_list.append(
-            NotebookJob(
-                key=key,
-                notebook=Path(spec.notebook),
-                output_notebook=scratch / f"{spec.kind}-{spec.slug}.ipynb",
-                parameters=dict(spec.parameters),
-                html_path=transaction.path(_relpath(spec)),
-                export={
-                    "title": spec.title,
-                    "study": study,
-                    "parameters": dict(spec.parameters),
-                    "data_hashes": hashes,
-                    "versions": dict(versions or {}),
-                    "run_id": run_id,
-                    "built_at": built_at,
-                    "portal_href": "../index.html",
-                },
-                kernel_name=kernel_name,
-                start_timeout=start_timeout,
-                execution_timeout=execution_timeout,
-                retries=retries,
-                notebook_timeout=notebook_timeout,
-            )
-        )
-    by_key = {f"{s.kind}/{s.slug}": s for s in todo}
+
+def _planned(
+    spec: ReportSpec,
+    output: Path,
+    previous: Mapping[str, Mapping[str, Any]],
+    fingerprint_extra: Mapping[str, Any] | None,
+) -> _Planned:
+    before = previous.get(_key(spec), {})
+    published = (output / _relpath(spec)).is_file() and bool(before.get("fingerprint"))
+    return _Planned(spec, report_fingerprint(spec, extra=fingerprint_extra), before, published)
+
+
+# --- run: execute the notebooks -------------------------------------------------------------
+
+
+def _run(
+    todo: Sequence[_Planned],
+    transaction: PublishTransaction,
+    *,
+    provenance: Provenance,
+    execution: ExecutionOptions,
+    failed_root: Path,
+    bar: _Progress,
+    on_done: Callable[[ReportResult], None] | None,
+) -> dict[str, ReportResult]:
+    """Execute the planned reports into the transaction; their results by key."""
+    by_key = {item.key: item for item in todo}
+    results: dict[str, ReportResult] = {}
 
     def finished(outcome: NotebookOutcome) -> None:
-        spec = by_key[outcome.key]
-        before = previous.get(outcome.key, {})
-        if outcome.ok:
-            result = ReportResult(
-                slug=str(spec.slug),
-                kind=spec.kind,
-                name=spec.name,
-                title=str(spec.title),
-                path=_relpath(spec),
-                status="ok",
-                fingerprint=fingerprints[outcome.key],
-                built_at=built_at,
-                duration_s=round(outcome.duration_s, 3),
-                attempts=outcome.attempts,
-            )
-        else:
-            kept = None
-            if outcome.output_notebook is not None and outcome.output_notebook.is_file():
-                kept_path = failed_root / f"{spec.kind}-{spec.slug}.ipynb"
-                kept_path.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(outcome.output_notebook, kept_path)
-                kept = os.fspath(kept_path)
-            # Never publish a half-made page of a failed report.
-            staged = transaction.files / _relpath(spec)
-            staged.unlink(missing_ok=True)
-            published = (output / _relpath(spec)).is_file() and before.get("fingerprint")
-            result = ReportResult(
-                slug=str(spec.slug),
-                kind=spec.kind,
-                name=spec.name,
-                title=str(spec.title),
-                path=_relpath(spec),
-                status="stale" if published else "failed",
-                fingerprint=str(before.get("fingerprint") or "") if published else "",
-                built_at=before.get("built_at") if published else None,
-                duration_s=round(outcome.duration_s, 3),
-                error=outcome.error,
-                failed_notebook=kept,
-                attempts=outcome.attempts,
-            )
+        result = _ran(
+            by_key[outcome.key],
+            outcome,
+            transaction,
+            built_at=provenance.built_at,
+            failed_root=failed_root,
+        )
         results[outcome.key] = result
         took = f" in {outcome.duration_s:.1f} s" if outcome.duration_s else ""
         detail = "" if outcome.ok else f": {outcome.error}"
@@ -464,18 +519,113 @@ def run_reports(
         if on_done is not None:
             on_done(result)
 
+    jobs = [_job(item, transaction, provenance, execution) for item in todo]
     started = time.perf_counter()
     try:
-        run_jobs(jobs_list, max_workers=jobs, on_done=finished, pool=pool)
+        run_jobs(
+            jobs,
+            max_workers=execution.jobs,
+            on_done=finished,
+            warm=execution.warm,
+            pool=execution.pool,
+        )
     finally:
         bar.close()
     if todo:
         bar.log(f"{len(todo)} reports run in {time.perf_counter() - started:.1f} s")
+    return results
 
-    ordered = [results[f"{s.kind}/{s.slug}"] for s in planned]
-    current = {f"{r.kind}/{r.slug}" for r in ordered}
+
+def _job(
+    item: _Planned,
+    transaction: PublishTransaction,
+    provenance: Provenance,
+    execution: ExecutionOptions,
+) -> NotebookJob:
+    """The notebook job of a report: executed in staging, its page staged for publishing."""
+    spec = item.spec
+    own = {Path(p).name: file_sha256(Path(p)) for p in spec.inputs}
+    return NotebookJob(
+        key=item.key,
+        notebook=Path(spec.notebook),
+        output_notebook=transaction.root / "executed" / f"{spec.kind}-{spec.slug}.ipynb",
+        parameters=dict(spec.parameters),
+        html_path=transaction.path(_relpath(spec)),
+        html_options={
+            "title": spec.title,
+            "parameters": dict(spec.parameters),
+            "provenance": dataclasses.replace(
+                provenance, data_hashes={**provenance.data_hashes, **own}
+            ),
+            "portal_href": "../index.html",
+        },
+        kernel_name=execution.kernel_name,
+        start_timeout=execution.start_timeout,
+        execution_timeout=execution.execution_timeout,
+        retries=execution.retries,
+        notebook_timeout=execution.notebook_timeout,
+    )
+
+
+def _ran(
+    item: _Planned,
+    outcome: NotebookOutcome,
+    transaction: PublishTransaction,
+    *,
+    built_at: str | None,
+    failed_root: Path,
+) -> ReportResult:
+    """A report's result once its notebook ran: ok, or failed (stale if a version is shown)."""
+    spec, before = item.spec, item.before
+    duration = round(outcome.duration_s, 3)
+    if outcome.ok:
+        return _result(
+            spec,
+            "ok",
+            fingerprint=item.fingerprint,
+            built_at=built_at,
+            duration_s=duration,
+            attempts=outcome.attempts,
+        )
+    kept = None
+    if outcome.output_notebook is not None and outcome.output_notebook.is_file():
+        kept_path = failed_root / f"{spec.kind}-{spec.slug}.ipynb"
+        with atomic_path(kept_path) as partial:
+            shutil.copyfile(outcome.output_notebook, partial)
+        kept = os.fspath(kept_path)
+    # Never publish a half-made page of a failed report.
+    (transaction.files / _relpath(spec)).unlink(missing_ok=True)
+    return _result(
+        spec,
+        "stale" if item.published else "failed",
+        fingerprint=str(before.get("fingerprint") or "") if item.published else "",
+        built_at=before.get("built_at") if item.published else None,
+        duration_s=duration,
+        error=outcome.error,
+        failed_notebook=kept,
+        attempts=outcome.attempts,
+    )
+
+
+# --- record: results, the new state, removals -----------------------------------------------
+
+
+def _record(
+    plan: _Plan,
+    results: Mapping[str, ReportResult],
+    transaction: PublishTransaction,
+    *,
+    replace_kinds: Collection[str],
+) -> list[ReportResult]:
+    """Every report the folder holds after the commit; stages the state and the removals.
+
+    A published report of a kind in ``replace_kinds`` that this run does not have is
+    removed; one of another kind is kept as it was.
+    """
+    ordered = [results[item.key] for item in plan.reports]
+    current = {item.key for item in plan.reports}
     kept_others = []
-    for key, entry in sorted(previous.items()):
+    for key, entry in sorted(plan.previous.items()):
         if key in current:
             continue
         if entry.get("kind") in replace_kinds:
@@ -483,6 +633,7 @@ def run_reports(
             continue
         kept_others.append(_result_from_state(entry))
     everything = ordered + kept_others
+    fingerprints = {item.key: item.fingerprint for item in plan.reports}
     state = {
         "reports": {
             f"{r.kind}/{r.slug}": {
@@ -505,3 +656,213 @@ def _result_from_state(entry: Mapping[str, Any]) -> ReportResult:
         values["status"] = "skipped-unchanged"
     values["duration_s"] = None
     return ReportResult(**values)
+
+
+# --------------------------------------------------------------------------- publishing
+
+
+@dataclass(frozen=True)
+class PublishOutcome:
+    """What a publish did.
+
+    ``reports``: every report in the folder after the publish (this run's first);
+    ``published``: relative paths written; ``rolled_back``: run ids of earlier, interrupted
+    publishes that were undone first; ``duration_s``: wall time.
+    """
+
+    run_id: str
+    output: Path
+    reports: list[ReportResult]
+    published: list[str]
+    rolled_back: list[str]
+    duration_s: float
+
+    @property
+    def failures(self) -> list[ReportResult]:
+        """Reports whose notebook failed in this run or an earlier one (stale or failed)."""
+        return [r for r in self.reports if r.status in ("stale", "failed")]
+
+    @property
+    def executed(self) -> list[ReportResult]:
+        """Reports whose notebook ran in this publish."""
+        return [r for r in self.reports if r.duration_s is not None]
+
+    def manifest_entries(self) -> list[dict[str, Any]]:
+        """Per-report entries for manifest.json."""
+        return [r.manifest_entry() for r in self.reports]
+
+
+def publish_reports(
+    output: str | Path,
+    specs: Sequence[ReportSpec],
+    *,
+    portal: PortalContext | None = None,
+    provenance: Provenance | None = None,
+    execution: ExecutionOptions | None = None,
+    force: bool = False,
+    failed_dir: str | Path | None = None,
+    replace_kinds: Collection[str] = ("persona", "stage"),
+    fingerprint_extra: Mapping[str, Any] | None = None,
+    before_commit: Callable[[PublishTransaction, list[ReportResult]], None] | None = None,
+    progress: bool | None = None,
+    stream: TextIO | None = None,
+    lock: bool = True,
+    wait: bool = False,
+    wait_timeout: float | None = None,
+) -> PublishOutcome:
+    """Run reports and publish them, with the portal, atomically.
+
+    Parameters
+    ----------
+    output
+        The published folder.
+    specs
+        The reports (see :class:`ReportSpec`).
+    portal
+        The portal's study summary and findings; None keeps the last published context (as
+        ``cjresearch run`` does) and writes no portal if there was none.
+    provenance
+        What every page's footer shows (:class:`~cjresearch.reporting.html.Provenance`); its
+        ``run_id`` is this publish's (default: :func:`~cjresearch.reporting.publish.new_run_id`).
+    execution
+        How the notebooks run (:class:`~cjresearch.reporting.execute.ExecutionOptions`).
+    force, failed_dir, replace_kinds, fingerprint_extra, progress, stream
+        Passed to :func:`run_reports`.
+    lock
+        Take the output folder's lock (False: the caller holds it, as ``build`` does for
+        the whole build, artifacts included).
+    before_commit
+        Called with the transaction and the reports' results just before the commit, to
+        stage more files (``tables/*.csv``, ``manifest.json`` with the per-report entries).
+        When no report ran, none was added or removed and the portal exists, nothing is
+        published at all (not even the portal or ``before_commit``'s files): a no-op run
+        leaves the folder byte for byte as it was.
+    wait, wait_timeout
+        Wait for a running build's lock instead of failing with "locked by run X since T".
+
+    Raises
+    ------
+    OutputLockedError
+        Another build holds the folder (and ``wait`` is false).
+    """
+    started = time.perf_counter()
+    output = Path(output)
+    provenance = provenance or Provenance()
+    run_id = provenance.run_id or new_run_id()
+    held = (
+        lock_output(output, run_id=run_id, wait=wait, timeout=wait_timeout)
+        if lock
+        else contextlib.nullcontext()
+    )
+    with held:
+        rolled_back = recover(output)
+        with PublishTransaction(output, run_id) as tx:
+            reports = run_reports(
+                specs,
+                transaction=tx,
+                provenance=provenance,
+                execution=execution,
+                force=force,
+                failed_dir=failed_dir,
+                replace_kinds=replace_kinds,
+                fingerprint_extra=fingerprint_extra,
+                progress=progress,
+                stream=stream,
+            )
+            # Nothing ran and nothing moved: leave the folder (portal, manifest) untouched.
+            nothing_new = (
+                not force
+                and (portal is None or (output / "index.html").is_file())
+                and not any(r.duration_s is not None for r in reports)
+                and not rolled_back
+                and _same_state(output, reports)
+            )
+            if nothing_new:
+                tx.discard()
+                published: list[str] = []
+            else:
+                context = portal or load_portal_context(output)
+                if context is not None:
+                    stage_portal(tx, context, reports)
+                if before_commit is not None:
+                    before_commit(tx, reports)
+                published = tx.commit()
+    return PublishOutcome(
+        run_id, output, reports, published, rolled_back, time.perf_counter() - started
+    )
+
+
+def _same_state(output: Path, reports: Sequence[ReportResult]) -> bool:
+    before = load_state(output)
+    return set(before) == {f"{r.kind}/{r.slug}" for r in reports}
+
+
+def run_notebook(
+    notebook: str | Path,
+    *,
+    output: str | Path,
+    parameters: Mapping[str, Any] | Sequence[tuple[str, str]] = (),
+    study_file: str | Path | None = None,
+    artifacts: str | Path | None = None,
+    name: str | None = None,
+    provenance: Provenance | None = None,
+    execution: ExecutionOptions | None = None,
+    wait: bool = False,
+    failed_dir: str | Path | None = None,
+    progress: bool | None = None,
+) -> PublishOutcome:
+    """Execute a parameterised notebook and publish it as ``<output>/analysis/<slug>.html``.
+
+    The same guarantees as a build: executed in staging, published atomically under the
+    output folder's lock, kept stale (with its failed notebook) on failure, listed in the
+    portal (re-rendered from its last context, if there is one). Always executed, even if
+    unchanged.
+
+    Parameters
+    ----------
+    notebook
+        A path or a bundled notebook's name.
+    output
+        The study's output folder.
+    parameters
+        Values (checked by :func:`~cjresearch.reporting.notebooks.coerce_parameters`).
+    study_file, artifacts
+        Fill the notebook's ``study_file`` / ``artifacts_dir`` parameters when it declares
+        them and they are not given; the artifacts' Parquet files are hashed into the
+        footer.
+    name
+        The page's name (default: the notebook's file name without ``.ipynb``).
+    provenance
+        The footer's study name and versions (:class:`~cjresearch.reporting.html.Provenance`).
+    execution
+        How the notebook runs (:class:`~cjresearch.reporting.execute.ExecutionOptions`; one
+        job, whatever its ``jobs``).
+    wait, failed_dir, progress
+        As for :func:`publish_reports`.
+    """
+    path = find_notebook(notebook)
+    values = coerce_parameters(path, parameters)
+    declared = {p.name for p in notebook_parameters(path)}
+    if study_file is not None and STUDY_PARAMETER in declared:
+        values.setdefault(STUDY_PARAMETER, os.fspath(Path(study_file).resolve()))
+    if artifacts is not None and ARTIFACTS_PARAMETER in declared:
+        values.setdefault(ARTIFACTS_PARAMETER, os.fspath(Path(artifacts).resolve()))
+    inputs = sorted(Path(artifacts).glob("*.parquet")) if artifacts is not None else []
+    spec = ReportSpec(
+        kind="analysis",
+        name=name or path.stem,
+        notebook=path,
+        parameters=values,
+        inputs=inputs,
+    )
+    return publish_reports(
+        output,
+        [spec],
+        provenance=provenance,
+        execution=dataclasses.replace(execution or ExecutionOptions(), jobs=1),
+        force=True,
+        failed_dir=failed_dir,
+        replace_kinds=(),
+        progress=progress,
+        wait=wait,
+    )

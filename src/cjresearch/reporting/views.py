@@ -46,6 +46,7 @@ __all__ = [
     "emotion_churn_analysis",
     "open_artifacts",
     "persona_analysis",
+    "persona_colors_for",
     "persona_view",
     "stage_view",
     "table_html",
@@ -95,7 +96,10 @@ def _read(folder: Path, name: str) -> pd.DataFrame | None:
     return pd.read_parquet(path) if path.is_file() else None
 
 
-def _colors(artifacts: Artifacts) -> dict[str, str]:
+def persona_colors_for(artifacts: Artifacts) -> dict[str, str]:
+    """The build's persona colours (:func:`~cjresearch.reporting.charts.persona_colors`):
+    ``"all"``, the reportable personas, then the others, the same in every page and in the
+    explorer."""
     names = [name for _, name in artifacts.personas]
     personas = artifacts.table("personas")
     everyone = personas["persona_name"].astype(str).tolist()
@@ -174,21 +178,46 @@ def _findings(frame: pd.DataFrame | None, empty: str) -> Html:
     )
 
 
-# --- persona report -------------------------------------------------------------------------
+#: What both reports show of a pain point: its size, emotion and churn lift with interval.
+_PAIN_FIGURES = ("n_customers", "emotion_mean", "churn_lift", "lift_ci_low", "lift_ci_high")
 
 
-@dataclass(frozen=True)
-class PersonaView:
-    """Everything one persona's report shows (each attribute displays in a notebook)."""
+@dataclass(frozen=True, kw_only=True)
+class _SliceView:
+    """What a persona's or a stage's view holds: the study's stages, the build's colours and
+    the report's slice of the publishable tables."""
 
-    persona_id: int
-    name: str
     stages: tuple[str, ...]
     colors: dict[str, str]
     tables: dict[str, pd.DataFrame]
 
     def _table(self, name: str) -> pd.DataFrame:
         return self.tables.get(name, pd.DataFrame())
+
+
+def _slice_view(artifacts: Artifacts, folder: Path) -> dict[str, Any]:
+    """The fields of a :class:`_SliceView` for the report whose slice is ``folder``."""
+    return {
+        "stages": artifacts.stages,
+        "colors": persona_colors_for(artifacts),
+        "tables": _slice(folder),
+    }
+
+
+# --- persona report -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PersonaView(_SliceView):
+    """Everything one persona's report shows (each attribute displays in a notebook)."""
+
+    persona_id: int
+    name: str
+
+    def _mine(self, name: str) -> pd.DataFrame:
+        """A table's rows of this persona."""
+        frame = self._table(name)
+        return frame[frame["persona"].astype(str) == self.name] if not frame.empty else frame
 
     @property
     def card(self) -> Html:
@@ -231,22 +260,9 @@ class PersonaView:
     @property
     def pain_points(self) -> Html:
         """The persona's ranked pain points, each with n."""
-        frame = self._table("pain_points")
-        mine = frame[frame["persona"].astype(str) == self.name] if not frame.empty else frame
         return table_html(
-            mine,
-            columns=[
-                "rank",
-                "stage",
-                "touchpoint",
-                "n_customers",
-                "emotion_mean",
-                "churn_lift",
-                "lift_ci_low",
-                "lift_ci_high",
-                "drop_off",
-                "score",
-            ],
+            self._mine("pain_points"),
+            columns=["rank", "stage", "touchpoint", *_PAIN_FIGURES, "drop_off", "score"],
             caption="Pain points (score: low emotion, churn lift, drop-off; see the README)",
             empty="No touchpoint stands out beyond chance for this persona.",
         )
@@ -279,17 +295,14 @@ class PersonaView:
 
     @property
     def findings(self) -> Html:
-        frame = self.tables.get("findings")
-        if frame is not None and not frame.empty:
-            frame = frame[frame["persona"].astype(str) == self.name]
-        return _findings(frame, "No finding for this persona clears the significance level.")
+        return _findings(
+            self._mine("findings"), "No finding for this persona clears the significance level."
+        )
 
     @property
     def opportunities(self) -> Html:
-        frame = self._table("opportunities")
-        mine = frame[frame["persona"].astype(str) == self.name] if not frame.empty else frame
         return table_html(
-            mine,
+            self._mine("opportunities"),
             columns=["rank", "stage", "touchpoint", "n_customers", "reach", "effect", "reason"],
             caption="Opportunities (reach × effect; associations, not proof of cause)",
             empty="No opportunity with an interval clear of no effect.",
@@ -298,10 +311,8 @@ class PersonaView:
     @property
     def voices(self) -> Html:
         """Comments at the persona's top pain points (redacted)."""
-        frame = self._table("verbatims")
-        mine = frame[frame["persona"].astype(str) == self.name] if not frame.empty else frame
         return table_html(
-            mine,
+            self._mine("verbatims"),
             columns=["pain_rank", "stage", "touchpoint", "kind", "text", "n_texts"],
             caption="Voices at the pain points (redacted)",
             empty="Too few comments at this persona's pain points to quote.",
@@ -327,11 +338,9 @@ def persona_view(
         )
         raise CJResearchError(msg)
     return PersonaView(
-        int(persona),
-        known[int(persona)],
-        artifacts.stages,
-        _colors(artifacts),
-        _slice(artifacts.persona_dir(int(persona))),
+        persona_id=int(persona),
+        name=known[int(persona)],
+        **_slice_view(artifacts, artifacts.persona_dir(int(persona))),
     )
 
 
@@ -339,16 +348,10 @@ def persona_view(
 
 
 @dataclass(frozen=True)
-class StageView:
+class StageView(_SliceView):
     """Everything one stage's report shows."""
 
     stage: str
-    stages: tuple[str, ...]
-    colors: dict[str, str]
-    tables: dict[str, pd.DataFrame]
-
-    def _table(self, name: str) -> pd.DataFrame:
-        return self.tables.get(name, pd.DataFrame())
 
     @property
     def personas_compared(self) -> Html:
@@ -436,17 +439,7 @@ class StageView:
     def pain_points(self) -> Html:
         return table_html(
             self._table("pain_points"),
-            columns=[
-                "persona",
-                "rank",
-                "touchpoint",
-                "n_customers",
-                "emotion_mean",
-                "churn_lift",
-                "lift_ci_low",
-                "lift_ci_high",
-                "score",
-            ],
+            columns=["persona", "rank", "touchpoint", *_PAIN_FIGURES, "score"],
             caption=f"Pain points at {self.stage}",
             empty="No touchpoint at this stage stands out beyond chance.",
         )
@@ -466,9 +459,7 @@ def stage_view(
     if stage not in artifacts.stages:
         msg = f"stage {stage!r} is not in the study; its stages are {list(artifacts.stages)}"
         raise CJResearchError(msg)
-    return StageView(
-        stage, artifacts.stages, _colors(artifacts), _slice(artifacts.stage_dir(stage))
-    )
+    return StageView(stage=stage, **_slice_view(artifacts, artifacts.stage_dir(stage)))
 
 
 # --- the personas analysis --------------------------------------------------------------
@@ -733,7 +724,12 @@ def emotion_churn_analysis(
     else:
         tables = _reanalyse(study, artifacts, wanted)
     return EmotionChurnView(
-        tables, tuple(wanted["stages"]), persona, _colors(artifacts), wanted != built, wanted
+        tables,
+        tuple(wanted["stages"]),
+        persona,
+        persona_colors_for(artifacts),
+        wanted != built,
+        wanted,
     )
 
 
