@@ -41,8 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cjresearch.analysis.journeys import _codes as _positions
-from cjresearch.analysis.journeys import _factorize
+from cjresearch.analysis._codes import codes, factorize
 from cjresearch.errors import CJResearchError
 
 __all__ = [
@@ -385,11 +384,6 @@ def open_cube(folder: str | Path, stages: Sequence[str], *, cx_lexicon: bool = T
         return cube
 
 
-def _codes(values: pd.Series, labels: Sequence[object] | pd.Index) -> np.ndarray:
-    """Positions of ``values`` in ``labels`` (-1 for missing or unknown)."""
-    return _positions(values, pd.Index(labels))
-
-
 class _Pairs:
     """The (stage, label) pairs met in some columns, sorted, and each row's pair index."""
 
@@ -397,7 +391,7 @@ class _Pairs:
         self.stages = list(stages)
         seen: set[str] = set()
         for _, values in columns:
-            seen |= {str(v) for v in _factorize(values)[1]}
+            seen |= {str(v) for v in factorize(values)[1]}
         self.labels = pd.Index(sorted(seen))
         keys = [self._key(stage, values) for stage, values in columns]
         self.keys = np.unique(np.concatenate([k[k >= 0] for k in keys] or [np.array([], int)]))
@@ -405,7 +399,7 @@ class _Pairs:
         self.pairs = [(self.stages[k // width], str(self.labels[k % width])) for k in self.keys]
 
     def _key(self, stage: np.ndarray, values: pd.Series) -> np.ndarray:
-        label = _codes(values, self.labels)
+        label = codes(values, self.labels)
         return np.where((stage >= 0) & (label >= 0), stage * max(len(self.labels), 1) + label, -1)
 
     def index(self, stage: np.ndarray, values: pd.Series) -> np.ndarray:
@@ -473,10 +467,10 @@ def build_cube(
 
     periods, (ev_period, ob_period) = month_periods(events["timestamp"], observations["timestamp"])
     m = len(periods)
-    ev_customer = _codes(events["customer_id"], ids)
-    ob_customer = _codes(observations["customer_id"], ids)
-    ev_stage = _codes(events["stage"], stages)
-    ob_stage = _codes(observations["stage"], stages)
+    ev_customer = codes(events["customer_id"], ids)
+    ob_customer = codes(observations["customer_id"], ids)
+    ev_stage = codes(events["stage"], stages)
+    ob_stage = codes(observations["stage"], stages)
     has_tp = "touchpoint" in observations.columns
     tp_pairs = _Pairs(
         stages,
@@ -504,7 +498,7 @@ def build_cube(
     ob_value = obs["emotion"].to_numpy(dtype=np.float64)
     present = obs["source"].value_counts(sort=False)
     sources = [ALL_SOURCES, *[str(s) for s in present.index[present > 0]]]
-    ob_source = _codes(obs["source"], sources)
+    ob_source = codes(obs["source"], sources)
     touchpoints = tp_pairs.pairs
     ev_tp, ob_tp, ev_ch = ev_tp_all[keep_ev], ob_tp_all[keep_ob], ev_ch_all[keep_ev]
     channels = ch_pairs.pairs if ch_pairs is not None else []
@@ -622,8 +616,8 @@ def _verbatims(
         return empty
     text = feedback["text"]
     rows = feedback[text.notna().to_numpy() & (text.astype(str).str.strip() != "").to_numpy()]
-    customer = _codes(rows["customer_id"], ids)
-    stage = _codes(rows["stage"], stages)
+    customer = codes(rows["customer_id"], ids)
+    stage = codes(rows["stage"], stages)
     month = _month_number(rows["timestamp"])
     start = int(periods[0][:4]) * 12 + int(periods[0][5:]) - 1
     period = month - start

@@ -125,15 +125,19 @@ import numpy as np
 import pandas as pd
 
 from cjresearch._checks import require_columns
-from cjresearch.analysis.emotion import score_texts
-from cjresearch.analysis.journeys import (
-    _check_stages,
-    _codes,
-    _customer_codes,
-    _factorize,
-    _nanoseconds,
-    _stage_codes,
+from cjresearch.analysis._codes import (
+    NS_PER_DAY,
+    check_stages,
+    codes,
+    customer_codes,
+    nanoseconds,
+    sorted_codes,
+    stage_codes,
+    time_order,
+    touchpoint_codes,
+    unique_ids,
 )
+from cjresearch.analysis.emotion import score_texts
 from cjresearch.analysis.personas.profiles import wilson_intervals
 from cjresearch.analysis.privacy import check_publishable, display_frame, redact, suppress
 from cjresearch.analysis.settings import Settings
@@ -152,7 +156,6 @@ __all__ = [
 ]
 
 ALL = "all"
-_NS_PER_DAY = 86_400 * 10**9
 _Z = 1.959963984540054
 # Largest (from, to) pair space counted with bincount rather than a sort.
 _DIRECT_PAIRS = 20_000_000
@@ -331,12 +334,8 @@ def _prepare(
 ) -> _Log:
     require_columns(events, ("customer_id", "timestamp", "touchpoint", "stage"), "events")
     require_columns(customers, ("customer_id", "churned"), "customers")
-    stages = _check_stages(stages)
-    ids = pd.Index(customers["customer_id"])
-    if ids.hasnans or not ids.is_unique:
-        repeated = ids[ids.duplicated()].unique()[:5].tolist()
-        msg = f"customers 'customer_id' must be unique and present; repeated: {repeated}"
-        raise CJResearchError(msg)
+    stages = check_stages(stages)
+    ids = unique_ids(customers)
     churned_raw = customers["churned"]
     if churned_raw.isna().any() or not pd.api.types.is_bool_dtype(churned_raw):
         msg = (
@@ -347,32 +346,25 @@ def _prepare(
     churned = churned_raw.to_numpy(dtype=bool)
     labels, group = _persona_groups(personas, ids)
 
-    customer = _customer_codes(events, ids)
-    stage = _stage_codes(events, stages, "events")
-    touchpoint, touchpoint_labels = _labels(events["touchpoint"])
-    if (touchpoint < 0).any():
-        msg = f"events has {int((touchpoint < 0).sum())} rows with a missing touchpoint"
-        raise CJResearchError(msg)
-    time = _nanoseconds(events["timestamp"], "events")
+    customer = customer_codes(events, ids)
+    stage = stage_codes(events, stages, "events")
+    touchpoint, touchpoint_labels = touchpoint_codes(events, sort=True)
+    time = nanoseconds(events["timestamp"], "events")
     channel: np.ndarray | None = None
     channel_labels: pd.Index | None = None
     if "channel" in events.columns:
-        channel, channel_labels = _labels(events["channel"])
+        channel, channel_labels = sorted_codes(events["channel"])
 
-    # Canonical events come sorted by customer and time; sort only when they are not.
-    if len(customer) > 1:
-        same = customer[1:] == customer[:-1]
-        ordered = bool(np.all(np.where(same, time[1:] >= time[:-1], customer[1:] > customer[:-1])))
-        if not ordered:
-            order = np.lexsort((np.arange(len(time)), time, customer))
-            customer, stage, touchpoint, time = (
-                customer[order],
-                stage[order],
-                touchpoint[order],
-                time[order],
-            )
-            if channel is not None:
-                channel = channel[order]
+    order = time_order(customer, time)
+    if order is not None:
+        customer, stage, touchpoint, time = (
+            customer[order],
+            stage[order],
+            touchpoint[order],
+            time[order],
+        )
+        if channel is not None:
+            channel = channel[order]
 
     n_customers, n_stages = len(ids), len(stages)
     cell = customer * n_stages + stage
@@ -400,15 +392,6 @@ def _prepare(
     )
 
 
-def _labels(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """Integer codes and labels: category order, else sorted, so that the output does not
-    depend on the order of the rows."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        return _factorize(values)
-    codes, labels = pd.factorize(values, sort=True, use_na_sentinel=True)
-    return codes.astype(np.int64), pd.Index(labels)
-
-
 def _persona_groups(personas: pd.DataFrame | None, ids: pd.Index) -> tuple[list[str], np.ndarray]:
     if personas is None:
         return [ALL], np.zeros(len(ids), dtype=np.int64)
@@ -433,7 +416,7 @@ def _persona_groups(personas: pd.DataFrame | None, ids: pd.Index) -> tuple[list[
         raise CJResearchError(msg)
     names = names.sort_values("persona_id", kind="stable").reset_index(drop=True)
     code_of = pd.Series(np.arange(1, len(names) + 1), index=pd.Index(names["persona_id"]))
-    position = _codes(personas["customer_id"], ids)
+    position = codes(personas["customer_id"], ids)
     if (position < 0).any():
         unknown = personas["customer_id"][position < 0].head(5).tolist()
         msg = f"personas names customers not in customers, e.g. {unknown}"
@@ -449,8 +432,8 @@ def _stage_emotion_matrix(log: _Log, stage_emotion: pd.DataFrame | None) -> np.n
     if stage_emotion is None or stage_emotion.empty:
         return matrix
     require_columns(stage_emotion, ("customer_id", "stage", "emotion_mean"), "stage_emotion")
-    customer = _codes(stage_emotion["customer_id"], log.ids)
-    stage = _codes(stage_emotion["stage"], pd.Index(log.stages))
+    customer = codes(stage_emotion["customer_id"], log.ids)
+    stage = codes(stage_emotion["stage"], pd.Index(log.stages))
     keep = (customer >= 0) & (stage >= 0)
     values = stage_emotion["emotion_mean"].to_numpy(dtype=np.float64, na_value=np.nan)
     matrix[customer[keep], stage[keep]] = values[keep]
@@ -611,7 +594,7 @@ def _complementary_keys(log: _Log, keys: list[str]) -> list[str] | None:
 def _median_days(log: _Log) -> np.ndarray:
     n_stages = log.n_stages
     customer, stage = np.nonzero(log.reached)
-    days = (log.last[customer, stage] - log.first[customer, stage]) / _NS_PER_DAY
+    days = (log.last[customer, stage] - log.first[customer, stage]) / NS_PER_DAY
     frame = pd.DataFrame({"g": log.group[customer], "s": stage, "days": days})
     out = np.full((log.n_groups, n_stages), np.nan)
     if frame.empty:
@@ -705,9 +688,9 @@ def _touchpoint_emotion(
     require_columns(observations, ("customer_id", "stage", "touchpoint", "emotion"), "observations")
     n_labels = max(len(log.touchpoint_labels), 1)
     n_inner = log.n_stages * n_labels
-    customer = _codes(observations["customer_id"], log.ids)
-    stage = _codes(observations["stage"], pd.Index(log.stages))
-    touchpoint = _codes(observations["touchpoint"], log.touchpoint_labels)
+    customer = codes(observations["customer_id"], log.ids)
+    stage = codes(observations["stage"], pd.Index(log.stages))
+    touchpoint = codes(observations["touchpoint"], log.touchpoint_labels)
     emotion = observations["emotion"].to_numpy(dtype=np.float64, na_value=np.nan)
     keep = (customer >= 0) & (stage >= 0) & (touchpoint >= 0) & np.isfinite(emotion)
     key = customer[keep] * n_inner + stage[keep] * n_labels + touchpoint[keep]
@@ -1182,11 +1165,11 @@ def _verbatims(
     if not present.any():
         return _empty(_VERBATIM_COLUMNS)
     rows = feedback[present]
-    customer = _codes(rows["customer_id"], log.ids)
-    stage = _codes(rows["stage"], pd.Index(log.stages))
+    customer = codes(rows["customer_id"], log.ids)
+    stage = codes(rows["stage"], pd.Index(log.stages))
     n_labels = max(len(log.touchpoint_labels), 1)
     if "touchpoint" in rows.columns:
-        touchpoint = _codes(rows["touchpoint"], log.touchpoint_labels)
+        touchpoint = codes(rows["touchpoint"], log.touchpoint_labels)
     else:
         touchpoint = np.full(len(rows), -1, dtype=np.int64)
     raw = rows["text"].astype(str).reset_index(drop=True)
