@@ -138,7 +138,13 @@ from cjresearch.analysis._codes import (
     unique_ids,
 )
 from cjresearch.analysis.emotion import score_texts
-from cjresearch.analysis.personas.profiles import wilson_intervals
+from cjresearch.analysis.intervals import (
+    Z95,
+    risk_ratio,
+    t_interval,
+    welch_interval,
+    wilson_intervals,
+)
 from cjresearch.analysis.privacy import check_publishable, display_frame, redact, suppress
 from cjresearch.analysis.settings import Settings
 from cjresearch.errors import CJResearchError, StatisticalWarning
@@ -156,7 +162,6 @@ __all__ = [
 ]
 
 ALL = "all"
-_Z = 1.959963984540054
 # Largest (from, to) pair space counted with bincount rather than a sort.
 _DIRECT_PAIRS = 20_000_000
 
@@ -458,21 +463,6 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
         )
 
 
-def _t_interval(
-    total: np.ndarray, total_sq: np.ndarray, n: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Mean, its t interval and the sample variance from sums (NaN where n < 2)."""
-    from scipy import stats
-
-    mean = _ratio(total, n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        var = np.where(n > 1, (total_sq - n * mean**2) / np.maximum(n - 1, 1), np.nan)
-        var = np.maximum(var, 0.0)
-        half = stats.t.ppf(0.975, np.maximum(n - 1, 1)) * np.sqrt(var / np.maximum(n, 1))
-    half = np.where(n > 1, half, np.nan)
-    return mean, np.clip(mean - half, -1, 1), np.clip(mean + half, -1, 1), var
-
-
 # --- the journey map table ---------------------------------------------------------------
 
 
@@ -525,7 +515,7 @@ def _map_table(
     e_n = np.stack([log.group_sum(has[:, s].astype(float)) for s in range(n_stages)], axis=1)
     e_sum = np.stack([log.group_sum(values[:, s]) for s in range(n_stages)], axis=1)
     e_sq = np.stack([log.group_sum(values[:, s] ** 2) for s in range(n_stages)], axis=1)
-    e_mean, e_low, e_high, _ = _t_interval(e_sum, e_sq, e_n)
+    e_mean, e_low, e_high, _ = t_interval(e_sum, e_sq, e_n, bounds=(-1.0, 1.0))
 
     median_days = _median_days(log)
 
@@ -953,7 +943,7 @@ def _pain_points(
     n0 = n_stage[g, s] - n1
     c = churn_stage[g, s] - a
     comparable = n0 >= min_group_size
-    lift, lift_low, lift_high = _risk_ratio(a, n1, c, n0)
+    lift, lift_low, lift_high = risk_ratio(a, n1, c, n0)
     lift, lift_low, lift_high = (
         np.where(comparable, x, np.nan) for x in (lift, lift_low, lift_high)
     )
@@ -962,11 +952,11 @@ def _pain_points(
 
     en1 = e_n_with[g, inner]
     en0 = e_n_stage[g, s] - en1
-    m1, _, _, v1 = _t_interval(e_sum_with[g, inner], e_sq_with[g, inner], en1)
-    m0, _, _, v0 = _t_interval(
+    m1, _, _, v1 = t_interval(e_sum_with[g, inner], e_sq_with[g, inner], en1)
+    m0, _, _, v0 = t_interval(
         e_sum_stage[g, s] - e_sum_with[g, inner], e_sq_stage[g, s] - e_sq_with[g, inner], en0
     )
-    gap, gap_low, gap_high = _welch(m1, v1, en1, m0, v0, en0)
+    gap, gap_low, gap_high = welch_interval(m1, v1, en1, m0, v0, en0)
     usable = (en1 >= min_group_size) & (en0 >= min_group_size)
     gap, gap_low, gap_high = (np.where(usable, x, np.nan) for x in (gap, gap_low, gap_high))
     m1 = np.where(en1 >= min_group_size, m1, np.nan)
@@ -1013,37 +1003,6 @@ def _pain_points(
     )
     frame["rank"] = frame.groupby("_group").cumcount().astype(np.int64) + 1
     return frame.drop(columns="_group").reset_index(drop=True)[list(PAIN_POINT_COLUMNS)]
-
-
-def _risk_ratio(
-    a: np.ndarray, n1: np.ndarray, c: np.ndarray, n0: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Risk ratio (a/n1)/(c/n0) with a Katz log interval; 0.5 added to each cell of a
-    table with an empty cell."""
-    b, d = n1 - a, n0 - c
-    empty = (a == 0) | (b == 0) | (c == 0) | (d == 0)
-    a_, b_, c_, d_ = (np.where(empty, x + 0.5, x) for x in (a, b, c, d))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = (a_ / (a_ + b_)) / (c_ / (c_ + d_))
-        se = np.sqrt(1 / a_ - 1 / (a_ + b_) + 1 / c_ - 1 / (c_ + d_))
-        low, high = ratio * np.exp(-_Z * se), ratio * np.exp(_Z * se)
-    ok = (n1 > 0) & (n0 > 0)
-    return tuple(np.where(ok, x, np.nan) for x in (ratio, low, high))  # type: ignore[return-value]
-
-
-def _welch(
-    m1: np.ndarray, v1: np.ndarray, n1: np.ndarray, m0: np.ndarray, v0: np.ndarray, n0: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from scipy import stats
-
-    with np.errstate(divide="ignore", invalid="ignore"):
-        q1, q0 = v1 / n1, v0 / n0
-        se = np.sqrt(q1 + q0)
-        df = (q1 + q0) ** 2 / (q1**2 / (n1 - 1) + q0**2 / (n0 - 1))
-        df = np.where(np.isfinite(df) & (df > 0), df, np.maximum(n1 + n0 - 2, 1))
-        half = stats.t.ppf(0.975, df) * se
-    gap = m1 - m0
-    return gap, gap - half, gap + half
 
 
 # --- opportunities -----------------------------------------------------------------------
@@ -1109,8 +1068,8 @@ def _opportunities(
                     "n_customers": n1,
                     "reach": r,
                     "effect": diff,
-                    "effect_ci_low": diff - _Z * se,
-                    "effect_ci_high": diff + _Z * se,
+                    "effect_ci_low": diff - Z95 * se,
+                    "effect_ci_high": diff + Z95 * se,
                     "score": r * diff,
                     "reason": (
                         f"{int(n1):,} customers ({_share(r)} of {_who(persona)}) met "

@@ -1,9 +1,10 @@
 """Profiles: describe personas by size, churn and the traits that set them apart.
 
 :func:`persona_table` gives one row per persona (size, share, churn rate with a Wilson
-interval, stability). :func:`persona_traits` lists, per persona, the features on which it
-differs most from everyone else, as standardised differences. :func:`persona_names` turns
-those traits into short descriptive names ("Phone-first, support-heavy").
+interval from :func:`cjresearch.analysis.intervals.wilson_intervals`, stability).
+:func:`persona_traits` lists, per persona, the features on which it differs most from
+everyone else, as standardised differences. :func:`persona_names` turns those traits into
+short descriptive names ("Phone-first, support-heavy").
 
 Standardised difference
 -----------------------
@@ -28,9 +29,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.proportion import proportion_confint
 
 from cjresearch.analysis.emotion import score_texts
+from cjresearch.analysis.intervals import wilson_intervals
 from cjresearch.analysis.privacy import redact
 from cjresearch.errors import CJResearchError
 
@@ -44,8 +45,6 @@ __all__ = [
     "persona_traits",
     "persona_verbatims",
     "usage_profile",
-    "wilson_interval",
-    "wilson_intervals",
 ]
 
 PERSONA_TABLE_COLUMNS: tuple[str, ...] = (
@@ -84,90 +83,6 @@ TRAIT_COLUMNS: tuple[str, ...] = (
     "direction",
     "rank",
 )
-
-
-# --- Wilson intervals -------------------------------------------------------------------
-
-
-def _check_confidence(confidence: float) -> None:
-    if not 0 < confidence < 1:
-        msg = f"confidence must be strictly between 0 and 1; got {confidence!r}."
-        raise CJResearchError(msg)
-
-
-def wilson_intervals(
-    successes: Any, n: Any, *, confidence: float = 0.95
-) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score intervals for many proportions at once.
-
-    Parameters
-    ----------
-    successes, n
-        Array-likes of the same shape: counts of successes and of trials
-        (``0 <= successes <= n``).
-    confidence
-        Coverage of the interval, strictly between 0 and 1.
-
-    Returns
-    -------
-    tuple of numpy.ndarray
-        ``(low, high)`` as float arrays; NaN where ``n == 0``.
-
-    Raises
-    ------
-    CJResearchError
-        Shapes differ, counts are negative, or ``successes > n``, or ``confidence`` is
-        outside (0, 1).
-
-    Examples
-    --------
-    >>> low, high = wilson_intervals([10, 0], [50, 0])
-    >>> round(float(low[0]), 4), bool(np.isnan(high[1]))
-    (0.1124, True)
-    """
-    _check_confidence(confidence)
-    s = np.asarray(successes, dtype=float)
-    t = np.asarray(n, dtype=float)
-    if s.shape != t.shape:
-        msg = f"successes and n must have the same shape; got {s.shape} and {t.shape}."
-        raise CJResearchError(msg)
-    bad = ~np.isfinite(s) | ~np.isfinite(t) | (s < 0) | (t < 0) | (s > t)
-    if bad.any():
-        msg = (
-            "successes and n must be finite counts with 0 <= successes <= n; "
-            f"first bad pair: successes={s[bad].flat[0]!r}, n={t[bad].flat[0]!r}."
-        )
-        raise CJResearchError(msg)
-    low = np.full(s.shape, np.nan)
-    high = np.full(s.shape, np.nan)
-    ok = t > 0
-    if ok.any():
-        lo, hi = proportion_confint(s[ok], t[ok], alpha=1 - confidence, method="wilson")
-        low[ok] = lo
-        high[ok] = hi
-    return low, high
-
-
-def wilson_interval(successes: float, n: float, *, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of one proportion ``successes / n``.
-
-    Returns
-    -------
-    tuple of float
-        ``(low, high)``; ``(nan, nan)`` when ``n == 0``.
-
-    Raises
-    ------
-    CJResearchError
-        Counts are negative, ``successes > n``, or ``confidence`` is outside (0, 1).
-
-    Examples
-    --------
-    >>> tuple(round(v, 4) for v in wilson_interval(10, 50))
-    (0.1124, 0.3304)
-    """
-    low, high = wilson_intervals([successes], [n], confidence=confidence)
-    return float(low[0]), float(high[0])
 
 
 # --- Persona table ----------------------------------------------------------------------
