@@ -4,8 +4,9 @@ A :class:`Query` names personas, a stage (or every stage), an emotion source, a 
 months, the minimum group size and whether to compare with all customers; :func:`select`
 answers it from a :class:`cjresearch.analysis.cube.Cube` with tables shaped like the journey
 map's (:mod:`cjresearch.analysis.journey_map`), so the charts of
-:mod:`cjresearch.reporting.charts` draw them unchanged. For the whole observation period, every emotion source and the study's
-minimum group size the figures equal the published tables'.
+:mod:`cjresearch.reporting.charts` draw them unchanged. For the whole observation period,
+every emotion source and the study's minimum group size the figures equal the published
+tables'.
 
 Suppression follows the reports: every figure describing fewer than ``min_group_size``
 customers is blanked (:func:`cjresearch.analysis.privacy.suppress`), across *every* persona before
@@ -34,8 +35,8 @@ import pandas as pd
 
 from cjresearch.analysis.cube import ALL_SOURCES, NO_PERSONA, Cube
 from cjresearch.analysis.intervals import risk_ratio, t_interval, wilson_intervals
-from cjresearch.analysis.journey_map import ALL
 from cjresearch.analysis.privacy import suppress
+from cjresearch.data.schema import ALL
 from cjresearch.errors import CJResearchError
 
 __all__ = ["ALL", "Query", "Selection", "select"]

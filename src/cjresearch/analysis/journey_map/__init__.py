@@ -147,6 +147,7 @@ from cjresearch.analysis.intervals import (
 )
 from cjresearch.analysis.privacy import check_publishable, display_frame, redact, suppress
 from cjresearch.analysis.settings import Settings
+from cjresearch.data.schema import ALL
 from cjresearch.errors import CJResearchError, StatisticalWarning
 
 __all__ = [
@@ -161,7 +162,6 @@ __all__ = [
     "transitions",
 ]
 
-ALL = "all"
 # Largest (from, to) pair space counted with bincount rather than a sort.
 _DIRECT_PAIRS = 20_000_000
 

@@ -33,6 +33,7 @@ import pandas as pd
 from cjresearch.analysis.emotion import score_texts
 from cjresearch.analysis.intervals import wilson_intervals
 from cjresearch.analysis.privacy import redact
+from cjresearch.data.schema import ALL
 from cjresearch.errors import CJResearchError
 
 __all__ = [
@@ -285,7 +286,7 @@ def usage_profile(
     }
     values = merged[list(columns)].astype(np.float64)
     groups = [
-        (pd.NA, "all", values),
+        (pd.NA, ALL, values),
         *(
             (pid, str(name), values[merged["persona_id"].to_numpy() == pid])
             for pid, name in merged[["persona_id", "persona_name"]]

@@ -59,6 +59,7 @@ from cjresearch.analysis.settings import Correction, Settings
 from cjresearch.analysis.stats import _modelling as m
 from cjresearch.analysis.stats._cox import fit_cox
 from cjresearch.analysis.stats._survival import follow_up, kaplan_meier, log_rank, start_stop
+from cjresearch.data.schema import ALL
 from cjresearch.errors import (
     CJResearchError,
     ConvergenceWarning,
@@ -156,8 +157,6 @@ JOINT_DIAGNOSTIC_COLUMNS = (
     "max_vif",
     "flags",
 )
-
-ALL = "all"
 
 _WARNINGS: dict[str, type[StatisticalWarning]] = {
     "no_customers": SmallSampleWarning,
