@@ -34,7 +34,8 @@ import pandas as pd
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
-from cjresearch.analysis.personas.segment import FeatureEncoder, segment
+from cjresearch.analysis.personas.encoding import FeatureEncoder
+from cjresearch.analysis.personas.segment import segment
 
 CHANNELS = ("app", "email", "phone", "social", "store", "web")
 

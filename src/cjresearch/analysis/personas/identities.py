@@ -33,7 +33,8 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
-from cjresearch.analysis.personas.segment import FeatureEncoder, Segmentation
+from cjresearch.analysis.personas.encoding import FeatureEncoder
+from cjresearch.analysis.personas.segment import Segmentation
 from cjresearch.errors import CJResearchError
 
 __all__ = [
@@ -194,7 +195,7 @@ def centroids_in(
     Parameters
     ----------
     encoder
-        A fitted :class:`~cjresearch.analysis.personas.segment.FeatureEncoder`.
+        A fitted :class:`~cjresearch.analysis.personas.encoding.FeatureEncoder`.
     features
         ``customer_id`` plus the encoder's feature columns. Not modified.
     labels
