@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from cjresearch.analysis._codes import codes, factorize
+from cjresearch.analysis.verbatims import comment_pool, pick, scored
 from cjresearch.errors import CJResearchError
 
 __all__ = [
@@ -440,8 +441,6 @@ def build_cube(
     cx_lexicon
         Score the comments as the study does (``[emotion] text_lexicon``).
     """
-    from cjresearch.analysis.privacy import redact
-
     stages = [str(s) for s in stages]
     ids = pd.Index(customers["customer_id"])
     churned = customers["churned"].to_numpy(dtype=np.float64)
@@ -546,7 +545,6 @@ def build_cube(
         arrays[name] = arrays[name].reshape(*lead, m, m)
 
     verbatims = _verbatims(feedback, ids, persona_of, stages, tp_pairs, m, periods, cx_lexicon)
-    verbatims["text"] = redact(verbatims["text"]).to_numpy()
     return Cube(
         periods=tuple(periods),
         personas=tuple(personas),
@@ -602,20 +600,21 @@ def _verbatims(
     periods: Sequence[str],
     cx_lexicon: bool,
 ) -> pd.DataFrame:
+    """The most negative comments of every persona, stage, touchpoint and month, redacted, by
+    the rule of :mod:`cjresearch.analysis.verbatims` (distinct as written)."""
     empty = pd.DataFrame(
         {
             "persona": pd.Series(dtype="int64"),
             "stage": pd.Series(dtype="int64"),
             "touchpoint": pd.Series(dtype="int64"),
             "period": pd.Series(dtype="int64"),
-            "text": pd.Series(dtype="str"),
+            "text": pd.Series(dtype=object),
             "text_emotion": pd.Series(dtype="float64"),
         }
     )
-    if feedback is None or "text" not in feedback.columns:
+    rows = comment_pool(feedback)
+    if rows is None:
         return empty
-    text = feedback["text"]
-    rows = feedback[text.notna().to_numpy() & (text.astype(str).str.strip() != "").to_numpy()]
     customer = codes(rows["customer_id"], ids)
     stage = codes(rows["stage"], stages)
     month = _month_number(rows["timestamp"])
@@ -629,24 +628,20 @@ def _verbatims(
         tp = tp_pairs.index(stage[keep], rows["touchpoint"])
     else:
         tp = np.full(len(rows), -1, dtype=np.int64)
-    from cjresearch.analysis.emotion import score_texts
-
-    raw = rows["text"].astype(str).reset_index(drop=True)
-    frame = pd.DataFrame(
+    pool = pd.DataFrame(
         {
             "persona": persona_of[customer[keep]],
             "stage": stage[keep],
             "touchpoint": tp,
             "period": period[keep],
-            "text": raw,
-            "text_emotion": score_texts(raw, cx_lexicon=cx_lexicon).to_numpy(dtype=np.float64),
+            "raw": rows["text"].astype(str).reset_index(drop=True),
         }
     )
-    frame = frame.sort_values(
-        ["persona", "stage", "touchpoint", "period", "text_emotion"], kind="stable"
+    picked = pick(
+        scored(pool, cx_lexicon=cx_lexicon),
+        most_negative=VERBATIMS_PER_CELL,
+        typical=0,
+        by=["persona", "stage", "touchpoint", "period"],
+        distinct_by="raw",
     )
-    frame = frame.drop_duplicates(["persona", "stage", "touchpoint", "period", "text"])
-    frame = frame.groupby(["persona", "stage", "touchpoint", "period"], sort=False).head(
-        VERBATIMS_PER_CELL
-    )
-    return frame.reset_index(drop=True)[list(_VERBATIM_COLUMNS)]
+    return picked[list(_VERBATIM_COLUMNS)]

@@ -71,11 +71,10 @@ import pandas as pd
 
 from cjresearch._checks import require_columns
 from cjresearch.analysis._codes import codes
-from cjresearch.analysis.emotion import score_texts
 from cjresearch.analysis.intervals import Z95, risk_ratio, t_interval, welch_interval
 from cjresearch.analysis.journey_map._log import Log, empty_frame, ratio
-from cjresearch.analysis.privacy import redact
 from cjresearch.analysis.settings import Settings
+from cjresearch.analysis.verbatims import comment_pool, n_quotable, pick, scored
 from cjresearch.data.schema import ALL
 
 __all__ = ["EMOTION_CHURN_COLUMNS", "OPPORTUNITY_COLUMNS", "PAIN_POINT_COLUMNS"]
@@ -364,66 +363,40 @@ def verbatim_table(
     settings: Settings,
     max_pain_points: int,
 ) -> pd.DataFrame:
-    """The ``verbatims`` table: comments quoted for the first ``max_pain_points`` pain points."""
-    min_group_size = settings.min_group_size
-    if feedback is None or "text" not in feedback.columns or pain_points.empty:
+    """The ``verbatims`` table: comments quoted for the first ``max_pain_points`` pain points,
+    by the rule of :mod:`cjresearch.analysis.verbatims` (scored with the study's lexicon)."""
+    rows = comment_pool(feedback)
+    if rows is None or rows.empty or pain_points.empty:
         return empty_frame(_VERBATIM_COLUMNS)
-    require_columns(feedback, ("customer_id", "stage", "text"), "feedback")
-    text = feedback["text"]
-    present = text.notna().to_numpy() & (text.astype(str).str.strip() != "").to_numpy()
-    if not present.any():
-        return empty_frame(_VERBATIM_COLUMNS)
-    rows = feedback[present]
+    require_columns(rows, ("customer_id", "stage", "text"), "feedback")
     customer = codes(rows["customer_id"], log.ids)
     stage = codes(rows["stage"], pd.Index(log.stages))
-    n_labels = max(len(log.touchpoint_labels), 1)
     if "touchpoint" in rows.columns:
         touchpoint = codes(rows["touchpoint"], log.touchpoint_labels)
     else:
         touchpoint = np.full(len(rows), -1, dtype=np.int64)
-    raw = rows["text"].astype(str).reset_index(drop=True)
     pool = pd.DataFrame(
         {
             "customer": customer,
             "group": np.where(customer >= 0, log.group[np.maximum(customer, 0)], -1),
             "stage": stage,
             "touchpoint": touchpoint,
-            "raw": raw,
+            "raw": rows["text"].astype(str).reset_index(drop=True),
         }
     )
     pool = pool[(pool["customer"] >= 0) & (pool["stage"] >= 0)]
     if pool.empty:
         return empty_frame(_VERBATIM_COLUMNS)
-    pool["score"] = score_texts(pool["raw"], cx_lexicon=settings.cx_lexicon).to_numpy()
-    pool["text"] = redact(pool["raw"]).to_numpy()
-
+    pool = scored(pool, cx_lexicon=settings.cx_lexicon)
     # Without a touchpoint on the feedback row: the stage's comments of customers who met it.
-    met: set[int] | None = None
-    if "touchpoint" not in rows.columns:
-        met_keys = log.customer * (log.n_stages * n_labels) + log.stage * n_labels + log.touchpoint
-        met = set(pd.unique(met_keys).tolist())
-    stage_index = {s: i for i, s in enumerate(log.stages)}
-    label_index = {str(t): i for i, t in enumerate(log.touchpoint_labels)}
-    group_index = {label: i for i, label in enumerate(log.labels)}
+    met = None if "touchpoint" in rows.columns else set(pd.unique(_met_keys(log)).tolist())
     parts = []
-    chosen = pain_points[pain_points["rank"] <= max_pain_points]
-    for rec in chosen.to_dict("records"):
-        s = stage_index[str(rec["stage"])]
-        t = label_index[str(rec["touchpoint"])]
-        g = group_index[rec["persona"]]
-        candidates = pool[pool["stage"] == s]
-        if g > 0:
-            candidates = candidates[candidates["group"] == g]
-        if met is None:
-            candidates = candidates[candidates["touchpoint"] == t]
-        else:
-            keys = candidates["customer"] * (log.n_stages * n_labels) + s * n_labels + t
-            candidates = candidates[keys.isin(met)]
-        n_texts = int(candidates["customer"].nunique())
-        if n_texts < min_group_size:
+    for rec in pain_points[pain_points["rank"] <= max_pain_points].to_dict("records"):
+        candidates = _pain_pool(log, pool, rec, met)
+        n_texts = n_quotable(candidates["customer"], min_group_size=settings.min_group_size)
+        if n_texts is None:
             continue
-        distinct = candidates.drop_duplicates("text")
-        picks = _representative(distinct)
+        picks = pick(candidates, most_negative=1, typical=2)
         parts.append(
             pd.DataFrame(
                 {
@@ -431,9 +404,9 @@ def verbatim_table(
                     "stage": rec["stage"],
                     "touchpoint": rec["touchpoint"],
                     "pain_rank": int(rec["rank"]),
-                    "kind": [k for k, _ in picks],
-                    "text": [distinct.loc[i, "text"] for _, i in picks],
-                    "text_emotion": [float(distinct.loc[i, "score"]) for _, i in picks],
+                    "kind": picks["kind"].tolist(),
+                    "text": picks["text"].tolist(),
+                    "text_emotion": [float(v) for v in picks["text_emotion"]],
                     "n_texts": n_texts,
                 }
             )
@@ -449,11 +422,26 @@ def verbatim_table(
     return frame[list(_VERBATIM_COLUMNS)]
 
 
-def _representative(distinct: pd.DataFrame) -> list[tuple[str, Any]]:
-    """The most negative comment, then up to two closest to the median score."""
-    scores = distinct["score"]
-    worst = scores.idxmin()
-    median = float(scores.median())
-    rest = distinct.drop(index=worst)
-    typical = (rest["score"] - median).abs().sort_values(kind="stable").index[:2]
-    return [("most negative", worst), *[("typical", i) for i in typical]]
+def _met_keys(log: Log) -> np.ndarray:
+    """Per event, its (customer, stage, touchpoint) as one code."""
+    n_labels = max(len(log.touchpoint_labels), 1)
+    return log.customer * (log.n_stages * n_labels) + log.stage * n_labels + log.touchpoint
+
+
+def _pain_pool(
+    log: Log, pool: pd.DataFrame, pain: dict[str, Any], met: set[int] | None
+) -> pd.DataFrame:
+    """The comments about one pain point: at its stage, by its persona's customers (all
+    customers for "all"), about its touchpoint (or, when feedback names no touchpoint, by
+    customers who met it there)."""
+    s = log.stages.index(str(pain["stage"]))
+    t = [str(label) for label in log.touchpoint_labels].index(str(pain["touchpoint"]))
+    g = log.labels.index(pain["persona"])
+    candidates = pool[pool["stage"] == s]
+    if g > 0:
+        candidates = candidates[candidates["group"] == g]
+    if met is None:
+        return candidates[candidates["touchpoint"] == t]
+    n_labels = max(len(log.touchpoint_labels), 1)
+    keys = candidates["customer"] * (log.n_stages * n_labels) + s * n_labels + t
+    return candidates[keys.isin(met)]

@@ -30,9 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cjresearch.analysis.emotion import score_texts
 from cjresearch.analysis.intervals import wilson_intervals
-from cjresearch.analysis.privacy import redact
+from cjresearch.analysis.verbatims import comment_pool, n_quotable, pick, scored
 from cjresearch.data.schema import ALL
 from cjresearch.errors import CJResearchError
 
@@ -321,13 +320,14 @@ def persona_verbatims(
 ) -> pd.DataFrame:
     """Representative comments of each persona, redacted, with no customer id.
 
-    A persona's comments are scored on the emotion scale (:func:`cjresearch.analysis.emotion.score_texts`);
-    the representative ones are those closest to the persona's median score (the typical
-    voice, not the loudest), one per customer, distinct texts only. A persona whose comments
-    come from fewer than ``min_group_size`` customers gets none: a handful of comments would
-    describe, and might identify, too few people. Texts are redacted with
-    :func:`cjresearch.analysis.privacy.redact` before they are compared, so two comments differing
-    only in an e-mail address count once.
+    Quoted by the rule of :mod:`cjresearch.analysis.verbatims`: a persona's comments are
+    scored on the emotion scale (:func:`cjresearch.analysis.emotion.score_texts`, with
+    ``cx_lexicon``); the representative ones are those closest to the persona's median score
+    (the typical voice, not the loudest), one per customer, distinct texts only. A persona
+    whose comments come from fewer than ``min_group_size`` customers gets none: a handful of
+    comments would describe, and might identify, too few people. Texts are redacted with
+    :func:`cjresearch.analysis.privacy.redact` before they are compared, so two comments
+    differing only in an e-mail address count once.
 
     Parameters
     ----------
@@ -350,32 +350,21 @@ def persona_verbatims(
         ``persona_median_emotion``, ``n_customers_with_text``.
     """
     empty = pd.DataFrame({c: pd.Series(dtype=object) for c in VERBATIM_COLUMNS})
-    if feedback is None or "text" not in feedback.columns:
+    comments = comment_pool(feedback)
+    if comments is None:
         return empty
-    text = feedback["text"]
-    rows = feedback.loc[
-        text.notna() & (text.astype(str).str.strip() != ""), ["customer_id", "text"]
-    ]
-    rows = rows.merge(assignments[["customer_id", "persona_id", "persona_name"]], on="customer_id")
+    rows = comments[["customer_id", "text"]].merge(
+        assignments[["customer_id", "persona_id", "persona_name"]], on="customer_id"
+    )
     if rows.empty:
         return empty
-    rows = rows.assign(
-        text=redact(rows["text"].astype(str)).to_numpy(),
-        text_emotion=score_texts(rows["text"].astype(str), cx_lexicon=cx_lexicon).to_numpy(),
-    )
+    rows = scored(rows.assign(raw=rows["text"].astype(str)), cx_lexicon=cx_lexicon)
     parts = []
     for (pid, name), group in rows.groupby(["persona_id", "persona_name"], sort=True):
-        n_customers = int(group["customer_id"].nunique())
-        if n_customers < min_group_size:
+        n_customers = n_quotable(group["customer_id"], min_group_size=min_group_size)
+        if n_customers is None:
             continue
-        median = float(group["text_emotion"].median())
-        picked = (
-            group.assign(distance=(group["text_emotion"] - median).abs())
-            .sort_values(["distance", "text"], kind="stable")
-            .drop_duplicates("customer_id")
-            .drop_duplicates("text")
-            .head(per_persona)
-        )
+        picked = pick(group, most_negative=0, typical=per_persona, typical_rule="one per customer")
         parts.append(
             pd.DataFrame(
                 {
@@ -384,7 +373,7 @@ def persona_verbatims(
                     "rank": np.arange(1, len(picked) + 1),
                     "text": picked["text"].to_numpy(),
                     "text_emotion": picked["text_emotion"].to_numpy(),
-                    "persona_median_emotion": median,
+                    "persona_median_emotion": float(group["text_emotion"].median()),
                     "n_customers_with_text": n_customers,
                 }
             )
