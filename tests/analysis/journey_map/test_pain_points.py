@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cjresearch.analysis.emotion import score_texts
 from cjresearch.analysis.journey_map import build_map
+from helpers import planted_personas
 
 
 def test_the_planted_pain_ranks_first_for_the_personas_it_hits(jm, pipeline) -> None:
@@ -100,3 +102,41 @@ def test_opportunities_from_an_emotion_churn_table(pipeline) -> None:
     assert opp["touchpoint"].isna().all()
     assert "odds ratio 0.60" in opp["reason"].iloc[0] and "association" in opp["reason"].iloc[0]
     assert result.verbatims.empty  # no feedback given
+
+
+# Comments whose score the CX lexicon changes ("crashed", "froze": 0 in plain VADER).
+CX_SENSITIVE = ["the setup wizard crashed twice", "app froze at login", "it crashed again"]
+
+
+def test_quoted_comments_are_scored_with_the_settings_lexicon(pipeline) -> None:
+    p = pipeline
+    feedback = p.tables.feedback.copy()
+    at_pain = (
+        (feedback["stage"] == "onboarding")
+        & (feedback["touchpoint"] == "setup_failed")
+        & feedback["text"].notna()
+    ).to_numpy()
+    assert at_pain.sum() >= 30
+    feedback.loc[at_pain, "text"] = np.resize(CX_SENSITIVE, at_pain.sum())
+    texts = pd.Series(CX_SENSITIVE)
+    assert (score_texts(texts, cx_lexicon=False) != score_texts(texts, cx_lexicon=True)).all()
+    for cx_lexicon in (False, True):
+        result = build_map(
+            p.tables.events,
+            p.tables.customers,
+            p.observations,
+            p.stage_emotion,
+            feedback,
+            stages=p.study.stages,
+            personas=planted_personas(p.sample.truth),
+            cx_lexicon=cx_lexicon,
+        )
+        v = result.verbatims
+        quoted = v[(v["stage"] == "onboarding") & (v["touchpoint"] == "setup_failed")]
+        assert len(quoted) >= 3 and set(quoted["text"]) <= set(CX_SENSITIVE)
+        raw = pd.Series(quoted["text"].tolist())  # no personal data: redacted = as written
+        np.testing.assert_array_equal(
+            quoted["text_emotion"].to_numpy(), score_texts(raw, cx_lexicon=cx_lexicon).to_numpy()
+        )
+        other = score_texts(raw, cx_lexicon=not cx_lexicon).to_numpy()
+        assert (quoted["text_emotion"].to_numpy() != other).all()

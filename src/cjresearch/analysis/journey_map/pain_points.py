@@ -51,10 +51,13 @@ that goes with it. ``reason`` says so in plain, associational words.
 ``verbatims``: ``persona, stage, touchpoint, pain_rank, kind, text, text_emotion, n_texts``:
 for each of the first ``max_pain_points`` pain points of each persona, up to three feedback
 comments about that touchpoint at that stage by the persona's customers: the most negative
-one (``kind="most negative"``, lowest VADER score) and the most typical ones
+one (``kind="most negative"``, lowest ``text_emotion``) and the most typical ones
 (``kind="typical"``, closest to the median score), each distinct, redacted with
-:func:`cjresearch.analysis.privacy.redact`. Only pools of at least ``min_group_size``
-customers' comments are quoted from (``n_texts``).
+:func:`cjresearch.analysis.privacy.redact`. ``text_emotion`` is the comment's score as
+written, with the study's lexicon setting (``cx_lexicon``,
+:func:`cjresearch.analysis.emotion.score_texts`). Only pools of at least ``min_group_size``
+customers' comments are quoted from (``n_texts``); the rule is
+:mod:`cjresearch.analysis.verbatims`'.
 
 :func:`pain_point_table`, :func:`opportunity_table` and :func:`verbatim_table` compute the
 tables from the prepared log for :func:`cjresearch.analysis.journey_map.build_map`.
