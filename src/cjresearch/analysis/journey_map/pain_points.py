@@ -57,7 +57,7 @@ one (``kind="most negative"``, lowest ``text_emotion``) and the most typical one
 written, with the study's lexicon setting (``cx_lexicon``,
 :func:`cjresearch.analysis.emotion.score_texts`). Only pools of at least ``min_group_size``
 customers' comments are quoted from (``n_texts``); the rule is
-:mod:`cjresearch.analysis.verbatims`'.
+:mod:`cjresearch.analysis.verbatims`.
 
 :func:`pain_point_table`, :func:`opportunity_table` and :func:`verbatim_table` compute the
 tables from the prepared log for :func:`cjresearch.analysis.journey_map.build_map`.
