@@ -1,7 +1,7 @@
 """Pre-aggregated figures for every time window: what the explorer reads instead of events.
 
-The explorer (:mod:`cjresearch.explore.widgets`) lets a researcher pick personas, a stage, an emotion
-source and a window of months; every pane must update at once, on a study of a million
+The explorer (:mod:`cjresearch.explore.widgets`) lets a researcher pick personas, a stage, an
+emotion source and a window of months; every pane must update at once, on a study of a million
 customers too. So a build aggregates the event log and the emotion observations once, for
 *every* window of whole months, into small dense arrays; an interaction then only indexes
 them.

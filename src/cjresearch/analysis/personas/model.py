@@ -1,11 +1,12 @@
 """The personas step of a build: segmentation, stable identities, profiles and names, in one.
 
 :func:`fit_personas` chains :func:`cjresearch.analysis.personas.segment.segment`,
-:func:`cjresearch.analysis.personas.identities.stable_labels`, :func:`cjresearch.analysis.personas.profiles.persona_table`,
-:func:`~cjresearch.analysis.personas.profiles.persona_traits` and :func:`~cjresearch.analysis.personas.profiles.persona_names`
-into a :class:`PersonaModel`, which a build saves into its artifacts folder
-(:meth:`PersonaModel.save`) and the next build, or ``cjresearch assign``, loads again
-(:func:`load_persona_model`).
+:func:`cjresearch.analysis.personas.identities.stable_labels`,
+:func:`cjresearch.analysis.personas.profiles.persona_table`,
+:func:`~cjresearch.analysis.personas.profiles.persona_traits` and
+:func:`~cjresearch.analysis.personas.profiles.persona_names` into a :class:`PersonaModel`,
+which a build saves into its artifacts folder (:meth:`PersonaModel.save`) and the next build,
+or ``cjresearch assign``, loads again (:func:`load_persona_model`).
 
 Identities across rebuilds: when a previous model is given, the new segments are matched to
 the previous personas by an optimal assignment of centroids in the *previous* model's encoded
@@ -75,7 +76,8 @@ class PersonaModel:
     Attributes
     ----------
     segmentation
-        The :class:`~cjresearch.analysis.personas.segment.Segmentation` (encoder, model, evidence per k).
+        The :class:`~cjresearch.analysis.personas.segment.Segmentation` (encoder, model,
+        evidence per k).
     features
         The feature columns segmented on (after expanding patterns).
     segment_to_persona
