@@ -1,12 +1,7 @@
 """Flows through the journey: the ``funnel``, ``transitions`` and ``variants`` tables.
 
-Each table describes groups of customers: one group per persona (labelled with its
-``persona_name``) and the population (labelled ``"all"``, :data:`cjresearch.data.schema.ALL`).
-Customers without a persona count in ``"all"`` only. Every published figure that describes
-fewer than ``min_group_size`` customers is suppressed
-(:func:`cjresearch.analysis.privacy.suppress`): the row keeps its labels, its figures are
-missing and ``suppressed`` is True. No table holds a customer id. Columns are listed in
-order; ``persona`` is text, ``stage`` an ordered Categorical over the study's stages.
+Groups, the label ``"all"``, suppression and column types are as described in
+:mod:`cjresearch.analysis.journey_map`; columns are listed in order.
 
 ``funnel``: ``persona, stage, step, n_customers, share, n_from_previous, conversion,
 suppressed``: customers reaching each stage in the study's order (``share`` of the persona),
@@ -300,7 +295,7 @@ def transitions(
     **options: Any,
 ) -> pd.DataFrame:
     """Directly-follows transitions per persona (the ``transitions`` table of
-    :func:`build_map`, see the module docstring for its columns).
+    :func:`cjresearch.analysis.journey_map.build_map`; its columns are in the module docstring).
 
     Returns
     -------
@@ -321,7 +316,7 @@ def funnel(
     **options: Any,
 ) -> pd.DataFrame:
     """The funnel over the study's stages per persona (the ``funnel`` table of
-    :func:`build_map`).
+    :func:`cjresearch.analysis.journey_map.build_map`).
 
     Returns
     -------

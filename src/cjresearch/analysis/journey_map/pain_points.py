@@ -1,12 +1,7 @@
 """Where the journey hurts: the ``pain_points``, ``opportunities`` and ``verbatims`` tables.
 
-Each table describes groups of customers: one group per persona (labelled with its
-``persona_name``) and the population (labelled ``"all"``, :data:`cjresearch.data.schema.ALL`).
-Customers without a persona count in ``"all"`` only. Every published figure that describes
-fewer than ``min_group_size`` customers is suppressed
-(:func:`cjresearch.analysis.privacy.suppress`): the row keeps its labels, its figures are
-missing and ``suppressed`` is True. No table holds a customer id. Columns are listed in
-order; ``persona`` is text, ``stage`` an ordered Categorical over the study's stages.
+Groups, the label ``"all"``, suppression and column types are as described in
+:mod:`cjresearch.analysis.journey_map`; columns are listed in order.
 
 ``pain_points``: ``persona, stage, touchpoint, n_customers, emotion_mean, churn_lift,
 lift_ci_low, lift_ci_high, drop_off, score, rank``, then ``n_comparison, churn_rate,

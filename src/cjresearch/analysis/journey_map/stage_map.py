@@ -3,13 +3,8 @@
 :func:`build_map` computes every table of the journey map once, from one preparation of the
 event log (:mod:`cjresearch.analysis.journey_map._log`).
 
-Each table describes groups of customers: one group per persona (labelled with its
-``persona_name``) and the population (labelled ``"all"``, :data:`cjresearch.data.schema.ALL`).
-Customers without a persona count in ``"all"`` only. Every published figure that describes
-fewer than ``min_group_size`` customers is suppressed
-(:func:`cjresearch.analysis.privacy.suppress`): the row keeps its labels, its figures are
-missing and ``suppressed`` is True. No table holds a customer id. Columns are listed in
-order; ``persona`` is text, ``stage`` an ordered Categorical over the study's stages.
+Groups, the label ``"all"``, suppression and column types are as described in
+:mod:`cjresearch.analysis.journey_map`; columns are listed in order.
 
 ``journey_map``: one row per persona and stage.
 

@@ -26,7 +26,6 @@ Examples
 
 from __future__ import annotations
 
-import html
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.mixture import GaussianMixture
 
 # FeatureEncoder is imported here too: models saved before it moved unpickle through this name.
+from cjresearch.analysis.personas._html import fitted_html
 from cjresearch.analysis.personas.encoding import DEFAULT_FAMILIES, FeatureEncoder, check_features
 from cjresearch.errors import CJResearchError, StatisticalWarning
 
@@ -123,15 +123,11 @@ class Segmentation:
         )
 
     def _repr_html_(self) -> str:
-        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
-        return (
-            f"<div><strong>Segmentation</strong>: {self.k} segments by {self.method}, "
+        heading = (
+            f"<strong>Segmentation</strong>: {self.k} segments by {self.method}, "
             f"{len(self.labels)} customers, seed {self.seed}"
-            f"{self.summary.to_html(index=False)}"
-            f"<p>Evidence per k</p>{self.evidence.to_html(index=False)}"
-            + (f"<p>Notes</p><ul>{notes}</ul>" if notes else "")
-            + "</div>"
         )
+        return fitted_html(heading, self.summary, self.evidence, self.notes)
 
 
 def _model(method: str, k: int, n: int, seed: int, n_init: int) -> Model:
