@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cjresearch._files import atomic_path
 from cjresearch.analysis._codes import codes, factorize
 from cjresearch.analysis.verbatims import comment_pool, pick, scored
 from cjresearch.errors import CJResearchError
@@ -314,9 +315,8 @@ class Cube:
             "channels": self.channels,
         }
         target = folder / CUBE_FILE
-        partial = target.with_name(target.name + ".partial.npz")
-        np.savez_compressed(partial, meta=np.array(json.dumps(meta)), **self.arrays)  # type: ignore[arg-type]
-        partial.replace(target)
+        with atomic_path(target) as temporary:  # keeps the .npz suffix numpy insists on
+            np.savez_compressed(temporary, meta=np.array(json.dumps(meta)), **self.arrays)  # type: ignore[arg-type]
         return [target, write_parquet(self.verbatims, folder / VERBATIMS_FILE)]
 
     def persona_code(self, label: str) -> int:

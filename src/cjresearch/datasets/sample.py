@@ -31,6 +31,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from cjresearch._files import atomic_path, write_text
 from cjresearch.analysis.emotion import emotion_observations, stage_emotion
 
 __all__ = [
@@ -813,14 +814,10 @@ def write_sample(
         ("events", sample.events),
         ("feedback", sample.feedback),
     ):
-        path = directory / f"{table}.{fmt}"
-        staging = path.with_name(f".{path.name}.tmp")
-        if fmt == "csv":
-            frame.to_csv(staging, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
-        else:
-            frame.to_parquet(staging, index=False)
-        staging.replace(path)
-    (directory / "truth.json").write_text(json.dumps(sample.truth, indent=1) + "\n")
-    study = directory / "study.toml"
-    study.write_text(study_toml(fmt=fmt))
-    return study
+        with atomic_path(directory / f"{table}.{fmt}") as temporary:
+            if fmt == "csv":
+                frame.to_csv(temporary, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
+            else:
+                frame.to_parquet(temporary, index=False)
+    write_text(directory / "truth.json", json.dumps(sample.truth, indent=1) + "\n")
+    return write_text(directory / "study.toml", study_toml(fmt=fmt))

@@ -29,8 +29,10 @@ import joblib
 import numpy as np
 import pandas as pd
 
+from cjresearch._files import atomic_path
 from cjresearch.analysis.emotion import emotion_observations, stage_emotion
 from cjresearch.analysis.journeys import customer_features, select_features
+from cjresearch.analysis.personas._html import fitted_html
 from cjresearch.analysis.personas.identities import (
     Matching,
     PersonaIdentity,
@@ -149,22 +151,16 @@ class PersonaModel:
     def save(self, folder: str | Path) -> Path:
         """Write the model to ``folder / MODEL_FILE`` (atomically); return the path."""
         path = Path(folder) / MODEL_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging = path.with_name(f".{path.name}.tmp")
-        joblib.dump({"version": _FORMAT_VERSION, "model": self}, staging, compress=3)
-        staging.replace(path)
+        with atomic_path(path) as temporary:
+            joblib.dump({"version": _FORMAT_VERSION, "model": self}, temporary, compress=3)
         return path
 
     def _repr_html_(self) -> str:
-        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
-        return (
-            f"<div><strong>Personas</strong>: {len(self.names)} personas by "
+        heading = (
+            f"<strong>Personas</strong>: {len(self.names)} personas by "
             f"{html.escape(self.segmentation.method)}, seed {self.segmentation.seed}"
-            f"{self.personas.to_html(index=False)}"
-            f"<p>Evidence per k</p>{self.evidence.to_html(index=False)}"
-            + (f"<p>Notes</p><ul>{notes}</ul>" if notes else "")
-            + "</div>"
         )
+        return fitted_html(heading, self.personas, self.evidence, self.notes)
 
 
 def load_persona_model(folder_or_file: str | Path) -> PersonaModel:
