@@ -444,24 +444,7 @@ def build_cube(
     stages = [str(s) for s in stages]
     ids = pd.Index(customers["customer_id"])
     churned = customers["churned"].to_numpy(dtype=np.float64)
-    if assignments is not None and len(assignments):
-        names = (
-            assignments[["persona_id", "persona_name"]]
-            .drop_duplicates("persona_id")
-            .sort_values("persona_id")
-        )
-        persona_ids = [int(i) for i in names["persona_id"]]
-        personas = [str(n) for n in names["persona_name"]]
-        code = pd.Series(np.arange(len(persona_ids)), index=persona_ids)
-        persona_of = np.full(len(ids), len(personas), dtype=np.int64)
-        at = ids.get_indexer(assignments["customer_id"])
-        persona_of[at[at >= 0]] = code.reindex(assignments["persona_id"][at >= 0]).to_numpy()
-    else:
-        persona_ids, personas = [], []
-        persona_of = np.zeros(len(ids), dtype=np.int64)
-    if (persona_of == len(personas)).any():
-        personas.append(NO_PERSONA)
-        persona_ids.append(-1)
+    persona_ids, personas, persona_of = _persona_codes(assignments, ids)
     n_p, n_s = len(personas), len(stages)
 
     periods, (ev_period, ob_period) = month_periods(events["timestamp"], observations["timestamp"])
@@ -525,16 +508,7 @@ def build_cube(
     observed = tuple(column[ok] for column in observed)
     arrays |= _emotion_arrays("tp_emotion", ob_tp[ok], n_t, observed, n_p, n_k, m)
 
-    if n_c:
-        ok = ev_ch >= 0
-        g = ev_persona[ok] * n_c + ev_ch[ok]
-        arrays["ch_reach"] = window_counts(
-            g, ev_customer[ok], ev_period[ok], n_groups=n_p * n_c, n_periods=m
-        )
-        arrays["ch_events"] = window_totals(g, ev_period[ok], n_groups=n_p * n_c, n_periods=m)
-    else:
-        arrays["ch_reach"] = np.zeros((0, m, m))
-        arrays["ch_events"] = np.zeros((0, m, m))
+    arrays |= _channel_arrays(ev_ch, (ev_persona, ev_customer, ev_period), n_p, n_c, m)
 
     shapes = {
         "active": (n_p,), "reach": (n_p, n_s), "reach_churned": (n_p, n_s),
@@ -556,6 +530,55 @@ def build_cube(
         arrays=arrays,
         verbatims=verbatims,
     )
+
+
+def _persona_codes(
+    assignments: pd.DataFrame | None, ids: pd.Index
+) -> tuple[list[int], list[str], np.ndarray]:
+    """Persona ids and labels by code (:data:`NO_PERSONA` last when some customers have no
+    persona), and each customer's code."""
+    if assignments is not None and len(assignments):
+        names = (
+            assignments[["persona_id", "persona_name"]]
+            .drop_duplicates("persona_id")
+            .sort_values("persona_id")
+        )
+        persona_ids = [int(i) for i in names["persona_id"]]
+        personas = [str(n) for n in names["persona_name"]]
+        code = pd.Series(np.arange(len(persona_ids)), index=persona_ids)
+        persona_of = np.full(len(ids), len(personas), dtype=np.int64)
+        at = ids.get_indexer(assignments["customer_id"])
+        persona_of[at[at >= 0]] = code.reindex(assignments["persona_id"][at >= 0]).to_numpy()
+    else:
+        persona_ids, personas = [], []
+        persona_of = np.zeros(len(ids), dtype=np.int64)
+    if (persona_of == len(personas)).any():
+        personas.append(NO_PERSONA)
+        persona_ids.append(-1)
+    return persona_ids, personas, persona_of
+
+
+def _channel_arrays(
+    channel: np.ndarray,
+    events: tuple[np.ndarray, np.ndarray, np.ndarray],
+    n_personas: int,
+    n_channels: int,
+    n_periods: int,
+) -> dict[str, np.ndarray]:
+    """``ch_reach`` and ``ch_events``, (persona x channel pair, a, b); empty without channels.
+    ``events`` holds each event's persona, customer and period."""
+    if not n_channels:
+        return {name: np.zeros((0, n_periods, n_periods)) for name in ("ch_reach", "ch_events")}
+    persona, customer, period = events
+    ok = channel >= 0
+    g = persona[ok] * n_channels + channel[ok]
+    n_groups = n_personas * n_channels
+    return {
+        "ch_reach": window_counts(
+            g, customer[ok], period[ok], n_groups=n_groups, n_periods=n_periods
+        ),
+        "ch_events": window_totals(g, period[ok], n_groups=n_groups, n_periods=n_periods),
+    }
 
 
 def _emotion_arrays(

@@ -339,19 +339,7 @@ def generate_sample(n_customers: int = 20_000, *, seed: int = 7) -> SampleStudy:
     events_all = pd.concat([early_events, late_events], ignore_index=True)
     feedback_all = pd.concat([early_feedback, late_feedback], ignore_index=True)
     if feedback_all.empty:
-        # a tiny study may draw no survey at all; a feedback file with no rows is an error
-        first = usage.iloc[0]
-        feedback_all = pd.DataFrame(
-            {
-                "customer": [first["customer"]],
-                "day": [first["day"]],
-                "stage": ["usage"],
-                "touchpoint": [first["touchpoint"]],
-                "instrument": ["nps"],
-                "score": _to_instrument(latent["usage"][[int(first["customer"])]], "nps"),
-                "text": [None],
-            }
-        )
+        feedback_all = _one_survey(usage, latent)
     events_frame = _events_frame(events_all, ids)
     feedback_frame = _feedback_frame(feedback_all, ids)
 
@@ -370,6 +358,23 @@ def generate_sample(n_customers: int = 20_000, *, seed: int = 7) -> SampleStudy:
     )
     truth = _truth(n, seed, ids, persona, churned, measured)
     return SampleStudy(customers, events_frame, feedback_frame, truth)
+
+
+def _one_survey(usage: pd.DataFrame, latent: dict[str, np.ndarray]) -> pd.DataFrame:
+    """An NPS answer at the first usage event: a tiny study may draw no survey at all, and a
+    feedback file with no rows is an error."""
+    first = usage.iloc[0]
+    return pd.DataFrame(
+        {
+            "customer": [first["customer"]],
+            "day": [first["day"]],
+            "stage": ["usage"],
+            "touchpoint": [first["touchpoint"]],
+            "instrument": ["nps"],
+            "score": _to_instrument(latent["usage"][[int(first["customer"])]], "nps"),
+            "text": [None],
+        }
+    )
 
 
 def _by_persona(persona: np.ndarray, attribute: Callable[[PersonaSpec], float]) -> np.ndarray:

@@ -146,44 +146,12 @@ def pain_point_table(
     log: Log, emotion: np.ndarray, tp_cells: tuple[np.ndarray, np.ndarray], min_group_size: int
 ) -> pd.DataFrame:
     """The ``pain_points`` table: every touchpoint met at a stage by enough customers, scored."""
-    customers, cells = tp_cells
+    with_, at_stage = _sums(log, emotion, tp_cells)
     n_labels = max(len(log.touchpoint_labels), 1)
-    n_inner = log.n_stages * n_labels
-    stage_of_cell = cells // n_labels
-    reached = log.reached.astype(np.float64)
-    furthest = np.where(
-        log.reached.any(axis=1),
-        log.n_stages - 1 - np.argmax(log.reached[:, ::-1], axis=1),
-        -1,
-    )
-
-    def per_cell(weights: np.ndarray) -> np.ndarray:
-        return log.group_cells(cells, n_inner, customers, weights=weights)
-
-    def per_stage(matrix: np.ndarray) -> np.ndarray:
-        return np.stack([log.group_sum(matrix[:, s]) for s in range(log.n_stages)], axis=1)
-
-    churned = log.churned.astype(np.float64)
-    n_with = per_cell(np.ones(len(customers)))
-    churn_with = per_cell(churned[customers])
-    emo = emotion[customers, stage_of_cell]
-    has = np.isfinite(emo)
-    e_val = np.where(has, emo, 0.0)
-    e_n_with = per_cell(has.astype(float))
-    e_sum_with = per_cell(e_val)
-    e_sq_with = per_cell(e_val**2)
-    drop_with = per_cell((furthest[customers] == stage_of_cell).astype(float))
-
-    has_stage = np.isfinite(emotion) & log.reached
-    s_val = np.where(has_stage, emotion, 0.0)
-    n_stage = per_stage(reached)
-    churn_stage = per_stage(reached * churned[:, None])
-    e_n_stage = per_stage(has_stage.astype(float))
-    e_sum_stage = per_stage(s_val)
-    e_sq_stage = per_stage(s_val**2)
-    drop_stage = per_stage(
-        reached * (furthest[:, None] == np.arange(log.n_stages)[None, :]).astype(float)
-    )
+    n_with, churn_with, drop_with = with_["n"], with_["churned"], with_["dropped"]
+    e_n_with, e_sum_with, e_sq_with = with_["e_n"], with_["e_sum"], with_["e_sq"]
+    n_stage, churn_stage, drop_stage = at_stage["n"], at_stage["churned"], at_stage["dropped"]
+    e_n_stage, e_sum_stage, e_sq_stage = at_stage["e_n"], at_stage["e_sum"], at_stage["e_sq"]
 
     g, inner = np.nonzero(n_with >= min_group_size)
     s = inner // n_labels
@@ -253,6 +221,56 @@ def pain_point_table(
     )
     frame["rank"] = frame.groupby("_group").cumcount().astype(np.int64) + 1
     return frame.drop(columns="_group").reset_index(drop=True)[list(PAIN_POINT_COLUMNS)]
+
+
+def _sums(
+    log: Log, emotion: np.ndarray, tp_cells: tuple[np.ndarray, np.ndarray]
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per group and touchpoint cell, and per group and stage: customers (``n``), churned,
+    dropped off (reached no later stage), and the count, sum and sum of squares of their stage
+    emotion (``e_n``, ``e_sum``, ``e_sq``)."""
+    customers, cells = tp_cells
+    n_labels = max(len(log.touchpoint_labels), 1)
+    n_inner = log.n_stages * n_labels
+    stage_of_cell = cells // n_labels
+    reached = log.reached.astype(np.float64)
+    furthest = np.where(
+        log.reached.any(axis=1),
+        log.n_stages - 1 - np.argmax(log.reached[:, ::-1], axis=1),
+        -1,
+    )
+
+    def per_cell(weights: np.ndarray) -> np.ndarray:
+        return log.group_cells(cells, n_inner, customers, weights=weights)
+
+    def per_stage(matrix: np.ndarray) -> np.ndarray:
+        return np.stack([log.group_sum(matrix[:, s]) for s in range(log.n_stages)], axis=1)
+
+    churned = log.churned.astype(np.float64)
+    emo = emotion[customers, stage_of_cell]
+    has = np.isfinite(emo)
+    e_val = np.where(has, emo, 0.0)
+    with_ = {
+        "n": per_cell(np.ones(len(customers))),
+        "churned": per_cell(churned[customers]),
+        "e_n": per_cell(has.astype(float)),
+        "e_sum": per_cell(e_val),
+        "e_sq": per_cell(e_val**2),
+        "dropped": per_cell((furthest[customers] == stage_of_cell).astype(float)),
+    }
+    has_stage = np.isfinite(emotion) & log.reached
+    s_val = np.where(has_stage, emotion, 0.0)
+    at_stage = {
+        "n": per_stage(reached),
+        "churned": per_stage(reached * churned[:, None]),
+        "e_n": per_stage(has_stage.astype(float)),
+        "e_sum": per_stage(s_val),
+        "e_sq": per_stage(s_val**2),
+        "dropped": per_stage(
+            reached * (furthest[:, None] == np.arange(log.n_stages)[None, :]).astype(float)
+        ),
+    }
+    return with_, at_stage
 
 
 def opportunity_table(

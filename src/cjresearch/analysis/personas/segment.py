@@ -314,36 +314,7 @@ def segment(
         repeated = ids[ids.duplicated()].unique()[:5].tolist()
         msg = f"features needs one row per customer_id, without blanks; repeated: {repeated}"
         raise CJResearchError(msg)
-    n = len(features)
-    if k == "auto":
-        low, high = k_range
-        if not 2 <= low <= high:
-            msg = f"k_range must be (low, high) with 2 <= low <= high, found {k_range}"
-            raise CJResearchError(msg)
-        if n <= low:
-            msg = (
-                f"{n} customers are too few to try {low} segments (the low end of k_range "
-                f"{k_range}); lower k_range or segment more customers"
-            )
-            raise CJResearchError(msg)
-        if high >= n:
-            warnings.warn(
-                f"k_range {k_range} reaches {high} segments but there are only {n} "
-                f"customers; trying k up to {n - 1}",
-                StatisticalWarning,
-                stacklevel=2,
-            )
-            high = n - 1
-        candidates = list(range(low, high + 1))
-    else:
-        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-            msg = f'k must be "auto" or a whole number >= 1, found {k!r}'
-            raise CJResearchError(msg)
-        if n < k:
-            msg = f"{n} customers are too few for k={k} segments; lower k"
-            raise CJResearchError(msg)
-        candidates = [int(k)]
-
+    candidates = _candidates(k, k_range, len(features))
     encoder = FeatureEncoder(families=families).fit(features)
     x = encoder.transform(features).to_numpy()
     notes = list(encoder.notes_)
@@ -395,6 +366,37 @@ def segment(
         label_map=tuple(int(m) for m in mapping),
         notes=tuple(notes),
     )
+
+
+def _candidates(k: int | Literal["auto"], k_range: tuple[int, int], n: int) -> list[int]:
+    """The numbers of segments to try on ``n`` customers (checked)."""
+    if k != "auto":
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+            msg = f'k must be "auto" or a whole number >= 1, found {k!r}'
+            raise CJResearchError(msg)
+        if n < k:
+            msg = f"{n} customers are too few for k={k} segments; lower k"
+            raise CJResearchError(msg)
+        return [int(k)]
+    low, high = k_range
+    if not 2 <= low <= high:
+        msg = f"k_range must be (low, high) with 2 <= low <= high, found {k_range}"
+        raise CJResearchError(msg)
+    if n <= low:
+        msg = (
+            f"{n} customers are too few to try {low} segments (the low end of k_range "
+            f"{k_range}); lower k_range or segment more customers"
+        )
+        raise CJResearchError(msg)
+    if high >= n:
+        warnings.warn(
+            f"k_range {k_range} reaches {high} segments but there are only {n} "
+            f"customers; trying k up to {n - 1}",
+            StatisticalWarning,
+            stacklevel=3,
+        )
+        high = n - 1
+    return list(range(low, high + 1))
 
 
 def assign(features: pd.DataFrame, segmentation: Segmentation) -> pd.Series:
