@@ -34,9 +34,7 @@ from cjresearch.errors import CJResearchError
 
 __all__ = [
     "Log",
-    "complementary_keys",
     "empty_frame",
-    "frame_of_groups",
     "prepare",
     "ratio",
 ]
@@ -86,6 +84,23 @@ class Log:
         )
         per[0] = per.sum(axis=0)
         return per
+
+    def group_stage_columns(self, n_inner: int) -> dict[str, Any]:
+        """``persona`` and ``stage`` columns for a (groups x stages) grid, flattened in C
+        order."""
+        dtype = pd.CategoricalDtype(self.stages, ordered=True)
+        return {
+            "persona": pd.array(np.repeat(self.labels, n_inner), dtype="str"),
+            "stage": pd.Categorical.from_codes(
+                np.tile(np.arange(self.n_stages), self.n_groups), dtype=dtype
+            ),
+        }
+
+    def complementary(self, keys: list[str]) -> list[str] | None:
+        """The keys of secondary suppression across personas of one cell, so that a hidden
+        persona count cannot be recovered as "all" minus the others (pointless with a single
+        persona)."""
+        return keys if self.n_groups > 2 else None
 
 
 def prepare(
@@ -190,29 +205,12 @@ def _persona_groups(personas: pd.DataFrame | None, ids: pd.Index) -> tuple[list[
     return [ALL, *names["persona_name"].tolist()], group
 
 
-def frame_of_groups(log: Log, n_inner: int) -> dict[str, Any]:
-    """persona and stage columns for a (groups x stages) grid, flattened in C order."""
-    dtype = pd.CategoricalDtype(log.stages, ordered=True)
-    return {
-        "persona": pd.array(np.repeat(log.labels, n_inner), dtype="str"),
-        "stage": pd.Categorical.from_codes(
-            np.tile(np.arange(log.n_stages), log.n_groups), dtype=dtype
-        ),
-    }
-
-
 def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """``numerator / denominator``, NaN where the denominator is not positive."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(
             denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan
         )
-
-
-def complementary_keys(log: Log, keys: list[str]) -> list[str] | None:
-    """Secondary suppression across personas of one cell, so that a hidden persona count
-    cannot be recovered as "all" minus the others (pointless with a single persona)."""
-    return keys if log.n_groups > 2 else None
 
 
 def empty_frame(columns: Sequence[str]) -> pd.DataFrame:

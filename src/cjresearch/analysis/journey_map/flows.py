@@ -35,14 +35,7 @@ import numpy as np
 import pandas as pd
 
 from cjresearch.analysis.intervals import wilson_intervals
-from cjresearch.analysis.journey_map._log import (
-    Log,
-    complementary_keys,
-    empty_frame,
-    frame_of_groups,
-    prepare,
-    ratio,
-)
+from cjresearch.analysis.journey_map._log import Log, empty_frame, prepare, ratio
 from cjresearch.analysis.privacy import suppress
 from cjresearch.analysis.settings import Settings
 from cjresearch.errors import CJResearchError
@@ -183,8 +176,8 @@ def transition_table(log: Log, min_group_size: int, levels: Sequence[str]) -> pd
         frame,
         min_group_size=min_group_size,
         columns=["n_transitions", "n_customers"],
-        complementary_by=complementary_keys(
-            log, ["level", "from_stage", "from_touchpoint", "to_stage", "to_touchpoint"]
+        complementary_by=log.complementary(
+            ["level", "from_stage", "from_touchpoint", "to_stage", "to_touchpoint"]
         ),
     )
     return frame[list(TRANSITION_COLUMNS)]
@@ -202,7 +195,7 @@ def funnel_table(log: Log, min_group_size: int) -> pd.DataFrame:
     prior[:, 1:] = n[:, :-1]
     frame = pd.DataFrame(
         {
-            **frame_of_groups(log, log.n_stages),
+            **log.group_stage_columns(log.n_stages),
             "step": np.tile(np.arange(1, log.n_stages + 1), log.n_groups).astype(np.int64),
             "n_customers": n.ravel().astype(np.int64),
             "share": ratio(n, n_persona[:, None]).ravel(),
@@ -224,7 +217,7 @@ def funnel_table(log: Log, min_group_size: int) -> pd.DataFrame:
         frame,
         min_group_size=min_group_size,
         columns=["n_customers", "share", "n_from_previous", "conversion"],
-        complementary_by=complementary_keys(log, ["stage"]),
+        complementary_by=log.complementary(["stage"]),
     )
     small_flow = frame["n_from_previous"] < min_group_size
     frame.loc[small_flow, ["n_from_previous", "conversion"]] = np.nan

@@ -56,14 +56,7 @@ import pandas as pd
 from cjresearch._checks import require_columns
 from cjresearch.analysis._codes import NS_PER_DAY, codes
 from cjresearch.analysis.intervals import t_interval, wilson_intervals
-from cjresearch.analysis.journey_map._log import (
-    Log,
-    complementary_keys,
-    empty_frame,
-    frame_of_groups,
-    prepare,
-    ratio,
-)
+from cjresearch.analysis.journey_map._log import Log, empty_frame, prepare, ratio
 from cjresearch.analysis.journey_map.flows import funnel_table, transition_table, variant_table
 from cjresearch.analysis.journey_map.pain_points import (
     opportunity_table,
@@ -170,7 +163,7 @@ def _map_table(
 
     median_days = _median_days(log)
 
-    table: dict[str, Any] = frame_of_groups(log, n_stages)
+    table: dict[str, Any] = log.group_stage_columns(n_stages)
     top_tp, top_tp_share = _top(touchpoint_counts, log.touchpoint_labels, n_reached)
     if channel_counts is not None and log.channel_labels is not None:
         top_ch, top_ch_share = _top(channel_counts, log.channel_labels, n_reached)
@@ -217,7 +210,7 @@ def _map_table(
         min_group_size=min_group_size,
         count_col="n_customers",
         columns=figures,
-        complementary_by=complementary_keys(log, ["stage"]),
+        complementary_by=log.complementary(["stage"]),
     )
     # A persona smaller than the threshold: its size is a small count as well.
     frame["n_persona"] = frame["n_persona"].astype("float64")
@@ -301,7 +294,7 @@ def _label_table(
         frame,
         min_group_size=min_group_size,
         columns=figures,
-        complementary_by=complementary_keys(log, ["stage", column]),
+        complementary_by=log.complementary(["stage", column]),
     )
     frame["_group"] = g
     frame["_n"] = customers[g, s, t]

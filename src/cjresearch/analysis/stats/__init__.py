@@ -177,11 +177,8 @@ def analyse(
     check_common(customers, settings, personas)
     require_columns(observations, ("customer_id", "timestamp", "stage", "emotion"), "observations")
     end = end_of_observation(observations, observation_end)
-    customers, other = encode(
-        customers, observations=observations, stage_emotion=stage_emotion, personas=personas
-    )
-    observations, stage_emotion, personas = (
-        other[name] for name in ("observations", "stage_emotion", "personas")
+    customers, observations, stage_emotion, personas = encode(
+        customers, observations, stage_emotion, personas
     )
     cells = logit_cells(customers, stage_emotion, personas, settings)
     odds = emotion_table(cells, settings)

@@ -189,23 +189,22 @@ def groups(customers: pd.DataFrame, personas: pd.DataFrame | None) -> list[tuple
     return out
 
 
-def encode(
-    customers: pd.DataFrame, **frames: pd.DataFrame | None
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Customer ids as integer positions (string-id lookups dominate the run time otherwise);
-    rows of other frames whose customer is unknown are left out."""
+def encode(customers: pd.DataFrame, *frames: pd.DataFrame | None) -> list[Any]:
+    """Customer ids as integer positions (string-id lookups dominate the run time otherwise):
+    ``customers`` and then each frame, in order; rows of the frames whose customer is unknown
+    are left out, and a frame that is None stays None."""
     ids = pd.Index(customers["customer_id"])
     if not ids.is_unique:
         msg = "customers has duplicate customer_id values; each customer must appear once"
         raise CJResearchError(msg)
-    out: dict[str, Any] = {}
-    for name, frame in frames.items():
+    out: list[Any] = [customers.assign(customer_id=np.arange(len(customers)))]
+    for frame in frames:
         if frame is None:
-            out[name] = None
+            out.append(None)
             continue
         code = ids.get_indexer(frame["customer_id"])
-        out[name] = frame.assign(customer_id=code).loc[code >= 0].reset_index(drop=True)
-    return customers.assign(customer_id=np.arange(len(customers))), out
+        out.append(frame.assign(customer_id=code).loc[code >= 0].reset_index(drop=True))
+    return out
 
 
 def join_flags(flags: Sequence[str]) -> str:

@@ -156,8 +156,8 @@ def emotion_churn(
     """
     settings = Settings.resolve(settings, **options)
     check_common(customers, settings, personas)
-    customers, other = encode(customers, stage_emotion=stage_emotion, personas=personas)
-    cells = logit_cells(customers, other["stage_emotion"], other["personas"], settings)
+    customers, stage_emotion, personas = encode(customers, stage_emotion, personas)
+    cells = logit_cells(customers, stage_emotion, personas, settings)
     table = emotion_table(cells, settings)
     warn("emotion_churn", table)
     return table
@@ -259,9 +259,8 @@ def joint_model(
     if interactions and personas is None:
         msg = "interactions=True needs a personas frame (customer_id, persona_id, persona_name)"
         raise CJResearchError(msg)
-    customers, other = encode(customers, stage_emotion=stage_emotion, personas=personas)
-    personas = other["personas"]
-    wide = wide_emotion(other["stage_emotion"])
+    customers, stage_emotion, personas = encode(customers, stage_emotion, personas)
+    wide = wide_emotion(stage_emotion)
     base = customers.set_index("customer_id")
     model_flags: list[str] = []
     design, complete = controls_for(base, controls, model_flags)

@@ -94,9 +94,9 @@ def opportunities(
     """
     settings = Settings.resolve(settings, **options)
     check_common(customers, settings, personas)
-    customers, other = encode(customers, stage_emotion=stage_emotion, personas=personas)
+    customers, stage_emotion, personas = encode(customers, stage_emotion, personas)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StatisticalWarning)  # emotion_churn reports them
-        cells = logit_cells(customers, other["stage_emotion"], other["personas"], settings)
+        cells = logit_cells(customers, stage_emotion, personas, settings)
     table = emotion_table(cells, settings)
     return opportunity_rows(cells, table, settings)

@@ -139,10 +139,8 @@ def time_to_churn(
     settings = Settings.resolve(settings, **options)
     check_common(customers, settings, personas)
     require_columns(observations, ("customer_id", "timestamp", "stage", "emotion"), "observations")
-    customers, other = encode(customers, observations=observations, personas=personas)
-    table = cox_table(
-        customers, other["observations"], other["personas"], settings, observation_end
-    )
+    customers, observations, personas = encode(customers, observations, personas)
+    table = cox_table(customers, observations, personas, settings, observation_end)
     warn("time_to_churn", table)
     return table
 
@@ -208,11 +206,8 @@ def survival_curves(
     require_columns(customers, ("customer_id", "churned"), "customers")
     require_columns(observations, ("customer_id", "timestamp", "stage", "emotion"), "observations")
     end = end_of_observation(observations, observation_end)
-    customers, other = encode(
-        customers, observations=observations, stage_emotion=stage_emotion, personas=personas
-    )
-    observations, stage_emotion, personas = (
-        other[name] for name in ("observations", "stage_emotion", "personas")
+    customers, observations, stage_emotion, personas = encode(
+        customers, observations, stage_emotion, personas
     )
     follow = follow_up(customers, observations, end)
     usable = follow[follow["excluded"] == ""]
