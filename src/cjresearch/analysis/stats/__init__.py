@@ -58,6 +58,10 @@ from cjresearch.analysis.settings import Settings
 from cjresearch.analysis.stats._common import (
     EMOTION_CHURN_COLUMNS,
     FINDINGS_COLUMNS,
+    JOINT_DIAGNOSTIC_COLUMNS,
+    KM_COLUMNS,
+    LOGRANK_COLUMNS,
+    OPPORTUNITY_COLUMNS,
     TIME_TO_CHURN_COLUMNS,
     adjust_pvalues,
     check_common,
@@ -79,6 +83,10 @@ from cjresearch.analysis.stats.survival import cox_table, survival_curves, time_
 __all__ = [
     "EMOTION_CHURN_COLUMNS",
     "FINDINGS_COLUMNS",
+    "JOINT_DIAGNOSTIC_COLUMNS",
+    "KM_COLUMNS",
+    "LOGRANK_COLUMNS",
+    "OPPORTUNITY_COLUMNS",
     "TIME_TO_CHURN_COLUMNS",
     "EmotionChurnResult",
     "JointModel",
