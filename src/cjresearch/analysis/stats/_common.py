@@ -27,18 +27,6 @@ from cjresearch.errors import (
     StatisticalWarning,
 )
 
-__all__ = [
-    "EMOTION_CHURN_COLUMNS",
-    "FINDINGS_COLUMNS",
-    "JOINT_DIAGNOSTIC_COLUMNS",
-    "KM_COLUMNS",
-    "LOGRANK_COLUMNS",
-    "OPPORTUNITY_COLUMNS",
-    "TIME_TO_CHURN_COLUMNS",
-    "adjust_pvalues",
-]
-
-
 EMOTION_CHURN_COLUMNS = (
     "persona",
     "stage",
