@@ -8,9 +8,9 @@ sample generator. In one process run it times:
 
 - baseline: scikit-learn's full-batch ``KMeans`` (same starts) on the same encoded matrix,
   i.e. what a hand-written pipeline would call;
-- ours, fixed k: ``cjresearch.analysis.personas.segment.segment(k=...)`` (encoder + MiniBatchKMeans above
-  100,000 customers + a bootstrap stability estimate on resamples of 10,000), and the same
-  without the bootstrap (``n_bootstrap=0``) to show what stability costs;
+- ours, fixed k: ``cjresearch.analysis.personas.segment.segment(k=...)`` (encoder +
+  MiniBatchKMeans above 100,000 customers + a bootstrap stability estimate on resamples of
+  10,000), and the same without the bootstrap (``n_bootstrap=0``) to show what stability costs;
 - ours, auto-k: ``segment(k="auto")`` over ``k_range`` (2, 8).
 
 It prints wall time, peak traced memory (tracemalloc: Python and NumPy allocations) and the
@@ -34,7 +34,8 @@ import pandas as pd
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
-from cjresearch.analysis.personas.segment import FeatureEncoder, segment
+from cjresearch.analysis.personas.encoding import FeatureEncoder
+from cjresearch.analysis.personas.segment import segment
 
 CHANNELS = ("app", "email", "phone", "social", "store", "web")
 

@@ -1,10 +1,11 @@
-"""Speed of cjresearch.analysis.stats: the Cox solver against statsmodels PHReg, and analyse() by size.
+"""Speed of cjresearch.analysis.stats: the Cox solver against statsmodels PHReg, analyse() by size.
 
 Usage: ``python bench/stats_speed.py [--rows 30000] [--sizes 20000 200000 1000000]``
 
 1. The same start/stop data (continuous times, so few ties) fitted by statsmodels ``PHReg``
-   (Efron, entry nudged to the (start, stop] convention) and by ``cjresearch.analysis.stats._cox.fit_cox``;
-   prints both times, the ratio and the largest coefficient difference.
+   (Efron, entry nudged to the (start, stop] convention) and by the package's own solver
+   (``cjresearch.analysis.stats.fit_cox``); prints both times, the ratio and
+   the largest coefficient difference.
 2. ``analyse`` on the simulation study's generator (3 stages, 2 personas) at each size.
 """
 
@@ -18,8 +19,7 @@ import numpy as np
 from simulation import END, generate
 from statsmodels.duration.hazard_regression import PHReg
 
-from cjresearch.analysis.stats import analyse
-from cjresearch.analysis.stats._cox import fit_cox
+from cjresearch.analysis.stats import analyse, fit_cox
 from cjresearch.errors import StatisticalWarning
 
 

@@ -9,7 +9,6 @@ import pytest
 from cjresearch.analysis.privacy import (
     check_publishable,
     display_frame,
-    drop_customer_ids,
     redact,
     redact_text,
     suppress,
@@ -164,11 +163,11 @@ def test_display_frame_reads_suppressed_not_zero() -> None:
     assert pd.isna(display_frame(visible).loc[0, "rate"])
 
 
-def test_customer_ids_are_refused_and_dropped() -> None:
+def test_customer_ids_are_refused() -> None:
     frame = pd.DataFrame({"customer_id": ["C1"], "n_customers": [12]})
     with pytest.raises(CJResearchError, match="customer id column"):
         check_publishable(frame, name="t")
-    check_publishable(drop_customer_ids(frame), name="t")
+    check_publishable(frame.drop(columns="customer_id"), name="t")
     leaked = pd.DataFrame({"path": ["C0000001"], "n_customers": [12]})
     with pytest.raises(CJResearchError, match="holds 1 customer id value"):
         check_publishable(leaked, customer_ids=["C0000001", "C0000002"])

@@ -1,7 +1,7 @@
 """Pre-aggregated figures for every time window: what the explorer reads instead of events.
 
-The explorer (:mod:`cjresearch.explore.widgets`) lets a researcher pick personas, a stage, an emotion
-source and a window of months; every pane must update at once, on a study of a million
+The explorer (:mod:`cjresearch.explore.widgets`) lets a researcher pick personas, a stage, an
+emotion source and a window of months; every pane must update at once, on a study of a million
 customers too. So a build aggregates the event log and the emotion observations once, for
 *every* window of whole months, into small dense arrays; an interaction then only indexes
 them.
@@ -41,8 +41,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cjresearch.analysis.journeys import _codes as _positions
-from cjresearch.analysis.journeys import _factorize
+from cjresearch._files import atomic_path
+from cjresearch.analysis._codes import codes, factorize
+from cjresearch.analysis.verbatims import comment_pool, pick, scored
 from cjresearch.errors import CJResearchError
 
 __all__ = [
@@ -313,9 +314,8 @@ class Cube:
             "channels": self.channels,
         }
         target = folder / CUBE_FILE
-        partial = target.with_name(target.name + ".partial.npz")
-        np.savez_compressed(partial, meta=np.array(json.dumps(meta)), **self.arrays)  # type: ignore[arg-type]
-        partial.replace(target)
+        with atomic_path(target) as temporary:  # keeps the .npz suffix numpy insists on
+            np.savez_compressed(temporary, meta=np.array(json.dumps(meta)), **self.arrays)  # type: ignore[arg-type]
         return [target, write_parquet(self.verbatims, folder / VERBATIMS_FILE)]
 
     def persona_code(self, label: str) -> int:
@@ -344,11 +344,6 @@ def load_cube(folder: str | Path) -> Cube | None:
     )
 
 
-def _codes(values: pd.Series, labels: Sequence[object] | pd.Index) -> np.ndarray:
-    """Positions of ``values`` in ``labels`` (-1 for missing or unknown)."""
-    return _positions(values, pd.Index(labels))
-
-
 class _Pairs:
     """The (stage, label) pairs met in some columns, sorted, and each row's pair index."""
 
@@ -356,7 +351,7 @@ class _Pairs:
         self.stages = list(stages)
         seen: set[str] = set()
         for _, values in columns:
-            seen |= {str(v) for v in _factorize(values)[1]}
+            seen |= {str(v) for v in factorize(values)[1]}
         self.labels = pd.Index(sorted(seen))
         keys = [self._key(stage, values) for stage, values in columns]
         self.keys = np.unique(np.concatenate([k[k >= 0] for k in keys] or [np.array([], int)]))
@@ -364,7 +359,7 @@ class _Pairs:
         self.pairs = [(self.stages[k // width], str(self.labels[k % width])) for k in self.keys]
 
     def _key(self, stage: np.ndarray, values: pd.Series) -> np.ndarray:
-        label = _codes(values, self.labels)
+        label = codes(values, self.labels)
         return np.where((stage >= 0) & (label >= 0), stage * max(len(self.labels), 1) + label, -1)
 
     def index(self, stage: np.ndarray, values: pd.Series) -> np.ndarray:
@@ -405,37 +400,18 @@ def build_cube(
     cx_lexicon
         Score the comments as the study does (``[emotion] text_lexicon``).
     """
-    from cjresearch.analysis.privacy import redact
-
     stages = [str(s) for s in stages]
     ids = pd.Index(customers["customer_id"])
     churned = customers["churned"].to_numpy(dtype=np.float64)
-    if assignments is not None and len(assignments):
-        names = (
-            assignments[["persona_id", "persona_name"]]
-            .drop_duplicates("persona_id")
-            .sort_values("persona_id")
-        )
-        persona_ids = [int(i) for i in names["persona_id"]]
-        personas = [str(n) for n in names["persona_name"]]
-        code = pd.Series(np.arange(len(persona_ids)), index=persona_ids)
-        persona_of = np.full(len(ids), len(personas), dtype=np.int64)
-        at = ids.get_indexer(assignments["customer_id"])
-        persona_of[at[at >= 0]] = code.reindex(assignments["persona_id"][at >= 0]).to_numpy()
-    else:
-        persona_ids, personas = [], []
-        persona_of = np.zeros(len(ids), dtype=np.int64)
-    if (persona_of == len(personas)).any():
-        personas.append(NO_PERSONA)
-        persona_ids.append(-1)
+    persona_ids, personas, persona_of = _persona_codes(assignments, ids)
     n_p, n_s = len(personas), len(stages)
 
     periods, (ev_period, ob_period) = month_periods(events["timestamp"], observations["timestamp"])
     m = len(periods)
-    ev_customer = _codes(events["customer_id"], ids)
-    ob_customer = _codes(observations["customer_id"], ids)
-    ev_stage = _codes(events["stage"], stages)
-    ob_stage = _codes(observations["stage"], stages)
+    ev_customer = codes(events["customer_id"], ids)
+    ob_customer = codes(observations["customer_id"], ids)
+    ev_stage = codes(events["stage"], stages)
+    ob_stage = codes(observations["stage"], stages)
     has_tp = "touchpoint" in observations.columns
     tp_pairs = _Pairs(
         stages,
@@ -463,7 +439,7 @@ def build_cube(
     ob_value = obs["emotion"].to_numpy(dtype=np.float64)
     present = obs["source"].value_counts(sort=False)
     sources = [ALL_SOURCES, *[str(s) for s in present.index[present > 0]]]
-    ob_source = _codes(obs["source"], sources)
+    ob_source = codes(obs["source"], sources)
     touchpoints = tp_pairs.pairs
     ev_tp, ob_tp, ev_ch = ev_tp_all[keep_ev], ob_tp_all[keep_ob], ev_ch_all[keep_ev]
     channels = ch_pairs.pairs if ch_pairs is not None else []
@@ -491,16 +467,7 @@ def build_cube(
     observed = tuple(column[ok] for column in observed)
     arrays |= _emotion_arrays("tp_emotion", ob_tp[ok], n_t, observed, n_p, n_k, m)
 
-    if n_c:
-        ok = ev_ch >= 0
-        g = ev_persona[ok] * n_c + ev_ch[ok]
-        arrays["ch_reach"] = window_counts(
-            g, ev_customer[ok], ev_period[ok], n_groups=n_p * n_c, n_periods=m
-        )
-        arrays["ch_events"] = window_totals(g, ev_period[ok], n_groups=n_p * n_c, n_periods=m)
-    else:
-        arrays["ch_reach"] = np.zeros((0, m, m))
-        arrays["ch_events"] = np.zeros((0, m, m))
+    arrays |= _channel_arrays(ev_ch, (ev_persona, ev_customer, ev_period), n_p, n_c, m)
 
     shapes = {
         "active": (n_p,), "reach": (n_p, n_s), "reach_churned": (n_p, n_s),
@@ -511,7 +478,6 @@ def build_cube(
         arrays[name] = arrays[name].reshape(*lead, m, m)
 
     verbatims = _verbatims(feedback, ids, persona_of, stages, tp_pairs, m, periods, cx_lexicon)
-    verbatims["text"] = redact(verbatims["text"]).to_numpy()
     return Cube(
         periods=tuple(periods),
         personas=tuple(personas),
@@ -523,6 +489,55 @@ def build_cube(
         arrays=arrays,
         verbatims=verbatims,
     )
+
+
+def _persona_codes(
+    assignments: pd.DataFrame | None, ids: pd.Index
+) -> tuple[list[int], list[str], np.ndarray]:
+    """Persona ids and labels by code (:data:`NO_PERSONA` last when some customers have no
+    persona), and each customer's code."""
+    if assignments is not None and len(assignments):
+        names = (
+            assignments[["persona_id", "persona_name"]]
+            .drop_duplicates("persona_id")
+            .sort_values("persona_id")
+        )
+        persona_ids = [int(i) for i in names["persona_id"]]
+        personas = [str(n) for n in names["persona_name"]]
+        code = pd.Series(np.arange(len(persona_ids)), index=persona_ids)
+        persona_of = np.full(len(ids), len(personas), dtype=np.int64)
+        at = ids.get_indexer(assignments["customer_id"])
+        persona_of[at[at >= 0]] = code.reindex(assignments["persona_id"][at >= 0]).to_numpy()
+    else:
+        persona_ids, personas = [], []
+        persona_of = np.zeros(len(ids), dtype=np.int64)
+    if (persona_of == len(personas)).any():
+        personas.append(NO_PERSONA)
+        persona_ids.append(-1)
+    return persona_ids, personas, persona_of
+
+
+def _channel_arrays(
+    channel: np.ndarray,
+    events: tuple[np.ndarray, np.ndarray, np.ndarray],
+    n_personas: int,
+    n_channels: int,
+    n_periods: int,
+) -> dict[str, np.ndarray]:
+    """``ch_reach`` and ``ch_events``, (persona x channel pair, a, b); empty without channels.
+    ``events`` holds each event's persona, customer and period."""
+    if not n_channels:
+        return {name: np.zeros((0, n_periods, n_periods)) for name in ("ch_reach", "ch_events")}
+    persona, customer, period = events
+    ok = channel >= 0
+    g = persona[ok] * n_channels + channel[ok]
+    n_groups = n_personas * n_channels
+    return {
+        "ch_reach": window_counts(
+            g, customer[ok], period[ok], n_groups=n_groups, n_periods=n_periods
+        ),
+        "ch_events": window_totals(g, period[ok], n_groups=n_groups, n_periods=n_periods),
+    }
 
 
 def _emotion_arrays(
@@ -567,22 +582,23 @@ def _verbatims(
     periods: Sequence[str],
     cx_lexicon: bool,
 ) -> pd.DataFrame:
+    """The most negative comments of every persona, stage, touchpoint and month, redacted, by
+    the rule of :mod:`cjresearch.analysis.verbatims` (distinct as written)."""
     empty = pd.DataFrame(
         {
             "persona": pd.Series(dtype="int64"),
             "stage": pd.Series(dtype="int64"),
             "touchpoint": pd.Series(dtype="int64"),
             "period": pd.Series(dtype="int64"),
-            "text": pd.Series(dtype="str"),
+            "text": pd.Series(dtype=object),
             "text_emotion": pd.Series(dtype="float64"),
         }
     )
-    if feedback is None or "text" not in feedback.columns:
+    rows = comment_pool(feedback)
+    if rows is None:
         return empty
-    text = feedback["text"]
-    rows = feedback[text.notna().to_numpy() & (text.astype(str).str.strip() != "").to_numpy()]
-    customer = _codes(rows["customer_id"], ids)
-    stage = _codes(rows["stage"], stages)
+    customer = codes(rows["customer_id"], ids)
+    stage = codes(rows["stage"], stages)
     month = _month_number(rows["timestamp"])
     start = int(periods[0][:4]) * 12 + int(periods[0][5:]) - 1
     period = month - start
@@ -594,24 +610,20 @@ def _verbatims(
         tp = tp_pairs.index(stage[keep], rows["touchpoint"])
     else:
         tp = np.full(len(rows), -1, dtype=np.int64)
-    from cjresearch.analysis.emotion import score_texts
-
-    raw = rows["text"].astype(str).reset_index(drop=True)
-    frame = pd.DataFrame(
+    pool = pd.DataFrame(
         {
             "persona": persona_of[customer[keep]],
             "stage": stage[keep],
             "touchpoint": tp,
             "period": period[keep],
-            "text": raw,
-            "text_emotion": score_texts(raw, cx_lexicon=cx_lexicon).to_numpy(dtype=np.float64),
+            "raw": rows["text"].astype(str).reset_index(drop=True),
         }
     )
-    frame = frame.sort_values(
-        ["persona", "stage", "touchpoint", "period", "text_emotion"], kind="stable"
+    picked = pick(
+        scored(pool, cx_lexicon=cx_lexicon),
+        most_negative=VERBATIMS_PER_CELL,
+        typical=0,
+        by=["persona", "stage", "touchpoint", "period"],
+        distinct_by="raw",
     )
-    frame = frame.drop_duplicates(["persona", "stage", "touchpoint", "period", "text"])
-    frame = frame.groupby(["persona", "stage", "touchpoint", "period"], sort=False).head(
-        VERBATIMS_PER_CELL
-    )
-    return frame.reset_index(drop=True)[list(_VERBATIM_COLUMNS)]
+    return picked[list(_VERBATIM_COLUMNS)]

@@ -5,8 +5,7 @@ Three tools, used by the journey map, the reports and the widget explorer alike:
 - :func:`redact` replaces personal data in free text with placeholders;
 - :func:`suppress` blanks every figure that describes fewer than ``min_group_size``
   customers and flags the row, so that it is shown as *suppressed*, never as 0;
-- :func:`drop_customer_ids` and :func:`check_publishable` keep customer ids out of
-  anything published.
+- :func:`check_publishable` keeps customer ids out of anything published.
 
 Redaction
 ---------
@@ -57,7 +56,6 @@ __all__ = [
     "PLACEHOLDERS",
     "check_publishable",
     "display_frame",
-    "drop_customer_ids",
     "redact",
     "redact_text",
     "suppress",
@@ -310,19 +308,6 @@ def display_frame(
 
 #: Column names that hold customer-level identifiers.
 ID_COLUMNS: tuple[str, ...] = ("customer_id",)
-
-
-def drop_customer_ids(
-    frame: pd.DataFrame, *, id_columns: Sequence[str] = ID_COLUMNS
-) -> pd.DataFrame:
-    """A copy of ``frame`` without its customer id columns.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``frame`` minus the ``id_columns`` it has.
-    """
-    return frame.drop(columns=[c for c in id_columns if c in frame.columns])
 
 
 def check_publishable(

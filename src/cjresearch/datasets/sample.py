@@ -1,10 +1,10 @@
 """The synthetic sample study, with its planted truth.
 
-A subscription business with seven stages, 31 touchpoints over six channels and five planted
+A subscription business with seven stages, 34 touchpoints over six channels and five planted
 personas. Everything is drawn from one seeded generator, so the same seed gives the same files.
 Churn is planted on the emotion *as cjresearch measures it* (the mean normalised score of a
-customer at a stage, computed with :mod:`cjresearch.analysis.emotion`), so an analysis that recovers the
-planted effects is checking the whole chain, not a shortcut around it:
+customer at a stage, computed with :mod:`cjresearch.analysis.emotion`), so an analysis that
+recovers the planted effects is checking the whole chain, not a shortcut around it:
 
     logit P(churned) = intercept + plan effect + tenure_per_month * (tenure_months - 12)
                        + support_reached * reached_support
@@ -31,6 +31,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from cjresearch._files import atomic_path, write_text
 from cjresearch.analysis.emotion import emotion_observations, stage_emotion
 
 __all__ = [
@@ -338,19 +339,7 @@ def generate_sample(n_customers: int = 20_000, *, seed: int = 7) -> SampleStudy:
     events_all = pd.concat([early_events, late_events], ignore_index=True)
     feedback_all = pd.concat([early_feedback, late_feedback], ignore_index=True)
     if feedback_all.empty:
-        # a tiny study may draw no survey at all; a feedback file with no rows is an error
-        first = usage.iloc[0]
-        feedback_all = pd.DataFrame(
-            {
-                "customer": [first["customer"]],
-                "day": [first["day"]],
-                "stage": ["usage"],
-                "touchpoint": [first["touchpoint"]],
-                "instrument": ["nps"],
-                "score": _to_instrument(latent["usage"][[int(first["customer"])]], "nps"),
-                "text": [None],
-            }
-        )
+        feedback_all = _one_survey(usage, latent)
     events_frame = _events_frame(events_all, ids)
     feedback_frame = _feedback_frame(feedback_all, ids)
 
@@ -369,6 +358,23 @@ def generate_sample(n_customers: int = 20_000, *, seed: int = 7) -> SampleStudy:
     )
     truth = _truth(n, seed, ids, persona, churned, measured)
     return SampleStudy(customers, events_frame, feedback_frame, truth)
+
+
+def _one_survey(usage: pd.DataFrame, latent: dict[str, np.ndarray]) -> pd.DataFrame:
+    """An NPS answer at the first usage event: a tiny study may draw no survey at all, and a
+    feedback file with no rows is an error."""
+    first = usage.iloc[0]
+    return pd.DataFrame(
+        {
+            "customer": [first["customer"]],
+            "day": [first["day"]],
+            "stage": ["usage"],
+            "touchpoint": [first["touchpoint"]],
+            "instrument": ["nps"],
+            "score": _to_instrument(latent["usage"][[int(first["customer"])]], "nps"),
+            "text": [None],
+        }
+    )
 
 
 def _by_persona(persona: np.ndarray, attribute: Callable[[PersonaSpec], float]) -> np.ndarray:
@@ -813,14 +819,10 @@ def write_sample(
         ("events", sample.events),
         ("feedback", sample.feedback),
     ):
-        path = directory / f"{table}.{fmt}"
-        staging = path.with_name(f".{path.name}.tmp")
-        if fmt == "csv":
-            frame.to_csv(staging, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
-        else:
-            frame.to_parquet(staging, index=False)
-        staging.replace(path)
-    (directory / "truth.json").write_text(json.dumps(sample.truth, indent=1) + "\n")
-    study = directory / "study.toml"
-    study.write_text(study_toml(fmt=fmt))
-    return study
+        with atomic_path(directory / f"{table}.{fmt}") as temporary:
+            if fmt == "csv":
+                frame.to_csv(temporary, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
+            else:
+                frame.to_parquet(temporary, index=False)
+    write_text(directory / "truth.json", json.dumps(sample.truth, indent=1) + "\n")
+    return write_text(directory / "study.toml", study_toml(fmt=fmt))

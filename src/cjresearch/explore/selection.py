@@ -2,10 +2,11 @@
 
 A :class:`Query` names personas, a stage (or every stage), an emotion source, a window of
 months, the minimum group size and whether to compare with all customers; :func:`select`
-answers it from a :class:`cjresearch.analysis.cube.Cube` with tables shaped like the journey map's
-(:mod:`cjresearch.analysis.journey_map`), so the charts of :mod:`cjresearch.reporting.charts` draw them
-unchanged. For the whole observation period, every emotion source and the study's
-minimum group size the figures equal the published tables'.
+answers it from a :class:`cjresearch.analysis.cube.Cube` with tables shaped like the journey
+map's (:mod:`cjresearch.analysis.journey_map`), so the charts of
+:mod:`cjresearch.reporting.charts` draw them unchanged. For the whole observation period,
+every emotion source and the study's minimum group size the figures equal the published
+tables'.
 
 Suppression follows the reports: every figure describing fewer than ``min_group_size``
 customers is blanked (:func:`cjresearch.analysis.privacy.suppress`), across *every* persona before
@@ -33,9 +34,9 @@ import numpy as np
 import pandas as pd
 
 from cjresearch.analysis.cube import ALL_SOURCES, NO_PERSONA, Cube
-from cjresearch.analysis.journey_map import ALL, _risk_ratio, _t_interval
-from cjresearch.analysis.personas.profiles import wilson_intervals
+from cjresearch.analysis.intervals import risk_ratio, t_interval, wilson_intervals
 from cjresearch.analysis.privacy import suppress
+from cjresearch.data.schema import ALL
 from cjresearch.errors import CJResearchError
 
 __all__ = ["ALL", "Query", "Selection", "select"]
@@ -209,7 +210,7 @@ def _journey(rows: _Rows, source: int, m: int) -> pd.DataFrame:
     n_e = rows("emotion_n")[:, :, source]
     total = rows("emotion_sum")[:, :, source]
     squares = rows("emotion_sumsq")[:, :, source]
-    mean, low, high, _ = _t_interval(total, squares, n_e)
+    mean, low, high, _ = t_interval(total, squares, n_e, bounds=(-1.0, 1.0))
     churn_low, churn_high = wilson_intervals(churned.ravel(), reach.ravel())
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(active[:, None] > 0, reach / active[:, None], np.nan)
@@ -331,7 +332,7 @@ def _pain_points(
     hit = touchpoints["n_churned"].to_numpy(dtype=np.float64)
     n_rest = stage_n - n
     rest_churned = stage_churned - hit
-    lift, low, high = _risk_ratio(hit, n, rest_churned, n_rest)
+    lift, low, high = risk_ratio(hit, n, rest_churned, n_rest)
     emotion = touchpoints["emotion_mean"].to_numpy(dtype=np.float64)
     gap = emotion - stage_emotion
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -9,9 +9,7 @@ import pytest
 from cjresearch.analysis.personas.identities import (
     PersonaIdentity,
     centroids_in,
-    load_identities,
     match_identities,
-    save_identities,
     stable_labels,
 )
 from cjresearch.analysis.personas.segment import segment
@@ -99,23 +97,9 @@ def test_negative_max_distance_raises() -> None:
         match_identities(_centroids([(0.0, 0.0)]), PREVIOUS, max_distance=-1.0)
 
 
-def test_json_round_trip(tmp_path) -> None:
-    path = tmp_path / "identities.json"
-    save_identities(PREVIOUS, path, columns=COLUMNS)
-    identities, columns = load_identities(path)
-    assert identities == PREVIOUS
-    assert columns == COLUMNS
-
-
-def test_load_errors(tmp_path) -> None:
-    with pytest.raises(CJResearchError, match="no identities file"):
-        load_identities(tmp_path / "missing.json")
-    bad = tmp_path / "bad.json"
-    bad.write_text("{}", encoding="utf-8")
-    with pytest.raises(CJResearchError, match="not an identities file"):
-        load_identities(bad)
+def test_repeated_previous_persona_ids_raise() -> None:
     with pytest.raises(CJResearchError, match="repeats persona ids"):
-        save_identities([PREVIOUS[0], PREVIOUS[0]], bad, columns=COLUMNS)
+        match_identities(_centroids([(0.0, 0.0)]), [PREVIOUS[0], PREVIOUS[0]])
 
 
 def _blobs(n: int = 3_000, seed: int = 0) -> pd.DataFrame:
@@ -130,12 +114,10 @@ def _blobs(n: int = 3_000, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
-def test_rebuild_on_changed_data_keeps_every_persona_id(tmp_path) -> None:
+def test_rebuild_on_changed_data_keeps_every_persona_id() -> None:
     features = _blobs()
     first = segment(features, k=5, seed=7, n_bootstrap=0, n_init=3)
     first_ids, first_matching = stable_labels(first, [])
-    path = tmp_path / "identities.json"
-    save_identities(first_matching.identities, path, columns=first.encoder.columns_)
 
     rng = np.random.default_rng(11)
     keep = rng.random(len(features)) >= 0.05
@@ -143,7 +125,7 @@ def test_rebuild_on_changed_data_keeps_every_persona_id(tmp_path) -> None:
     before = changed.copy()
     second = segment(changed, k=5, seed=12345, n_bootstrap=0, n_init=3)
 
-    previous, columns = load_identities(path)
+    previous, columns = list(first_matching.identities), first.encoder.columns_
     centroids = centroids_in(first.encoder, changed, second.labels)
     second_ids, matching = stable_labels(second, previous, centroids=centroids, columns=columns)
     pd.testing.assert_frame_equal(changed, before)

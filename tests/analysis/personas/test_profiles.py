@@ -1,8 +1,6 @@
-"""Profiles: Wilson intervals, the persona table, persona traits and generated names."""
+"""Profiles: the persona table, persona traits and generated names."""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pandas as pd
@@ -20,71 +18,11 @@ from cjresearch.analysis.personas.profiles import (
     persona_traits,
     persona_verbatims,
     usage_profile,
-    wilson_interval,
-    wilson_intervals,
 )
 from cjresearch.datasets.sample import PERSONAS
 from cjresearch.errors import CJResearchError
 from helpers import sample_pipeline
-
-
-def _wilson_closed_form(k: int, n: int, z: float) -> tuple[float, float]:
-    # Wilson (1927) score interval, written out by hand
-    p = k / n
-    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
-    half = z / (1 + z**2 / n) * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
-    return centre - half, centre + half
-
-
-# --- Wilson -----------------------------------------------------------------------------
-
-
-def test_wilson_interval_matches_closed_form() -> None:
-    z = 1.959963984540054  # scipy.stats.norm.ppf(0.975)
-    low, high = wilson_interval(10, 50)
-    exp_low, exp_high = _wilson_closed_form(10, 50, z)
-    assert low == pytest.approx(exp_low, abs=1e-12)
-    assert high == pytest.approx(exp_high, abs=1e-12)
-    assert (round(low, 4), round(high, 4)) == (0.1124, 0.3304)
-
-
-def test_wilson_interval_other_confidence_and_edges() -> None:
-    z = 2.5758293035489004  # scipy.stats.norm.ppf(0.995)
-    low, high = wilson_interval(3, 7, confidence=0.99)
-    assert (low, high) == pytest.approx(_wilson_closed_form(3, 7, z), abs=1e-12)
-    assert wilson_interval(0, 10)[0] == pytest.approx(0.0, abs=1e-12)
-    assert wilson_interval(10, 10)[1] == pytest.approx(1.0, abs=1e-12)
-    assert all(math.isnan(v) for v in wilson_interval(0, 0))
-
-
-def test_wilson_intervals_vectorised() -> None:
-    k = np.array([10, 0, 3])
-    n = np.array([50, 0, 7])
-    low, high = wilson_intervals(k, n)
-    assert low[0] == pytest.approx(wilson_interval(10, 50)[0])
-    assert np.isnan(low[1]) and np.isnan(high[1])
-    assert high[2] == pytest.approx(wilson_interval(3, 7)[1])
-    assert k.tolist() == [10, 0, 3]  # not mutated
-
-
-@pytest.mark.parametrize(
-    ("k", "n", "confidence", "match"),
-    [
-        (5, 4, 0.95, "0 <= successes <= n"),
-        (-1, 4, 0.95, "0 <= successes <= n"),
-        (1, 4, 1.0, "confidence must be strictly between 0 and 1"),
-        (1, 4, 0.0, "confidence must be strictly between 0 and 1"),
-    ],
-)
-def test_wilson_interval_rejects_bad_input(k: int, n: int, confidence: float, match: str) -> None:
-    with pytest.raises(CJResearchError, match=match):
-        wilson_interval(k, n, confidence=confidence)
-
-
-def test_wilson_intervals_rejects_shape_mismatch() -> None:
-    with pytest.raises(CJResearchError, match="same shape"):
-        wilson_intervals([1, 2], [3])
-
+from helpers.reference import wilson_closed_form
 
 # --- Persona table ----------------------------------------------------------------------
 
@@ -112,10 +50,10 @@ def test_persona_table_golden(labelled: tuple[pd.Series, pd.Series]) -> None:
     assert out["churn_rate"].tolist() == pytest.approx([1 / 3, 2 / 4])
     z = 1.959963984540054
     assert out["churn_ci_low"].tolist() == pytest.approx(
-        [_wilson_closed_form(1, 3, z)[0], _wilson_closed_form(2, 4, z)[0]]
+        [wilson_closed_form(1, 3, z)[0], wilson_closed_form(2, 4, z)[0]]
     )
     assert out["churn_ci_high"].tolist() == pytest.approx(
-        [_wilson_closed_form(1, 3, z)[1], _wilson_closed_form(2, 4, z)[1]]
+        [wilson_closed_form(1, 3, z)[1], wilson_closed_form(2, 4, z)[1]]
     )
     assert np.isnan(out["stability"].iloc[0])
     assert out["stability"].iloc[1] == 0.8

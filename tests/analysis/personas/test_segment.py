@@ -1,4 +1,4 @@
-"""Personas: the feature encoder, segmentation with evidence for k, and assignment."""
+"""Personas: segmentation with evidence for k, and assignment (the encoder: test_encoding.py)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,8 @@ from hypothesis import strategies as st
 from sklearn.metrics import adjusted_rand_score
 
 from cjresearch.analysis.journeys import DEFAULT_FEATURES, select_features
-from cjresearch.analysis.personas.segment import (
-    STABILITY_THRESHOLD,
-    FeatureEncoder,
-    assign,
-    segment,
-)
+from cjresearch.analysis.personas.encoding import FeatureEncoder
+from cjresearch.analysis.personas.segment import STABILITY_THRESHOLD, assign, segment
 from cjresearch.errors import CJResearchError, StatisticalWarning
 from helpers import sample_pipeline
 
@@ -145,27 +141,6 @@ def test_assign_names_missing_columns(small) -> None:
         assign(small.drop(columns=["customer_id"]), result)
 
 
-# --- the encoder ------------------------------------------------------------------------
-
-
-def test_encoder_weights_every_block_to_total_variance_one() -> None:
-    features = select_features(
-        sample_pipeline(600, 3).features, ["channel_share_*", "emotion_*", "age", "plan"]
-    )
-    encoder = FeatureEncoder().fit(features)
-    encoded = encoder.transform(features)
-    blocks = encoder.blocks_.set_index("column")["block"]
-    total = encoded.var(ddof=0).groupby(blocks).sum()
-    np.testing.assert_allclose(total.to_numpy(), 1.0)
-    # a family counts once; each channel share is a variable of its own
-    assert {"emotion_*", "emotion_*_missing", "plan", "age", "channel_share_app"} <= set(
-        total.index
-    )
-    assert "channel_share_*" not in set(total.index)
-    assert "emotion_onboarding_missing" in encoder.columns_  # missing is not neutral
-    assert encoder.fit(features) is encoder
-
-
 def _toy() -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -208,8 +183,6 @@ def test_degenerate_inputs_raise_clear_errors() -> None:
         segment(toy, k=0)
     with pytest.raises(CJResearchError, match="k_range must be"):
         segment(toy, k="auto", k_range=(1, 3))
-    with pytest.raises(CJResearchError, match="not fitted"):
-        FeatureEncoder().transform(toy)
 
 
 def test_k_range_beyond_the_customers_is_cut_with_a_warning() -> None:

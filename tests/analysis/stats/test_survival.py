@@ -1,4 +1,5 @@
-"""Cox solver and start/stop rows: golden Rossi values, equality with statsmodels PHReg."""
+"""Survival (stats.survival, with the Cox solver and start/stop rows): golden Rossi values,
+equality with statsmodels PHReg, the planted direction, Kaplan-Meier curves by tercile."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import pandas as pd
 import pytest
 from statsmodels.duration.hazard_regression import PHReg
 
+from cjresearch.analysis.stats import TIME_TO_CHURN_COLUMNS, survival_curves, time_to_churn
 from cjresearch.analysis.stats._cox import fit_cox
 from cjresearch.analysis.stats._survival import follow_up, start_stop
 from helpers import FIXTURES
+from helpers.stats import CONTROLS, UNIT, toy_study
 
 ROSSI = pd.read_csv(FIXTURES / "rossi.csv")
 COVARIATES = ["fin", "age", "race", "wexp", "mar", "paro", "prio"]
@@ -128,3 +131,38 @@ def test_start_stop_rows_carry_the_running_mean_from_when_it_was_expressed() -> 
     y = rows[rows["customer_id"] == "y"]
     assert y[["start", "stop", "event"]].to_numpy().tolist() == [[5.0, 100.0, False]]
     assert "z" not in set(rows["customer_id"])
+
+
+def test_time_varying_cox_finds_the_planted_direction(big) -> None:
+    table = time_to_churn(
+        big.tables.customers,
+        big.observations,
+        stages=["awareness", "onboarding", "support"],
+        controls=CONTROLS,
+        unit_size=UNIT,
+        observation_end=big.tables.observation_end,
+    )
+    assert list(table.columns) == list(TIME_TO_CHURN_COLUMNS)
+    table = table.set_index("stage")
+    for stage in ("onboarding", "support"):
+        assert table.loc[stage, "hazard_ratio"] < 1
+        assert table.loc[stage, "q_value"] < 0.001
+    assert table.loc["awareness", "q_value"] >= 0.05
+    # delayed entry: everyone who churned before expressing a support emotion is not counted
+    assert table.loc["support", "n_events"] < big.tables.customers["churned"].sum()
+
+
+def test_survival_curves_stand_alone() -> None:
+    toy = toy_study(n=600)
+    curves, tests = survival_curves(
+        toy["customers"],
+        toy["observations"],
+        toy["stage_emotion"],
+        stages=["a"],
+        observation_end="2026-01-01",
+    )
+    assert set(curves["tercile"]) == {"low", "middle", "high"}
+    low = curves[curves["tercile"] == "low"]["survival"].iloc[-1]
+    high = curves[curves["tercile"] == "high"]["survival"].iloc[-1]
+    assert low < high  # planted: low emotion at a, more churn
+    assert tests["p_value"].iloc[0] < 0.001

@@ -6,9 +6,9 @@ previous run's saved :class:`PersonaIdentity` records by an optimal one-to-one a
 (``scipy.optimize.linear_sum_assignment``) on Euclidean distances between centroids in
 the *previous* run's encoded space (see :func:`centroids_in`). Matched segments keep their
 persona's id; unmatched new segments are *born* with the next free ids; unmatched previous
-personas *die*. :func:`save_identities` and :func:`load_identities` keep identities
-between runs as JSON, with the encoded column names so that a changed feature space is
-detected rather than silently mis-matched.
+personas *die*. The identities travel between runs inside the saved persona model
+(:class:`cjresearch.analysis.personas.model.PersonaModel`), which also knows its features, so
+that a changed feature space is detected rather than silently mis-matched.
 
 Examples
 --------
@@ -24,29 +24,24 @@ Examples
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
-from cjresearch.analysis.personas.segment import FeatureEncoder, Segmentation
+from cjresearch.analysis.personas.encoding import FeatureEncoder
+from cjresearch.analysis.personas.segment import Segmentation
 from cjresearch.errors import CJResearchError
 
 __all__ = [
     "Matching",
     "PersonaIdentity",
     "centroids_in",
-    "load_identities",
     "match_identities",
-    "save_identities",
     "stable_labels",
 ]
-
-_FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -77,7 +72,7 @@ class Matching:
     identities
         The identities of the new run, one per new segment in segment order: kept
         personas keep their name, born ones are named ``"persona_<id>"``; centroids are
-        the new centroids. Save these for the next run.
+        the new centroids. The next run matches against these.
     """
 
     mapping: dict[int, int]
@@ -93,81 +88,6 @@ class Matching:
             f"{len(self.births)} born, {len(self.deaths)} died ({html.escape(deaths)})"
             f"{self.summary.to_html(index=False)}</div>"
         )
-
-
-def save_identities(
-    identities: Sequence[PersonaIdentity], path: str | Path, *, columns: Sequence[str]
-) -> None:
-    """Write identities and the encoded column names to ``path`` as JSON.
-
-    Parameters
-    ----------
-    identities
-        For example ``Matching.identities`` of the current run.
-    path
-        The JSON file to write (overwritten).
-    columns
-        The encoded column names of the centroids (``encoder.columns_``).
-
-    Raises
-    ------
-    CJResearchError
-        Repeated persona ids, or a centroid whose length differs from ``columns``.
-    """
-    columns = [str(c) for c in columns]
-    _check_identities(identities, columns, source="identities")
-    payload = {
-        "version": _FORMAT_VERSION,
-        "columns": columns,
-        "personas": [
-            {
-                "persona_id": int(p.persona_id),
-                "name": str(p.name),
-                "centroid": [float(v) for v in p.centroid],
-            }
-            for p in identities
-        ],
-    }
-    Path(path).write_text(json.dumps(payload, indent=2), encoding="utf-8")
-
-
-def load_identities(path: str | Path) -> tuple[list[PersonaIdentity], list[str]]:
-    """Read identities written by :func:`save_identities`.
-
-    Returns
-    -------
-    tuple
-        ``(identities, columns)``: the :class:`PersonaIdentity` records and the encoded
-        column names their centroids live in.
-
-    Raises
-    ------
-    CJResearchError
-        The file is missing, is not JSON in the expected layout, or is inconsistent.
-    """
-    path = Path(path)
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-        columns = [str(c) for c in payload["columns"]]
-        identities = [
-            PersonaIdentity(
-                persona_id=int(p["persona_id"]),
-                name=str(p["name"]),
-                centroid=tuple(float(v) for v in p["centroid"]),
-            )
-            for p in payload["personas"]
-        ]
-    except FileNotFoundError:
-        msg = f"no identities file at {path}; run without previous identities (reset=True)"
-        raise CJResearchError(msg) from None
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        msg = (
-            f"{path} is not an identities file written by save_identities "
-            f"(expected JSON with 'columns' and 'personas'): {exc}"
-        )
-        raise CJResearchError(msg) from None
-    _check_identities(identities, columns, source=str(path))
-    return identities, columns
 
 
 def _check_identities(
@@ -194,7 +114,7 @@ def centroids_in(
     Parameters
     ----------
     encoder
-        A fitted :class:`~cjresearch.analysis.personas.segment.FeatureEncoder`.
+        A fitted :class:`~cjresearch.analysis.personas.encoding.FeatureEncoder`.
     features
         ``customer_id`` plus the encoder's feature columns. Not modified.
     labels
@@ -244,12 +164,13 @@ def match_identities(
         One row per new segment (the index holds the segment labels), in the same encoded
         space as the previous centroids (see :func:`centroids_in`). Not modified.
     previous
-        The previous run's identities (e.g. from :func:`load_identities`); may be empty.
+        The previous run's identities (e.g. ``PersonaModel.identities`` of the previous
+        build's model); may be empty.
     max_distance
         If given, an assigned pair farther apart than this is not matched: the new segment
         is born and the previous persona dies.
     columns
-        The encoded column names of ``previous`` (from :func:`load_identities`); if given
+        The encoded column names of ``previous`` (its encoder's ``columns_``); if given
         they must equal ``new_centroids.columns``.
     reset
         Ignore ``previous``: every segment is born, with ids 1..k in segment order (after

@@ -1,11 +1,12 @@
 """The personas step of a build: segmentation, stable identities, profiles and names, in one.
 
 :func:`fit_personas` chains :func:`cjresearch.analysis.personas.segment.segment`,
-:func:`cjresearch.analysis.personas.identities.stable_labels`, :func:`cjresearch.analysis.personas.profiles.persona_table`,
-:func:`~cjresearch.analysis.personas.profiles.persona_traits` and :func:`~cjresearch.analysis.personas.profiles.persona_names`
-into a :class:`PersonaModel`, which a build saves into its artifacts folder
-(:meth:`PersonaModel.save`) and the next build, or ``cjresearch assign``, loads again
-(:func:`load_persona_model`).
+:func:`cjresearch.analysis.personas.identities.stable_labels`,
+:func:`cjresearch.analysis.personas.profiles.persona_table`,
+:func:`~cjresearch.analysis.personas.profiles.persona_traits` and
+:func:`~cjresearch.analysis.personas.profiles.persona_names` into a :class:`PersonaModel`,
+which a build saves into its artifacts folder (:meth:`PersonaModel.save`) and the next build,
+or ``cjresearch assign``, loads again (:func:`load_persona_model`).
 
 Identities across rebuilds: when a previous model is given, the new segments are matched to
 the previous personas by an optimal assignment of centroids in the *previous* model's encoded
@@ -28,7 +29,9 @@ import joblib
 import numpy as np
 import pandas as pd
 
+from cjresearch._files import atomic_path
 from cjresearch.analysis.journeys import select_features
+from cjresearch.analysis.personas._html import fitted_html
 from cjresearch.analysis.personas.identities import (
     Matching,
     PersonaIdentity,
@@ -71,7 +74,8 @@ class PersonaModel:
     Attributes
     ----------
     segmentation
-        The :class:`~cjresearch.analysis.personas.segment.Segmentation` (encoder, model, evidence per k).
+        The :class:`~cjresearch.analysis.personas.segment.Segmentation` (encoder, model,
+        evidence per k).
     features
         The feature columns segmented on (after expanding patterns).
     segment_to_persona
@@ -143,22 +147,16 @@ class PersonaModel:
     def save(self, folder: str | Path) -> Path:
         """Write the model to ``folder / MODEL_FILE`` (atomically); return the path."""
         path = Path(folder) / MODEL_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging = path.with_name(f".{path.name}.tmp")
-        joblib.dump({"version": _FORMAT_VERSION, "model": self}, staging, compress=3)
-        staging.replace(path)
+        with atomic_path(path) as temporary:
+            joblib.dump({"version": _FORMAT_VERSION, "model": self}, temporary, compress=3)
         return path
 
     def _repr_html_(self) -> str:
-        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
-        return (
-            f"<div><strong>Personas</strong>: {len(self.names)} personas by "
+        heading = (
+            f"<strong>Personas</strong>: {len(self.names)} personas by "
             f"{html.escape(self.segmentation.method)}, seed {self.segmentation.seed}"
-            f"{self.personas.to_html(index=False)}"
-            f"<p>Evidence per k</p>{self.evidence.to_html(index=False)}"
-            + (f"<p>Notes</p><ul>{notes}</ul>" if notes else "")
-            + "</div>"
         )
+        return fitted_html(heading, self.personas, self.evidence, self.notes)
 
 
 def load_persona_model(folder_or_file: str | Path) -> PersonaModel:

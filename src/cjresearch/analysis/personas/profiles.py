@@ -1,9 +1,10 @@
 """Profiles: describe personas by size, churn and the traits that set them apart.
 
 :func:`persona_table` gives one row per persona (size, share, churn rate with a Wilson
-interval, stability). :func:`persona_traits` lists, per persona, the features on which it
-differs most from everyone else, as standardised differences. :func:`persona_names` turns
-those traits into short descriptive names ("Phone-first, support-heavy").
+interval from :func:`cjresearch.analysis.intervals.wilson_intervals`, stability).
+:func:`persona_traits` lists, per persona, the features on which it differs most from
+everyone else, as standardised differences. :func:`persona_names` turns those traits into
+short descriptive names ("Phone-first, support-heavy").
 
 Standardised difference
 -----------------------
@@ -28,10 +29,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.proportion import proportion_confint
 
-from cjresearch.analysis.emotion import score_texts
-from cjresearch.analysis.privacy import redact
+from cjresearch.analysis.intervals import wilson_intervals
+from cjresearch.analysis.verbatims import comment_pool, n_quotable, pick, scored
+from cjresearch.data.schema import ALL
 from cjresearch.errors import CJResearchError
 
 __all__ = [
@@ -44,8 +45,6 @@ __all__ = [
     "persona_traits",
     "persona_verbatims",
     "usage_profile",
-    "wilson_interval",
-    "wilson_intervals",
 ]
 
 PERSONA_TABLE_COLUMNS: tuple[str, ...] = (
@@ -84,90 +83,6 @@ TRAIT_COLUMNS: tuple[str, ...] = (
     "direction",
     "rank",
 )
-
-
-# --- Wilson intervals -------------------------------------------------------------------
-
-
-def _check_confidence(confidence: float) -> None:
-    if not 0 < confidence < 1:
-        msg = f"confidence must be strictly between 0 and 1; got {confidence!r}."
-        raise CJResearchError(msg)
-
-
-def wilson_intervals(
-    successes: Any, n: Any, *, confidence: float = 0.95
-) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score intervals for many proportions at once.
-
-    Parameters
-    ----------
-    successes, n
-        Array-likes of the same shape: counts of successes and of trials
-        (``0 <= successes <= n``).
-    confidence
-        Coverage of the interval, strictly between 0 and 1.
-
-    Returns
-    -------
-    tuple of numpy.ndarray
-        ``(low, high)`` as float arrays; NaN where ``n == 0``.
-
-    Raises
-    ------
-    CJResearchError
-        Shapes differ, counts are negative, or ``successes > n``, or ``confidence`` is
-        outside (0, 1).
-
-    Examples
-    --------
-    >>> low, high = wilson_intervals([10, 0], [50, 0])
-    >>> round(float(low[0]), 4), bool(np.isnan(high[1]))
-    (0.1124, True)
-    """
-    _check_confidence(confidence)
-    s = np.asarray(successes, dtype=float)
-    t = np.asarray(n, dtype=float)
-    if s.shape != t.shape:
-        msg = f"successes and n must have the same shape; got {s.shape} and {t.shape}."
-        raise CJResearchError(msg)
-    bad = ~np.isfinite(s) | ~np.isfinite(t) | (s < 0) | (t < 0) | (s > t)
-    if bad.any():
-        msg = (
-            "successes and n must be finite counts with 0 <= successes <= n; "
-            f"first bad pair: successes={s[bad].flat[0]!r}, n={t[bad].flat[0]!r}."
-        )
-        raise CJResearchError(msg)
-    low = np.full(s.shape, np.nan)
-    high = np.full(s.shape, np.nan)
-    ok = t > 0
-    if ok.any():
-        lo, hi = proportion_confint(s[ok], t[ok], alpha=1 - confidence, method="wilson")
-        low[ok] = lo
-        high[ok] = hi
-    return low, high
-
-
-def wilson_interval(successes: float, n: float, *, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of one proportion ``successes / n``.
-
-    Returns
-    -------
-    tuple of float
-        ``(low, high)``; ``(nan, nan)`` when ``n == 0``.
-
-    Raises
-    ------
-    CJResearchError
-        Counts are negative, ``successes > n``, or ``confidence`` is outside (0, 1).
-
-    Examples
-    --------
-    >>> tuple(round(v, 4) for v in wilson_interval(10, 50))
-    (0.1124, 0.3304)
-    """
-    low, high = wilson_intervals([successes], [n], confidence=confidence)
-    return float(low[0]), float(high[0])
 
 
 # --- Persona table ----------------------------------------------------------------------
@@ -370,7 +285,7 @@ def usage_profile(
     }
     values = merged[list(columns)].astype(np.float64)
     groups = [
-        (pd.NA, "all", values),
+        (pd.NA, ALL, values),
         *(
             (pid, str(name), values[merged["persona_id"].to_numpy() == pid])
             for pid, name in merged[["persona_id", "persona_name"]]
@@ -405,13 +320,14 @@ def persona_verbatims(
 ) -> pd.DataFrame:
     """Representative comments of each persona, redacted, with no customer id.
 
-    A persona's comments are scored on the emotion scale (:func:`cjresearch.analysis.emotion.score_texts`);
-    the representative ones are those closest to the persona's median score (the typical
-    voice, not the loudest), one per customer, distinct texts only. A persona whose comments
-    come from fewer than ``min_group_size`` customers gets none: a handful of comments would
-    describe, and might identify, too few people. Texts are redacted with
-    :func:`cjresearch.analysis.privacy.redact` before they are compared, so two comments differing
-    only in an e-mail address count once.
+    Quoted by the rule of :mod:`cjresearch.analysis.verbatims`: a persona's comments are
+    scored on the emotion scale (:func:`cjresearch.analysis.emotion.score_texts`, with
+    ``cx_lexicon``); the representative ones are those closest to the persona's median score
+    (the typical voice, not the loudest), one per customer, distinct texts only. A persona
+    whose comments come from fewer than ``min_group_size`` customers gets none: a handful of
+    comments would describe, and might identify, too few people. Texts are redacted with
+    :func:`cjresearch.analysis.privacy.redact` before they are compared, so two comments
+    differing only in an e-mail address count once.
 
     Parameters
     ----------
@@ -434,32 +350,21 @@ def persona_verbatims(
         ``persona_median_emotion``, ``n_customers_with_text``.
     """
     empty = pd.DataFrame({c: pd.Series(dtype=object) for c in VERBATIM_COLUMNS})
-    if feedback is None or "text" not in feedback.columns:
+    comments = comment_pool(feedback)
+    if comments is None:
         return empty
-    text = feedback["text"]
-    rows = feedback.loc[
-        text.notna() & (text.astype(str).str.strip() != ""), ["customer_id", "text"]
-    ]
-    rows = rows.merge(assignments[["customer_id", "persona_id", "persona_name"]], on="customer_id")
+    rows = comments[["customer_id", "text"]].merge(
+        assignments[["customer_id", "persona_id", "persona_name"]], on="customer_id"
+    )
     if rows.empty:
         return empty
-    rows = rows.assign(
-        text=redact(rows["text"].astype(str)).to_numpy(),
-        text_emotion=score_texts(rows["text"].astype(str), cx_lexicon=cx_lexicon).to_numpy(),
-    )
+    rows = scored(rows.assign(raw=rows["text"].astype(str)), cx_lexicon=cx_lexicon)
     parts = []
     for (pid, name), group in rows.groupby(["persona_id", "persona_name"], sort=True):
-        n_customers = int(group["customer_id"].nunique())
-        if n_customers < min_group_size:
+        n_customers = n_quotable(group["customer_id"], min_group_size=min_group_size)
+        if n_customers is None:
             continue
-        median = float(group["text_emotion"].median())
-        picked = (
-            group.assign(distance=(group["text_emotion"] - median).abs())
-            .sort_values(["distance", "text"], kind="stable")
-            .drop_duplicates("customer_id")
-            .drop_duplicates("text")
-            .head(per_persona)
-        )
+        picked = pick(group, most_negative=0, typical=per_persona, typical_rule="one per customer")
         parts.append(
             pd.DataFrame(
                 {
@@ -468,7 +373,7 @@ def persona_verbatims(
                     "rank": np.arange(1, len(picked) + 1),
                     "text": picked["text"].to_numpy(),
                     "text_emotion": picked["text_emotion"].to_numpy(),
-                    "persona_median_emotion": median,
+                    "persona_median_emotion": float(group["text_emotion"].median()),
                     "n_customers_with_text": n_customers,
                 }
             )

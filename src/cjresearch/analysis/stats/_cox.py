@@ -1,11 +1,11 @@
-"""Cox proportional hazards for counting-process data, vectorised (not API).
+"""Cox proportional hazards for counting-process data, vectorised (``stats.fit_cox``).
 
 Why not ``statsmodels.duration.hazard_regression.PHReg`` directly: it loops in Python over the
 distinct failure times at every likelihood evaluation, which measured 26 s for one fit of
 100,000 start/stop rows with 30,000 distinct times on these machines, and a study needs one fit
 per stage and persona. This solver computes the same Efron partial likelihood with cumulative
-sums over sorted times (about a hundred times faster); ``tests/test_survival.py`` pins it to
-PHReg on the same data and to the published Rossi coefficients.
+sums over sorted times (about a hundred times faster); ``tests/analysis/stats/test_survival.py``
+pins it to PHReg on the same data and to the published Rossi coefficients.
 
 Rows are intervals ``(start, stop]``: a row is at risk at time ``t`` when
 ``start < t <= stop`` (the convention of R's ``Surv(start, stop, event)``), so splitting a

@@ -12,7 +12,8 @@ import statsmodels.api as sm
 from scipy import stats as sps
 from statsmodels.tools import sm_exceptions
 
-Z95 = float(sps.norm.ppf(0.975))
+from cjresearch.analysis.intervals import Z95
+
 MIN_EPV = 10.0
 MAX_VIF = 5.0
 

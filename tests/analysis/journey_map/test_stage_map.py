@@ -1,4 +1,4 @@
-"""Journey maps from data (cjresearch.analysis.journey_map)."""
+"""The journey map build and its persona x stage table (journey_map.stage_map); privacy."""
 
 from __future__ import annotations
 
@@ -15,52 +15,24 @@ from cjresearch.analysis.journey_map import (
     OPPORTUNITY_COLUMNS,
     PAIN_POINT_COLUMNS,
     TRANSITION_COLUMNS,
-    JourneyMap,
     build_map,
-    funnel,
-    transitions,
 )
-from cjresearch.analysis.journeys import stage_transitions
 from cjresearch.analysis.privacy import check_publishable
 from cjresearch.data.tables import load_tables
 from cjresearch.errors import CJResearchError, StatisticalWarning
-from helpers import MakeStudy, planted_personas, sample_journey_map, sample_pipeline
+from helpers import MakeStudy
 
-N = 3_000
-
-# The issue's published columns, in order (tables/journey_map.csv and pain_points.csv).
 ISSUE_MAP_COLUMNS = [
     "persona", "stage", "n_customers", "reach", "conversion_next", "median_days",
     "emotion_mean", "emotion_ci_low", "emotion_ci_high", "churn_rate", "top_touchpoint",
     "top_channel", "suppressed",
 ]  # fmt: skip
+
+
 ISSUE_PAIN_COLUMNS = [
     "persona", "stage", "touchpoint", "n_customers", "emotion_mean", "churn_lift",
     "lift_ci_low", "lift_ci_high", "drop_off", "score", "rank",
 ]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def pipeline():
-    return sample_pipeline(N)
-
-
-@pytest.fixture(scope="module")
-def jm() -> JourneyMap:
-    return sample_journey_map(N)
-
-
-def test_the_planted_pain_ranks_first_for_the_personas_it_hits(jm, pipeline) -> None:
-    truth = pipeline.sample.truth
-    names = {p["key"]: p["name"] for p in truth["personas"]}
-    hit = [names[k] for k in truth["pain_point"]["personas"]]
-    assert len(hit) >= 2
-    first = jm.pain_points[jm.pain_points["rank"] == 1].set_index("persona")
-    for persona in [*hit, "all"]:
-        assert first.loc[persona, "touchpoint"] == truth["pain_point"]["touchpoint"]
-        assert first.loc[persona, "stage"] == truth["pain_point"]["stage"]
-        assert first.loc[persona, "lift_ci_low"] > 1
-        assert first.loc[persona, "emotion_mean"] < 0
 
 
 def test_tables_have_the_published_columns(jm) -> None:
@@ -109,160 +81,6 @@ def test_map_counts_match_the_journey_features(jm, pipeline) -> None:
         nxt.sum() / features["reached_onboarding"].sum()
     )
     assert rows.loc["usage", "reach_of_previous"] == pytest.approx(onboarding["conversion_next"])
-
-
-def test_stage_transitions_of_all_equal_the_journeys_function(jm, pipeline) -> None:
-    expected = stage_transitions(pipeline.tables.events, stages=pipeline.study.stages)
-    got = jm.transitions[
-        (jm.transitions["persona"] == "all") & (jm.transitions["level"] == "stage")
-    ]
-    got = got.reset_index(drop=True)
-    assert got["from_stage"].astype(str).tolist() == expected["from_stage"].astype(str).tolist()
-    assert got["to_stage"].astype(str).tolist() == expected["to_stage"].astype(str).tolist()
-    assert got["kind"].tolist() == expected["kind"].tolist()
-    shown = ~got["suppressed"]
-    assert shown.sum() >= 15
-    assert got["n_transitions"][shown].tolist() == expected["n_transitions"][shown].tolist()
-    assert got["n_customers"][shown].tolist() == expected["n_customers"][shown].tolist()
-    assert (expected["n_customers"][~shown] < jm.min_group_size).all()
-    assert got.loc[~shown, ["n_transitions", "n_customers"]].isna().all().all()
-
-
-def test_touchpoint_transitions_match_a_pandas_shift(jm, pipeline) -> None:
-    events = pipeline.tables.events
-    nxt = events.groupby("customer_id", observed=True)[["touchpoint", "stage"]].shift(-1)
-    pairs = pd.DataFrame(
-        {
-            "a": events["touchpoint"].astype(str),
-            "b": nxt["touchpoint"].astype(str),
-            "customer": events["customer_id"],
-        }
-    )[nxt["touchpoint"].notna()]
-    counts = pairs.groupby(["a", "b"]).size()
-    got = jm.transitions[
-        (jm.transitions["persona"] == "all") & (jm.transitions["level"] == "touchpoint")
-    ]
-    top = got.sort_values("n_transitions", ascending=False).iloc[0]
-    assert top["n_transitions"] == counts[(top["from_touchpoint"], top["to_touchpoint"])]
-    shown = got["n_transitions"].notna()
-    assert (
-        got["n_transitions"].sum()
-        == counts[
-            list(zip(got["from_touchpoint"][shown], got["to_touchpoint"][shown], strict=True))
-        ].sum()
-    )
-    assert set(got["kind"]) <= {"forward", "backward", "loop", "within"}
-    loops = got[got["kind"] == "loop"]
-    assert (loops["from_touchpoint"] == loops["to_touchpoint"]).all()
-
-
-def test_funnel_and_public_functions_agree_with_the_map(jm, pipeline) -> None:
-    p = pipeline
-    personas = planted_personas(p.sample.truth)
-    alone = funnel(p.tables.events, p.tables.customers, stages=p.study.stages, personas=personas)
-    pd.testing.assert_frame_equal(alone, jm.funnel)
-    flows = transitions(
-        p.tables.events, p.tables.customers, stages=p.study.stages, personas=personas
-    )
-    pd.testing.assert_frame_equal(flows, jm.transitions)
-    merged = jm.funnel.merge(jm.journey_map, on=["persona", "stage"], suffixes=("", "_map"))
-    assert (merged["n_customers"] == merged["n_customers_map"]).all()
-    assert np.allclose(merged["conversion"], merged["reach_of_previous"], equal_nan=True)
-
-
-def test_variants_follow_the_first_reach_order(jm, pipeline) -> None:
-    events = pipeline.tables.events
-    first = events.groupby(["customer_id", "stage"], observed=True)["timestamp"].min().reset_index()
-    first = first.sort_values(["customer_id", "timestamp"], kind="stable")
-    paths = first.groupby("customer_id", observed=True)["stage"].agg(
-        lambda s: " > ".join(s.astype(str))
-    )
-    expected = paths.value_counts()
-    top = jm.variants[jm.variants["persona"] == "all"].iloc[0]
-    assert top["path"] == expected.index[0]
-    assert top["n_customers"] == expected.iloc[0]
-    assert top["churn_ci_low"] <= top["churn_rate"] <= top["churn_ci_high"]
-    assert (jm.variants["n_customers"] >= jm.min_group_size).all()
-
-
-def test_pain_point_lift_matches_a_two_by_two_table(jm, pipeline) -> None:
-    events = pipeline.tables.events
-    customers = pipeline.tables.customers.set_index("customer_id")["churned"]
-    onboarding = events[events["stage"] == "onboarding"]
-    at_stage = set(onboarding["customer_id"].astype(str))
-    hit = set(onboarding.loc[onboarding["touchpoint"] == "setup_failed", "customer_id"].astype(str))
-    others = at_stage - hit
-    p1 = customers.loc[sorted(hit)].mean()
-    p0 = customers.loc[sorted(others)].mean()
-    row = jm.pain_points[
-        (jm.pain_points["persona"] == "all") & (jm.pain_points["touchpoint"] == "setup_failed")
-    ].iloc[0]
-    assert row["n_customers"] == len(hit)
-    assert row["n_comparison"] == len(others)
-    assert row["churn_lift"] == pytest.approx(p1 / p0)
-    assert row["lift_ci_low"] < row["churn_lift"] < row["lift_ci_high"]
-    # score documented as the mean of three terms in [0, 1]
-    assert jm.pain_points["score"].min() >= 0 and jm.pain_points["score"].max() <= 1
-    assert (jm.pain_points.groupby("persona")["rank"].min() == 1).all()
-
-
-def test_verbatims_are_redacted_and_representative(jm) -> None:
-    v = jm.verbatims
-    assert len(v)
-    assert (v.groupby(["persona", "stage", "touchpoint"], observed=True).size() <= 3).all()
-    assert set(v["kind"]) <= {"most negative", "typical"}
-    for text in v["text"]:
-        assert "@" not in text and "4111" not in text and "?" not in text
-    for _, group in v.groupby(["persona", "touchpoint"]):
-        worst = group[group["kind"] == "most negative"]["text_emotion"].iloc[0]
-        assert worst == group["text_emotion"].min()
-        assert group["text"].is_unique
-    assert (v["n_texts"] >= jm.min_group_size).all()
-
-
-def test_opportunities_from_pain_points_are_associational(jm) -> None:
-    opp = jm.opportunities
-    assert len(opp) and set(opp["source"]) == {"pain_points"}
-    assert all("association" in r for r in opp["reason"])
-    for _, group in opp.groupby("persona"):
-        assert group["score"].is_monotonic_decreasing
-        assert group["rank"].tolist() == list(range(1, len(group) + 1))
-    np.testing.assert_allclose(opp["score"], opp["reach"] * opp["effect"])
-
-
-def test_opportunities_from_an_emotion_churn_table(pipeline) -> None:
-    p = pipeline
-    emotion_churn = pd.DataFrame(
-        {
-            "persona": ["all", "all", "all", "all"],
-            "stage": ["onboarding", "support", "awareness", "usage"],
-            "n_customers": [3000, 1200, 2700, 5],
-            "n_churned": [800, 400, 700, 2],
-            "unit_size": 0.5,
-            "odds_ratio": [0.6, 0.7, 1.0, 0.1],
-            "ci_low": [0.5, 0.6, 0.9, 0.01],
-            "ci_high": [0.7, 0.85, 1.1, 0.5],
-            "p_value": 0.001,
-            "q_value": 0.002,
-            "family": "stage",
-            "flags": "",
-        }
-    )
-    result = build_map(
-        p.tables.events,
-        p.tables.customers,
-        stage_emotion=p.stage_emotion,
-        stages=p.study.stages,
-        emotion_churn=emotion_churn,
-    )
-    opp = result.opportunities
-    # awareness: interval spans 1; usage: 5 customers (below min_group_size)
-    assert opp["stage"].tolist() == ["onboarding", "support"]
-    reach = result.journey_map.set_index("stage")["reach"]
-    assert opp["score"].iloc[0] == pytest.approx(reach["onboarding"] * 0.4)
-    assert opp["touchpoint"].isna().all()
-    assert "odds ratio 0.60" in opp["reason"].iloc[0] and "association" in opp["reason"].iloc[0]
-    assert result.verbatims.empty  # no feedback given
 
 
 def small_count_cells(table: pd.DataFrame, min_group_size: int) -> list[str]:
@@ -438,5 +256,3 @@ def test_bad_inputs_say_what_to_fix(pipeline) -> None:
         build_map(events, customers.drop(columns="churned"), stages=stages)
     with pytest.raises(CJResearchError, match="not among the stages"):
         build_map(events, customers, stages=["awareness", "purchase"])
-    with pytest.raises(CJResearchError, match="unknown transition level"):
-        transitions(events, customers, stages=stages, levels=["page"])
