@@ -32,6 +32,7 @@ from cjresearch.artifacts import manifest as manifests
 from cjresearch.artifacts.catalog import Artifacts
 from cjresearch.artifacts.compute import artifacts_current, compute_artifacts
 from cjresearch.data.study import Study
+from cjresearch.reporting.reports import ReportResult, ReportTally
 
 # The report machinery (papermill, nbconvert) is imported where it is used: a caller that
 # only computes artifacts, and a no-op rebuild from cron, need none of it.
@@ -40,28 +41,19 @@ __all__ = ["BuildResult", "build"]
 
 
 @dataclass(frozen=True)
-class BuildResult:
-    """What a build did."""
+class BuildResult(ReportTally):
+    """What a build did (``failures``: reports that failed, their previous version still
+    published, marked stale; ``executed``: reports whose notebook ran in this build)."""
 
     run_id: str
     output: Path
     artifacts: Artifacts
     manifest: dict[str, Any]
-    reports: list[Any] = field(default_factory=list)
+    reports: list[ReportResult] = field(default_factory=list)
 
     @property
     def manifest_path(self) -> Path:
         return self.output / "manifest.json"
-
-    @property
-    def failures(self) -> list[Any]:
-        """Reports that failed (stale: their previous version stays published)."""
-        return [r for r in self.reports if r.status in ("stale", "failed")]
-
-    @property
-    def executed(self) -> list[Any]:
-        """Reports whose notebook ran in this build."""
-        return [r for r in self.reports if r.duration_s is not None]
 
 
 def build(

@@ -52,6 +52,7 @@ import pandas as pd
 from cjresearch.errors import CJResearchError
 
 __all__ = [
+    "EMOTION_FIGURES",
     "ID_COLUMNS",
     "PLACEHOLDERS",
     "check_publishable",
@@ -59,6 +60,7 @@ __all__ = [
     "redact",
     "redact_text",
     "suppress",
+    "suppress_emotion",
 ]
 
 #: The placeholders :func:`redact` writes.
@@ -226,6 +228,31 @@ def suppress(
         out[column] = _blank(out[column], small)
     out[flag_col] = small
     return out
+
+
+#: The emotion figures of a row: they describe its ``n_emotion`` customers (those who said
+#: something), not all the customers the row counts.
+EMOTION_FIGURES: tuple[str, ...] = (
+    "n_emotion",
+    "emotion_mean",
+    "emotion_ci_low",
+    "emotion_ci_high",
+)
+
+
+def suppress_emotion(
+    frame: pd.DataFrame, *, min_group_size: int, flag_col: str = "emotion_suppressed"
+) -> pd.DataFrame:
+    """Blank the emotion figures (:data:`EMOTION_FIGURES` present in ``frame``) of rows whose
+    emotion describes fewer than ``min_group_size`` customers (``n_emotion``); ``flag_col``
+    says which. The row's other figures are suppressed by its own count, separately."""
+    return suppress(
+        frame,
+        min_group_size=min_group_size,
+        count_col="n_emotion",
+        columns=[c for c in EMOTION_FIGURES if c in frame.columns],
+        flag_col=flag_col,
+    )
 
 
 def _complementary(

@@ -35,7 +35,7 @@ import pandas as pd
 
 from cjresearch.analysis.cube import ALL_SOURCES, NO_PERSONA, Cube
 from cjresearch.analysis.intervals import risk_ratio, t_interval, wilson_intervals
-from cjresearch.analysis.privacy import suppress
+from cjresearch.analysis.privacy import suppress, suppress_emotion
 from cjresearch.data.schema import ALL
 from cjresearch.errors import CJResearchError
 
@@ -234,13 +234,7 @@ def _journey(rows: _Rows, source: int, m: int) -> pd.DataFrame:
             "n_emotion": n_e.ravel(),
         }
     )
-    frame = suppress(
-        frame,
-        min_group_size=m,
-        count_col="n_emotion",
-        columns=["n_emotion", "emotion_mean", "emotion_ci_low", "emotion_ci_high"],
-        flag_col="emotion_suppressed",
-    )
+    frame = suppress_emotion(frame, min_group_size=m)
     figures = ["n_customers", "reach", "churn_rate", "churn_ci_low", "churn_ci_high"]
     frame = _suppressed(frame, m, "n_customers", [*figures, "reach_of_previous"], ["stage"])
     frame.loc[frame["n_persona"] < m, "n_persona"] = np.nan
@@ -295,13 +289,7 @@ def _labelled(
         frame["n_churned"] = rows("tp_churned").ravel()
     out = pd.DataFrame(frame)
     if source is not None:
-        out = suppress(
-            out,
-            min_group_size=m,
-            count_col="n_emotion",
-            columns=["n_emotion", "emotion_mean"],
-            flag_col="emotion_suppressed",
-        )
+        out = suppress_emotion(out, min_group_size=m)
     figures = ["n_customers", "n_events", "share", *(["n_churned"] if source is not None else [])]
     return _suppressed(out, m, "n_customers", figures, ["stage", column])
 

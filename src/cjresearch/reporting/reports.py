@@ -64,6 +64,7 @@ __all__ = [
     "PublishOutcome",
     "ReportResult",
     "ReportSpec",
+    "ReportTally",
     "Status",
     "load_state",
     "notebook_fingerprint",
@@ -661,8 +662,24 @@ def _result_from_state(entry: Mapping[str, Any]) -> ReportResult:
 # --------------------------------------------------------------------------- publishing
 
 
+class ReportTally:
+    """The failed and executed reports of a run (of a publish, or of a whole build)."""
+
+    reports: list[ReportResult]
+
+    @property
+    def failures(self) -> list[ReportResult]:
+        """Reports whose notebook failed in this run or an earlier one (stale or failed)."""
+        return [r for r in self.reports if r.status in ("stale", "failed")]
+
+    @property
+    def executed(self) -> list[ReportResult]:
+        """Reports whose notebook ran in this run."""
+        return [r for r in self.reports if r.duration_s is not None]
+
+
 @dataclass(frozen=True)
-class PublishOutcome:
+class PublishOutcome(ReportTally):
     """What a publish did.
 
     ``reports``: every report in the folder after the publish (this run's first);
@@ -676,16 +693,6 @@ class PublishOutcome:
     published: list[str]
     rolled_back: list[str]
     duration_s: float
-
-    @property
-    def failures(self) -> list[ReportResult]:
-        """Reports whose notebook failed in this run or an earlier one (stale or failed)."""
-        return [r for r in self.reports if r.status in ("stale", "failed")]
-
-    @property
-    def executed(self) -> list[ReportResult]:
-        """Reports whose notebook ran in this publish."""
-        return [r for r in self.reports if r.duration_s is not None]
 
     def manifest_entries(self) -> list[dict[str, Any]]:
         """Per-report entries for manifest.json."""

@@ -8,6 +8,8 @@ changes only when what it shows changes.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from cjresearch.artifacts.catalog import STATISTICS_TABLES, TABLES_DIR, Artifacts
@@ -25,28 +27,27 @@ def report_specs(study: Study, artifacts: Artifacts) -> list[ReportSpec]:
         "study_file": str(study.path.resolve()),
         "artifacts_dir": str(artifacts.folder.resolve()),
     }
-    specs = [
-        ReportSpec(
-            kind="persona",
+
+    def sliced(
+        kind: str, name: str, value: object, folder: Path, slug: str | None = None
+    ) -> ReportSpec:
+        # a persona's or a stage's report: its own slice of the tables, one parameter
+        return ReportSpec(
+            kind=kind,
             name=name,
-            notebook=find_notebook("persona_report"),
-            parameters={**common, "persona": pid},
-            inputs=sorted(artifacts.persona_dir(pid).glob("*.parquet")),
-            title=f"Persona: {name}",
-            slug=f"persona-{pid}",
+            notebook=find_notebook(f"{kind}_report"),
+            parameters={**common, kind: value},
+            inputs=sorted(folder.glob("*.parquet")),
+            title=f"{kind.capitalize()}: {name}",
+            slug=slug,
         )
+
+    specs = [
+        sliced("persona", name, pid, artifacts.persona_dir(pid), slug=f"persona-{pid}")
         for pid, name in artifacts.personas
     ]
     specs += [
-        ReportSpec(
-            kind="stage",
-            name=stage,
-            notebook=find_notebook("stage_report"),
-            parameters={**common, "stage": stage},
-            inputs=sorted(artifacts.stage_dir(stage).glob("*.parquet")),
-            title=f"Stage: {stage}",
-        )
-        for stage in artifacts.stages
+        sliced("stage", stage, stage, artifacts.stage_dir(stage)) for stage in artifacts.stages
     ]
     tables = artifacts.folder / TABLES_DIR
     chosen = study.personas

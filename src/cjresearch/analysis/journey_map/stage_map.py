@@ -63,7 +63,7 @@ from cjresearch.analysis.journey_map.pain_points import (
     pain_point_table,
     verbatim_table,
 )
-from cjresearch.analysis.privacy import check_publishable, display_frame, suppress
+from cjresearch.analysis.privacy import check_publishable, display_frame, suppress, suppress_emotion
 from cjresearch.analysis.settings import Settings
 from cjresearch.errors import StatisticalWarning
 
@@ -192,14 +192,7 @@ def _map_table(
         }
     )
     frame = pd.DataFrame(table)
-    emotion_cols = ["n_emotion", "emotion_mean", "emotion_ci_low", "emotion_ci_high"]
-    frame = suppress(
-        frame,
-        min_group_size=min_group_size,
-        count_col="n_emotion",
-        columns=emotion_cols,
-        flag_col="emotion_suppressed",
-    )
+    frame = suppress_emotion(frame, min_group_size=min_group_size)
     figures = [
         c
         for c in JOURNEY_MAP_COLUMNS
@@ -282,13 +275,9 @@ def _label_table(
         total, n = emotion
         frame["emotion_mean"] = ratio(total[g, s, t], n[g, s, t])
         frame["n_emotion"] = n[g, s, t].astype(np.int64)
-        frame = suppress(
-            frame,
-            min_group_size=min_group_size,
-            count_col="n_emotion",
-            columns=["n_emotion", "emotion_mean"],
-            flag_col="_emotion",
-        ).drop(columns="_emotion")
+        frame = suppress_emotion(frame, min_group_size=min_group_size, flag_col="_emotion").drop(
+            columns="_emotion"
+        )
         figures += ["emotion_mean", "n_emotion"]
     frame = suppress(
         frame,
