@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,7 +17,7 @@ from cjresearch.analysis.personas.model import (
 )
 from cjresearch.analysis.personas.profiles import PERSONA_TABLE_COLUMNS, TRAIT_COLUMNS
 from cjresearch.errors import CJResearchError, StatisticalWarning, StudyFileError
-from helpers import sample_pipeline
+from helpers import FIXTURES, sample_pipeline
 
 FAST = {"n_bootstrap": 3, "n_init": 3}
 
@@ -154,3 +156,17 @@ def test_small_or_degenerate_input_is_a_message(pipeline) -> None:
         no_emotion, churned, requested=["emotion_*", "channel_share_*"], k=2, **FAST
     )
     assert any("every value is missing" in note for note in result.notes)
+
+
+def test_a_model_saved_by_the_flat_layout_still_loads_and_assigns_alike() -> None:
+    # pickled by cjresearch 0.1.0, whose classes lived in cjresearch.persona_model,
+    # cjresearch.personas and cjresearch.identities (see tests/fixtures/legacy_0.1.0)
+    legacy = FIXTURES / "legacy_0.1.0"
+    model = load_persona_model(legacy)
+    features = pd.read_parquet(legacy / "features.parquet")
+    before = pd.read_parquet(legacy / "assignments.parquet")
+    after = model.assign(features)
+    assert after["customer_id"].tolist() == before["customer_id"].tolist()
+    assert after["persona_id"].tolist() == before["persona_id"].tolist()
+    assert after["persona_name"].tolist() == before["persona_name"].tolist()
+    assert "cjresearch.persona_model" not in sys.modules  # the old names were only borrowed

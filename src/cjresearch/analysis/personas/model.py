@@ -18,9 +18,12 @@ note says so. Names from the study file (``[personas.names]``, persona id = name
 
 from __future__ import annotations
 
+import contextlib
 import html
+import importlib
+import sys
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -159,6 +162,31 @@ class PersonaModel:
         return fitted_html(heading, self.personas, self.evidence, self.notes)
 
 
+#: Where the classes a model saved by cjresearch 0.1.0 names (its flat modules) live now.
+_MOVED_MODULES = {
+    "cjresearch.persona_model": "cjresearch.analysis.personas.model",
+    "cjresearch.personas": "cjresearch.analysis.personas.segment",
+    "cjresearch.identities": "cjresearch.analysis.personas.identities",
+    "cjresearch.profiles": "cjresearch.analysis.personas.profiles",
+}
+
+
+@contextlib.contextmanager
+def _old_module_names() -> Iterator[None]:
+    """The 0.1.0 module names, resolvable while a saved model is unpickled (only then), so
+    that a build after an upgrade still finds the previous model and keeps persona ids."""
+    added = []
+    for old, new in _MOVED_MODULES.items():
+        if old not in sys.modules:
+            sys.modules[old] = importlib.import_module(new)
+            added.append(old)
+    try:
+        yield
+    finally:
+        for old in added:
+            sys.modules.pop(old, None)
+
+
 def load_persona_model(folder_or_file: str | Path) -> PersonaModel:
     """Load a model saved by :meth:`PersonaModel.save` (a folder or the file itself).
 
@@ -177,7 +205,8 @@ def load_persona_model(folder_or_file: str | Path) -> PersonaModel:
         )
         raise CJResearchError(msg)
     try:
-        payload = joblib.load(path)
+        with _old_module_names():
+            payload = joblib.load(path)
     except Exception as exc:  # a truncated or foreign file: any unpickling error
         msg = f"{path}: not a saved persona model ({type(exc).__name__}: {exc})"
         raise CJResearchError(msg) from exc
