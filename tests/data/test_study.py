@@ -81,7 +81,7 @@ def test_renames_invert_the_mapping_and_include_the_churn_column() -> None:
         ),
         (
             {"data": {"customers": "c.xlsx", "events": "e.csv"}},
-            r"\[data\] customers: expected a \.csv or \.parquet",
+            r"\[data\] customers: expected a \.csv, \.csv\.gz or \.parquet",
         ),
         ({"data": {"events": "e.csv"}}, r"\[data\] customers is required but missing"),
         (
