@@ -117,7 +117,8 @@ class Emotion:
 
 
 def load(study: Study) -> StudyTables:
-    """Step 1: the study's tables, read and validated (:func:`cjresearch.data.tables.load_tables`)."""
+    """Step 1: the study's tables, read and validated
+    (:func:`cjresearch.data.tables.load_tables`)."""
     from cjresearch.data.tables import load_tables
 
     return load_tables(study)
@@ -282,7 +283,8 @@ def cube(
     feedback: pd.DataFrame | None,
     settings: Settings,
 ) -> Cube:
-    """Step 8: the explorer's pre-aggregated figures (:func:`cjresearch.analysis.cube.build_cube`)."""
+    """Step 8: the explorer's pre-aggregated figures
+    (:func:`cjresearch.analysis.cube.build_cube`)."""
     from cjresearch.analysis.cube import build_cube
 
     return build_cube(

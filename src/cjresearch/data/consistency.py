@@ -28,6 +28,7 @@ Controls
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -43,9 +44,11 @@ __all__ = [
     "control_problems",
     "customer_date_problems",
     "date_range_problems",
+    "last_day",
     "name_problems",
     "nested_problems",
     "observation_end",
+    "today",
 ]
 
 #: The longest span of events and feedback a study may cover, in years before its end.
@@ -56,6 +59,12 @@ _GRACE = pd.Timedelta(days=1)
 def today() -> pd.Timestamp:
     """The end of today (UTC) plus a day of grace: no observed date lies later."""
     return pd.Timestamp.now(tz="UTC").normalize() + 2 * _GRACE
+
+
+def last_day(end: pd.Timestamp) -> dt.date:
+    """The last day observed, for an exclusive end of observation (see
+    :func:`observation_end`)."""
+    return (end - pd.Timedelta(microseconds=1)).date()
 
 
 def observation_end(frames: Mapping[str, pd.DataFrame], study: Study) -> pd.Timestamp:
@@ -222,7 +231,7 @@ def date_range_problems(
                     "timestamp",
                     early,
                     f"dates more than {MAX_STUDY_YEARS} years before the end of observation "
-                    f"({(end - _GRACE).date() if ended else end.date()})",
+                    f"({last_day(end)})",
                     f"dates within the study's {MAX_STUDY_YEARS} years; fix or remove these rows",
                 )
             )
@@ -291,7 +300,7 @@ def customer_date_problems(
                 "signup_date",
                 late,
                 "signups after the end of observation",
-                f"a signup_date before {(end - _GRACE).date()}",
+                f"a signup_date on or before {last_day(end)}",
             )
         )
     stamps = [f[["customer_id", "timestamp"]] for f in activity if f is not None]

@@ -3,8 +3,8 @@
 A subscription business with seven stages, 31 touchpoints over six channels and five planted
 personas. Everything is drawn from one seeded generator, so the same seed gives the same files.
 Churn is planted on the emotion *as cjresearch measures it* (the mean normalised score of a
-customer at a stage, computed with :mod:`cjresearch.analysis.emotion`), so an analysis that recovers the
-planted effects is checking the whole chain, not a shortcut around it:
+customer at a stage, computed with :mod:`cjresearch.analysis.emotion`), so an analysis that
+recovers the planted effects is checking the whole chain, not a shortcut around it:
 
     logit P(churned) = intercept + plan effect + tenure_per_month * (tenure_months - 12)
                        + support_reached * reached_support

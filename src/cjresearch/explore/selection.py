@@ -3,8 +3,8 @@
 A :class:`Query` names personas, a stage (or every stage), an emotion source, a window of
 months, the minimum group size and whether to compare with all customers; :func:`select`
 answers it from a :class:`cjresearch.analysis.cube.Cube` with tables shaped like the journey map's
-(:mod:`cjresearch.analysis.journey_map`), so the charts of :mod:`cjresearch.reporting.charts` draw them
-unchanged. For the whole observation period, every emotion source and the study's
+(:mod:`cjresearch.analysis.journey_map`), so the charts of :mod:`cjresearch.reporting.charts`
+draw them unchanged. For the whole observation period, every emotion source and the study's
 minimum group size the figures equal the published tables'.
 
 Suppression follows the reports: every figure describing fewer than ``min_group_size``
