@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from cjresearch import __version__
 from cjresearch.cli import app
@@ -142,6 +142,14 @@ def test_flags_read_as_plain_flags_in_the_help() -> None:
     assert "<path>" in lines["--out"]  # options that take a value still say which
 
 
+def _schedule(folder: Path, cron: str) -> Result:
+    study = folder / "study.toml"
+    study.write_text(
+        '[study]\nname = "S"\nstages = ["a", "b"]\n[data]\ncustomers = "c.csv"\nevents = "e.csv"\n'
+    )
+    return runner.invoke(app, ["schedule", str(study), "--cron", cron])
+
+
 @pytest.mark.parametrize(
     ("cron", "message"),
     [
@@ -158,11 +166,7 @@ def test_flags_read_as_plain_flags_in_the_help() -> None:
     ],
 )
 def test_schedule_refuses_cron_fields_out_of_range(tmp_path: Path, cron: str, message: str) -> None:
-    study = tmp_path / "study.toml"
-    study.write_text(
-        '[study]\nname = "S"\nstages = ["a", "b"]\n[data]\ncustomers = "c.csv"\nevents = "e.csv"\n'
-    )
-    result = runner.invoke(app, ["schedule", str(study), "--cron", cron])
+    result = _schedule(tmp_path, cron)
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith(f"error: --cron '{cron}'")
     assert message in result.stderr
@@ -180,11 +184,7 @@ def test_schedule_refuses_cron_fields_out_of_range(tmp_path: Path, cron: str, me
     ],
 )
 def test_schedule_accepts_every_cron_form(tmp_path: Path, cron: str) -> None:
-    study = tmp_path / "study.toml"
-    study.write_text(
-        '[study]\nname = "S"\nstages = ["a", "b"]\n[data]\ncustomers = "c.csv"\nevents = "e.csv"\n'
-    )
-    result = runner.invoke(app, ["schedule", str(study), "--cron", cron])
+    result = _schedule(tmp_path, cron)
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"{cron} ")
 
