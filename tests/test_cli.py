@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from cjresearch import __version__
 from cjresearch.cli import app
@@ -131,3 +131,127 @@ def test_user_errors_exit_2_with_one_line_and_no_traceback(tmp_path: Path) -> No
     assert result.stderr.startswith("error: ")
     assert "study file not found" in result.stderr
     assert "Traceback" not in result.output + result.stderr
+
+
+def test_flags_read_as_plain_flags_in_the_help() -> None:
+    result = runner.invoke(app, ["build", "--help"], terminal_width=120)
+    assert result.exit_code == 0
+    lines = {line.split()[1]: line for line in result.stdout.splitlines() if "│ --" in line}
+    for flag in ("--force", "--wait"):
+        assert "<bool>" not in lines[flag], lines[flag]
+    assert "<path>" in lines["--out"]  # options that take a value still say which
+
+
+def _schedule(folder: Path, cron: str) -> Result:
+    study = folder / "study.toml"
+    study.write_text(
+        '[study]\nname = "S"\nstages = ["a", "b"]\n[data]\ncustomers = "c.csv"\nevents = "e.csv"\n'
+    )
+    return runner.invoke(app, ["schedule", str(study), "--cron", cron])
+
+
+@pytest.mark.parametrize(
+    ("cron", "message"),
+    [
+        ("61 6 * * *", "the minute field '61' holds 61, outside 0-59"),
+        ("0 24 * * *", "the hour field '24' holds 24, outside 0-23"),
+        ("0 6 0 * *", "the day-of-month field '0' holds 0, outside 1-31"),
+        ("0 6 * 13 *", "the month field '13' holds 13, outside 1-12"),
+        ("0 6 * * 8", "the day-of-week field '8' holds 8, outside 0-7"),
+        ("0 6 * * mon-fry", "the day-of-week field 'mon-fry' holds 'fry', not a number or one"),
+        ("*/0 6 * * *", "the minute field '*/0' has a step of 0"),
+        ("0 6 20-10 * *", "the day-of-month field '20-10' has the range 20-10, which runs back"),
+        ("0 6 L * *", "the day-of-month field 'L' holds 'l', not a number"),
+        ("0 0 6 * * *", "expected five fields"),
+    ],
+)
+def test_schedule_refuses_cron_fields_out_of_range(tmp_path: Path, cron: str, message: str) -> None:
+    result = _schedule(tmp_path, cron)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: --cron '{cron}'")
+    assert message in result.stderr
+
+
+@pytest.mark.parametrize(
+    "cron",
+    [
+        "0 6 * * *",
+        "*/15 0-23/2 1,15 jan-jun,dec MON-FRI",
+        "59 23 31 12 7",
+        "0 0 1 * 0",
+        "30 5 * * 1-5",
+        "@weekly",
+    ],
+)
+def test_schedule_accepts_every_cron_form(tmp_path: Path, cron: str) -> None:
+    result = _schedule(tmp_path, cron)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"{cron} ")
+
+
+def test_statistics_warnings_are_printed_in_words() -> None:
+    from cjresearch.cli import in_words
+
+    message = (
+        "emotion_churn: quasi-complete separation or extreme fitted risks [quasi_separation] in "
+        "4 model(s): Web-first, Email-first/awareness, Web-first, Email-first/purchase, all/usage"
+        ", Phone-first/usage"
+    )
+    assert in_words(message) == (
+        "emotion and churn (logistic models): quasi-complete separation or extreme fitted risks "
+        "in 4 models: Web-first, Email-first at awareness and purchase; all customers at usage; "
+        "Phone-first at usage"
+    )
+    more = "time_to_churn: x [low_epv] in 9 model(s): all/a, all/b, all/c and 6 more"
+    assert (
+        in_words(more)
+        == "time to churn (Cox models): x in 9 models: all customers at a, b and c, and 6 more"
+    )
+    # anything else is printed as it is
+    assert in_words("personas: k = 3 was chosen") == "personas: k = 3 was chosen"
+
+
+def test_the_models_warnings_reach_the_printer_in_words(tmp_path: Path) -> None:
+    # The real warning of the statistics layer, through the CLI's printer: no code in brackets.
+    import warnings
+
+    from cjresearch.analysis.stats import emotion_churn
+    from cjresearch.cli import in_words
+
+    customers = pd.DataFrame({"customer_id": list("abcdef"), "churned": [True] * 3 + [False] * 3})
+    per_stage = pd.DataFrame(
+        {"customer_id": list("abcdef"), "stage": ["s"] * 6, "emotion_mean": [0.1] * 6}
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        emotion_churn(customers, per_stage, stages=["s"], min_group_size=10)
+    texts = [in_words(str(w.message)) for w in caught if "model(s)" in str(w.message)]
+    assert texts, [str(w.message) for w in caught]
+    for text in texts:
+        assert "[" not in text and "model(s)" not in text, text
+        assert text.startswith("emotion and churn (logistic models): "), text
+
+
+def test_an_error_after_a_foreign_warning_ends_at_once(tmp_path: Path) -> None:
+    # A warning that is not cjresearch's is shown with warnings.showwarning; doing so inside the
+    # capture used to record it again while the list was being printed: an endless loop.
+    import subprocess
+    import sys
+
+    script = (
+        "import warnings, cjresearch.data.study as s\n"
+        "from cjresearch.errors import StudyFileError\n"
+        "def broken(path):\n"
+        "    warnings.warn('a foreign warning', RuntimeWarning)\n"
+        "    raise StudyFileError('study.toml: broken')\n"
+        "s.load_study = broken\n"
+        "from cjresearch.cli import main\n"
+        "import sys; sys.argv = ['cjresearch', 'validate', 'study.toml']\n"
+        "main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("a foreign warning") == 1
+    assert "error: study.toml: broken" in done.stderr

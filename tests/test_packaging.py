@@ -76,3 +76,13 @@ def test_the_wheel_ships_and_finds_the_bundled_notebooks(tmp_path: Path) -> None
     assert Path(folder) == target / "cjresearch" / "notebooks"
     assert names == expected
     assert Path(persona) == target / "cjresearch" / "notebooks" / "persona_report.ipynb"
+
+
+def test_the_license_file_is_the_mit_license_pyproject_declares() -> None:
+    import tomllib
+
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["license"]
+    assert declared == {"text": "MIT"}
+    text = (REPO / "LICENSE").read_text()
+    assert text.startswith("MIT License\n\nCopyright (c) 2026 the cjresearch authors\n")
+    assert "Permission is hereby granted, free of charge" in text

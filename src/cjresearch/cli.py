@@ -6,11 +6,12 @@ code 2; ``--debug`` shows the traceback instead. Warnings (dropped rows) are pri
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import pandas as pd
 import typer
@@ -21,7 +22,7 @@ from rich.table import Table
 from cjresearch._version import __version__
 from cjresearch.errors import CJResearchError, CJResearchWarning, DataError
 
-__all__ = ["app", "main"]
+__all__ = ["app", "in_words", "main"]
 
 #: Where ``cjresearch build`` with no argument finds (or generates) the bundled sample study.
 SAMPLE_STUDY = Path("data/sample/study.toml")
@@ -42,6 +43,12 @@ _state = {"debug": False}
 T = TypeVar("T")
 
 
+def _flag(name: str, *, help: str, **options: Any) -> Any:
+    """A true/false option given as a plain flag (``--force``): typer's help would otherwise
+    show it with a ``<bool>`` value, as if it took one."""
+    return typer.Option(name, help=help, metavar="", **options)
+
+
 def _version(value: bool) -> None:
     if value:
         out.print(f"cjresearch {__version__}")
@@ -52,9 +59,9 @@ def _version(value: bool) -> None:
 def _main(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+        _flag("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    debug: Annotated[bool, _flag("--debug", help="Show tracebacks of errors.")] = False,
 ) -> None:
     """cjresearch: from customers, touchpoint events and feedback to personas and reports."""
     _state["debug"] = debug
@@ -63,32 +70,89 @@ def _main(
 @contextmanager
 def _user_errors() -> Iterator[None]:
     """Turn user errors into one-line messages and exit code 2; print warnings plainly."""
+    error: CJResearchError | None = None
+    interrupted = False
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CJResearchWarning)
         try:
             yield
         except CJResearchError as exc:
-            _print_warnings(caught)
-            if _state["debug"]:
-                raise
-            lines = exc.lines if isinstance(exc, DataError) else [str(exc)]
-            for line in lines:
-                err.print(f"[bold red]error:[/] {escape(line)}", soft_wrap=True)
-            raise typer.Exit(2) from None
+            error = exc
         except KeyboardInterrupt:
-            err.print("interrupted")
-            raise typer.Exit(130) from None
-    _print_warnings(caught)
+            interrupted = True
+    # Printed once the capture is over: showing a warning inside it would record it again
+    # (and a loop over the growing list would never end).
+    _print_warnings(list(caught))
+    if interrupted:
+        err.print("interrupted")
+        raise typer.Exit(130)
+    if error is not None:
+        if _state["debug"]:
+            raise error
+        lines = error.lines if isinstance(error, DataError) else [str(error)]
+        for line in lines:
+            err.print(f"[bold red]error:[/] {escape(line)}", soft_wrap=True)
+        raise typer.Exit(2)
 
 
 def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
     for warning in caught:
         if issubclass(warning.category, CJResearchWarning):
-            err.print(f"[yellow]warning:[/] {escape(str(warning.message))}", soft_wrap=True)
+            text = in_words(str(warning.message))
+            err.print(f"[yellow]warning:[/] {escape(text)}", soft_wrap=True)
         else:
             warnings.showwarning(
                 warning.message, warning.category, warning.filename, warning.lineno
             )
+
+
+#: The statistics tables' names as a reader would say them.
+_TABLE_WORDS = {
+    "emotion_churn": "emotion and churn (logistic models)",
+    "time_to_churn": "time to churn (Cox models)",
+    "survival_curves": "survival curves by emotion",
+    "joint model": "all stage emotions in one model",
+}
+# "<table>: <explanation> [<code>] in <n> model(s): <persona>/<stage>, ..."
+_MODEL_WARNING = re.compile(
+    r"^(?P<table>[\w ]+): (?P<explain>.+?) \[(?P<code>[^\]\s]+)\] in (?P<n>\d+) model\(s\): "
+    r"(?P<cells>.+?)(?: and (?P<more>\d+) more)?$"
+)
+
+
+def in_words(message: str) -> str:
+    """A statistics warning in words: its internal code dropped (the manifest keeps it), the
+    table named as a reader would say it, the models grouped by persona.
+
+    >>> in_words("time_to_churn: the fit did not converge [not_converged] in 1 model(s): all/usage")
+    'time to churn (Cox models): the fit did not converge in 1 model: all customers at usage'
+    """
+    match = _MODEL_WARNING.match(message)
+    if match is None:
+        return message
+    stages: dict[str, list[str]] = {}
+    pending: list[str] = []
+    # persona names may hold ", ": a cell ends at the chunk that holds the "/stage"
+    for chunk in match["cells"].split(", "):
+        pending.append(chunk)
+        if "/" in chunk:
+            persona, _, stage = ", ".join(pending).rpartition("/")
+            stages.setdefault(persona, []).append(stage)
+            pending = []
+    if pending or not stages:
+        return message
+    n = int(match["n"])
+    groups = "; ".join(
+        f"{'all customers' if persona == 'all' else persona} at {_and(where)}"
+        for persona, where in stages.items()
+    )
+    more = f", and {match['more']} more" if match["more"] else ""
+    table = _TABLE_WORDS.get(match["table"], match["table"])
+    return f"{table}: {match['explain']} in {n} model{'s' if n != 1 else ''}: {groups}{more}"
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def _run(action: Callable[[], T]) -> T:
@@ -155,10 +219,10 @@ def build(
         int | None, typer.Option("--jobs", min=1, help="Reports run in parallel (default: cores).")
     ] = None,
     force: Annotated[
-        bool, typer.Option("--force", help="Recompute artifacts and rebuild every report.")
+        bool, _flag("--force", help="Recompute artifacts and rebuild every report.")
     ] = False,
     wait: Annotated[
-        bool, typer.Option("--wait", help="Wait for a running build of the same output.")
+        bool, _flag("--wait", help="Wait for a running build of the same output.")
     ] = False,
 ) -> None:
     """Build a study: validate, compute artifacts, run the reports, publish (the main job)."""
@@ -267,7 +331,7 @@ def run(
         str | None, typer.Option("--name", help="Page name (default: the notebook's name).")
     ] = None,
     wait: Annotated[
-        bool, typer.Option("--wait", help="Wait for a running build instead of failing.")
+        bool, _flag("--wait", help="Wait for a running build instead of failing.")
     ] = False,
 ) -> None:
     from cjresearch.artifacts.manifest import package_versions
@@ -383,15 +447,13 @@ def explore(
     ] = None,
     dashboard: Annotated[
         bool,
-        typer.Option("--dashboard", help="Serve the explorer alone as a Voila dashboard."),
+        _flag("--dashboard", help="Serve the explorer alone as a Voila dashboard."),
     ] = False,
     port: Annotated[
         int | None,
         typer.Option("--port", min=1, max=65535, help="Port to serve on (default: a free one)."),
     ] = None,
-    no_browser: Annotated[
-        bool, typer.Option("--no-browser", help="Do not open a web browser.")
-    ] = False,
+    no_browser: Annotated[bool, _flag("--no-browser", help="Do not open a web browser.")] = False,
     artifacts: Annotated[
         Path | None, typer.Option("--artifacts", help="Artifacts folder (default: the study's).")
     ] = None,

@@ -9,6 +9,7 @@ import pytest
 from cjresearch.analysis.privacy import (
     check_publishable,
     display_frame,
+    id_tokens,
     redact,
     redact_text,
     suppress,
@@ -172,3 +173,100 @@ def test_customer_ids_are_refused() -> None:
     with pytest.raises(CJResearchError, match="holds 1 customer id value"):
         check_publishable(leaked, customer_ids=["C0000001", "C0000002"])
     check_publishable(pd.DataFrame({"path": ["a > b"]}), customer_ids=["C0000001"])
+
+
+# --------------------------------------------------------------------- hostile personal data
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # phones: North American with its leading 1, parentheses, international groups
+        ("call 1-800-555-0199 now", "call [phone] now"),
+        ("call 1 (800) 555-0199", "call [phone]"),
+        ("1.800.555.0199.", "[phone]."),
+        ("(800) 555-0199", "[phone]"),
+        ("ring +44 20 7946 0958!", "ring [phone]!"),
+        # cards: dots, one or two spaces, hyphens
+        ("card 4012.8888.8888.1881 declined", "card [number] declined"),
+        ("card 4012  8888  8888  1881", "card [number]"),
+        ("card 4012 8888 8888 1881", "card [number]"),
+        ("card 4012-8888-8888-1881", "card [number]"),
+        ("card 4012--8888--8888--1881", "card [number]"),
+        ("card 4111111111111111, thanks", "card [number], thanks"),
+        ("acct 99887766554433.", "acct [number]."),
+        # national ids with spaces or hyphens
+        ("ssn 078 05 1120 on file", "ssn [number] on file"),
+        ("ssn 078-05-1120", "ssn [number]"),
+        # e-mail addresses with letters of any script
+        ("write to jörg@bücher.de please", "write to [email] please"),
+        ("mail user@例え.jp", "mail [email]"),
+        ("почта иван@пример.рф", "почта [email]"),
+        ("ünïcødé.name+tag@exämple.co.uk", "[email]"),
+    ],
+)
+def test_redact_broader_patterns(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "on 2026-03-01 it broke",
+        "from 2026-03-01 to 2026-03-31",
+        "2026-03-01T09:30:00Z",
+        "01.03.2026 and 1.3.2026",
+        "it cost 1,299.00 and then 12,345.67",
+        "€1.299,00 per year",
+        "45% of the time, 12.5% more",
+        "version 2.0.1 and v10.2.3",
+        "at 10:30 or 09:30:15",
+        "between 10-20 minutes, 2020-2024",
+        "1-2 days, 24/7 support",
+        "1 000 000 points",
+        "ip 192.168.100.200",
+        "I waited 1 hour",
+        "None of the staff helped",
+    ],
+)
+def test_redact_keeps_dates_prices_percentages_versions_and_times(text: str) -> None:
+    assert redact_text(text) == text
+
+
+def test_redact_replaces_the_studys_own_customer_ids() -> None:
+    ids = ["C0000069", "C0000070", "u-8f3a.2", "48213", "12", "2024"]
+    texts = pd.Series(
+        [
+            "My customer number is C0000069",
+            "c0000069 again, and C0000070.",
+            "ticket for (C0000069)/C0000070 filed",
+            "user u-8f3a.2 wrote",
+            "my number is 48213",
+            "C00000690 is someone else",  # a longer token is not the id
+            "waited 12 minutes in 2024",  # too short to be told from counts and years
+        ]
+    )
+    out = redact(texts, customer_ids=ids)
+    assert out.tolist() == [
+        "My customer number is [id]",
+        "[id] again, and [id].",
+        "ticket for ([id])/[id] filed",
+        "user [id] wrote",
+        "my number is [id]",
+        "C00000690 is someone else",
+        "waited 12 minutes in 2024",
+    ]
+    # prepared once, reused: the same result
+    prepared = id_tokens(ids)
+    assert redact(texts, customer_ids=prepared).tolist() == out.tolist()
+    assert sorted(prepared) == ["48213", "c0000069", "c0000070", "u-8f3a.2"]
+    # without ids the sample-style id is not personal data by pattern (7 digits)
+    assert redact_text("My customer number is C0000069") == "My customer number is C0000069"
+
+
+def test_redact_is_one_pass_placeholders_are_not_matched_again() -> None:
+    # an id that reads like a placeholder's word must not turn "[email]" into "[[id]]"
+    out = redact_text("mail jane@example.com", customer_ids=["email", "jane"])
+    assert out == "mail [email]"
+    # a URL's digits are not also a phone number or a card
+    assert redact_text("https://x.com/?p=4111111111111111&t=+4420794609") == "[url]"

@@ -5,6 +5,12 @@ Each case folder is a tiny study (``study.toml`` plus a few tables) with an ``ex
     exit_code = 2
     stderr = ["events.csv", "timestamp", "line 3"]   # all must appear (case-sensitive)
     stdout = ["valid"]                               # optional, likewise
+    stdout_absent = ["rows: "]                       # optional: none may appear
+    stderr_absent = ["warning"]                      # optional, likewise
+
+``stderr`` is required for a case that fails (exit code 2). Words are looked for in the output
+as printed and with every run of spaces collapsed to one, so that a row of the ``validate``
+table reads ``events │ 4 │ 4 │ 0``.
 
 Fatal problems must exit 2 with one self-contained ``error:`` line per problem, each naming
 its file; recoverable ones exit 0 with a ``warning:`` line. Nothing may print a traceback.
@@ -25,11 +31,12 @@ from cjresearch.errors import CJResearchError
 from helpers import FIXTURES
 
 BAD = FIXTURES / "bad"
-MIN_CASES = 24
-EXPECT_KEYS = {"exit_code", "stderr", "stdout"}
+MIN_CASES = 70
+EXPECT_KEYS = {"exit_code", "stderr", "stdout", "stdout_absent", "stderr_absent"}
 
 # "error: <file>: ..." where <file> is a table or the study file (a bare name or a path).
-_NAMES_A_FILE = re.compile(r"^error: .*?[\w-]\.(?:csv|parquet|pq|toml): ")
+_NAMES_A_FILE = re.compile(r"^error: .*?[\w-]\.(?:csv|csv\.gz|parquet|pq|toml): ")
+_SPACES = re.compile(r" +")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
@@ -40,6 +47,8 @@ class Expect:
     exit_code: int
     stderr: tuple[str, ...]
     stdout: tuple[str, ...] = ()
+    stdout_absent: tuple[str, ...] = ()
+    stderr_absent: tuple[str, ...] = ()
 
 
 def _case_dirs() -> list[Path]:
@@ -54,11 +63,15 @@ def _expect(case: Path) -> Expect:
     unknown = set(raw) - EXPECT_KEYS
     assert not unknown, f"{case.name}/expect.toml: unknown keys {sorted(unknown)}"
     assert isinstance(raw.get("exit_code"), int), f"{case.name}/expect.toml: exit_code"
-    assert raw.get("stderr"), f"{case.name}/expect.toml: stderr must list key words"
+    if raw["exit_code"] != 0:
+        assert raw.get("stderr"), f"{case.name}/expect.toml: stderr must list key words"
+    assert raw.get("stderr") or raw.get("stdout"), f"{case.name}/expect.toml: nothing expected"
     return Expect(
         exit_code=raw["exit_code"],
-        stderr=tuple(raw["stderr"]),
+        stderr=tuple(raw.get("stderr", ())),
         stdout=tuple(raw.get("stdout", ())),
+        stdout_absent=tuple(raw.get("stdout_absent", ())),
+        stderr_absent=tuple(raw.get("stderr_absent", ())),
     )
 
 
@@ -71,6 +84,11 @@ def _validate(case: Path, *, debug: bool = False) -> Result:
 
 def _plain(text: str) -> str:
     return _ANSI.sub("", text)
+
+
+def _missing(words: tuple[str, ...], text: str) -> list[str]:
+    collapsed = _SPACES.sub(" ", text)
+    return [word for word in words if word not in text and word not in collapsed]
 
 
 def test_corpus_is_not_empty() -> None:
@@ -93,10 +111,14 @@ def test_bad_input(case: Path) -> None:
     assert result.exception is None or isinstance(result.exception, SystemExit), shown
     assert result.exit_code == expect.exit_code, shown
 
-    missing = [word for word in expect.stderr if word not in stderr]
+    missing = _missing(expect.stderr, stderr)
     assert not missing, f"missing from stderr: {missing}\n{shown}"
-    missing = [word for word in expect.stdout if word not in stdout]
+    missing = _missing(expect.stdout, stdout)
     assert not missing, f"missing from stdout: {missing}\n{shown}"
+    present = [word for word in expect.stdout_absent if word in stdout]
+    assert not present, f"unexpected in stdout: {present}\n{shown}"
+    present = [word for word in expect.stderr_absent if word in stderr]
+    assert not present, f"unexpected in stderr: {present}\n{shown}"
 
     if expect.exit_code == 2:
         lines = [line for line in stderr.splitlines() if line.strip()]

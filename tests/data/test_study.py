@@ -81,7 +81,7 @@ def test_renames_invert_the_mapping_and_include_the_churn_column() -> None:
         ),
         (
             {"data": {"customers": "c.xlsx", "events": "e.csv"}},
-            r"\[data\] customers: expected a \.csv or \.parquet",
+            r"\[data\] customers: expected a \.csv, \.csv\.gz or \.parquet",
         ),
         ({"data": {"events": "e.csv"}}, r"\[data\] customers is required but missing"),
         (
@@ -150,3 +150,45 @@ def test_non_utf8_study_file(tmp_path: Path) -> None:
     path.write_bytes('[study]\nname = "Café"\n'.encode("latin-1"))
     with pytest.raises(StudyFileError, match=r"not UTF-8"):
         load_study(path)
+
+
+def test_a_byte_order_mark_is_not_part_of_the_study_file(tmp_path: Path) -> None:
+    path = tmp_path / "study.toml"
+    text = '[study]\nname = "Acme"\nstages = ["a", "b"]\n[data]\ncustomers = "c.csv"\n'
+    path.write_bytes(b"\xef\xbb\xbf" + (text + 'events = "e.csv.gz"\n').encode())
+    study = load_study(path)
+    assert study.name == "Acme"
+    assert study.data_path("events") == (tmp_path / "e.csv.gz").resolve()
+    assert study.data.drop_duplicates is True
+
+
+def test_drop_duplicates_is_true_or_false() -> None:
+    data = {"customers": "c.csv", "events": "e.csv", "drop_duplicates": False}
+    assert study_from_dict(_with(data=data), path="study.toml").data.drop_duplicates is False
+    with pytest.raises(StudyFileError, match=r"\[data\] drop_duplicates: expected true or false"):
+        study_from_dict(_with(data={**data, "drop_duplicates": "no way"}), path="study.toml")
+
+
+@pytest.mark.parametrize(
+    ("stages", "message"),
+    [
+        (["web", "Web"], r"the stage names 'web' and 'Web' both become 'web' in column names"),
+        (["web", "web\u200b"], r"the stage names 'web' and 'web\\u200b' look the same"),
+        (
+            ["a", "b" * 101],
+            r"the stage name 'b+\.\.\.' has 101 characters; names become file",
+        ),
+        (["a", "--"], r"the stage name '--' has no letters, digits or symbols"),
+    ],
+)
+def test_stage_names_that_cannot_all_be_used(stages: list[str], message: str) -> None:
+    study = {"name": "Acme", "stages": stages}
+    with pytest.raises(StudyFileError, match=r"^study\.toml: \[study\] stages: " + message):
+        study_from_dict(_with(study=study), path="study.toml")
+
+
+def test_cjk_and_emoji_names_are_accepted() -> None:
+    study = {"name": "Acme", "stages": ["認知", "購入", "🛒"]}
+    names = {"personas": {"names": {"1": "ウェブ派", "2": "📱 first"}}}
+    loaded = study_from_dict(_with(study=study, **names), path="study.toml")
+    assert loaded.stages == ["認知", "購入", "🛒"]

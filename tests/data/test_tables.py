@@ -153,7 +153,8 @@ def test_recoverable_rows_are_dropped_warned_and_counted(make_study: MakeStudy) 
 def test_read_table_names_the_right_delimiter(tmp_path) -> None:
     path = tmp_path / "events.csv"
     path.write_text("customer_id;timestamp\nA;2026-01-01\n")
-    with pytest.raises(DataError, match=r"events\.csv: .*looks ';'-delimited.*delimiter = ';'"):
+    expected = r"events\.csv: .*looks semicolon-delimited \(';'\).*delimiter = ';'"
+    with pytest.raises(DataError, match=expected):
         read_table(path, table="events")
 
 

@@ -48,9 +48,11 @@ The ``emotion_*`` columns appear only when ``stage_emotion`` is given.
 
 Column names
 ------------
-Stage and channel names become part of column names, so they are sanitised: accents are
-dropped, letters lowercased and every run of other characters becomes one ``_``
-(``"Sign-up (web)"`` -> ``sign_up_web``). Two names that sanitise to the same text, or a
+Stage and channel names become part of column names, so they are sanitised
+(:func:`cjresearch.data.names.sanitise_name`): accents on Latin letters are dropped, letters
+of any script kept and lowercased, symbols such as emoji spelled by their Unicode name, and
+every run of other characters becomes one ``_`` (``"Sign-up (web)"`` -> ``sign_up_web``).
+Two names that sanitise to the same text, or a
 generated name that equals another column, raise :class:`~cjresearch.errors.CJResearchError`.
 
 Features for segmentation
@@ -70,8 +72,6 @@ and distinct customer-touchpoint pairs, never with customers x touchpoints.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Sequence
 
 import numpy as np
@@ -90,6 +90,7 @@ from cjresearch.analysis._codes import (
     touchpoint_codes,
     unique_ids,
 )
+from cjresearch.data.names import sanitise_name
 from cjresearch.errors import CJResearchError, StudyFileError
 
 __all__ = [
@@ -125,24 +126,6 @@ DEFAULT_FEATURES: tuple[str, ...] = (
 
 _EVENT_COLUMNS = ("customer_id", "timestamp", "touchpoint", "stage")
 _KINDS = ("forward", "backward", "loop")
-
-
-def sanitise_name(name: object) -> str:
-    """A stage or channel name as a snake_case identifier fragment.
-
-    Examples
-    --------
-    >>> sanitise_name("Sign-up (Web)")
-    'sign_up_web'
-    >>> sanitise_name("Caf\u00e9 visit")
-    'cafe_visit'
-    """
-    ascii_text = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
-    text = re.sub(r"[^0-9a-z]+", "_", ascii_text.lower()).strip("_")
-    if not text:
-        msg = f"the name {name!r} has no letters or digits to put in a column name; rename it"
-        raise CJResearchError(msg)
-    return text
 
 
 def _sanitised(names: Sequence[object], what: str) -> list[str]:

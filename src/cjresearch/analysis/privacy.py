@@ -9,23 +9,32 @@ Three tools, used by the journey map, the reports and the widget explorer alike:
 
 Redaction
 ---------
-Patterns are applied in this order (earlier ones win, so a URL's digits are not also a
-phone number, and ``user:password@host`` inside a URL is part of the URL):
+One pass over each text with one pattern set; at each position the first rule below that
+matches wins, so a URL's digits are not also a phone number, ``user:password@host`` inside a
+URL is part of the URL, and a placeholder is never matched again:
 
 - ``[url]``: a URL with a query string, fragment or user info (those carry ids and
   tokens), e.g. ``https://x.com/a?user=88``; a plain URL such as
   ``https://example.com/help`` is kept;
-- ``[email]``: an e-mail address, e.g. ``jane.doe@example.com``;
-- ``[phone]``: ``+`` then 8 to 15 digits (``+44 20 7946 0958``), or a national number in
-  its usual groups: ``(415) 555-0100``, ``415.555.0100``, ``0800 123 4567``;
-- ``[number]``: card-like numbers (13 to 19 digits, groups separated by single spaces or
-  hyphens: ``4111 1111 1111 1111``), US social security numbers (``123-45-6789``) and any
-  unbroken run of 9 or more digits (account numbers).
+- ``[email]``: an e-mail address, also with letters of any script in its name and domain
+  (``jane.doe@example.com``, ``jörg@bücher.de``, ``user@例え.jp``);
+- ``[phone]``: ``+`` then 8 to 15 digits (``+44 20 7946 0958``), a North American number
+  with its leading 1 (``1-800-555-0199``, ``1 (800) 555-0199``), or a national number in its
+  usual groups: ``(800) 555-0199``, ``415.555.0100``, ``0800 123 4567``;
+- ``[number]``: card-like numbers (13 to 19 digits in groups separated by one or two spaces
+  or hyphens, ``4111 1111 1111 1111``, or by dots, ``4012.8888.8888.1881``), US social
+  security numbers with hyphens or spaces (``123-45-6789``, ``078 05 1120``) and any unbroken
+  run of 9 or more digits (account numbers);
+- ``[id]`` (looked up after the patterns): the study's own customer ids, when the caller passes them
+  (``redact(texts, customer_ids=...)``), as whole tokens and in any letter case ("My
+  customer number is c0000069"). Ids of 4 or more characters are matched, plain numbers from
+  5 digits on: shorter ones cannot be told apart from counts, years and ordinary words.
 
 Kept on purpose: durations and counts ("40 minutes", "3 weeks"), years and dates
-("2026", "2026-03-01"), times ("09:30"), prices ("$12.99", "1,299.00"), short order
-numbers ("order 12345"). Redaction is pattern-based and reduces, not removes, the
-risk: names and addresses in free text are not detected.
+("2026", "2026-03-01", "1/2/2026"), times ("09:30"), prices ("$12.99", "1,299.00"),
+percentages ("12.5%"), versions ("2.0.1"), short order numbers ("order 12345"). Redaction
+is pattern-based and reduces, not removes, the risk: names and addresses in free text are
+not detected.
 
 Suppression
 -----------
@@ -57,6 +66,7 @@ __all__ = [
     "PLACEHOLDERS",
     "check_publishable",
     "display_frame",
+    "id_tokens",
     "redact",
     "redact_text",
     "suppress",
@@ -64,42 +74,97 @@ __all__ = [
 ]
 
 #: The placeholders :func:`redact` writes.
-PLACEHOLDERS: tuple[str, ...] = ("[email]", "[url]", "[phone]", "[number]")
+PLACEHOLDERS: tuple[str, ...] = ("[email]", "[url]", "[phone]", "[number]", "[id]")
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
-# A URL (scheme or www.) whose text carries a query, a fragment or user info.
-_URL = re.compile(
-    r"(?:(?:https?|ftp)://|www\.)"
-    r"(?:[^\s?#@]*@[^\s]*|[^\s?#]*[?#][^\s]*)",
-    re.IGNORECASE,
+# A number starts where no digit (or digit and separator, as in 1,299) is before it, and
+# ends where no digit (or separator and digit) follows: "4111111111111111, thanks" is a card.
+_NUM_START = r"(?<!\d)(?<!\d[.,])"
+_NUM_END = r"(?!\d|[.,]\d)"
+# Each rule is a named group of one pattern; the order is the priority at a position.
+_RULES: tuple[tuple[str, str, str], ...] = (
+    # A URL (scheme or www.) whose text carries a query, a fragment or user info.
+    ("url", "[url]", r"(?:(?:https?|ftp)://|www\.)(?:[^\s?#@]*@[^\s]*|[^\s?#]*[?#][^\s]*)"),
+    # \w is Unicode: jörg@bücher.de, user@例え.jp
+    ("email", "[email]", r"[\w.!#$%&'*+/=?^`{|}~\-]+@[\w\-]+(?:\.[\w\-]+)*\.\w{2,}"),
+    # International: + then 8..15 digits with optional single separators and parentheses.
+    ("phone_intl", "[phone]", r"(?<![+\d])\+(?:[\s().\-]{0,2}\d){8,15}(?!\d)"),
+    # North American with its leading 1: 1-800-555-0199, 1 (800) 555-0199
+    (
+        "phone_nanp",
+        "[phone]",
+        r"(?<![\w.\-+])1[ .\-]?(?:\(\d{3}\)|\d{3})[ .\-]?\d{3}[ .\-]\d{4}(?![\w\-]|\.\d)",
+    ),
+    # US social security numbers, one separator throughout: 123-45-6789, 078 05 1120
+    ("ssn", "[number]", r"(?<![\d\-.])\d{3}(?P<sep>[ \-])\d{2}(?P=sep)\d{4}(?![\d\-]|\.\d)"),
+    # Card-like: four groups of four digits separated by dots (4012.8888.8888.1881) ...
+    ("card_dots", "[number]", rf"{_NUM_START}\d{{4}}(?:\.\d{{4}}){{3}}(?:\.\d{{1,3}})?{_NUM_END}"),
+    # ... or 13..19 digits separated at most by one or two spaces or hyphens.
+    ("card", "[number]", rf"{_NUM_START}\d(?:(?: {{1,2}}|-{{1,2}})?\d){{12,18}}{_NUM_END}"),
+    ("long_run", "[number]", rf"{_NUM_START}\d{{9,}}{_NUM_END}"),
+    # National numbers in their usual groupings.
+    (
+        "phone_national",
+        "[phone]",
+        r"(?<![\w.\-])(?:"
+        r"\(\d{2,5}\)[\s.\-]?\d{3,4}[\s.\-]?\d{3,4}"  # (415) 555-0100, (020) 7946 0958
+        r"|\d{3}[.\-]\d{3}[.\-]\d{4}"  # 415-555-0100, 415.555.0100
+        r"|\d{3} \d{3} \d{4}"  # 415 555 0100
+        r"|0\d{2,4}[\s\-]\d{3,4}[\s\-]?\d{3,4}"  # 0800 123 4567, 020 7946 0958
+        r")(?![\w\-]|\.\d)",
+    ),
 )
-# International: + then 8..15 digits with optional single separators and parentheses.
-_PHONE_INTL = re.compile(r"(?<![+\d])\+(?:[\s().\-]{0,2}\d){8,15}(?!\d)")
-_SSN = re.compile(r"(?<![\d\-])\d{3}-\d{2}-\d{4}(?![\d\-])")
-# Card-like: 13..19 digits, separated at most by single spaces or hyphens.
-_CARD = re.compile(r"(?<![\d.,])\d(?:[ \-]?\d){12,18}(?![\d,]|\.\d)")
-_LONG_RUN = re.compile(r"(?<![\d.,])\d{9,}(?![\d,]|\.\d)")
-# National numbers in their usual groupings.
-_PHONE_NATIONAL = re.compile(
-    r"(?<![\w.\-])(?:"
-    r"\(\d{2,5}\)[\s.\-]?\d{3,4}[\s.\-]?\d{3,4}"  # (415) 555-0100, (020) 7946 0958
-    r"|\d{3}[.\-]\d{3}[.\-]\d{4}"  # 415-555-0100, 415.555.0100
-    r"|\d{3} \d{3} \d{4}"  # 415 555 0100
-    r"|0\d{2,4}[\s\-]\d{3,4}[\s\-]?\d{3,4}"  # 0800 123 4567, 020 7946 0958
-    r")(?![\w\-]|\.\d)"
-)
-_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (_URL, "[url]"),
-    (_EMAIL, "[email]"),
-    (_PHONE_INTL, "[phone]"),
-    (_SSN, "[number]"),
-    (_CARD, "[number]"),
-    (_LONG_RUN, "[number]"),
-    (_PHONE_NATIONAL, "[phone]"),
-)
+_PATTERN = re.compile("|".join(f"(?P<{name}>{pattern})" for name, _, pattern in _RULES))
+_PLACEHOLDER = {name: placeholder for name, placeholder, _ in _RULES}
+# Tokens an id is looked for in: word characters, possibly joined inside by . - / # + _
+_TOKEN = re.compile(r"\w(?:[\w.\-/#+]*\w)?")
+_JOINERS = re.compile(r"([.\-/#+])")
+_MIN_ID_LENGTH = 4
+_MIN_NUMERIC_ID_LENGTH = 5
 
 
-def redact_text(text: str) -> str:
+class _IdTokens(frozenset[str]):
+    """Case-folded ids, ready for matching (what :func:`id_tokens` returns)."""
+
+
+def id_tokens(customer_ids: Iterable[object] | None) -> frozenset[str]:
+    """The customer ids that :func:`redact` looks for, case-folded: ids of at least 4
+    characters, and plain numbers of at least 5 digits (see the module docstring).
+
+    Build it once and pass it to :func:`redact` (or :func:`redact_text`) for many calls.
+
+    >>> sorted(id_tokens(["C0000069", "12", "2024", "48213", "ab"]))
+    ['48213', 'c0000069']
+    """
+    if isinstance(customer_ids, _IdTokens):
+        return customer_ids
+    if customer_ids is None:
+        return _IdTokens()
+    out = set()
+    for value in pd.unique(pd.Series(list(customer_ids), dtype=object).dropna()):
+        text = str(value).strip().casefold()
+        minimum = _MIN_NUMERIC_ID_LENGTH if text.isdigit() else _MIN_ID_LENGTH
+        if len(text) >= minimum:
+            out.add(text)
+    return _IdTokens(out)
+
+
+def _redact_ids(text: str, ids: frozenset[str]) -> str:
+    def token(match: re.Match[str]) -> str:
+        word = match.group()
+        start, end = match.span()
+        if text[start - 1 : start] == "[" and text[end : end + 1] == "]":
+            return word  # a placeholder written by the patterns
+        if word.casefold() in ids:
+            return "[id]"
+        pieces = _JOINERS.split(word)
+        if len(pieces) == 1:
+            return word
+        return "".join("[id]" if p.casefold() in ids else p for p in pieces)
+
+    return _TOKEN.sub(token, text)
+
+
+def redact_text(text: str, *, customer_ids: Iterable[object] | None = None) -> str:
     """Personal data in one text replaced by placeholders (see the module docstring).
 
     Examples
@@ -108,13 +173,17 @@ def redact_text(text: str) -> str:
     'Mail [email] or call [phone] within 40 minutes'
     >>> redact_text("My card 4111 1111 1111 1111 was charged $12.99")
     'My card [number] was charged $12.99'
+    >>> redact_text("My customer number is c0000069.", customer_ids={"C0000069"})
+    'My customer number is [id].'
     """
-    for pattern, placeholder in _RULES:
-        text = pattern.sub(placeholder, text)
-    return text
+    text = _PATTERN.sub(lambda m: _PLACEHOLDER[str(m.lastgroup)], text)
+    ids = id_tokens(customer_ids)
+    return _redact_ids(text, ids) if ids else text
 
 
-def redact(texts: Iterable[object] | pd.Series) -> pd.Series:
+def redact(
+    texts: Iterable[object] | pd.Series, *, customer_ids: Iterable[object] | None = None
+) -> pd.Series:
     """Personal data in free texts replaced by placeholders.
 
     Parameters
@@ -122,6 +191,10 @@ def redact(texts: Iterable[object] | pd.Series) -> pd.Series:
     texts
         A Series (its index is kept) or any iterable of texts; missing values stay missing
         and non-text values are converted with ``str``.
+    customer_ids
+        The study's customer ids, replaced by ``[id]`` wherever a text names one (as a
+        whole token, in any letter case). Every caller that publishes text should pass
+        them; a :func:`id_tokens` value can be built once and reused.
 
     Returns
     -------
@@ -134,11 +207,12 @@ def redact(texts: Iterable[object] | pd.Series) -> pd.Series:
     >>> redact(["see https://example.com/a?user=884213&token=abc", None]).tolist()
     ['see [url]', nan]
     """
+    ids = id_tokens(customer_ids)
     series = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype=object)
     present = series.notna()
     values = series[present].astype(str)
     unique = pd.unique(values.to_numpy(dtype=object))
-    mapping = {text: redact_text(text) for text in unique}
+    mapping = {text: redact_text(text, customer_ids=ids) for text in unique}
     out = pd.Series(np.nan, index=series.index, dtype=object)
     out[present] = values.map(mapping).to_numpy(dtype=object)
     return out.astype("str")

@@ -643,7 +643,10 @@ def assign_new_customers(
         customer_frame, customer_source = pd.DataFrame({"customer_id": ids}), None
     churn = study.churn.churn_column
     if not study.churn.derived and churn not in customer_frame.columns:
-        customer_frame = customer_frame.assign(**{churn: False})
+        # no churn to assign by: a churn date would contradict the churn flag made up here
+        customer_frame = customer_frame.assign(**{churn: False}).drop(
+            columns="churn_date", errors="ignore"
+        )
     new = study.model_copy(
         update={"study": study.study.model_copy(update={"observation_end": None})}
     )

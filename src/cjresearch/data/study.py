@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from cjresearch.data.names import MAX_NAME_LENGTH, name_problems
 from cjresearch.data.schema import CANONICAL_COLUMNS
 from cjresearch.errors import StudyFileError
 
@@ -40,7 +41,26 @@ __all__ = [
     "Study",
     "StudySettings",
     "load_study",
+    "table_kind",
 ]
+
+#: File name endings of the tables cjresearch reads, and the reader each takes.
+TABLE_SUFFIXES: dict[str, str] = {
+    ".csv": "csv",
+    ".csv.gz": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+
+
+def table_kind(path: str | Path) -> str | None:
+    """``"csv"`` (plain or gzip-compressed) or ``"parquet"`` by the file's name, else None.
+
+    >>> table_kind("events.csv.gz"), table_kind("events.PQ"), table_kind("events.xlsx")
+    ('csv', 'parquet', None)
+    """
+    name = Path(path).name.lower()
+    return next((kind for end, kind in TABLE_SUFFIXES.items() if name.endswith(end)), None)
 
 
 class _Section(BaseModel):
@@ -65,6 +85,9 @@ class StudySettings(_Section):
         if dupes:
             msg = f"each stage once, found {dupes} more than once"
             raise ValueError(msg)
+        problems = name_problems(stages, what="stage", max_length=MAX_NAME_LENGTH)
+        if problems:
+            raise ValueError("; ".join(problems))
         return stages
 
 
@@ -76,12 +99,13 @@ class DataSettings(_Section):
     feedback: Path | None = None
     delimiter: str = Field(default=",", min_length=1, max_length=1)
     encoding: str = "utf-8"
+    drop_duplicates: bool = True
 
     @field_validator("customers", "events", "feedback")
     @classmethod
     def _known_format(cls, path: Path | None) -> Path | None:
-        if path is not None and path.suffix.lower() not in {".csv", ".parquet", ".pq"}:
-            msg = f"a .csv or .parquet file, found '{path.name}'"
+        if path is not None and table_kind(path) is None:
+            msg = f"a .csv, .csv.gz or .parquet file, found '{path.name}'"
             raise ValueError(msg)
         return path
 
@@ -174,6 +198,22 @@ class PersonaSettings(_Section):
     method: Literal["kmeans", "gmm"] = "kmeans"
     features: list[str] | None = None
     names: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("names")
+    @classmethod
+    def _usable_names(cls, names: dict[str, str]) -> dict[str, str]:
+        blank = sorted(k for k, v in names.items() if not v.strip())
+        if blank:
+            msg = f"the persona names of {blank} are blank"
+            raise ValueError(msg)
+        problems = [
+            p
+            for p in name_problems(names.values(), what="persona", max_length=MAX_NAME_LENGTH)
+            if "column" not in p  # persona names become file names, never column names
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return names
 
     @field_validator("k", mode="before")
     @classmethod
@@ -321,7 +361,8 @@ def load_study(path: str | Path) -> Study:
         msg = f"{path}: study file not found"
         raise StudyFileError(msg)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: editors on Windows save a byte-order mark, which is not part of the TOML
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError as exc:
         msg = f"{path}: the study file is not UTF-8 text ({exc.reason} at byte {exc.start})"
         raise StudyFileError(msg) from None
@@ -359,7 +400,7 @@ def _format_error(path: Path, err: Mapping[str, Any]) -> str:
         return f"{path.name}: unknown key {key}; check its spelling against the README"
     if kind == "value_error":
         text = str(ctx.get("error", err["msg"]))
-        if not text.startswith(("either", "[")):
+        if not text.startswith(("either", "[", "the ")):
             text = f"expected {text}"
     else:
         text = f"expected {_describe(kind, ctx)}, found {err.get('input')!r}"

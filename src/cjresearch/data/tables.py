@@ -16,13 +16,22 @@
 
 from __future__ import annotations
 
+import codecs
+import csv
+import gzip
+import json
 import warnings
-from collections.abc import Mapping
+import zlib
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import pandas as pd
+from pandas._libs.parsers import STR_NA_VALUES
 
+from cjresearch.data import consistency
 from cjresearch.data.schema import (
     REQUIRED_COLUMNS,
     Source,
@@ -32,7 +41,7 @@ from cjresearch.data.schema import (
     feedback_schema,
     validate_table,
 )
-from cjresearch.data.study import Study
+from cjresearch.data.study import Study, table_kind
 from cjresearch.errors import DataError, DataWarning, Problem
 
 __all__ = [
@@ -46,6 +55,10 @@ __all__ = [
 
 # Columns read as text whatever they look like ("00123" is an id, not the number 123).
 _TEXT_COLUMNS = ("customer_id", "touchpoint", "stage", "channel", "instrument", "text")
+# Ids and names are taken literally: "NA", "null" and "None" are names, only a blank is missing.
+_LITERAL_COLUMNS = ("customer_id", "touchpoint", "stage", "channel")
+# Delimiters a one-column file is tried with, and how to write each in the study file.
+_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe", ",": "comma", " ": "space"}
 _TIME_COLUMNS = {
     "customers": ("signup_date", "churn_date"),
     "events": ("timestamp",),
@@ -119,19 +132,22 @@ def read_table(
     delimiter: str = ",",
     encoding: str = "utf-8",
 ) -> tuple[pd.DataFrame, Source]:
-    """Read one CSV or Parquet table and apply renames (your column -> canonical name).
+    """Read one CSV (plain or ``.csv.gz``) or Parquet table and apply renames (your column ->
+    canonical name).
 
-    Canonical text columns are read as text. Nothing else is coerced here.
+    Canonical text columns are read as text; ids and names (``customer_id``, ``touchpoint``,
+    ``stage``, ``channel``) literally, so ``NA`` or ``None`` is a name and only a blank cell
+    is missing. Nothing else is coerced here.
 
     Raises
     ------
     DataError
         The file is missing, empty, not text in ``encoding``, not split by ``delimiter``,
-        or not readable Parquet.
+        names a column twice, or is not readable Parquet or gzip.
     """
     path = Path(path)
     renames = renames or {}
-    kind = "parquet" if path.suffix.lower() in {".parquet", ".pq"} else "csv"
+    kind = table_kind(path) or "csv"
     source = Source(table=table, name=path.name, kind=kind)
     if not path.is_file():
         raise DataError([source.problem(None, f"file not found at {path}")])
@@ -158,18 +174,73 @@ def read_table(
 
 def _read_parquet(path: Path, source: Source) -> pd.DataFrame:
     try:
+        import pyarrow.parquet as pq
+
+        names = pq.read_schema(path).names
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise DataError([_duplicate_header(source, names, dupes)])
         return pd.read_parquet(path)
+    except DataError:
+        raise
     except Exception as exc:  # pyarrow raises several unrelated types for a bad file
         cause = str(exc).replace(str(path), path.name).splitlines()[0] if str(exc) else ""
         msg = f"not a readable Parquet file ({type(exc).__name__}: {cause[:160]})"
         raise DataError([source.problem(None, msg)]) from None
 
 
+def _duplicate_header(source: Source, names: list[str], dupes: list[str]) -> Problem:
+    where = "; ".join(
+        f"{name!r} in columns {', '.join(str(i + 1) for i, n in enumerate(names) if n == name)}"
+        for name in dupes
+    )
+    return source.problem(
+        None,
+        f"the header names a column more than once ({where}); give every column its own name",
+    )
+
+
+@contextmanager
+def _text(path: Path, encoding: str) -> Iterator[IO[str]]:
+    """The file as text (gunzipped for ``.gz``), without a UTF-8 byte-order mark."""
+    if codecs.lookup(encoding).name == "utf-8":
+        encoding = "utf-8-sig"
+    if path.name.lower().endswith(".gz"):
+        with gzip.open(path, "rt", encoding=encoding, newline="") as handle:
+            yield handle
+    else:
+        with path.open(encoding=encoding, newline="") as handle:
+            yield handle
+
+
+def _first_lines(path: Path, source: Source, *, delimiter: str, encoding: str) -> list[list[str]]:
+    """The header and a few rows, split by ``delimiter`` (an undecodable file gives none:
+    pandas reports it with its position)."""
+    try:
+        with _text(path, encoding) as handle:
+            reader = csv.reader(handle, delimiter=delimiter, skipinitialspace=True)
+            return [row for _, row in zip(range(6), reader, strict=False)]
+    except UnicodeDecodeError:
+        return []
+    except csv.Error:
+        return []
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        msg = f"not a readable gzip file ({type(exc).__name__}: {str(exc)[:120]})"
+        raise DataError([source.problem(None, msg)]) from None
+
+
 def _read_csv(
     path: Path, source: Source, *, renames: dict[str, str], delimiter: str, encoding: str
 ) -> pd.DataFrame:
+    lines = _first_lines(path, source, delimiter=delimiter, encoding=encoding)
+    header = lines[0] if lines else []
+    dupes = sorted({n for n in header if header.count(n) > 1})
+    if dupes:
+        # pandas would silently read the second one as 'plan.1'
+        raise DataError([_duplicate_header(source, header, dupes)])
     inverse = {canonical: raw for raw, canonical in renames.items()}
     dtypes = {inverse.get(c, c): "str" for c in _TEXT_COLUMNS}
+    literal = {inverse.get(c, c) for c in _LITERAL_COLUMNS}
     try:
         frame = pd.read_csv(
             path,
@@ -178,6 +249,9 @@ def _read_csv(
             dtype=dtypes,
             skipinitialspace=True,
             low_memory=False,
+            # pandas' missing-value words (NA, null, None...) everywhere but in ids and names
+            keep_default_na=False,
+            na_values={c: sorted(STR_NA_VALUES) for c in header if c not in literal},
         )
     except UnicodeDecodeError:
         byte, line = _first_bad_byte(path, encoding)
@@ -192,24 +266,43 @@ def _read_csv(
         msg = f"not a well-formed CSV file with delimiter {delimiter!r}: {str(exc).strip()}"
         raise DataError([source.problem(None, msg)]) from None
     if frame.shape[1] == 1:
-        header = str(frame.columns[0])
-        guess = next((d for d in (";", "\t", "|", ",") if d in header and d != delimiter), None)
+        guess = _guess_delimiter(path, delimiter=delimiter, encoding=encoding)
         if guess is not None:
+            header_text = str(frame.columns[0])
+            # a TOML literal string, except for tab (a literal '\t' would be two characters)
+            toml = json.dumps(guess) if guess == "\t" else f"'{guess}'"
             msg = (
-                f"the file has one column '{header[:60]}', so it is not split by {delimiter!r}; "
-                f"it looks {guess!r}-delimited: set [data] delimiter = {guess!r} in the study file"
+                f"the file has one column '{header_text[:60]}', so it is not split by "
+                f"{delimiter!r}; it looks {_DELIMITERS[guess]}-delimited ({guess!r}): set "
+                f"[data] delimiter = {toml} in the study file"
             )
             raise DataError([source.problem(None, msg)])
     return frame
 
 
+def _guess_delimiter(path: Path, *, delimiter: str, encoding: str) -> str | None:
+    """The delimiter that splits the header and the first rows into one same number (> 1)
+    of fields, trying semicolon, tab, pipe, comma and space in that order."""
+    for guess in _DELIMITERS:
+        if guess == delimiter:
+            continue
+        try:
+            with _text(path, encoding) as handle:
+                reader = csv.reader(handle, delimiter=guess, skipinitialspace=True)
+                widths = {len(row) for _, row in zip(range(6), reader, strict=False) if row}
+        except (UnicodeDecodeError, csv.Error, OSError, EOFError, zlib.error):
+            return None
+        if len(widths) == 1 and widths.pop() > 1:
+            return guess
+    return None
+
+
 def _first_bad_byte(path: Path, encoding: str) -> tuple[bytes, int]:
     """The first byte that does not decode, and its line (pandas' offsets are per chunk)."""
-    import codecs
-
     decoder = codecs.getincrementaldecoder(encoding)()
     line = 1
-    with path.open("rb") as handle:
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             try:
                 decoder.decode(chunk)
@@ -314,6 +407,7 @@ def validate_tables(
         if "stage" in frame:
             # rows with no stage are reported above; the schema would repeat it
             unreadable[table] = unreadable[table].union(frame.index[frame["stage"].isna()])
+    problems.extend(consistency.name_problems(frames, sources))
 
     if study.churn.derived:
         if "churned" in frames["customers"]:
@@ -339,11 +433,35 @@ def validate_tables(
                     readable, sources[table], rating_scale=study.emotion.rating_scale
                 )
             )
+    problems.extend(_study_problems(frames, sources, study, unreadable))
     if problems:
         order = {source.name: i for i, source in enumerate(sources.values())}
         raise DataError(sorted(problems, key=lambda p: order.get(p.file, len(order))))
 
     return _finish(frames, study, rows_read)
+
+
+def _study_problems(
+    frames: Mapping[str, pd.DataFrame],
+    sources: Mapping[str, Source],
+    study: Study,
+    unreadable: Mapping[str, pd.Index],
+) -> list[Problem]:
+    """Checks of the readable rows against each other and the study file (dates, controls)."""
+    readable = {t: f.drop(index=unreadable[t]) for t, f in frames.items()}
+    problems = consistency.control_problems(readable["customers"], sources["customers"], study)
+    dated = consistency.date_range_problems(readable, sources, study)
+    problems += dated
+    if not dated and not readable["events"].empty:
+        end = consistency.observation_end(readable, study)
+        problems += consistency.customer_date_problems(
+            readable["customers"],
+            [readable["events"], readable.get("feedback")],
+            sources["customers"],
+            study,
+            end,
+        )
+    return problems
 
 
 def _check_shape(frame: pd.DataFrame, source: Source, study: Study) -> list[Problem]:
@@ -376,6 +494,7 @@ def _check_shape(frame: pd.DataFrame, source: Source, study: Study) -> list[Prob
     if not problems and frame.empty:
         hint = "; remove [data] feedback if there is none" if source.table == "feedback" else ""
         problems.append(source.problem(None, f"the table has a header but no rows{hint}"))
+    problems.extend(consistency.nested_problems(frame, source))
     return problems
 
 
@@ -386,7 +505,8 @@ def _coerce(frame: pd.DataFrame, source: Source) -> tuple[pd.DataFrame, list[Pro
     out = frame.copy()
     for column in _TEXT_COLUMNS:
         if column in out:
-            out[column] = out[column].astype("str").str.strip().where(out[column].notna())
+            text = out[column].astype("str").str.strip().where(out[column].notna())
+            out[column] = text.where(text.ne(""))  # a blank cell is a missing value
     if "instrument" in out:
         out["instrument"] = out["instrument"].str.lower()
     if "score" not in out and source.table == "feedback":
@@ -399,17 +519,18 @@ def _coerce(frame: pd.DataFrame, source: Source) -> tuple[pd.DataFrame, list[Pro
         if column not in out:
             continue
         raw = out[column]
-        out[column], bad = parse(raw)
+        out[column], bad, outside = parse(raw)
         present = _present(raw)
-        for mask, message in (
-            (bad & present, "values that cannot be read"),
-            (bad & ~present, "missing values"),
+        for mask, message, wanted in (
+            (bad & present, "values that cannot be read", expected),
+            (bad & ~present, "missing values", expected),
+            (outside, "dates outside the range that can be held", _TIME_RANGE),
         ):
             if mask.any():
                 rows = raw.index[mask]
                 problems.append(
                     source.problem(
-                        column, message, expected=expected, rows=rows, values=raw[rows[:5]].tolist()
+                        column, message, expected=wanted, rows=rows, values=raw[rows[:5]].tolist()
                     )
                 )
                 bad_rows = bad_rows.union(rows)
@@ -417,6 +538,9 @@ def _coerce(frame: pd.DataFrame, source: Source) -> tuple[pd.DataFrame, list[Pro
 
 
 _TIME_EXPECTED = "a date or date-time, e.g. 2026-03-01 or 2026-03-01T09:30Z"
+# pandas' nanosecond timestamps run from 1677-09-21 to 2262-04-11
+_TIME_RANGE = "a date from 1678 to 2261"
+_UTC = "datetime64[ns, UTC]"
 
 
 def _present(raw: pd.Series) -> pd.Series:
@@ -426,37 +550,47 @@ def _present(raw: pd.Series) -> pd.Series:
     return raw.notna() & raw.astype("str").str.strip().ne("")
 
 
-def _parse_times(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Timestamps with or without time zone; naive ones are taken as UTC."""
-    utc = "datetime64[ns, UTC]"
+def _parse_times(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Timestamps with or without time zone; naive ones are taken as UTC.
+
+    Returns the parsed timestamps (UTC, nanoseconds), the unreadable values and the values
+    outside the nanosecond range (both missing in the result).
+    """
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
-        return raw.dt.tz_convert("UTC").astype(utc), raw.isna() & False
-    if pd.api.types.is_datetime64_any_dtype(raw):
-        return raw.dt.tz_localize("UTC").astype(utc), raw.isna() & False
-    text = raw.astype("str").where(raw.notna())
-    parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
-    retry = parsed.isna() & text.notna()
-    if retry.any():
-        # Non-ISO layouts are rare and slow to parse, so only the leftovers take the slow path.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            parsed[retry] = pd.to_datetime(text[retry], utc=True, format="mixed", errors="coerce")
-    parsed = parsed.astype(utc)
-    return parsed, _present(raw) & parsed.isna()
+        parsed = raw.dt.tz_convert("UTC")
+    elif pd.api.types.is_datetime64_any_dtype(raw):
+        parsed = raw.dt.tz_localize("UTC")
+    else:
+        text = raw.astype("str").where(raw.notna())
+        parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+        retry = parsed.isna() & text.notna()
+        if retry.any():
+            # Non-ISO layouts are rare and slow to parse, so only the leftovers take the
+            # slow path.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                parsed[retry] = pd.to_datetime(
+                    text[retry], utc=True, format="mixed", errors="coerce"
+                )
+    low, high = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
+    outside = parsed.notna() & ((parsed < low) | (parsed > high))
+    parsed = parsed.mask(outside).astype(_UTC)
+    return parsed, _present(raw) & parsed.isna() & ~outside, outside
 
 
-def _parse_numbers(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+def _parse_numbers(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     parsed = pd.to_numeric(raw, errors="coerce").astype("float64")
-    return parsed, _present(raw) & parsed.isna()
+    return parsed, _present(raw) & parsed.isna(), raw.isna() & False
 
 
-def _parse_bools(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+def _parse_bools(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    never = raw.isna() & False
     if pd.api.types.is_bool_dtype(raw):
-        return raw.astype(bool), raw.isna() & False
+        return raw.astype(bool), never, never
     text = raw.astype("str").str.strip().str.lower()
     truth = text.isin(_TRUE)
     bad = ~(truth | text.isin(_FALSE))
-    return truth, bad
+    return truth, bad, never
 
 
 def _derive_event_stages(
@@ -527,11 +661,7 @@ def _finish(
     customers = frames["customers"]
     known = pd.Index(customers["customer_id"])
 
-    if study.study.observation_end is not None:
-        end = pd.Timestamp(study.study.observation_end, tz="UTC") + pd.Timedelta(days=1)
-    else:
-        latest = [f["timestamp"].max() for f in frames.values() if "timestamp" in f]
-        end = max(latest) + pd.Timedelta(microseconds=1)
+    end = consistency.observation_end(frames, study)
 
     cleaned: dict[str, pd.DataFrame] = {}
     for table in ("events", "feedback"):
@@ -542,8 +672,9 @@ def _finish(
         drops.append(Drop(table, "customer_id not in customers", n))
         frame, n = _drop(frame, frame["timestamp"] >= end)
         drops.append(Drop(table, "timestamp after observation_end", n))
-        frame, n = _drop(frame, frame.duplicated(keep="first"))
-        drops.append(Drop(table, "exact duplicate row", n))
+        if study.data.drop_duplicates:
+            frame, n = _drop(frame, frame.duplicated(keep="first"))
+            drops.append(Drop(table, "exact duplicate row", n))
         stage = pd.CategoricalDtype(study.stages, ordered=True)
         cleaned[table] = (
             frame.assign(stage=frame["stage"].astype(stage))

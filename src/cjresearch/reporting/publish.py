@@ -27,11 +27,9 @@ import errno
 import fcntl
 import json
 import os
-import re
 import shutil
 import socket
 import time
-import unicodedata
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -39,6 +37,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from cjresearch._files import atomic_path, utc_now, utc_stamp
+from cjresearch.data.names import slugify
 from cjresearch.errors import CJResearchError, OutputLockedError
 
 __all__ = [
@@ -55,45 +54,6 @@ __all__ = [
 
 #: Private bookkeeping inside the output folder (lock, staging, state); never linked to.
 STATE_DIR = ".cjresearch"
-
-_MAX_SLUG = 80
-# Names Windows refuses (a report folder may be copied to a share).
-_RESERVED = {
-    "con",
-    "prn",
-    "aux",
-    "nul",
-    *(f"com{i}" for i in range(10)),
-    *(f"lpt{i}" for i in range(10)),
-    "index",
-    "manifest",
-}
-
-
-def slugify(name: str) -> str:
-    """A file-name-safe slug of ``name`` that cannot leave its folder.
-
-    Unicode is normalised (NFKD) and reduced to ASCII letters, digits and single hyphens;
-    ``..``, ``/``, ``\\``, NUL and other control characters cannot survive. An empty result
-    becomes ``report``; names reserved on Windows (``con``, ``nul``...) and the portal's own
-    names (``index``, ``manifest``) get a ``-report`` suffix. At most 80 characters.
-
-    >>> slugify("Price-sensitive Switchers")
-    'price-sensitive-switchers'
-    >>> slugify("../../etc/passwd")
-    'etc-passwd'
-    >>> slugify("Café Crème")
-    'cafe-creme'
-    >>> slugify("NUL")
-    'nul-report'
-    """
-    text = unicodedata.normalize("NFKD", str(name))
-    text = text.encode("ascii", "ignore").decode("ascii").lower()
-    text = re.sub(r"[^a-z0-9]+", "-", text).strip("-")
-    text = text[:_MAX_SLUG].strip("-") or "report"
-    if text in _RESERVED:
-        text = f"{text}-report"
-    return text
 
 
 def assign_slugs(names: Iterable[str]) -> dict[str, str]:

@@ -72,6 +72,7 @@ class _RiskSums:
         return out
 
 
+@np.errstate(divide="ignore", invalid="ignore", over="ignore")  # trial steps may diverge
 def fit_cox(
     start: np.ndarray,
     stop: np.ndarray,
