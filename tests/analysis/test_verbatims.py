@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 
+from cjresearch.analysis.cube import build_cube
 from cjresearch.analysis.emotion import score_texts
+from cjresearch.analysis.journey_map import build_map
+from cjresearch.analysis.personas.profiles import persona_verbatims
 from cjresearch.analysis.verbatims import KINDS, comment_pool, n_quotable, pick, scored
+from helpers import planted_personas, sample_pipeline
 
 
 def test_the_pool_keeps_rows_with_a_comment() -> None:
@@ -21,10 +25,10 @@ def test_comments_are_scored_as_written_with_the_lexicon_setting_and_redacted() 
     raw = ["The setup wizard crashed twice, mail me at jo@example.com", "love it"]
     pool = pd.DataFrame({"raw": raw})
     for cx_lexicon in (True, False):
-        out = scored(pool, cx_lexicon=cx_lexicon)
+        out = scored(pool, cx_lexicon=cx_lexicon, customer_ids=None)
         expected = score_texts(pd.Series(raw), cx_lexicon=cx_lexicon).tolist()
         assert out["text_emotion"].tolist() == expected
-    assert scored(pool, cx_lexicon=True)["text"].tolist() == [
+    assert scored(pool, cx_lexicon=True, customer_ids=None)["text"].tolist() == [
         "The setup wizard crashed twice, mail me at [email]",
         "love it",
     ]
@@ -76,3 +80,42 @@ def test_pools_by_column_are_picked_separately_in_the_order_of_their_values() ->
     picked = pick(pool, most_negative=2, typical=0, by=["cell"])
     assert picked["cell"].tolist() == [1, 1, 2, 2]
     assert picked.groupby("cell")["rank"].apply(list).to_dict() == {1: [1, 2], 2: [1, 2]}
+
+
+def test_every_quoting_path_writes_the_studys_own_customer_ids_as_id() -> None:
+    """Customers quote their own ids ("my customer number is C0000069"): the journey map's
+    verbatims, the persona verbatims and the explorer's comments all publish ``[id]``."""
+    p = sample_pipeline(3_000)
+    personas = planted_personas(p.sample.truth)
+    feedback = p.tables.feedback.copy()
+    commented = feedback["text"].notna().to_numpy()
+    own = feedback["customer_id"].astype(str).str.lower()  # any letter case is found
+    feedback.loc[commented, "text"] = "My customer number is " + own[commented] + ", it crashed"
+    jm = build_map(
+        p.tables.events,
+        p.tables.customers,
+        p.observations,
+        p.stage_emotion,
+        feedback,
+        stages=p.study.stages,
+        personas=personas,
+    )
+    cube = build_cube(
+        customers=p.tables.customers,
+        events=p.tables.events,
+        observations=p.observations,
+        assignments=personas,
+        stages=p.study.stages,
+        feedback=feedback,
+    )
+    quoted = {
+        "journey map": jm.verbatims["text"],
+        "personas": persona_verbatims(feedback, personas, per_persona=3, min_group_size=10)["text"],
+        "explorer": cube.verbatims["text"],
+    }
+    ids = [str(i).lower() for i in p.tables.customers["customer_id"]]
+    for where, texts in quoted.items():
+        assert len(texts) > 0, where
+        assert (texts == "My customer number is [id], it crashed").all(), where
+        joined = " ".join(texts).lower()
+        assert not any(i in joined for i in ids), where

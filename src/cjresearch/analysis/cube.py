@@ -620,7 +620,7 @@ def _verbatims(
         }
     )
     picked = pick(
-        scored(pool, cx_lexicon=cx_lexicon),
+        scored(pool, cx_lexicon=cx_lexicon, customer_ids=ids),
         most_negative=VERBATIMS_PER_CELL,
         typical=0,
         by=["persona", "stage", "touchpoint", "period"],

@@ -30,7 +30,7 @@ What the tables pick differs, and each difference is a parameter of :func:`pick`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -67,7 +67,13 @@ def comment_pool(feedback: pd.DataFrame | None) -> pd.DataFrame | None:
     return feedback[present]
 
 
-def scored(pool: pd.DataFrame, *, cx_lexicon: bool, raw: str = "raw") -> pd.DataFrame:
+def scored(
+    pool: pd.DataFrame,
+    *,
+    cx_lexicon: bool,
+    customer_ids: Iterable[object] | None,
+    raw: str = "raw",
+) -> pd.DataFrame:
     """The pool with each comment scored and redacted.
 
     Parameters
@@ -77,6 +83,9 @@ def scored(pool: pd.DataFrame, *, cx_lexicon: bool, raw: str = "raw") -> pd.Data
     cx_lexicon
         Score with the customer-experience lexicon on top of VADER (the study's
         ``[emotion] text_lexicon``).
+    customer_ids
+        The study's customer ids: a comment that names one quotes it as ``[id]``
+        (:func:`cjresearch.analysis.privacy.redact`). Required, so that no caller forgets.
     raw
         The column of the comments as written.
 
@@ -89,13 +98,13 @@ def scored(pool: pd.DataFrame, *, cx_lexicon: bool, raw: str = "raw") -> pd.Data
     Examples
     --------
     >>> pool = pd.DataFrame({"raw": ["Call me on +44 20 7946 0958, it crashed"]})
-    >>> scored(pool, cx_lexicon=True)["text"].tolist()
+    >>> scored(pool, cx_lexicon=True, customer_ids=None)["text"].tolist()
     ['Call me on [phone], it crashed']
     """
     texts = pool[raw]
     return pool.assign(
         text_emotion=score_texts(texts, cx_lexicon=cx_lexicon).to_numpy(dtype=np.float64),
-        text=redact(texts).to_numpy(),
+        text=redact(texts, customer_ids=customer_ids).to_numpy(),
     )
 
 

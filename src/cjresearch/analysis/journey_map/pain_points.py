@@ -403,7 +403,7 @@ def verbatim_table(
     pool = pool[(pool["customer"] >= 0) & (pool["stage"] >= 0)]
     if pool.empty:
         return empty_frame(_VERBATIM_COLUMNS)
-    pool = scored(pool, cx_lexicon=settings.cx_lexicon)
+    pool = scored(pool, cx_lexicon=settings.cx_lexicon, customer_ids=log.ids)
     # Without a touchpoint on the feedback row: the stage's comments of customers who met it.
     met = None if "touchpoint" in rows.columns else set(pd.unique(_met_keys(log)).tolist())
     parts = []

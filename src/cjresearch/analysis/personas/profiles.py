@@ -358,7 +358,11 @@ def persona_verbatims(
     )
     if rows.empty:
         return empty
-    rows = scored(rows.assign(raw=rows["text"].astype(str)), cx_lexicon=cx_lexicon)
+    rows = scored(
+        rows.assign(raw=rows["text"].astype(str)),
+        cx_lexicon=cx_lexicon,
+        customer_ids=assignments["customer_id"],
+    )
     parts = []
     for (pid, name), group in rows.groupby(["persona_id", "persona_name"], sort=True):
         n_customers = n_quotable(group["customer_id"], min_group_size=min_group_size)
