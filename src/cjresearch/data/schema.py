@@ -242,30 +242,36 @@ def feedback_row_problems(
                 ],
             )
         )
-    if rating_scale is None and instrument.eq("rating").any():
-        rows = feedback.index[instrument.eq("rating")]
-        problems.append(
-            source.problem(
-                "instrument",
-                "'rating' rows but the study file declares no rating scale",
-                expected="[emotion] rating_scale = [min, max] in the study file",
-                rows=rows,
-                values=["rating"] * min(5, len(rows)),
-            )
-        )
     text = feedback["text"] if "text" in feedback else pd.Series(pd.NA, index=feedback.index)
     blank = instrument.eq("text") & text.fillna("").astype("str").str.strip().eq("")
-    if blank.any():
-        rows = feedback.index[blank]
-        problems.append(
-            source.problem(
-                "text",
-                "'text' feedback rows with no text",
-                expected="a comment on every row whose instrument is 'text'",
-                rows=rows,
-                values=[""] * min(5, len(rows)),
+    checks = [
+        (
+            instrument.eq("rating") & (rating_scale is None),
+            "instrument",
+            "rating",
+            "'rating' rows but the study file declares no rating scale",
+            "[emotion] rating_scale = [min, max] in the study file",
+        ),
+        (
+            blank,
+            "text",
+            "",
+            "'text' feedback rows with no text",
+            "a comment on every row whose instrument is 'text'",
+        ),
+    ]
+    for mask, column, shown, message, expected in checks:
+        if mask.any():
+            rows = feedback.index[mask]
+            problems.append(
+                source.problem(
+                    column,
+                    message,
+                    expected=expected,
+                    rows=rows,
+                    values=[shown] * min(5, len(rows)),
+                )
             )
-        )
     return problems
 
 

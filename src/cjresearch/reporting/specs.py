@@ -9,6 +9,7 @@ changes only when what it shows changes.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -50,35 +51,36 @@ def report_specs(study: Study, artifacts: Artifacts) -> list[ReportSpec]:
         sliced("stage", stage, stage, artifacts.stage_dir(stage)) for stage in artifacts.stages
     ]
     tables = artifacts.folder / TABLES_DIR
-    chosen = study.personas
-    specs.append(
-        ReportSpec(
-            kind="analysis",
-            name="personas",
-            notebook=find_notebook("personas"),
-            parameters={**common, "k": chosen.k, "method": chosen.method, "seed": chosen.seed},
-            inputs=sorted(tables.glob("persona*.parquet")),
-            title="Personas: how they were found",
-        )
-    )
-    statistics = study.statistics
-    specs.append(
-        ReportSpec(
-            kind="analysis",
-            name="emotion_churn",
-            notebook=find_notebook("emotion_churn"),
-            parameters={
-                **common,
+    chosen, statistics = study.personas, study.statistics
+    analyses: dict[str, tuple[dict[str, Any], list[Path], str]] = {  # parameters, reads, title
+        "personas": (
+            {"k": chosen.k, "method": chosen.method, "seed": chosen.seed},
+            sorted(tables.glob("persona*.parquet")),
+            "Personas: how they were found",
+        ),
+        "emotion_churn": (
+            {
                 "stages": [],
                 "persona": "every persona",
                 "controls": list(statistics.controls),
                 "unit_size": statistics.unit_size,
                 "correction": statistics.correction,
             },
-            inputs=sorted(tables / f"{name}.parquet" for name in ("personas", *STATISTICS_TABLES)),
-            title="Emotion and churn",
+            sorted(tables / f"{name}.parquet" for name in ("personas", *STATISTICS_TABLES)),
+            "Emotion and churn",
+        ),
+    }
+    specs += [
+        ReportSpec(
+            kind="analysis",
+            name=name,
+            notebook=find_notebook(name),
+            parameters={**common, **parameters},
+            inputs=inputs,
+            title=title,
         )
-    )
+        for name, (parameters, inputs, title) in analyses.items()
+    ]
     return specs
 
 
