@@ -184,9 +184,13 @@ def test_interrupt_during_publish_rolls_back(
 KILLER = textwrap.dedent(
     """
     import os, signal, sys
+    from pathlib import Path
+    from cjresearch.reporting import _swap
     from cjresearch.reporting.publish import PublishTransaction
     folder, when = sys.argv[1], sys.argv[2]
-    real_replace = os.replace
+    if when.endswith("in-place"):  # a file system that cannot exchange folders
+        _swap.can_exchange = lambda folder: False
+    real_replace, real_exchange = os.replace, _swap.exchange
     count = 0
     def dying_replace(src, dst):
         global count
@@ -194,6 +198,9 @@ KILLER = textwrap.dedent(
         if count == 3:
             os.kill(os.getpid(), signal.SIGKILL)
         real_replace(src, dst)
+    def exchange_then_die(a, b):
+        real_exchange(a, b)
+        os.kill(os.getpid(), signal.SIGKILL)
     with PublishTransaction(folder, "run-killed") as tx:
         tx.write_text("index.html", "new index")
         tx.write_text("personas/a.html", "new a")
@@ -201,28 +208,114 @@ KILLER = textwrap.dedent(
         tx.remove("personas/b.html")
         if when == "before-commit":
             os.kill(os.getpid(), signal.SIGKILL)
-        os.replace = dying_replace
+        if when == "after-exchange":
+            assert _swap.can_exchange(Path(folder))  # probed (and remembered) first
+            _swap.exchange = exchange_then_die
+        else:
+            os.replace = dying_replace
         tx.commit()
     """
 )
+NEW = {"index.html": b"new index", "personas/a.html": b"new a", "stages/new.html": b"new stage"}
 
 
-@pytest.mark.parametrize("when", ["before-commit", "during-commit"])
-def test_kill_minus_nine_leaves_or_restores_the_old_folder(tmp_path: Path, when: str) -> None:
+@pytest.mark.parametrize(
+    "when", ["before-commit", "during-commit", "after-exchange", "during-commit-in-place"]
+)
+def test_kill_minus_nine_leaves_the_old_folder_or_the_new_one(tmp_path: Path, when: str) -> None:
     before = make_published(tmp_path)
     proc = subprocess.run(
         [sys.executable, "-c", KILLER, str(tmp_path), when], capture_output=True, check=False
     )
     assert proc.returncode == -signal.SIGKILL
-    if when == "before-commit":
-        assert snapshot(tmp_path) == before
+    after = {"before-commit": before, "during-commit": before, "after-exchange": NEW}
+    if when in after:
+        assert snapshot(tmp_path) == after[when]  # a reader sees one version, whole
     else:
-        assert snapshot(tmp_path) != before  # the kill hit mid-publish...
+        assert snapshot(tmp_path) != before  # renamed file by file, the kill hit mid-way...
     with lock_output(tmp_path, run_id="next"):
         rolled = recover(tmp_path)
-    assert rolled == (["run-killed"] if when == "during-commit" else [])
-    assert snapshot(tmp_path) == before  # ...and the next run restores the old folder
+    assert rolled == (["run-killed"] if when == "during-commit-in-place" else [])
+    assert snapshot(tmp_path) == after.get(when, before)  # ...and the next run restores it
     assert list((tmp_path / STATE_DIR / "staging").iterdir()) == []
+    assert [p.name for p in tmp_path.parent.iterdir() if ".cjresearch-" in p.name] == []
+
+
+READER = textwrap.dedent(
+    """
+    import os, sys, time
+    folder, seconds = sys.argv[1], float(sys.argv[2])
+    names = ["index.html", "personas/a.html", "stages/s.html"]
+    seen, deadline = set(), time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        fd = os.open(folder, os.O_RDONLY)  # one look at the folder: every file through it
+        try:
+            versions = set()
+            for name in names:
+                with open(os.open(name, os.O_RDONLY, dir_fd=fd), encoding="utf-8") as f:
+                    versions.add(f.read().split()[0])
+        except FileNotFoundError:  # the version looked at was replaced and removed: look again
+            continue
+        finally:
+            os.close(fd)
+        if len(versions) != 1:
+            print("mixed", sorted(versions), flush=True)
+            sys.exit(1)
+        seen |= versions
+    print(len(seen), flush=True)
+    """
+)
+
+
+def test_no_reader_ever_sees_half_of_a_publish(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    names = ["index.html", "personas/a.html", "stages/s.html"]
+    with PublishTransaction(site, "run-0") as tx:
+        for name in names:
+            tx.write_text(name, "v0 page")
+        tx.commit()
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(site), "4"], stdout=subprocess.PIPE, text=True
+    )
+    version = 0
+    while reader.poll() is None:
+        version += 1
+        with PublishTransaction(site, f"run-{version}") as tx:
+            for name in names:
+                tx.write_text(name, f"v{version} page")
+            tx.commit()
+    out = reader.stdout.read() if reader.stdout else ""
+    assert reader.returncode == 0, out
+    assert version > 5 and int(out) > 1  # it read through many publishes, each one whole
+
+
+def test_a_symbolic_link_inside_the_output_is_never_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "analysis").symlink_to(outside, target_is_directory=True)
+    with (
+        pytest.raises(CJResearchError, match=r"analysis is a symbolic link"),
+        PublishTransaction(site, "run-1") as tx,
+    ):
+        tx.write_text("analysis/emotion-churn.html", "page")
+        tx.commit()
+    assert list(outside.iterdir()) == []
+
+
+def test_a_symlinked_staging_folder_is_not_cleaned_through(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    (victim / "precious").mkdir(parents=True)
+    site = tmp_path / "site"
+    (site / STATE_DIR).mkdir(parents=True)
+    (site / STATE_DIR / "staging").symlink_to(victim, target_is_directory=True)
+    with (
+        pytest.raises(CJResearchError, match=r"staging is a symbolic link"),
+        lock_output(site, run_id="run-1"),
+    ):
+        recover(site)
+    assert (victim / "precious").is_dir()
 
 
 HOLDER = textwrap.dedent(

@@ -39,6 +39,7 @@ from typing import Any
 from cjresearch._files import atomic_path, utc_now, utc_stamp
 from cjresearch.data.names import slugify
 from cjresearch.errors import CJResearchError, OutputLockedError
+from cjresearch.reporting import _swap
 
 __all__ = [
     "STATE_DIR",
@@ -177,6 +178,7 @@ def lock_output(
     """
     output = Path(output)
     path = output / STATE_DIR / "lock"
+    _refuse_links(output, f"{STATE_DIR}/staging/-")  # the bookkeeping stays inside
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -305,21 +307,64 @@ class PublishTransaction:
     def commit(self) -> list[str]:
         """Publish every staged file (and removal); all or nothing.
 
+        The next version of the output folder is built beside it and exchanged with it in
+        one step (:mod:`cjresearch.reporting._swap`), so that no reader ever sees half of a
+        publish; where the file system cannot exchange folders, the files are renamed one
+        by one after a journal that a killed publish is rolled back from.
+
         Returns
         -------
         list of str
             The relative paths published (written; removals not included).
+
+        Raises
+        ------
+        CJResearchError
+            A folder on the way to a published file is a symbolic link.
         """
         if self._done:
             msg = "this publish transaction is already finished"
             raise CJResearchError(msg)
         staged = self.staged
+        removed = sorted(self._removed - set(staged))
+        for rel in (*staged, *removed):
+            _refuse_links(self.output, rel)
+        if _swap.can_exchange(self.output):
+            self._exchange(staged, removed)
+        else:
+            self._in_place(staged, removed)
+        return staged
+
+    def _exchange(self, staged: list[str], removed: list[str]) -> None:
+        following = _swap.next_folder(self.output, self.root.name)
+        try:
+            staging = _staging_root(self.output)
+            _swap.link_tree(self.output, following, skip=[staging])
+            (following / staging.relative_to(self.output)).mkdir(parents=True, exist_ok=True)
+            for rel in removed:
+                (following / rel).unlink(missing_ok=True)
+            for rel in staged:
+                target = following / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(self.files / rel, target)
+            for folder in {(following / rel).parent for rel in staged} | {following}:
+                _fsync_dir(folder)
+            _swap.exchange(self.output, following)
+        except BaseException:
+            shutil.rmtree(following, ignore_errors=True)
+            raise
+        self._done = True
+        _fsync_dir(self.output.parent)
+        # the previous version, this run's staging folder inside it
+        shutil.rmtree(following, ignore_errors=True)
+
+    def _in_place(self, staged: list[str], removed: list[str]) -> None:
         backups = self.root / "backup"
         entries: list[dict[str, Any]] = []
         for rel in staged:
             existed = _back_up(self.output / rel, backups / rel)
             entries.append({"path": rel, "existed": existed, "remove": False})
-        for rel in sorted(self._removed - set(staged)):
+        for rel in removed:
             if _back_up(self.output / rel, backups / rel):
                 entries.append({"path": rel, "existed": True, "remove": True})
         # the commit point: the journal, written whole and flushed to disk
@@ -348,7 +393,6 @@ class PublishTransaction:
             _fsync_dir(folder)
         self._done = True
         shutil.rmtree(self.root, ignore_errors=True)
-        return staged
 
     def discard(self) -> None:
         """Drop the staged files; the output folder is left as it is."""
@@ -402,14 +446,32 @@ def recover(output: str | Path) -> list[str]:
     list of str
         The run ids whose publish was rolled back.
     """
-    root = _staging_root(Path(output))
+    output = Path(output)
+    for sibling in _swap.stale_siblings(output):
+        shutil.rmtree(sibling, ignore_errors=True)  # a next or old version a kill left
+    root = _staging_root(output)
     rolled: list[str] = []
+    _refuse_links(output, f"{STATE_DIR}/staging/-")  # never clean up through a link
     if not root.is_dir():
         return rolled
-    for staging in sorted(p for p in root.iterdir() if p.is_dir()):
+    for staging in sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()):
         if (staging / "journal.json").is_file() and not (staging / "done").exists():
-            _roll_back(Path(output), staging)
+            _roll_back(output, staging)
             rolled.append(staging.name)
         else:
             shutil.rmtree(staging, ignore_errors=True)
     return rolled
+
+
+def _refuse_links(output: Path, relative: str) -> None:
+    """Refuse to publish through a symbolic link: every folder between ``output`` and
+    ``output/relative`` must be a real folder, so that nothing lands outside the output."""
+    here = output
+    for part in PurePosixPath(relative).parts[:-1] if relative else ():
+        here = here / part
+        if here.is_symlink():
+            msg = (
+                f"{here} is a symbolic link: cjresearch publishes only into real folders inside "
+                f"{output}; remove the link (or choose another output folder)"
+            )
+            raise CJResearchError(msg)
