@@ -29,6 +29,8 @@ import contextlib
 import os
 import signal
 import sys
+import tempfile
+import uuid
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -142,10 +144,20 @@ class KernelSession:
         await self.discard()
         from jupyter_client.manager import AsyncKernelManager
 
-        self.km = AsyncKernelManager(kernel_name=self.kernel_name)
+        # IPC transport: the kernel talks to us over local sockets, not TCP ports (no port
+        # races between parallel kernels, and no "running over TCP without encryption"
+        # warning on every start). No IPython history: parallel kernels would fight over
+        # one history database, and a report needs none.
+        self.km = AsyncKernelManager(
+            kernel_name=self.kernel_name,
+            transport="ipc",
+            # an absolute, short socket path: the kernel and this process resolve it alike,
+            # whatever their working folders, within the 107 bytes a socket path may have
+            ip=os.path.join(tempfile.gettempdir(), f"cjresearch-{uuid.uuid4().hex[:12]}"),
+        )
         self.starts += 1
         try:
-            await self.km.start_kernel(cwd=cwd)
+            await self.km.start_kernel(cwd=cwd, extra_arguments=_KERNEL_ARGUMENTS)
             self.kc = self.km.client()
             self.kc.allow_stdin = False
             self.kc.start_channels()
@@ -224,6 +236,7 @@ class KernelSession:
 
 
 _NOT_INSTALLED = ("ModuleNotFoundError", "ImportError")
+_KERNEL_ARGUMENTS = ["--HistoryManager.enabled=False"]
 
 
 def _raise_for(content: dict[str, Any]) -> None:

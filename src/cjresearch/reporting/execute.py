@@ -22,8 +22,10 @@ named in its error.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import signal
 import threading
 import time
 import traceback
@@ -434,11 +436,53 @@ def _init_worker(kernel_name: str, warm: bool) -> None:
 
     from cjresearch.reporting._warm import KernelSession, start_quietly
 
+    # Ctrl-C reaches every process of the terminal's group: the build stops the pool, its
+    # workers must not each print a KeyboardInterrupt of their own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(
+        target=_watch_parent, args=(os.getppid(),), name="cjresearch-watchdog", daemon=True
+    ).start()
     _WORKER_SESSION = KernelSession(kernel_name, warm=warm)
     Finalize(_WORKER_SESSION, _WORKER_SESSION.close, exitpriority=10)
     if warm:
         # a kernel that fails to start now is started (and retried) by the first job
         start_quietly(_WORKER_SESSION)
+
+
+#: Seconds between a worker's looks at whether its build is still alive.
+WATCHDOG_INTERVAL = 0.5
+
+
+def _watch_parent(parent: int, interval: float = WATCHDOG_INTERVAL) -> None:
+    """Die with the build: a worker whose parent is gone (``kill -9`` of the build, which
+    runs no clean-up) stops its kernels and exits instead of living on, reparented."""
+    while os.getppid() == parent:
+        time.sleep(interval)
+    for pid in _descendants(os.getpid()):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    os._exit(1)
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes started under ``pid`` (its kernels, theirs), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def _execute_in_worker(job: NotebookJob) -> NotebookOutcome:
