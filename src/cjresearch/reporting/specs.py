@@ -109,9 +109,12 @@ def portal_context(study: Study, artifacts: Artifacts, run_id: str) -> PortalCon
 
 
 def last_day(exclusive_end: str) -> str:
-    """The last day observed, from the exclusive end of observation.
+    """The last day observed, from the exclusive end of observation: the day after the study
+    file's ``observation_end``, or just after the latest event when it sets none.
 
     >>> last_day("2026-07-01T00:00:00+00:00")
     '2026-06-30'
+    >>> last_day("2026-06-30T14:05:01+00:00")  # the latest event at 14:05:00
+    '2026-06-30'
     """
-    return (pd.Timestamp(exclusive_end) - pd.Timedelta(days=1)).date().isoformat()
+    return (pd.Timestamp(exclusive_end) - pd.Timedelta(1, "ns")).date().isoformat()
