@@ -102,14 +102,18 @@ def build(
     """
     from cjresearch.reporting.execute import ExecutionOptions
     from cjresearch.reporting.html import Provenance
-    from cjresearch.reporting.publish import lock_output, new_run_id
+    from cjresearch.reporting.publish import check_output_folder, lock_output, new_run_id
     from cjresearch.reporting.reports import publish_reports
     from cjresearch.reporting.specs import portal_context, report_specs
 
     started = utc_now()
     run_id = new_run_id()
-    output = Path(output) if output is not None else study.output_dir
     folder = Path(artifacts) if artifacts is not None else study.artifacts_dir
+    output = check_output_folder(
+        output if output is not None else study.output_dir,
+        inputs=[study.path, *(study.data_path(t) for t in ("customers", "events", "feedback"))],
+        artifacts=folder,
+    )
     with (
         lock_output(output, run_id=run_id, wait=wait),
         _early_pool(study, folder, jobs, force=force, reports=reports) as pool,
@@ -140,6 +144,8 @@ def build(
             ),
             force=force,
             failed_dir=folder / "failed",
+            # the study's name is on every page: a renamed study rebuilds them
+            fingerprint_extra={"study": study.name},
             before_commit=stage_tables,
             progress=progress,
             lock=False,

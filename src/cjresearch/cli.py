@@ -24,10 +24,11 @@ from cjresearch.errors import CJResearchError, CJResearchWarning, DataError
 
 __all__ = ["app", "in_words", "main"]
 
-#: Where ``cjresearch build`` with no argument finds (or generates) the bundled sample study.
+#: Where ``cjresearch build`` with no argument finds (or generates) the bundled sample study;
+#: its study file publishes into the repository's ``reports/`` and keeps its artifacts in
+#: ``data/processed/sample/``, whichever command uses it (build, run, explore, schedule).
 SAMPLE_STUDY = Path("data/sample/study.toml")
-SAMPLE_OUTPUT = Path("reports")
-SAMPLE_ARTIFACTS = Path("data/processed/sample")
+SAMPLE_FOLDERS = {"output": "../../reports", "artifacts": "../processed/sample"}
 
 app = typer.Typer(
     name="cjresearch",
@@ -177,8 +178,13 @@ def sample(
         err.print(f"[bold red]error:[/] --format must be csv or parquet, found {fmt!r}")
         raise typer.Exit(2)
     chosen: Literal["csv", "parquet"] = "csv" if fmt == "csv" else "parquet"
+    # the bundled sample's folder keeps the study file's [reports] folders (see SAMPLE_FOLDERS)
+    bundled = directory.resolve() == SAMPLE_STUDY.parent.resolve()
+    folders = SAMPLE_FOLDERS if bundled else {}
     with err.status(f"Generating {customers:,} customers (seed {seed})..."):
-        path = _run(lambda: write_sample(directory, n_customers=customers, seed=seed, fmt=chosen))
+        path = _run(
+            lambda: write_sample(directory, n_customers=customers, seed=seed, fmt=chosen, **folders)
+        )
     out.print(escape(f"Sample study written: {path}"))
 
 
@@ -231,8 +237,6 @@ def build(
 
     if study is None:
         study = _ensure_sample()
-        output = output or SAMPLE_OUTPUT
-        artifacts = artifacts or SAMPLE_ARTIFACTS
     result = _run(
         lambda: run_build(
             load_study(study), output=output, artifacts=artifacts, jobs=jobs, force=force, wait=wait
@@ -342,8 +346,6 @@ def run(
     study_path, pairs = _run_arguments(rest or [])
     if study_path is None and SAMPLE_STUDY.is_file():
         study_path = SAMPLE_STUDY
-        output = output or SAMPLE_OUTPUT
-        artifacts = artifacts or SAMPLE_ARTIFACTS
     study = _run(lambda: load_study(study_path)) if study_path is not None else None
     if study is not None:
         output = output or study.output_dir
@@ -351,7 +353,7 @@ def run(
     outcome = _run(
         lambda: run_notebook(
             notebook,
-            output=output or SAMPLE_OUTPUT,
+            output=output or Path("reports"),
             parameters=pairs,
             study_file=study_path,
             artifacts=artifacts if artifacts is not None and artifacts.is_dir() else None,
@@ -471,9 +473,9 @@ def explore(
     _run(lambda: ex.check_installed(dashboard=dashboard))
     if study is None:
         study = _ensure_sample()
-        artifacts = artifacts or SAMPLE_ARTIFACTS
     loaded = _run(lambda: load_study(study))
-    folder = artifacts or loaded.artifacts_dir
+    # absolute: the servers run in the notebook's folder, not in this one
+    folder = (artifacts or loaded.artifacts_dir).resolve()
     chosen = _run(lambda: ex.choose_port(port)) if dashboard or port is not None else None
     with err.status("Computing the study's artifacts (reused if unchanged)..."):
         _run(lambda: compute_artifacts(loaded, folder))
@@ -513,7 +515,7 @@ def _ensure_sample() -> Path:
         ):
             return SAMPLE_STUDY
     with err.status("Generating the sample study (first run only)..."):
-        return write_sample(SAMPLE_STUDY.parent)
+        return write_sample(SAMPLE_STUDY.parent, **SAMPLE_FOLDERS)
 
 
 def main() -> None:

@@ -750,9 +750,14 @@ def _truth(
 
 
 def study_toml(
-    *, fmt: Literal["csv", "parquet"] = "csv", name: str = "Sample subscriptions"
+    *,
+    fmt: Literal["csv", "parquet"] = "csv",
+    name: str = "Sample subscriptions",
+    output: str = "reports",
+    artifacts: str = "processed",
 ) -> str:
-    """The study file of the sample study."""
+    """The study file of the sample study (``output`` and ``artifacts``: its ``[reports]``
+    folders, relative to the file)."""
     valence = "\n".join(f"{k} = {v}" for k, v in VALENCE.items())
     return f"""\
 # The cjresearch sample study: synthetic data with planted truth (see truth.json).
@@ -788,8 +793,8 @@ controls = ["tenure_months", "plan"]
 alpha = 0.05
 
 [reports]
-output = "reports"
-artifacts = "processed"
+output = {json.dumps(output)}
+artifacts = {json.dumps(artifacts)}
 min_group_size = 10
 """
 
@@ -800,8 +805,11 @@ def write_sample(
     n_customers: int = 20_000,
     seed: int = 7,
     fmt: Literal["csv", "parquet"] = "csv",
+    output: str = "reports",
+    artifacts: str = "processed",
 ) -> Path:
-    """Generate the sample study and write it (tables, ``study.toml``, ``truth.json``).
+    """Generate the sample study and write it (tables, ``study.toml``, ``truth.json``);
+    ``output`` and ``artifacts`` go into its ``[reports]`` (relative to the study file).
 
     Returns
     -------
@@ -825,4 +833,5 @@ def write_sample(
             else:
                 frame.to_parquet(temporary, index=False)
     write_text(directory / "truth.json", json.dumps(sample.truth, indent=1) + "\n")
-    return write_text(directory / "study.toml", study_toml(fmt=fmt))
+    toml = study_toml(fmt=fmt, output=output, artifacts=artifacts)
+    return write_text(directory / "study.toml", toml)

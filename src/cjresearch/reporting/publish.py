@@ -42,10 +42,12 @@ from cjresearch.errors import CJResearchError, OutputLockedError
 from cjresearch.reporting import _swap
 
 __all__ = [
+    "SITE_ENTRIES",
     "STATE_DIR",
     "OutputLock",
     "PublishTransaction",
     "assign_slugs",
+    "check_output_folder",
     "lock_output",
     "new_run_id",
     "recover",
@@ -55,6 +57,71 @@ __all__ = [
 
 #: Private bookkeeping inside the output folder (lock, staging, state); never linked to.
 STATE_DIR = ".cjresearch"
+#: What a build writes at the top of its output folder.
+SITE_ENTRIES = (
+    "index.html",
+    "status.html",
+    "manifest.json",
+    "alerts.json",
+    "tables",
+    "personas",
+    "stages",
+    "analysis",
+    "owners",
+)
+
+
+def check_output_folder(
+    output: str | Path,
+    *,
+    inputs: Iterable[str | Path | None] = (),
+    artifacts: str | Path | None = None,
+) -> Path:
+    """The output folder, resolved, once it is safe to publish into; else a one-line error.
+
+    Refused: the file system's root or the home folder; a folder holding the study's input
+    files or its artifacts (they hold customer ids), or one inside the artifacts; a folder
+    that holds what a build writes (``index.html``, ``tables/``... :data:`SITE_ENTRIES`)
+    without being a cjresearch output folder (no ``.cjresearch/`` bookkeeping): those are the
+    user's own files; and a site folder or the bookkeeping that is a symbolic link.
+
+    Raises
+    ------
+    CJResearchError
+        The folder is not safe to publish into; the message says why and names the file.
+    """
+    path = Path(output).expanduser().resolve()
+    where, fix = f"the output folder {path}", "(set [reports] output or --out)"
+    if path == Path(path.anchor) or path == Path.home().resolve():
+        msg = f"{where} is not a folder of its own: not the root or home folder {fix}"
+        raise CJResearchError(msg)
+    for item in inputs:
+        if item is not None and Path(item).resolve().is_relative_to(path):
+            msg = (
+                f"{where} holds the study's input {Path(item).name}; a build would publish "
+                f"beside (or over) it: choose a folder of its own {fix}"
+            )
+            raise CJResearchError(msg)
+    if artifacts is not None:
+        folder = Path(artifacts).resolve()
+        if folder.is_relative_to(path) or path.is_relative_to(folder):
+            msg = (
+                f"{where} and the artifacts folder {folder} overlap; the artifacts hold "
+                f"customer ids and must never be published: keep them apart {fix}"
+            )
+            raise CJResearchError(msg)
+    if path.is_dir() and not (path / STATE_DIR).is_dir():
+        theirs = [name for name in SITE_ENTRIES if (path / name).exists()]
+        if theirs:
+            msg = (
+                f"{where} already holds {', '.join(theirs)}, which cjresearch did not write; "
+                f"choose an empty folder (or a previous build's) so nothing of yours is "
+                f"overwritten {fix}"
+            )
+            raise CJResearchError(msg)
+    for name in (*SITE_ENTRIES, STATE_DIR):
+        _refuse_links(path, f"{name}/-")
+    return path
 
 
 def assign_slugs(names: Iterable[str]) -> dict[str, str]:
