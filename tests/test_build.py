@@ -15,6 +15,7 @@ from cjresearch.build import build
 from cjresearch.data.study import load_study
 from cjresearch.datasets.sample import write_sample
 from cjresearch.reporting.notebooks import notebooks_dir
+from helpers.attacker import leaks
 from helpers.browser import OfflineBrowser
 
 XSS_SCRIPT = "<script>window.__xss = 'script'</script>"
@@ -116,6 +117,24 @@ def test_no_customer_id_is_published(hostile) -> None:
         if path.is_file():
             text = path.read_bytes().decode("utf-8", errors="replace")
             assert not pd.Series([text]).str.contains(pattern).any(), path
+
+
+@HOSTILE
+def test_no_published_table_gives_away_a_small_group(hostile) -> None:
+    """The attacker of tests/helpers/attacker.py, with every published CSV and the study's
+    size from the manifest, finds no count of 1 to k - 1 customers: not written, not by
+    subtraction from a total or across personas, not looked up in another table."""
+    study, _, root = hostile
+    out = root / "out"
+    manifest = json.loads((out / "manifest.json").read_text())
+    tables = {p.stem: pd.read_csv(p) for p in sorted((out / "tables").glob("*.csv"))}
+    found = leaks(
+        tables, k=study.reports.min_group_size, n_customers=manifest["counts"]["customers"]
+    )
+    assert found == []
+    # the pass had work to do on this study: what it did is in the manifest
+    disclosure = manifest["disclosure"]
+    assert sum(disclosure["blanked_rows"].values()) + sum(disclosure["removed_rows"].values())
 
 
 @HOSTILE

@@ -61,6 +61,7 @@ from cjresearch.errors import CJResearchError, StatisticalWarning
 
 if TYPE_CHECKING:
     from cjresearch.analysis.cube import Cube
+    from cjresearch.analysis.disclosure import Disclosure
     from cjresearch.analysis.emotion import TextAgreement
     from cjresearch.analysis.journey_map import JourneyMap
     from cjresearch.analysis.personas.model import PersonaModel
@@ -253,8 +254,11 @@ def publishable(
     *,
     journey: JourneyMap,
     result: EmotionChurnResult,
-) -> dict[str, pd.DataFrame]:
-    """Step 7: every publishable table by name, each checked to hold no customer id."""
+) -> tuple[dict[str, pd.DataFrame], Disclosure]:
+    """Step 7: every publishable table by name, after one suppression pass over them all
+    (:func:`cjresearch.analysis.disclosure.protect`), each checked to hold no customer id;
+    and what that pass suppressed."""
+    from cjresearch.analysis.disclosure import protect
     from cjresearch.analysis.personas.model import publishable_tables
     from cjresearch.analysis.privacy import check_publishable
 
@@ -269,10 +273,13 @@ def publishable(
         **journey.tables(),
         **statistics_tables(result),
     }
+    published, disclosure = protect(
+        published, min_group_size=settings.min_group_size, n_customers=len(tables.customers)
+    )
     ids = set(tables.customers["customer_id"].astype(str))  # built once for every table
     for name, frame in published.items():
         check_publishable(frame, name=name, customer_ids=ids)
-    return published
+    return published, disclosure
 
 
 def cube(
@@ -424,7 +431,9 @@ def _compute(
         journey = journey_map(
             tables, felt, assignments, settings, emotion_churn=result.emotion_churn
         )
-    published = publishable(model, journeys, tables, settings, journey=journey, result=result)
+    published, disclosure = publishable(
+        model, journeys, tables, settings, journey=journey, result=result
+    )
 
     written = [
         write_parquet(tables.customers, folder / CUSTOMERS),
@@ -463,6 +472,7 @@ def _compute(
             {str(w.message) for w in caught if issubclass(w.category, StatisticalWarning)}
         ),
         published=published,
+        disclosure=disclosure.as_dict(),
         written={str(p.relative_to(folder)): p for p in written},
     )
     state = {

@@ -88,6 +88,7 @@ def artifacts_summary(
     journey_notes: Sequence[str],
     warnings: Sequence[str],
     published: Mapping[str, pd.DataFrame],
+    disclosure: Mapping[str, Mapping[str, int]],
     written: Mapping[str, Path],
 ) -> dict[str, Any]:
     """The computed part of the manifest (kept with the artifacts)."""
@@ -142,6 +143,8 @@ def artifacts_summary(
             "warnings": list(warnings),
         },
         "tables_published": {name: f"tables/{name}.csv" for name in published},
+        # rows of the published tables blanked or removed by the last suppression pass
+        "disclosure": {key: dict(value) for key, value in disclosure.items()},
         "findings": top_findings(published),
         "artifacts": {
             relative: file_sha256(path)
