@@ -149,6 +149,7 @@ def build(
             before_commit=stage_tables,
             progress=progress,
             lock=False,
+            customer_ids=computed.customer_ids(),
         )
     if not outcome.published and (output / "manifest.json").is_file():
         # nothing changed: the published manifest is still the truth

@@ -28,7 +28,9 @@ __all__ = ["app", "in_words", "main"]
 #: its study file publishes into the repository's ``reports/`` and keeps its artifacts in
 #: ``data/processed/sample/``, whichever command uses it (build, run, explore, schedule).
 SAMPLE_STUDY = Path("data/sample/study.toml")
-SAMPLE_FOLDERS = {"output": "../../reports", "artifacts": "../processed/sample"}
+#: The bundled sample study's [reports] folders, relative to its study file: the output is the
+#: project's reports/ whichever command builds it (build, run, explore, schedule).
+SAMPLE_OUTPUT, SAMPLE_ARTIFACTS = "../../reports", "../processed/sample"
 
 app = typer.Typer(
     name="cjresearch",
@@ -178,9 +180,9 @@ def sample(
         err.print(f"[bold red]error:[/] --format must be csv or parquet, found {fmt!r}")
         raise typer.Exit(2)
     chosen: Literal["csv", "parquet"] = "csv" if fmt == "csv" else "parquet"
-    # the bundled sample's folder keeps the study file's [reports] folders (see SAMPLE_FOLDERS)
+    # the bundled sample's folder keeps the study file's [reports] folders (see SAMPLE_OUTPUT)
     bundled = directory.resolve() == SAMPLE_STUDY.parent.resolve()
-    folders = SAMPLE_FOLDERS if bundled else {}
+    folders = {"output": SAMPLE_OUTPUT, "artifacts": SAMPLE_ARTIFACTS} if bundled else {}
     with err.status(f"Generating {customers:,} customers (seed {seed})..."):
         path = _run(
             lambda: write_sample(directory, n_customers=customers, seed=seed, fmt=chosen, **folders)
@@ -364,6 +366,7 @@ def run(
             wait=wait,
             # A failed notebook may show customer-level data: keep it with the artifacts.
             failed_dir=artifacts / "failed" if artifacts is not None else None,
+            customer_ids=_customer_ids(artifacts),
         )
     )
     report = outcome.reports[0]
@@ -373,6 +376,14 @@ def run(
             err.print(escape(f"failed notebook kept: {report.failed_notebook}"))
         raise typer.Exit(1)
     out.print(escape(f"Published {outcome.output / report.path}"))
+
+
+def _customer_ids(artifacts: Path | None) -> list[str]:
+    """The ids to redact from a published error: those of the artifacts, when built."""
+    from cjresearch.artifacts.catalog import load_artifacts
+
+    found = load_artifacts(artifacts) if artifacts is not None and artifacts.is_dir() else None
+    return found.customer_ids() if found is not None else []
 
 
 def _run_arguments(rest: list[str]) -> tuple[Path | None, list[tuple[str, str]]]:
@@ -515,7 +526,7 @@ def _ensure_sample() -> Path:
         ):
             return SAMPLE_STUDY
     with err.status("Generating the sample study (first run only)..."):
-        return write_sample(SAMPLE_STUDY.parent, **SAMPLE_FOLDERS)
+        return write_sample(SAMPLE_STUDY.parent, output=SAMPLE_OUTPUT, artifacts=SAMPLE_ARTIFACTS)
 
 
 def main() -> None:

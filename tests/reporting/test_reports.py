@@ -331,3 +331,30 @@ def test_notebook_copy_is_not_modified(tmp_path: Path) -> None:
         tmp_path / "out", [ReportSpec("analysis", "tiny", copy, {"count": 1})], progress=False
     )
     assert copy.read_bytes() == before
+
+
+def test_a_failed_reports_error_is_published_without_personal_data(tmp_path: Path) -> None:
+    leaky = tmp_path / "leaky.ipynb"
+    node = nbformat.read(TINY, as_version=4)
+    node.cells.insert(
+        2,
+        nbformat.v4.new_code_cell(
+            "raise KeyError('customer C0000069 (jane.doe@example.com) has no stage')"
+        ),
+    )
+    nbformat.write(node, leaky)
+    outcome = publish_reports(
+        tmp_path / "out",
+        [ReportSpec("stage", "support", leaky)],
+        portal=PortalContext("Study"),
+        progress=False,
+        customer_ids=["C0000069", "C0000070"],
+    )
+    (report,) = outcome.reports
+    assert report.status == "failed"
+    assert "KeyError" in str(report.error) and "[id]" in str(report.error)
+    assert "[email]" in str(report.error)
+    for path in (tmp_path / "out").rglob("*"):
+        if path.is_file() and "failed" not in path.parts:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            assert "C0000069" not in text and "jane.doe" not in text, path

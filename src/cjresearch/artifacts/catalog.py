@@ -141,6 +141,14 @@ class Artifacts:
         path = self.folder / name
         return pd.read_parquet(path) if path.is_file() else None
 
+    def customer_ids(self) -> list[str]:
+        """The study's customer ids (to redact them from anything published), or none when
+        the artifacts hold no customers."""
+        path = self.folder / CUSTOMERS
+        if not path.is_file():
+            return []
+        return pd.read_parquet(path, columns=["customer_id"])["customer_id"].astype(str).tolist()
+
     def persona_model(self) -> PersonaModel:
         """The fitted persona model."""
         from cjresearch.analysis.personas.model import load_persona_model

@@ -29,13 +29,14 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from cjresearch._files import atomic_path, file_sha256, utc_stamp
 from cjresearch._version import __version__
+from cjresearch.analysis.privacy import id_tokens, redact_text
 from cjresearch.errors import CJResearchError
 from cjresearch.reporting.execute import ExecutionOptions, NotebookJob, NotebookOutcome, run_jobs
 from cjresearch.reporting.html import Provenance
@@ -311,6 +312,7 @@ def run_reports(
     progress: bool | None = None,
     stream: TextIO | None = None,
     on_done: Callable[[ReportResult], None] | None = None,
+    customer_ids: Iterable[object] = (),
 ) -> list[ReportResult]:
     """Rebuild the reports whose fingerprint changed and stage them for publishing.
 
@@ -349,6 +351,9 @@ def run_reports(
         Where progress goes (default: standard error).
     on_done
         Called with each report's result as it completes.
+    customer_ids
+        The study's customer ids: a failed report's error is published (portal, manifest)
+        with them and other personal data redacted.
 
     Returns
     -------
@@ -378,6 +383,7 @@ def run_reports(
         failed_root=Path(failed_dir) if failed_dir is not None else output / STATE_DIR / "failed",
         bar=bar,
         on_done=on_done,
+        ids=id_tokens(customer_ids),
     )
     return _record(plan, {**plan.kept, **ran}, transaction, replace_kinds=replace_kinds)
 
@@ -500,12 +506,18 @@ def _run(
     failed_root: Path,
     bar: _Progress,
     on_done: Callable[[ReportResult], None] | None,
+    ids: frozenset[str],
 ) -> dict[str, ReportResult]:
     """Execute the planned reports into the transaction; their results by key."""
     by_key = {item.key: item for item in todo}
     results: dict[str, ReportResult] = {}
 
     def finished(outcome: NotebookOutcome) -> None:
+        if outcome.error is not None:
+            # the error may quote the data (a customer id, an e-mail): it is published
+            outcome = dataclasses.replace(
+                outcome, error=redact_text(outcome.error, customer_ids=ids)
+            )
         result = _ran(
             by_key[outcome.key],
             outcome,
@@ -716,6 +728,7 @@ def publish_reports(
     lock: bool = True,
     wait: bool = False,
     wait_timeout: float | None = None,
+    customer_ids: Iterable[object] = (),
 ) -> PublishOutcome:
     """Run reports and publish them, with the portal, atomically.
 
@@ -733,7 +746,7 @@ def publish_reports(
         ``run_id`` is this publish's (default: :func:`~cjresearch.reporting.publish.new_run_id`).
     execution
         How the notebooks run (:class:`~cjresearch.reporting.execute.ExecutionOptions`).
-    force, failed_dir, replace_kinds, fingerprint_extra, progress, stream
+    force, failed_dir, replace_kinds, fingerprint_extra, progress, stream, customer_ids
         Passed to :func:`run_reports`.
     lock
         Take the output folder's lock (False: the caller holds it, as ``build`` does for
@@ -775,6 +788,7 @@ def publish_reports(
                 fingerprint_extra=fingerprint_extra,
                 progress=progress,
                 stream=stream,
+                customer_ids=customer_ids,
             )
             # Nothing ran and nothing moved: leave the folder (portal, manifest) untouched.
             nothing_new = (
@@ -817,6 +831,7 @@ def run_notebook(
     wait: bool = False,
     failed_dir: str | Path | None = None,
     progress: bool | None = None,
+    customer_ids: Iterable[object] = (),
 ) -> PublishOutcome:
     """Execute a parameterised notebook and publish it as ``<output>/analysis/<slug>.html``.
 
@@ -844,7 +859,7 @@ def run_notebook(
     execution
         How the notebook runs (:class:`~cjresearch.reporting.execute.ExecutionOptions`; one
         job, whatever its ``jobs``).
-    wait, failed_dir, progress
+    wait, failed_dir, progress, customer_ids
         As for :func:`publish_reports`.
     """
     path = find_notebook(notebook)
@@ -872,4 +887,5 @@ def run_notebook(
         replace_kinds=(),
         progress=progress,
         wait=wait,
+        customer_ids=customer_ids,
     )
