@@ -23,6 +23,7 @@ them. Nothing below this layer computes artifacts; nothing above it computes the
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -57,7 +58,7 @@ from cjresearch.artifacts.catalog import (
 )
 from cjresearch.data.schema import CANONICAL_COLUMNS
 from cjresearch.data.study import Study, load_study
-from cjresearch.errors import CJResearchError, StatisticalWarning
+from cjresearch.errors import CJResearchError, DataWarning, StatisticalWarning
 
 if TYPE_CHECKING:
     from cjresearch.analysis.cube import Cube
@@ -342,9 +343,25 @@ def _reusable(folder: Path, fingerprint: str) -> dict[str, Any] | None:
         return None
     if state.get("fingerprint") != fingerprint:
         return None
-    files = [folder / rel for rel in state.get("files", [])]
-    if not files or not all(p.is_file() for p in files):
-        return None
+    files = state.get("files", [])
+    hashes = state.get("hashes")
+    if not files or not isinstance(hashes, dict) or set(hashes) != set(files):
+        return None  # artifacts of an older version, without hashes: compute again
+    for relative in files:
+        path = folder / relative
+        try:
+            same = path.stat().st_size == hashes[relative][1]
+            same = same and file_sha256(path) == hashes[relative][0]
+        except OSError:
+            same = False
+        if not same:
+            # a truncated, edited or missing artifact is computed again, never reused
+            warnings.warn(
+                f"{path}: changed since it was computed; computing the artifacts again",
+                DataWarning,
+                stacklevel=3,
+            )
+            return None
     return dict(state)
 
 
@@ -413,12 +430,12 @@ def _compute(
     tables = load(study)
     felt = emotion(tables, settings)
     journeys = features(tables, settings, felt.per_stage)
+    previous, unreadable = _previous_model(folder)
     model = personas(
-        study,
-        journeys,
-        tables.customers.set_index("customer_id")["churned"],
-        previous=_previous_model(folder),
+        study, journeys, tables.customers.set_index("customer_id")["churned"], previous=previous
     )
+    if unreadable is not None:
+        model = dataclasses.replace(model, notes=(*model.notes, unreadable))
     assignments = model.assignments()
     with _recorded_warnings() as caught:
         result = statistics(
@@ -481,15 +498,30 @@ def _compute(
         "personas": [list(p) for p in reportable],
         "stages": study.stages,
         "files": sorted(str(p.relative_to(folder)) for p in written),
+        # checked before the artifacts are reused (sha256, bytes)
+        "hashes": {str(p.relative_to(folder)): [file_sha256(p), p.stat().st_size] for p in written},
     }
     write_json(folder / STATE_FILE, state)
     return artifacts_from_state(folder, state, reused=False)
 
 
-def _previous_model(folder: Path) -> PersonaModel | None:
+def _previous_model(folder: Path) -> tuple[PersonaModel | None, str | None]:
+    """The previous build's persona model (to keep its ids and names), or None; and a note
+    when one is there but cannot be read (a truncated or foreign file): the personas then
+    start afresh, with new ids, instead of failing every build."""
     from cjresearch.analysis.personas.model import MODEL_FILE, load_persona_model
 
-    return load_persona_model(folder) if (folder / MODEL_FILE).is_file() else None
+    if not (folder / MODEL_FILE).is_file():
+        return None, None
+    try:
+        return load_persona_model(folder), None
+    except CJResearchError as exc:
+        note = (
+            f"the previous persona model could not be read ({exc}); the personas start "
+            "afresh and their ids may differ from the previous build's"
+        )
+        warnings.warn(note, DataWarning, stacklevel=2)
+        return None, note
 
 
 # --- artifacts on demand --------------------------------------------------------------------

@@ -41,6 +41,7 @@ Flags (semicolon-separated in the ``flags`` columns), each also raised as a warn
 ``ph_violated``           Cox: Schoenfeld residuals correlate with log time (p < 0.05)
 ``missing_churn_date``    Cox/KM: churners without a churn date were left out
 ``few_distinct_values``   KM: fewer than three emotion terciles could be formed
+``test_undefined``        log-rank: the test's variance is singular (no p-value)
 ``weak_discrimination``   joint model: cross-validated AUC below 0.6
 ``poor_calibration``      joint model: calibration slope outside 0.8-1.2 or HL p < 0.05
 ========================  ==============================================================

@@ -141,6 +141,7 @@ EXPLAIN = {
     "ph_violated": "proportional hazards look violated",
     "missing_churn_date": "churners without a churn date were left out",
     "few_distinct_values": "fewer than three emotion terciles",
+    "test_undefined": "the log-rank test is not defined here (singular variance)",
     "weak_discrimination": "cross-validated AUC below 0.6",
     "poor_calibration": "poor cross-validated calibration",
 }

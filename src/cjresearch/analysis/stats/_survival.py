@@ -138,6 +138,11 @@ def kaplan_meier(
 def log_rank(
     time: np.ndarray, status: np.ndarray, group: np.ndarray, entry: np.ndarray
 ) -> tuple[float, float]:
-    """Log-rank chi-square and p-value (statsmodels ``survdiff``) across groups."""
-    chi2, p = survdiff(time, status, group, entry=np.nextafter(entry, np.inf))
+    """Log-rank chi-square and p-value (statsmodels ``survdiff``) across groups; both NaN
+    when the test is not defined (a singular variance: e.g. every event in one group at
+    one time, as on small studies)."""
+    try:
+        chi2, p = survdiff(time, status, group, entry=np.nextafter(entry, np.inf))
+    except np.linalg.LinAlgError:
+        return float("nan"), float("nan")
     return float(chi2), float(p)

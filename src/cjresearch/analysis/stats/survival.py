@@ -264,6 +264,8 @@ def survival_curves(
                     sub["entry"].to_numpy(),
                 )
                 record.update(chi2=chi2, p_value=p)
+                if np.isnan(p):
+                    flags.append("test_undefined")
             elif sub["status"].sum() == 0:
                 flags.append("no_events")
             tests.append({**record, "flags": join_flags(flags)})
