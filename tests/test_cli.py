@@ -255,3 +255,57 @@ def test_an_error_after_a_foreign_warning_ends_at_once(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.count("a foreign warning") == 1
     assert "error: study.toml: broken" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        (28, "no space left on the device"),  # ENOSPC
+        (30, "the file system is read-only"),  # EROFS
+        (13, "permission denied"),  # EACCES (a test run as root cannot chmod its way there)
+    ],
+)
+def test_a_full_or_read_only_disk_is_one_line_naming_the_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, words: str
+) -> None:
+    import os
+
+    from cjresearch.reporting import publish
+
+    folder = tmp_path / "study"
+    assert runner.invoke(app, ["sample", str(folder), "--customers", "50"]).exit_code == 0
+    out = tmp_path / "out"
+
+    def refuse(output: Path, **_: object) -> None:
+        raise OSError(code, os.strerror(code), os.fspath(Path(output) / ".cjresearch" / "lock"))
+
+    monkeypatch.setattr(publish, "lock_output", refuse)
+    result = runner.invoke(app, ["build", str(folder / "study.toml"), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert lines == [f"error: {out / '.cjresearch'}: {words}" + lines[0].split(words, 1)[1]]
+    assert "Traceback" not in result.output
+
+
+def test_run_refuses_a_file_that_is_not_a_notebook_without_echoing_it(tmp_path: Path) -> None:
+    secret = tmp_path / "passwd"
+    secret.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    result = runner.invoke(app, ["run", str(secret), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert "not a notebook" in result.stderr and "root:x" not in result.output
+    fake = tmp_path / "fake.ipynb"
+    fake.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    result = runner.invoke(app, ["run", str(fake), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert "not a readable Jupyter notebook" in result.stderr and "root:x" not in result.output
+
+
+def test_a_parameter_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    # bytes that are not UTF-8 on the command line reach Python as lone surrogates
+    result = runner.invoke(
+        app, ["run", "emotion_churn", "-p", "persona", "\udcff\udcfe", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 2, result.output
+    assert "parameter 'persona' of emotion_churn.ipynb: the value is not UTF-8 text" in (
+        result.stderr
+    )

@@ -6,6 +6,8 @@ code 2; ``--debug`` shows the traceback instead. Warnings (dropped rows) are pri
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 import warnings
 from collections.abc import Callable, Iterator
@@ -81,6 +83,10 @@ def _user_errors() -> Iterator[None]:
             yield
         except CJResearchError as exc:
             error = exc
+        except OSError as exc:
+            if _state["debug"] or exc.errno not in _OS_WORDS:
+                raise
+            error = CJResearchError(os_error_line(exc))
         except KeyboardInterrupt:
             interrupted = True
     # Printed once the capture is over: showing a warning inside it would record it again
@@ -96,6 +102,31 @@ def _user_errors() -> Iterator[None]:
         for line in lines:
             err.print(f"[bold red]error:[/] {escape(line)}", soft_wrap=True)
         raise typer.Exit(2)
+
+
+#: What the file system said, in words, with what to do about it.
+_OS_WORDS = {
+    errno.ENOSPC: "no space left on the device; free some space and run again",
+    errno.EDQUOT: "the disk quota is used up; free some space and run again",
+    errno.EROFS: "the file system is read-only; choose a folder you can write to",
+    errno.EACCES: "permission denied; choose a folder you can write to (or fix its permissions)",
+    errno.EPERM: "operation not permitted; choose a folder you can write to",
+    errno.ENAMETOOLONG: "a file name is too long for the file system",
+}
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line for an error of the file system, naming the folder it happened in.
+
+    >>> os_error_line(OSError(28, "No space left on device", "/data/reports/index.html"))
+    '/data/reports: no space left on the device; free some space and run again'
+    """
+    words = _OS_WORDS.get(exc.errno or 0, exc.strerror or str(exc))
+    if exc.filename is None:
+        return f"the file system refused: {words}"
+    where = Path(os.fsdecode(exc.filename))
+    folder = where if where.is_dir() else where.parent
+    return f"{folder}: {words}"
 
 
 def _print_warnings(caught: list[warnings.WarningMessage]) -> None:

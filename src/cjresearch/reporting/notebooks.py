@@ -89,10 +89,30 @@ def bundled_notebooks() -> list[Path]:
     return [] if folder is None else sorted(folder.glob("*.ipynb"))
 
 
+def _is_text(value: object) -> bool:
+    """False for text that cannot be written as UTF-8 (arguments that were not UTF-8 reach
+    Python as lone surrogates), inside lists and dicts too."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, Mapping):
+        return all(_is_text(k) and _is_text(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return all(_is_text(v) for v in value)
+    return True
+
+
 def find_notebook(notebook: str | Path) -> Path:
-    """A notebook file: an existing path, or the name of a bundled notebook (``personas``)."""
+    """A notebook file: an existing ``.ipynb`` path, or the name of a bundled notebook
+    (``personas``). Any other file is refused without being read."""
     path = Path(notebook)
     if path.is_file():
+        if path.suffix != ".ipynb":
+            msg = f"{path}: not a notebook (a Jupyter notebook's file name ends in .ipynb)"
+            raise CJResearchError(msg)
         return path
     for candidate in bundled_notebooks():
         if path.name in (candidate.name, candidate.stem):
@@ -123,7 +143,9 @@ def notebook_parameters(notebook: str | Path) -> list[NotebookParameter]:
     try:
         declared = pm.inspect_notebook(os.fspath(path))
     except Exception as exc:
-        msg = f"cannot read the parameters of {path}: {exc}"
+        # never the error's text: it may quote the file's content
+        msg = f"cannot read the parameters of {path}: not a readable Jupyter notebook"
+        msg += f" ({type(exc).__name__})"
         raise CJResearchError(msg) from exc
     return [
         NotebookParameter(
@@ -189,6 +211,12 @@ def coerce_parameters(
             msg = f"{Path(notebook).name} has no parameter {name!r}. It declares: {listing}"
             raise CJResearchError(msg)
         type_name = parameter.type_name
+        if not _is_text(value):
+            msg = (
+                f"parameter {name!r} of {Path(notebook).name}: the value is not UTF-8 text "
+                "(check the terminal's encoding or the scheduler's locale)"
+            )
+            raise CJResearchError(msg)
         if isinstance(values, Mapping):
             converted = value
         else:
