@@ -428,6 +428,14 @@ def _compute(
 
     settings = Settings.from_study(study)
     tables = load(study)
+    n, k = len(tables.customers), settings.min_group_size
+    if n < k:
+        msg = (
+            f"{study.data_path('customers')}: {n:,} customers, fewer than the study's "
+            f"min_group_size ({k}): every published figure would describe fewer than {k} "
+            "customers, so nothing can be published"
+        )
+        raise CJResearchError(msg)
     felt = emotion(tables, settings)
     journeys = features(tables, settings, felt.per_stage)
     previous, unreadable = _previous_model(folder)

@@ -22,15 +22,16 @@ def follow_up(
     ``excluded`` ('' or 'missing_churn_date' / 'no_follow_up').
     """
     ids = customers["customer_id"]
+    # .array, not .to_numpy(): a column of nothing but NaT keeps its time zone
     first_seen = observations.groupby("customer_id", observed=True)["timestamp"].min()
     if "signup_date" in customers.columns:
-        origin = pd.Series(customers["signup_date"].to_numpy(), index=ids.to_numpy())
+        origin = pd.Series(customers["signup_date"].array, index=ids.to_numpy())
         origin = origin.fillna(first_seen.reindex(origin.index))
     else:
         origin = first_seen.reindex(ids.to_numpy())
     churned = customers["churned"].to_numpy(dtype=bool)
     if "churn_date" in customers.columns:
-        churn_date = pd.Series(customers["churn_date"].to_numpy(), index=ids.to_numpy())
+        churn_date = pd.Series(customers["churn_date"].array, index=ids.to_numpy())
     else:
         churn_date = pd.Series(pd.NaT, index=ids.to_numpy(), dtype=origin.dtype)
     # a churn after the end of observation is not seen: censored at the end

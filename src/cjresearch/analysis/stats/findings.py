@@ -115,8 +115,9 @@ def findings(
         sources.append((time_to_churn, "hazard_ratio", "hazard"))
     for table, column, kind in sources:
         for _, row in table.iterrows():
-            if not (np.isfinite(row[column]) and np.isfinite(row["q_value"])):
-                continue
+            estimable = np.isfinite([row[column], row["q_value"], row["ci_high"]]).all()
+            if not (estimable and row[column] > 0 and row["ci_low"] > 0):
+                continue  # no ratio, or an interval reaching 0 or infinity: no sentence
             text, tentative = _ratio_sentence(row, column, float(row["unit_size"]), alpha, kind)
             significant = row["q_value"] < alpha
             tier = (0 if not tentative else 2) if significant else 3
