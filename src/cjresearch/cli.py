@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cjresearch._version import __version__
-from cjresearch.errors import CJResearchError, CJResearchWarning, DataError
+from cjresearch.errors import CJResearchError, CJResearchWarning, DataError, StudyFileError
 
 __all__ = ["app", "in_words", "main"]
 
