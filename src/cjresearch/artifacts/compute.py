@@ -12,7 +12,10 @@ artifacts folder (see :mod:`cjresearch.artifacts.catalog` for every file):
 6. :func:`journey_map`: the persona x stage map, flows, pain points, opportunities;
 7. :func:`publishable`: every table as published, checked to hold no id;
 8. :func:`cube`: the explorer's pre-aggregated figures;
-9. the files, then ``build_state.json`` last.
+9. :func:`management`: the KPIs against their targets and the journey map's headline
+   figures, compared with the previous build's (what changed, alerts);
+10. the files, then ``build_state.json``, then the measurement is added to the history
+    (:mod:`cjresearch.artifacts.history`), which outlives every recomputation.
 
 The steps are the one way from a study to its figures: the build, the report views'
 recomputations with other settings (:func:`refit_personas`, :func:`reanalyse`), ``cjresearch
@@ -37,8 +40,9 @@ import pandas as pd
 from cjresearch._files import file_sha256, write_json
 from cjresearch._version import __version__
 from cjresearch.analysis.settings import Settings
-from cjresearch.artifacts import manifest
+from cjresearch.artifacts import history, manifest, tracking
 from cjresearch.artifacts.catalog import (
+    ALERTS,
     ASSIGNMENTS,
     CUSTOMERS,
     EVENTS,
@@ -65,6 +69,8 @@ if TYPE_CHECKING:
     from cjresearch.analysis.journey_map import JourneyMap
     from cjresearch.analysis.personas.model import PersonaModel
     from cjresearch.analysis.stats import EmotionChurnResult
+    from cjresearch.artifacts.history import Measurement
+    from cjresearch.artifacts.tracking import Management
     from cjresearch.data.tables import StudyTables
 
 # The modelling modules (scikit-learn, statsmodels) are imported by the steps that use them:
@@ -81,6 +87,7 @@ __all__ = [
     "features",
     "journey_map",
     "load",
+    "management",
     "open_artifacts",
     "open_cube",
     "personas",
@@ -298,6 +305,35 @@ def cube(
     )
 
 
+def management(
+    study: Study,
+    tables: StudyTables,
+    emotion: Emotion,
+    assignments: pd.DataFrame | None,
+    personas: pd.DataFrame,
+    settings: Settings,
+    *,
+    past: list[Measurement],
+    run_id: str,
+    fingerprint: str,
+) -> Management:
+    """Step 9: every KPI and headline figure, compared with the last measurement of
+    ``past`` (:func:`cjresearch.artifacts.tracking.track`); ``personas`` is the published
+    personas table (for births and deaths)."""
+    return tracking.track(
+        study,
+        tables,
+        per_stage=emotion.per_stage,
+        observations=emotion.observations,
+        assignments=assignments,
+        personas=personas,
+        settings=settings,
+        past=past,
+        run_id=run_id,
+        fingerprint=fingerprint,
+    )
+
+
 # --- the whole computation ------------------------------------------------------------------
 
 
@@ -367,7 +403,9 @@ def _recorded_warnings() -> Iterator[list[warnings.WarningMessage]]:
         warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
 
 
-def compute_artifacts(study: Study, folder: str | Path, *, force: bool = False) -> Artifacts:
+def compute_artifacts(
+    study: Study, folder: str | Path, *, force: bool = False, run_id: str | None = None
+) -> Artifacts:
     """Compute (or reuse) a study's artifacts: every heavy step of a build, once.
 
     Parameters
@@ -378,6 +416,9 @@ def compute_artifacts(study: Study, folder: str | Path, *, force: bool = False) 
         The artifacts folder.
     force
         Recompute even if the inputs, the study file and the package are unchanged.
+    run_id
+        The build's run id, under which a computation is recorded in the history
+        (default: a new one).
 
     Returns
     -------
@@ -394,11 +435,15 @@ def compute_artifacts(study: Study, folder: str | Path, *, force: bool = False) 
         state = None if force else _reusable(folder, digest)
         if state is not None:
             return artifacts_from_state(folder, state, reused=True)
-        return _compute(study, folder, digest, input_hashes)
+        return _compute(study, folder, digest, input_hashes, run_id or history.new_run_id())
 
 
 def _compute(
-    study: Study, folder: Path, digest: str, input_hashes: Mapping[str, dict[str, Any]]
+    study: Study,
+    folder: Path,
+    digest: str,
+    input_hashes: Mapping[str, dict[str, Any]],
+    run_id: str,
 ) -> Artifacts:
     from cjresearch.data.tables import write_parquet
 
@@ -425,6 +470,19 @@ def _compute(
             tables, felt, assignments, settings, emotion_churn=result.emotion_churn
         )
     published = publishable(model, journeys, tables, settings, journey=journey, result=result)
+    past = history.read_history(folder)
+    managed = management(
+        study,
+        tables,
+        felt,
+        assignments,
+        published["personas"],
+        settings,
+        past=past,
+        run_id=run_id,
+        fingerprint=digest,
+    )
+    published.update(managed.tables)
 
     written = [
         write_parquet(tables.customers, folder / CUSTOMERS),
@@ -450,6 +508,7 @@ def _compute(
         tables.feedback,
         settings,
     ).save(folder)
+    written.append(write_json(folder / ALERTS, managed.alert_records()))
 
     summary = manifest.artifacts_summary(
         study,
@@ -465,6 +524,7 @@ def _compute(
         published=published,
         written={str(p.relative_to(folder)): p for p in written},
     )
+    summary["journey_management"] = managed.summary()
     state = {
         "fingerprint": digest,
         "summary": summary,
@@ -473,6 +533,9 @@ def _compute(
         "files": sorted(str(p.relative_to(folder)) for p in written),
     }
     write_json(folder / STATE_FILE, state)
+    # last: a measurement is recorded once the artifacts it describes are complete (a crash
+    # before this line leaves a history one measurement short, never one too many)
+    history.record(folder, managed.measurement)
     return artifacts_from_state(folder, state, reused=False)
 
 
