@@ -498,7 +498,10 @@ def _compute(
     for name, frame in published.items():
         written.append(write_parquet(frame, folder / TABLES_DIR / f"{name}.parquet"))
     reportable = reportable_personas(published["personas"])
-    for relative, frame in report_slices(published, reportable, study.stages).items():
+    # the management tables change with every measurement (previous values, the history),
+    # not only with the data: in the slices they would rerun every report each time
+    sliced = {k: v for k, v in published.items() if k not in managed.tables}
+    for relative, frame in report_slices(sliced, reportable, study.stages).items():
         written.append(write_parquet(frame, folder / relative))
     written += cube(
         tables.customers,

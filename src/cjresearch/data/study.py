@@ -17,9 +17,10 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -279,6 +280,19 @@ class ReportSettings(_Section):
     notebook_timeout: float = Field(default=1800.0, gt=0)
 
 
+def _known_stage_key(stage: str, info: ValidationInfo) -> str:
+    """A ``[stages.<stage>]`` section's stage must be one of ``[study] stages`` (checked key
+    by key, so that the section's own problems are reported beside it)."""
+    stages = (info.context or {}).get("stages")
+    if stages is not None and stage not in stages:
+        msg = f"a stage of [study] stages {stages}, found {stage!r}"
+        raise ValueError(msg)
+    return stage
+
+
+_StageKey = Annotated[str, AfterValidator(_known_stage_key)]
+
+
 class Study(BaseModel):
     """A validated study file. Paths are absolute (resolved relative to the file)."""
 
@@ -297,7 +311,7 @@ class Study(BaseModel):
     reports: ReportSettings = Field(default_factory=ReportSettings)
     # the company's side: [stages.<stage>], [touchpoints.<touchpoint>], [[kpis]], [alerts]
     # (aliases: ``stages`` itself is the property listing [study] stages)
-    stage_details: dict[str, StageSettings] = Field(default_factory=dict, alias="stages")
+    stage_details: dict[_StageKey, StageSettings] = Field(default_factory=dict, alias="stages")
     touchpoint_details: dict[str, TouchpointSettings] = Field(
         default_factory=dict, alias="touchpoints"
     )
@@ -324,19 +338,6 @@ class Study(BaseModel):
             )
             raise ValueError(msg)
         return self
-
-    @field_validator("stage_details")
-    @classmethod
-    def _known_stage_sections(
-        cls, details: dict[str, StageSettings], info: ValidationInfo
-    ) -> dict[str, StageSettings]:
-        stages = (info.context or {}).get("stages")
-        unknown = [s for s in details if stages is not None and s not in stages]
-        if unknown:
-            sections = ", ".join(f"[stages.{toml_key(s)}]" for s in unknown)
-            msg = f"the sections {sections} name no stage of [study] stages {stages}"
-            raise ValueError(msg)
-        return details
 
     @model_validator(mode="after")
     def _management_stages(self) -> Study:
@@ -540,6 +541,7 @@ def _key_name(loc: list[str], raw: Mapping[str, Any]) -> str:
     if len(loc) == 1:
         return f"[{loc[0]}]"
     section, *rest = loc
+    rest = [r for r in rest if r != "[key]"]  # a dict key's own error: the key names it
     if section in ("stages", "touchpoints"):
         # one section per stage or touchpoint: [stages.onboarding] owner
         inner = " " + ".".join(rest[1:]) if rest[1:] else ""
