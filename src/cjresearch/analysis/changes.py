@@ -37,7 +37,7 @@ import pandas as pd
 from scipy import stats as sps
 from statsmodels.stats.proportion import proportions_ztest
 
-from cjresearch.analysis.kpis import FIGURE_COLUMNS, SHARE_METRICS
+from cjresearch.analysis.kpis import FIGURE_COLUMNS, SHARE_METRICS, format_value
 from cjresearch.analysis.settings import Settings
 from cjresearch.analysis.stats import adjust_pvalues
 from cjresearch.errors import CJResearchError
@@ -290,21 +290,6 @@ def _q(q: float) -> str:
     return "q < 0.001" if q < 0.001 else f"q = {q:.3f}"
 
 
-def _number(metric: str, value: object) -> str:
-    """A figure as a sentence shows it: a share as a percentage, NPS as a whole number."""
-    if value is None or pd.isna(value):
-        return "suppressed"
-    x = float(value)  # type: ignore[arg-type]
-    if metric == "nps":
-        text = f"{x:+.0f}"
-    elif metric in SHARE_METRICS:
-        text = f"{x:.1%}"
-    else:
-        text = f"{x:.2f}"
-    # a figure shown as zero has no sign ("-0.00" reads as an error)
-    return text if any(c in "123456789" for c in text) else text.lstrip("+-")
-
-
 def changes_table(
     current: pd.DataFrame,
     compared: pd.DataFrame,
@@ -345,8 +330,8 @@ def changes_table(
                 **_figure_fields(r),
                 "kind": f"{r.kind}_change",
                 "description": (
-                    f"{r.kpi} {verb} from {_number(r.metric, r.previous_value)} to "
-                    f"{_number(r.metric, r.value)} (n = {r.n_customers:,}); beyond chance "
+                    f"{r.kpi} {verb} from {format_value(r.metric, r.previous_value)} to "
+                    f"{format_value(r.metric, r.value)} (n = {r.n_customers:,}); beyond chance "
                     f"({r.test} test, {_q(r.q_value)})"
                 ),
             }
@@ -361,7 +346,7 @@ def changes_table(
                 "kind": "kpi_status",
                 "description": (
                     f"{r.kpi} is now {r.status} (was {r.previous_status}): "
-                    f"{_number(r.metric, r.value)} against the target {r.target}"
+                    f"{format_value(r.metric, r.value)} against the target {r.target}"
                 ),
             }
         )
@@ -448,24 +433,24 @@ def _alert_message(r: object, *, missed: bool, worse: bool, owner: str | None) -
         return getattr(r, field)
 
     metric, name = get("metric"), get("kpi")
-    now = _number(metric, get("value"))
+    now = format_value(metric, get("value"))
     parts = []
     if missed:
         interval = (
-            f" (95% interval {_number(metric, get('ci_low'))} to "
-            f"{_number(metric, get('ci_high'))}, n = {get('n_customers'):,})"
+            f" (95% interval {format_value(metric, get('ci_low'))} to "
+            f"{format_value(metric, get('ci_high'))}, n = {get('n_customers'):,})"
         )
         was = (
             "first measurement"
             if get("previous_status") is None
-            else f"was {_number(metric, get('previous_value'))}, {get('previous_status')}"
+            else f"was {format_value(metric, get('previous_value'))}, {get('previous_status')}"
         )
         parts.append(f"{name} misses its target {get('target')}: {now}{interval}; {was}")
     if worse:
         verb = "rose" if get("change") > 0 else "fell"
         parts.append(
             f"{name if not missed else 'it'} {verb} from "
-            f"{_number(metric, get('previous_value'))} to {now}, beyond chance "
+            f"{format_value(metric, get('previous_value'))} to {now}, beyond chance "
             f"({_q(get('q_value'))})"
         )
     who = f"Owner: {owner}." if owner else "No owner is named in the study file."

@@ -72,6 +72,7 @@ __all__ = [
     "Kpi",
     "definitions_from_study",
     "figure_label",
+    "format_value",
     "measure",
     "status",
 ]
@@ -212,6 +213,28 @@ def figure_label(metric: str, stage: str, persona_id: int | None) -> str:
     """
     group = "all customers" if persona_id is None else f"persona {int(persona_id)}"
     return f"map: {metric} at {stage}, {group}"
+
+
+def format_value(metric: str, value: object) -> str:
+    """A figure as a sentence or a page shows it: shares as percentages, NPS as a signed
+    whole number, means with two decimals, ``suppressed`` when missing; a value shown as
+    zero has no sign.
+
+    >>> format_value("csat", 0.8234), format_value("nps", 12.4), format_value("ces", 3.456)
+    ('82.3%', '+12', '3.46')
+    >>> format_value("emotion", -0.001), format_value("reach", float("nan"))
+    ('0.00', 'suppressed')
+    """
+    if value is None or pd.isna(value):
+        return "suppressed"
+    x = float(value)  # type: ignore[arg-type]
+    if metric == "nps":
+        text = f"{x:+.0f}"
+    elif metric in SHARE_METRICS:
+        text = f"{x:.1%}"
+    else:
+        text = f"{x:.2f}"
+    return text if any(c in "123456789" for c in text) else text.lstrip("+-")
 
 
 # --- the data, coded once -------------------------------------------------------------------
