@@ -188,9 +188,8 @@ def test_compare_refuses_frames_that_are_not_measurements() -> None:
 
 def test_a_degraded_stage_changes_that_stage_only() -> None:
     # measure twice on generated data: lower one stage's CSAT scores; only its figures move
-    from helpers import sample_pipeline
-
     from cjresearch.analysis.emotion import emotion_observations, stage_emotion
+    from helpers import sample_pipeline
 
     p = sample_pipeline(2000)
     kpis = tuple(

@@ -134,11 +134,23 @@ def test_touchpoint_and_persona_kpis_count_the_right_customers() -> None:
     name = str(personas["persona_name"].iloc[0])
     kpis = (
         _kpi("Setup failed reach", "onboarding", "reach", "<= 0.5", touchpoint="setup_failed"),
-        _kpi("Setup failed churn", "onboarding", "churn_rate", "<= 0.5",
-             touchpoint="setup_failed", persona=name),  # fmt: skip
+        _kpi(
+            "Setup failed churn",
+            "onboarding",
+            "churn_rate",
+            "<= 0.5",
+            touchpoint="setup_failed",
+            persona=name,
+        ),
         _kpi("Setup failed emotion", "onboarding", "emotion", ">= 0", touchpoint="setup_failed"),
-        _kpi("By id", "onboarding", "reach", "<= 0.5", touchpoint="setup_failed",
-             persona=str(personas["persona_id"].iloc[0])),  # fmt: skip
+        _kpi(
+            "By id",
+            "onboarding",
+            "reach",
+            "<= 0.5",
+            touchpoint="setup_failed",
+            persona=str(personas["persona_id"].iloc[0]),
+        ),
     )
     found = _measure(kpis=kpis).set_index("kpi")
     events = p.tables.events

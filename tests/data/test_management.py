@@ -188,8 +188,7 @@ def test_touchpoints_the_data_never_show_are_errors_of_validate(tmp_path: Path) 
         load_tables(study)
     lines = caught.value.lines
     assert lines == [
-        "study.toml: [touchpoints.byu]: no touchpoint 'byu' in events.csv "
-        "(did you mean ['buy']?)",
+        "study.toml: [touchpoints.byu]: no touchpoint 'byu' in events.csv (did you mean ['buy']?)",
         "study.toml: [[kpis]] #1 (\"Ad reach\") touchpoint: it occurs at ['awareness'], not at "
         "'purchase'",
         "study.toml: [[kpis]] #2 (\"Use\") touchpoint: no touchpoint 'uses' in events.csv "

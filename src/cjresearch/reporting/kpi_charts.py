@@ -35,6 +35,7 @@ __all__ = [
     "kpi_lane_chart",
     "kpi_sparkline",
     "kpi_trend_chart",
+    "target_label",
 ]
 
 #: The colour of each KPI status (met green, missed red, unclear amber, suppressed grey).
@@ -72,6 +73,23 @@ def _stage_list(stages: Sequence[str]) -> list[str]:
     return [str(safe_label(str(s))) for s in stages]
 
 
+_COMPARISON_WORDS = {">=": "\u2265", "<=": "\u2264", ">": "above", "<": "below"}
+
+
+def target_label(target: object, metric: str) -> str:
+    """A target as a chart shows it: the comparison as a sign or a word (a chart label never
+    carries ``<`` or ``>``), the threshold as the metric's figures are shown.
+
+    >>> target_label(">= 0.80", "csat"), target_label("< 3.5", "ces"), target_label("x", "nps")
+    ('\u2265 80.0%', 'below 3.50', 'x')
+    """
+    try:
+        comparison, threshold = parse_target(str(target))
+    except ValueError:
+        return str(safe_label(str(target)))
+    return f"{_COMPARISON_WORDS[comparison]} {format_value(metric, threshold)}"
+
+
 def kpi_lane_chart(
     kpis: pd.DataFrame,
     *,
@@ -98,12 +116,17 @@ def kpi_lane_chart(
     Returns
     -------
     altair.Chart
-        Rectangles (one per KPI, in its stage's column) with the text "name: value (target)";
+        Rectangles (one per KPI, in its stage's column) with the text "name: value (target)"
+        (the target as :func:`target_label` shows it);
         the tooltip carries the interval's n, the status in words and the owner. A stage
         without KPIs is an empty column.
     """
     order = _stage_list(stages)
     frame = _check(kpis, "kpis", _KPI_COLUMNS)
+    # from the table as given: the checked copy's "<" are already made safe
+    frame["target"] = [
+        target_label(t, str(m)) for t, m in zip(kpis["target"], kpis["metric"], strict=True)
+    ]
     if persona is not None and "persona" in frame.columns:
         frame = frame[frame["persona"].isin([safe_label(persona), "all"])]
     frame = frame[frame["stage"].isin(order)].copy()
