@@ -17,29 +17,13 @@ from cjresearch.artifacts.history import HISTORY_COLUMNS, HISTORY_FILE
 from cjresearch.build import build
 from cjresearch.cli import app
 from cjresearch.data.study import load_study
-from cjresearch.datasets.sample import write_sample
+from helpers import degrade_onboarding_csat, managed_sample
 
 runner = CliRunner()
 # the module, not the facade's function of the same name (cjresearch.build)
 build_module = importlib.import_module("cjresearch.build")
 ONBOARDING_KPIS = {"Onboarding CSAT", "Onboarding effort", "Setup failures reached"}
 HOSTILE_OWNER = '<script>alert("owner")</script> [bold red]Team[/bold red]'
-
-
-def _sample(folder: Path, *, extra: str = "", n_customers: int = 300) -> Path:
-    """The sample study (its owners and six KPIs, all met on this data), k = 3."""
-    path = write_sample(folder, n_customers=n_customers, seed=5, fmt="parquet")
-    text = path.read_text(encoding="utf-8").replace('k = "auto"', "k = 3")
-    path.write_text(text + extra, encoding="utf-8")
-    return path
-
-
-def _degrade_onboarding_csat(folder: Path) -> None:
-    """Every onboarding CSAT answer two points lower (at least 1): nobody satisfied."""
-    feedback = pd.read_parquet(folder / "feedback.parquet")
-    lowered = (feedback["stage"] == "onboarding") & (feedback["instrument"] == "csat")
-    feedback.loc[lowered, "score"] = (feedback.loc[lowered, "score"] - 2).clip(lower=1)
-    feedback.to_parquet(folder / "feedback.parquet", index=False)
 
 
 def _run_id(out: Path) -> str:
@@ -49,7 +33,7 @@ def _run_id(out: Path) -> str:
 def test_a_degraded_stage_alerts_its_owner_and_the_history_holds_both_runs(
     tmp_path: Path,
 ) -> None:
-    study = _sample(tmp_path / "study")
+    study = managed_sample(tmp_path / "study", n_customers=300)
     out, artifacts = tmp_path / "out", tmp_path / "artifacts"
     args = ["build", str(study), "--out", str(out), "--artifacts", str(artifacts), "--jobs", "2",
             "--fail-on-alert"]  # fmt: skip
@@ -63,7 +47,7 @@ def test_a_degraded_stage_alerts_its_owner_and_the_history_holds_both_runs(
     assert json.loads((out / "alerts.json").read_text()) == []
     first_run = _run_id(out)
 
-    _degrade_onboarding_csat(tmp_path / "study")
+    degrade_onboarding_csat(tmp_path / "study")
     second = runner.invoke(app, args)
     assert second.exit_code == 3, second.output
     alerts = json.loads((out / "alerts.json").read_text())
@@ -119,10 +103,7 @@ def test_a_degraded_stage_alerts_its_owner_and_the_history_holds_both_runs(
 def hooked(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 200-customer sample whose Onboarding CSAT target is out of reach (always missed)."""
     root = tmp_path_factory.mktemp("hooked")
-    path = _sample(root / "study", n_customers=200)
-    text = path.read_text(encoding="utf-8").replace('target = ">= 0.30"', 'target = ">= 0.99"')
-    path.write_text(text, encoding="utf-8")
-    return path
+    return managed_sample(root / "study", replace={'target = ">= 0.30"': 'target = ">= 0.99"'})
 
 
 def _with_alerts(path: Path, command: str, timeout: float = 20) -> Path:

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import warnings
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from cjresearch.artifacts.compute import compute_artifacts
-from cjresearch.data.study import load_study
-from cjresearch.datasets.sample import write_sample
 from cjresearch.explore.widgets import ALL_STAGES, Explorer
 from cjresearch.reporting import views
-from helpers import FIXTURE_STUDY
+from helpers import FIXTURE_STUDY, measured_twice
 
 HOSTILE = '<img src=x onerror="alert(1)">'
 
@@ -23,16 +19,9 @@ HOSTILE = '<img src=x onerror="alert(1)">'
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample study (its six KPIs; one owner hostile) measured twice (--force)."""
+    owner = {'owner = "Retention team"': f"owner = {json.dumps(HOSTILE)}"}
     root = tmp_path_factory.mktemp("kpi-pane")
-    path = write_sample(root / "study", n_customers=200, seed=5, fmt="parquet")
-    text = path.read_text(encoding="utf-8").replace('k = "auto"', "k = 3")
-    text = text.replace('owner = "Retention team"', f"owner = {json.dumps(HOSTILE)}")
-    path.write_text(text, encoding="utf-8")
-    study = load_study(path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the small sample's model warnings are not tested here
-        compute_artifacts(study, root / "artifacts", run_id="run-1")
-        compute_artifacts(study, root / "artifacts", run_id="run-2", force=True)
+    measured_twice(root, replace=owner)
     return root / "artifacts"
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import warnings
 from typing import Any
 
 import altair as alt
@@ -18,33 +17,19 @@ import pandas as pd
 import pytest
 
 from cjresearch.artifacts.catalog import Artifacts
-from cjresearch.artifacts.compute import compute_artifacts
-from cjresearch.data.study import Study, load_study
-from cjresearch.datasets.sample import write_sample
+from cjresearch.data.study import Study
 from cjresearch.errors import CJResearchError
 from cjresearch.reporting import kpi_charts, owner_views
 from cjresearch.reporting.charts import safe_label
+from helpers import measured_twice
 
 HOSTILE_OWNER = '<script>alert("owner")</script> & "Care"'
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Study, Artifacts]:
-    root = tmp_path_factory.mktemp("management")
-    path = write_sample(root / "study", n_customers=200, seed=5, fmt="parquet")
-    text = path.read_text(encoding="utf-8").replace('k = "auto"', "k = 3")
-    text = text.replace('owner = "Customer care"', f"owner = {json.dumps(HOSTILE_OWNER)}")
-    path.write_text(text, encoding="utf-8")
-    study = load_study(path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the small sample's model warnings are not tested here
-        compute_artifacts(study, root / "artifacts", run_id="run-1")
-        feedback = pd.read_parquet(root / "study" / "feedback.parquet")
-        lowered = (feedback["stage"] == "onboarding") & (feedback["instrument"] == "csat")
-        feedback.loc[lowered, "score"] = (feedback.loc[lowered, "score"] - 2).clip(lower=1)
-        feedback.to_parquet(root / "study" / "feedback.parquet", index=False)
-        artifacts = compute_artifacts(study, root / "artifacts", run_id="run-2")
-    return study, artifacts
+    owner = {'owner = "Customer care"': f"owner = {json.dumps(HOSTILE_OWNER)}"}
+    return measured_twice(tmp_path_factory.mktemp("management"), replace=owner, degrade=True)
 
 
 def _rows(chart: alt.TopLevelMixin) -> pd.DataFrame:
@@ -233,3 +218,27 @@ def test_charts_refuse_a_table_with_customer_ids(built) -> None:
     with_ids = artifacts.table("kpis").assign(customer_id="C0001")
     with pytest.raises(CJResearchError, match="customer_id"):
         kpi_charts.kpi_lane_chart(with_ids, stages=study.stages)
+
+
+def test_the_company_lane_carries_owners_expectations_and_targets_per_stage(built) -> None:
+    study, artifacts = built
+    lane = owner_views.company_lane(study, artifacts).set_index("stage")
+    assert list(lane.index) == list(study.stages)
+    onboarding = lane.loc["onboarding"]
+    assert onboarding["owner"] == "Onboarding team"
+    assert onboarding["touchpoint_owners"] == ["setup_failed: Platform team"]
+    assert onboarding["expectations"] == ["Set up in one sitting", "Know who to call"]
+    assert onboarding["kpis"]["kpi"].tolist() == [
+        "Onboarding CSAT", "Onboarding effort", "Setup failures reached"
+    ]  # fmt: skip
+    assert pd.isna(lane.loc["awareness", "owner"]) and lane.loc["awareness", "kpis"].empty
+    assert pd.isna(lane.loc["usage", "owner"])  # its KPI has an owner; the stage has none
+
+    cell = owner_views.company_cell_html(lane.loc["onboarding"])
+    csat = artifacts.table("kpis").set_index("kpi").loc["Onboarding CSAT"]
+    assert f"Onboarding CSAT: {csat['value']:.1%} (target &gt;= 0.30; target missed)" in cell
+    assert "cj-status-missed" in cell and "<li>Know who to call</li>" in cell
+    assert "Why do app users skip the tutorial?" in cell and "Setup wizard" in cell
+    assert "No owner named" in owner_views.company_cell_html(lane.loc["awareness"])
+    support = owner_views.company_cell_html(lane.loc["support"])
+    assert "<script>" not in support and "&lt;script&gt;" in support

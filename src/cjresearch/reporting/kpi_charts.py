@@ -222,7 +222,8 @@ def _trend(frame: pd.DataFrame, target: float | None, *, width: int, height: int
         layers.append(
             alt.Chart(pd.DataFrame({"target": [target]}))
             .mark_rule(color="#e45756", strokeDash=[4, 3])
-            .encode(y="target:Q")
+            # the line's scale and axis: a sparkline's rule must not bring an axis back
+            .encode(y=alt.Y("target:Q", scale=scale, axis=y_axis))
         )
     hidden = frame[frame["value"].isna()]
     if not hidden.empty:  # a suppressed build is marked as such at the bottom, never as 0

@@ -7,6 +7,9 @@ changed" section and the explorer call, over a build's artifacts and its study f
   the stages and touchpoints they own (with customers' expectations, the open questions and
   the tools behind them), their KPIs against targets with trends, the pain points and the
   changes and alerts at what they own;
+- :func:`company_lane` / :func:`company_cell_html`: per stage, the company's side for the
+  journey-map canvas (owner, expectations, open questions, tools, KPIs with targets and
+  status), one escaped HTML cell per stage;
 - :func:`kpis_for`: the KPIs of a persona and a stage (the explorer's selection);
 - :func:`changes_digest`: what changed since the last build, as sentences;
 - :func:`kpi_status_html`: KPIs as an escaped HTML table with their status.
@@ -36,6 +39,8 @@ from cjresearch.reporting.kpi_charts import STATUS_COLORS, STATUS_WORDS
 __all__ = [
     "OwnerPortfolio",
     "changes_digest",
+    "company_cell_html",
+    "company_lane",
     "kpi_status_html",
     "kpis_for",
     "management_tables",
@@ -198,6 +203,101 @@ def owner_portfolios(study: Study, artifacts: Artifacts) -> list[OwnerPortfolio]
     """One :class:`OwnerPortfolio` per owner the study file names, in the order first
     named (:attr:`cjresearch.data.study.Study.owners`)."""
     return [owner_portfolio(study, artifacts, owner) for owner in study.owners]
+
+
+def company_lane(study: Study, artifacts: Artifacts, *, persona: str | None = None) -> pd.DataFrame:
+    """The company's side of every stage, for a lane of the journey-map canvas.
+
+    Parameters
+    ----------
+    study
+        The study file (``[stages.<stage>]``, ``[touchpoints.<touchpoint>]``).
+    artifacts
+        The build (its ``kpis`` table).
+    persona
+        Also the KPIs of this persona (always those of all customers).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per stage, in the study's order: ``stage``, ``owner`` (missing when nobody
+        is named), ``touchpoint_owners`` (``touchpoint: owner`` texts of the owned touchpoints
+        that the build's touchpoints table or a KPI places at the stage), ``expectations``,
+        ``questions``, ``tools`` (lists of text) and ``kpis`` (the stage's rows of the
+        ``kpis`` table, a DataFrame). Texts are data: escape them
+        (:func:`company_cell_html` does).
+    """
+    kpis, _, _ = management_tables(artifacts)
+    personas = [] if persona is None else [persona]
+    placed = _stage_touchpoints(artifacts)
+    rows = []
+    for stage in study.stages:
+        details = study.stage_details.get(stage)
+        at = kpis_for(kpis, personas=personas, stage=stage)
+        here = placed | {(stage, str(t)) for t in at["touchpoint"].dropna()}
+        owned = [
+            f"{name}: {point.owner}"
+            for name, point in study.touchpoint_details.items()
+            if point.owner is not None and (stage, name) in here
+        ]
+        rows.append(
+            {
+                "stage": stage,
+                "owner": None if details is None else details.owner,
+                "touchpoint_owners": owned,
+                **{c: [] if details is None else list(getattr(details, c)) for c in _PART_COLUMNS},
+                "kpis": at,
+            }
+        )
+    columns = ["stage", "owner", "touchpoint_owners", *_PART_COLUMNS, "kpis"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _stage_touchpoints(artifacts: Artifacts) -> set[tuple[str, str]]:
+    """``(stage, touchpoint)`` pairs of the build's touchpoints table (empty without it)."""
+    if "touchpoints" not in artifacts.table_names:
+        return set()
+    table = artifacts.table("touchpoints")
+    if not {"stage", "touchpoint"} <= set(table.columns):
+        return set()
+    return set(zip(table["stage"].astype(str), table["touchpoint"].astype(str), strict=True))
+
+
+def company_cell_html(row: pd.Series | dict[str, Any]) -> str:
+    """One stage's cell of the company lane (a row of :func:`company_lane`) as escaped HTML:
+    the owner, each KPI with its value, target and status badge, the expectations, the open
+    questions and the tools; empty parts are left out (a stage nobody owns says so)."""
+    esc = html.escape
+    owner = row["owner"]
+    parts = [
+        '<div class="cj-owner">'
+        + (
+            f"Owner: <strong>{esc(owner)}</strong>"
+            if isinstance(owner, str) and owner
+            else "<em>No owner named</em>"
+        )
+        + "</div>"
+    ]
+    if row["touchpoint_owners"]:
+        parts.append(
+            '<div class="cj-touchpoint-owners">'
+            + "; ".join(esc(str(t)) for t in row["touchpoint_owners"])
+            + "</div>"
+        )
+    for r in row["kpis"].itertuples(index=False):
+        color = STATUS_COLORS.get(str(r.status), "#bab0ac")
+        parts.append(
+            f'<div class="cj-kpi cj-status-{esc(str(r.status))}" '
+            f'style="border-left:4px solid {color};padding-left:4px">'
+            f"{esc(str(r.kpi))}: {esc(format_value(str(r.metric), r.value))} "
+            f"(target {esc(str(r.target))}; {esc(STATUS_WORDS.get(str(r.status), str(r.status)))})"
+            "</div>"
+        )
+    for key, title in (("expectations", "Expected"), ("questions", "Open"), ("tools", "Tools")):
+        if row[key]:
+            items = "".join(f"<li>{esc(str(x))}</li>" for x in row[key])
+            parts.append(f'<div class="cj-{key}">{title}:<ul>{items}</ul></div>')
+    return f'<div class="cj-company">{"".join(parts)}</div>'
 
 
 def kpis_for(
