@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,19 @@ import pytest
 from cjresearch.data.study import Study, load_study
 from helpers import MakeStudy, base_sections, tiny_tables, write_study_file
 from helpers.browser import CHROMIUM_ARGS, OfflineBrowser
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each test process (every xdist worker) gets its own IPython folder, with the history
+    off, for the kernels it starts: kernels of parallel workers, and of other checkouts,
+    otherwise share one history database and fail at random with "database is locked"."""
+    folder = Path(tempfile.mkdtemp(prefix="cjresearch-ipython-"))
+    (folder / "profile_default").mkdir()
+    (folder / "profile_default" / "ipython_config.py").write_text(
+        "c.HistoryManager.enabled = False\n", encoding="utf-8"
+    )
+    os.environ["IPYTHONDIR"] = str(folder)
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "append_text",
     "atomic_dir",
     "atomic_path",
     "file_sha256",
@@ -70,6 +71,19 @@ def write_text(path: str | os.PathLike[str], text: str) -> Path:
     with atomic_path(path) as temporary:
         temporary.write_text(text, encoding="utf-8")
     return Path(path)
+
+
+def append_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Append UTF-8 text to ``path`` atomically: the old content and the new are written to
+    a temporary file that replaces ``path``, so a reader (or a crash) sees the file before
+    the append or after it, never a half-written last line. Returns the path."""
+    target = Path(path)
+    with atomic_path(target) as temporary, temporary.open("wb") as out:
+        if target.is_file():
+            with target.open("rb") as old:
+                shutil.copyfileobj(old, out)
+        out.write(text.encode("utf-8"))
+    return target
 
 
 def write_json(path: str | os.PathLike[str], payload: Any) -> Path:

@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cjresearch._version import __version__
-from cjresearch.errors import CJResearchError, CJResearchWarning, DataError
+from cjresearch.errors import CJResearchError, CJResearchWarning, DataError, StudyFileError
 
 __all__ = ["app", "in_words", "main"]
 
@@ -98,7 +98,7 @@ def _user_errors() -> Iterator[None]:
     if error is not None:
         if _state["debug"]:
             raise error
-        lines = error.lines if isinstance(error, DataError) else [str(error)]
+        lines = error.lines if isinstance(error, DataError | StudyFileError) else [str(error)]
         for line in lines:
             err.print(f"[bold red]error:[/] {escape(line)}", soft_wrap=True)
         raise typer.Exit(2)
@@ -263,8 +263,20 @@ def build(
     wait: Annotated[
         bool, _flag("--wait", help="Wait for a running build of the same output.")
     ] = False,
+    fail_on_alert: Annotated[
+        bool,
+        _flag(
+            "--fail-on-alert",
+            help="Exit with code 3 when the build raised an alert (for cron and CI).",
+        ),
+    ] = False,
 ) -> None:
-    """Build a study: validate, compute artifacts, run the reports, publish (the main job)."""
+    """Build a study: validate, compute artifacts, run the reports, publish (the main job).
+
+    Exit codes: 0 done; 1 a report failed (its previous version kept); 2 bad input; 3 with
+    --fail-on-alert, the build raised an alert (a KPI newly missed or a figure that worsened
+    beyond chance; see alerts.json).
+    """
     from cjresearch.build import build as run_build
     from cjresearch.data.study import load_study
 
@@ -290,6 +302,7 @@ def build(
     out.print(escape(f"Portal:    {result.output / 'index.html'}"))
     out.print(escape(f"Manifest:  {result.manifest_path}"))
     out.print(escape(f"Artifacts: {result.artifacts.folder} (hold customer ids; never publish)"))
+    _print_alerts(result)
     if result.failures:
         for report in result.failures:
             err.print(
@@ -298,6 +311,24 @@ def build(
                 soft_wrap=True,
             )
         raise typer.Exit(1)
+    if fail_on_alert and result.alerts:
+        raise typer.Exit(3)
+
+
+def _print_alerts(result: Any) -> None:
+    """The build's alerts, one line each, after its summary."""
+    alerts_file = result.output / "alerts.json"
+    if result.alerts:
+        n = len(result.alerts)
+        out.print(escape(f"Alerts:    {n} (see {alerts_file})"))
+        for alert in result.alerts:
+            out.print(f"[bold yellow]alert:[/] {escape(str(alert['message']))}", soft_wrap=True)
+    elif result.artifacts.reused:
+        out.print("Alerts:    none new (nothing was measured: the inputs did not change)")
+    else:
+        out.print("Alerts:    none")
+    if result.alert_command not in (None, "ok"):
+        err.print(f"[yellow]warning:[/] {escape(result.alert_command)}", soft_wrap=True)
 
 
 @app.command()

@@ -49,7 +49,15 @@ class OutputLockedError(CJResearchError):
 
 
 class StudyFileError(CJResearchError, ValueError):
-    """The study file is missing, malformed or holds a value of the wrong kind."""
+    """The study file is missing, malformed or holds a value of the wrong kind.
+
+    ``lines`` holds one self-contained line per problem (what the CLI prints); the message
+    joins them with "; ".
+    """
+
+    def __init__(self, message: str, *, lines: Sequence[str] | None = None) -> None:
+        self.lines = list(lines) if lines else [message]
+        super().__init__(message)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import tomllib
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +19,10 @@ import pandas as pd
 from cjresearch.analysis.journey_map import JourneyMap, build_map
 from cjresearch.analysis.settings import Settings
 from cjresearch.artifacts import compute
-from cjresearch.data.study import Study, study_from_dict
+from cjresearch.artifacts.catalog import Artifacts
+from cjresearch.data.study import Study, load_study, study_from_dict
 from cjresearch.data.tables import StudyTables, validate_tables
-from cjresearch.datasets.sample import SampleStudy, generate_sample, study_toml
+from cjresearch.datasets.sample import SampleStudy, generate_sample, study_toml, write_sample
 
 #: The repository root and the test fixtures (tables, studies, notebooks) under tests/fixtures.
 REPO = Path(__file__).resolve().parents[2]
@@ -166,3 +168,63 @@ def sample_journey_map(n_customers: int) -> JourneyMap:
         stages=p.study.stages,
         personas=planted_personas(p.sample.truth),
     )
+
+
+def managed_sample(
+    folder: Path,
+    *,
+    n_customers: int = 200,
+    seed: int = 5,
+    replace: dict[str, str] | None = None,
+    extra: str = "",
+) -> Path:
+    """The sample study with its owners and six KPIs (all met on this data), k = 3, as
+    Parquet in ``folder``; ``replace`` edits the study file's text (old -> new), ``extra`` is
+    appended to it.
+
+    Returns
+    -------
+    pathlib.Path
+        The study file.
+    """
+    path = write_sample(folder, n_customers=n_customers, seed=seed, fmt="parquet")
+    text = path.read_text(encoding="utf-8").replace('k = "auto"', "k = 3")
+    for old, new in (replace or {}).items():
+        assert old in text, old
+        text = text.replace(old, new)
+    path.write_text(text + extra, encoding="utf-8")
+    return path
+
+
+def degrade_onboarding_csat(folder: Path) -> None:
+    """Every onboarding CSAT answer of a :func:`managed_sample` two points lower (at least
+    1): nobody is satisfied there any more, and no other stage's answers change."""
+    feedback = pd.read_parquet(folder / "feedback.parquet")
+    lowered = (feedback["stage"] == "onboarding") & (feedback["instrument"] == "csat")
+    feedback.loc[lowered, "score"] = (feedback.loc[lowered, "score"] - 2).clip(lower=1)
+    feedback.to_parquet(folder / "feedback.parquet", index=False)
+
+
+def measured_twice(
+    root: Path, *, replace: dict[str, str] | None = None, degrade: bool = False
+) -> tuple[Study, Artifacts]:
+    """A :func:`managed_sample` in ``root / "study"`` whose artifacts (``root /
+    "artifacts"``) are computed twice, as runs ``run-1`` and ``run-2``: after
+    :func:`degrade_onboarding_csat` when ``degrade``, else again on the same data
+    (``force``).
+
+    Returns
+    -------
+    tuple
+        The study and the second computation's artifacts.
+    """
+    study = load_study(managed_sample(root / "study", replace=replace))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the small sample's model warnings
+        compute.compute_artifacts(study, root / "artifacts", run_id="run-1")
+        if degrade:
+            degrade_onboarding_csat(root / "study")
+        artifacts = compute.compute_artifacts(
+            study, root / "artifacts", run_id="run-2", force=not degrade
+        )
+    return study, artifacts

@@ -19,6 +19,10 @@ A build computes a study's artifacts once per change of its inputs
 ``reports/persona-<id>/``,                each report's slice of the publishable tables, so
 ``reports/stage-<name>/``                 that a report is rebuilt only when what it shows
                                           changes
+``alerts.json``                           the build's alerts (published as ``alerts.json``)
+``history/measurements.jsonl``            every build's KPIs and headline figures
+                                          (:mod:`cjresearch.artifacts.history`): appended,
+                                          never recomputed; keep it when clearing the folder
 ``build_state.json``                      what the artifacts were computed from (written last)
 ========================================  =====================================================
 
@@ -44,6 +48,7 @@ if TYPE_CHECKING:
     from cjresearch.analysis.personas.model import PersonaModel
 
 __all__ = [
+    "ALERTS",
     "ASSIGNMENTS",
     "CUSTOMERS",
     "EVENTS",
@@ -68,6 +73,8 @@ OBSERVATIONS = "emotion_observations.parquet"
 STAGE_EMOTION = "stage_emotion.parquet"
 FEATURES = "features.parquet"
 ASSIGNMENTS = "assignments.parquet"
+#: The build's alerts, a JSON list (published as ``<output>/alerts.json``).
+ALERTS = "alerts.json"
 #: The artifacts' record of what they were computed from (written last: a build killed
 #: while computing leaves no record, so the next build computes again).
 STATE_FILE = "build_state.json"
@@ -168,6 +175,21 @@ class Artifacts:
 
         study = study_from_dict(self.summary["parameters"], path=self.folder / "study.toml")
         return Settings.from_study(study)
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """The alerts of the measurement these artifacts hold (``alerts.json``; empty in
+        artifacts built before alerts existed)."""
+        path = self.folder / ALERTS
+        if not path.is_file():
+            return []
+        return list(json.loads(path.read_text(encoding="utf-8")))
+
+    @property
+    def measurement(self) -> str | None:
+        """The run id of the measurement these artifacts hold (recorded in the history), or
+        None in artifacts built before the history existed."""
+        found = self.summary.get("journey_management") or {}
+        return found.get("measurement")
 
     @property
     def observation_end(self) -> pd.Timestamp:

@@ -12,7 +12,10 @@ artifacts folder (see :mod:`cjresearch.artifacts.catalog` for every file):
 6. :func:`journey_map`: the persona x stage map, flows, pain points, opportunities;
 7. :func:`publishable`: every table as published, checked to hold no id;
 8. :func:`cube`: the explorer's pre-aggregated figures;
-9. the files, then ``build_state.json`` last.
+9. :func:`management`: the KPIs against their targets and the journey map's headline
+   figures, compared with the previous build's (what changed, alerts);
+10. the files, then ``build_state.json``, then the measurement is added to the history
+    (:mod:`cjresearch.artifacts.history`), which outlives every recomputation.
 
 The steps are the one way from a study to its figures: the build, the report views'
 recomputations with other settings (:func:`refit_personas`, :func:`reanalyse`), ``cjresearch
@@ -38,8 +41,9 @@ import pandas as pd
 from cjresearch._files import file_sha256, write_json
 from cjresearch._version import __version__
 from cjresearch.analysis.settings import Settings
-from cjresearch.artifacts import manifest
+from cjresearch.artifacts import history, manifest, tracking
 from cjresearch.artifacts.catalog import (
+    ALERTS,
     ASSIGNMENTS,
     CUSTOMERS,
     EVENTS,
@@ -67,6 +71,8 @@ if TYPE_CHECKING:
     from cjresearch.analysis.journey_map import JourneyMap
     from cjresearch.analysis.personas.model import PersonaModel
     from cjresearch.analysis.stats import EmotionChurnResult
+    from cjresearch.artifacts.history import Measurement
+    from cjresearch.artifacts.tracking import Management
     from cjresearch.data.tables import StudyTables
 
 # The modelling modules (scikit-learn, statsmodels) are imported by the steps that use them:
@@ -83,6 +89,7 @@ __all__ = [
     "features",
     "journey_map",
     "load",
+    "management",
     "open_artifacts",
     "open_cube",
     "personas",
@@ -255,6 +262,7 @@ def publishable(
     *,
     journey: JourneyMap,
     result: EmotionChurnResult,
+    extra: Mapping[str, pd.DataFrame] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], Disclosure]:
     """Step 7: every publishable table by name, after one suppression pass over them all
     (:func:`cjresearch.analysis.disclosure.protect`), each checked to hold no customer id;
@@ -273,6 +281,7 @@ def publishable(
         ),
         **journey.tables(),
         **statistics_tables(result),
+        **(extra or {}),
     }
     published, disclosure = protect(
         published, min_group_size=settings.min_group_size, n_customers=len(tables.customers)
@@ -303,6 +312,35 @@ def cube(
         stages=settings.require_stages(),
         feedback=feedback,
         cx_lexicon=settings.cx_lexicon,
+    )
+
+
+def management(
+    study: Study,
+    tables: StudyTables,
+    emotion: Emotion,
+    assignments: pd.DataFrame | None,
+    personas: pd.DataFrame,
+    settings: Settings,
+    *,
+    past: list[Measurement],
+    run_id: str,
+    fingerprint: str,
+) -> Management:
+    """Step 9: every KPI and headline figure, compared with the last measurement of
+    ``past`` (:func:`cjresearch.artifacts.tracking.track`); ``personas`` is the published
+    personas table (for births and deaths)."""
+    return tracking.track(
+        study,
+        tables,
+        per_stage=emotion.per_stage,
+        observations=emotion.observations,
+        assignments=assignments,
+        personas=personas,
+        settings=settings,
+        past=past,
+        run_id=run_id,
+        fingerprint=fingerprint,
     )
 
 
@@ -391,7 +429,9 @@ def _recorded_warnings() -> Iterator[list[warnings.WarningMessage]]:
         warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
 
 
-def compute_artifacts(study: Study, folder: str | Path, *, force: bool = False) -> Artifacts:
+def compute_artifacts(
+    study: Study, folder: str | Path, *, force: bool = False, run_id: str | None = None
+) -> Artifacts:
     """Compute (or reuse) a study's artifacts: every heavy step of a build, once.
 
     Parameters
@@ -402,6 +442,9 @@ def compute_artifacts(study: Study, folder: str | Path, *, force: bool = False) 
         The artifacts folder.
     force
         Recompute even if the inputs, the study file and the package are unchanged.
+    run_id
+        The build's run id, under which a computation is recorded in the history
+        (default: a new one).
 
     Returns
     -------
@@ -418,11 +461,15 @@ def compute_artifacts(study: Study, folder: str | Path, *, force: bool = False) 
         state = None if force else _reusable(folder, digest)
         if state is not None:
             return artifacts_from_state(folder, state, reused=True)
-        return _compute(study, folder, digest, input_hashes)
+        return _compute(study, folder, digest, input_hashes, run_id or history.new_run_id())
 
 
 def _compute(
-    study: Study, folder: Path, digest: str, input_hashes: Mapping[str, dict[str, Any]]
+    study: Study,
+    folder: Path,
+    digest: str,
+    input_hashes: Mapping[str, dict[str, Any]],
+    run_id: str,
 ) -> Artifacts:
     from cjresearch.data.tables import write_parquet
 
@@ -456,8 +503,21 @@ def _compute(
         journey = journey_map(
             tables, felt, assignments, settings, emotion_churn=result.emotion_churn
         )
+    past = history.read_history(folder)
+    managed = management(
+        study,
+        tables,
+        felt,
+        assignments,
+        model.personas,
+        settings,
+        past=past,
+        run_id=run_id,
+        fingerprint=digest,
+    )
+    # the management tables go through the same suppression pass as every other table
     published, disclosure = publishable(
-        model, journeys, tables, settings, journey=journey, result=result
+        model, journeys, tables, settings, journey=journey, result=result, extra=managed.tables
     )
 
     written = [
@@ -474,7 +534,10 @@ def _compute(
     for name, frame in published.items():
         written.append(write_parquet(frame, folder / TABLES_DIR / f"{name}.parquet"))
     reportable = reportable_personas(published["personas"])
-    for relative, frame in report_slices(published, reportable, study.stages).items():
+    # the management tables change with every measurement (previous values, the history),
+    # not only with the data: in the slices they would rerun every report each time
+    sliced = {k: v for k, v in published.items() if k not in managed.tables}
+    for relative, frame in report_slices(sliced, reportable, study.stages).items():
         written.append(write_parquet(frame, folder / relative))
     written += cube(
         tables.customers,
@@ -484,6 +547,7 @@ def _compute(
         tables.feedback,
         settings,
     ).save(folder)
+    written.append(write_json(folder / ALERTS, managed.alert_records()))
 
     summary = manifest.artifacts_summary(
         study,
@@ -500,6 +564,7 @@ def _compute(
         disclosure=disclosure.as_dict(),
         written={str(p.relative_to(folder)): p for p in written},
     )
+    summary["journey_management"] = managed.summary()
     state = {
         "fingerprint": digest,
         "summary": summary,
@@ -510,6 +575,9 @@ def _compute(
         "hashes": {str(p.relative_to(folder)): [file_sha256(p), p.stat().st_size] for p in written},
     }
     write_json(folder / STATE_FILE, state)
+    # last: a measurement is recorded once the artifacts it describes are complete (a crash
+    # before this line leaves a history one measurement short, never one too many)
+    history.record(folder, managed.measurement)
     return artifacts_from_state(folder, state, reused=False)
 
 

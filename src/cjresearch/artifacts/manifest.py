@@ -69,8 +69,9 @@ def package_versions() -> dict[str, str]:
 
 
 def parameters(study: Study) -> dict[str, Any]:
-    """The study's settings as JSON, without absolute paths (the manifest is published)."""
-    return study.model_dump(mode="json", exclude={"path"})
+    """The study's settings as JSON, without absolute paths (the manifest is published),
+    under the study file's own keys (``[stages.<stage>]`` sections as ``stages``)."""
+    return study.model_dump(mode="json", exclude={"path"}, by_alias=True)
 
 
 def _finite(value: float) -> float | None:

@@ -24,11 +24,16 @@ Nested values
     A list or record (a nested Parquet type) where text or a number is expected.
 Controls
     ``[statistics] controls`` name customer attribute columns that exist.
+Journey management
+    ``[touchpoints.<touchpoint>]`` sections and ``[[kpis]]`` touchpoints name touchpoints
+    that occur in the events or feedback (a KPI's at its stage): a typo would otherwise
+    measure nobody and read as a suppressed KPI for ever.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -36,7 +41,7 @@ import pandas as pd
 
 from cjresearch.data.names import column_collisions, look_alike
 from cjresearch.data.schema import CANONICAL_COLUMNS, Source
-from cjresearch.data.study import Study
+from cjresearch.data.study import Study, kpi_key, toml_key
 from cjresearch.errors import Problem
 
 __all__ = [
@@ -45,6 +50,7 @@ __all__ = [
     "customer_date_problems",
     "date_range_problems",
     "last_day",
+    "management_problems",
     "name_problems",
     "nested_problems",
     "observation_end",
@@ -347,3 +353,61 @@ def _day(value: object) -> str:
         if (stamp.hour, stamp.minute, stamp.second) != (0, 0, 0)
         else str(stamp.date())
     )
+
+
+def management_problems(
+    frames: Mapping[str, pd.DataFrame], sources: Mapping[str, Source], study: Study
+) -> list[Problem]:
+    """``[touchpoints.<touchpoint>]`` sections and KPI touchpoints the data never show.
+
+    A section's touchpoint must occur in the events or the feedback; a KPI's touchpoint at
+    the KPI's stage (in the events, or in the feedback for the survey metrics).
+    """
+    if not study.touchpoint_details and not any(k.touchpoint for k in study.kpis):
+        return []
+    seen: dict[str, set[str]] = {}  # touchpoint -> stages where it occurs
+    names = []
+    for table in ("events", "feedback"):
+        frame = frames.get(table)
+        if frame is None or "touchpoint" not in frame or "stage" not in frame:
+            continue
+        pairs = frame[["touchpoint", "stage"]].dropna().drop_duplicates()
+        for touchpoint, stage in pairs.itertuples(index=False):
+            seen.setdefault(str(touchpoint), set()).add(str(stage))
+        names.append(sources[table].name)
+    where = " or ".join(names) or "the data"
+    problems = []
+    for touchpoint in study.touchpoint_details:
+        if touchpoint not in seen:
+            problems.append(
+                _study_problem(
+                    study,
+                    f"[touchpoints.{toml_key(touchpoint)}]: no touchpoint {touchpoint!r} in "
+                    f"{where}{_close(touchpoint, seen)}",
+                )
+            )
+    for number, kpi in enumerate(study.kpis, 1):
+        if kpi.touchpoint is None or kpi.stage in seen.get(kpi.touchpoint, ()):
+            continue
+        stages = sorted(seen.get(kpi.touchpoint, ()))
+        found = (
+            f"it occurs at {stages}, not at {kpi.stage!r}"
+            if stages
+            else f"no touchpoint {kpi.touchpoint!r} in {where}{_close(kpi.touchpoint, seen)}"
+        )
+        problems.append(
+            _study_problem(
+                study,
+                f"{kpi_key(number, kpi.name)} touchpoint: {found}",
+            )
+        )
+    return problems
+
+
+def _study_problem(study: Study, message: str) -> Problem:
+    return Problem(file=study.path.name, column=None, message=message)
+
+
+def _close(name: str, seen: Mapping[str, object]) -> str:
+    close = difflib.get_close_matches(name, list(seen), n=3)
+    return f" (did you mean {close}?)" if close else ""

@@ -12,36 +12,58 @@ The format is documented key by key in the README ("The study file").
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from cjresearch.data.management import (
+    KPI_METRICS,
+    METRIC_RANGES,
+    AlertSettings,
+    KpiSettings,
+    StageSettings,
+    TouchpointSettings,
+    parse_target,
+)
 from cjresearch.data.names import MAX_NAME_LENGTH, name_problems
 from cjresearch.data.schema import CANONICAL_COLUMNS
 from cjresearch.errors import StudyFileError
 
 __all__ = [
+    "KPI_METRICS",
+    "METRIC_RANGES",
+    "AlertSettings",
     "ChurnSettings",
     "ColumnSettings",
     "DataSettings",
     "EmotionSettings",
+    "KpiSettings",
     "PersonaSettings",
     "ReportSettings",
+    "StageSettings",
     "StatisticsSettings",
     "Study",
     "StudySettings",
+    "TouchpointSettings",
+    "kpi_key",
     "load_study",
+    "parse_target",
     "table_kind",
+    "toml_key",
 ]
 
 #: File name endings of the tables cjresearch reads, and the reader each takes.
@@ -258,6 +280,19 @@ class ReportSettings(_Section):
     notebook_timeout: float = Field(default=1800.0, gt=0)
 
 
+def _known_stage_key(stage: str, info: ValidationInfo) -> str:
+    """A ``[stages.<stage>]`` section's stage must be one of ``[study] stages`` (checked key
+    by key, so that the section's own problems are reported beside it)."""
+    stages = (info.context or {}).get("stages")
+    if stages is not None and stage not in stages:
+        msg = f"a stage of [study] stages {stages}, found {stage!r}"
+        raise ValueError(msg)
+    return stage
+
+
+_StageKey = Annotated[str, AfterValidator(_known_stage_key)]
+
+
 class Study(BaseModel):
     """A validated study file. Paths are absolute (resolved relative to the file)."""
 
@@ -274,6 +309,14 @@ class Study(BaseModel):
     personas: PersonaSettings = Field(default_factory=PersonaSettings)
     statistics: StatisticsSettings = Field(default_factory=StatisticsSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
+    # the company's side: [stages.<stage>], [touchpoints.<touchpoint>], [[kpis]], [alerts]
+    # (aliases: ``stages`` itself is the property listing [study] stages)
+    stage_details: dict[_StageKey, StageSettings] = Field(default_factory=dict, alias="stages")
+    touchpoint_details: dict[str, TouchpointSettings] = Field(
+        default_factory=dict, alias="touchpoints"
+    )
+    kpis: list[KpiSettings] = Field(default_factory=list)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
     @field_validator("valence")
     @classmethod
@@ -295,6 +338,58 @@ class Study(BaseModel):
             )
             raise ValueError(msg)
         return self
+
+    @model_validator(mode="after")
+    def _management_stages(self) -> Study:
+        # Study.model_validate called directly has no validation context: check here what
+        # the context lets study_from_dict report entry by entry
+        stages = self.study.stages
+        unknown = [s for s in self.stage_details if s not in stages]
+        if unknown:
+            msg = (
+                f"[stages.<stage>] sections name stages that [study] stages does not list: "
+                f"{unknown}; stages are {stages}"
+            )
+            raise ValueError(msg)
+        names = [k.name for k in self.kpis]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            msg = f"[[kpis]] names must be unique; {twice} appear more than once"
+            raise ValueError(msg)
+        wrong = [k.name for k in self.kpis if k.stage not in stages]
+        if wrong:
+            msg = f"[[kpis]] {wrong}: stage is not one of [study] stages {stages}"
+            raise ValueError(msg)
+        last = [k.name for k in self.kpis if k.metric == "conversion" and k.stage == stages[-1]]
+        if last:
+            msg = (
+                f"[[kpis]] {last}: conversion is the share reaching the next stage, and "
+                f"{stages[-1]!r} is the last stage"
+            )
+            raise ValueError(msg)
+        return self
+
+    def owner_of(self, stage: str, touchpoint: str | None = None) -> str | None:
+        """Who owns a touchpoint (its ``[touchpoints.<touchpoint>]`` owner) or else its stage
+        (``[stages.<stage>]`` owner); None when the study file names nobody."""
+        found = self.touchpoint_details.get(touchpoint) if touchpoint is not None else None
+        if found is not None and found.owner is not None:
+            return found.owner
+        details = self.stage_details.get(stage)
+        return None if details is None else details.owner
+
+    def kpi_owner(self, kpi: KpiSettings) -> str | None:
+        """A KPI's owner: its own ``owner``, else its touchpoint's, else its stage's."""
+        return kpi.owner if kpi.owner is not None else self.owner_of(kpi.stage, kpi.touchpoint)
+
+    @property
+    def owners(self) -> list[str]:
+        """Everyone the study file names as an owner (stages, touchpoints, KPIs), in the
+        order first named."""
+        named = [d.owner for d in self.stage_details.values()]
+        named += [d.owner for d in self.touchpoint_details.values()]
+        named += [self.kpi_owner(k) for k in self.kpis]
+        return list(dict.fromkeys(o for o in named if o is not None))
 
     @property
     def name(self) -> str:
@@ -378,20 +473,35 @@ def study_from_dict(raw: Mapping[str, Any], *, path: str | Path) -> Study:
     if "path" in raw:
         msg = f"{path}: 'path' is not a key of the study file"
         raise StudyFileError(msg)
+    section = raw.get("study")
+    stages = section.get("stages") if isinstance(section, Mapping) else None
+    # the KPI entries and stage sections are checked against the stage list (and KPI names
+    # against each other) one by one, so that each problem gets a line of its own
+    entries = raw.get("kpis")
+    names = (
+        [e.get("name") for e in entries if isinstance(e, Mapping)]
+        if isinstance(entries, list)
+        else []
+    )
+    context = {
+        "stages": list(stages) if isinstance(stages, list) else None,
+        "repeated_kpis": {n for n in names if isinstance(n, str) and names.count(n) > 1},
+    }
     try:
-        return Study.model_validate({**raw, "path": path})
+        return Study.model_validate({**raw, "path": path}, context=context)
     except ValidationError as exc:
-        raise StudyFileError(_format_errors(path, exc)) from None
+        lines = [_format_error(path, err, raw) for err in exc.errors()]
+        raise StudyFileError("; ".join(lines), lines=lines) from None
 
 
-def _format_errors(path: Path, exc: ValidationError) -> str:
-    return "; ".join(_format_error(path, err) for err in exc.errors())
-
-
-def _format_error(path: Path, err: Mapping[str, Any]) -> str:
+def _format_error(path: Path, err: Mapping[str, Any], raw: Mapping[str, Any]) -> str:
     # pydantic appends the union member it tried ("int", "literal['auto']"); the user never wrote it
-    loc = [str(p) for p in err["loc"] if not str(p).startswith(("literal[", "int", "function-"))]
-    key = _key_name(loc)
+    loc = [
+        str(p)
+        for p in err["loc"]
+        if not (str(p) == "int" or str(p).startswith(("literal[", "function-")))
+    ]
+    key = _key_name(loc, raw)
     kind = str(err["type"])
     ctx = err.get("ctx") or {}
     if kind == "missing":
@@ -425,13 +535,48 @@ def _describe(kind: str, ctx: Mapping[str, Any]) -> str:
     return _KINDS.get(base, base.replace("_", " "))
 
 
-def _key_name(loc: list[str]) -> str:
+def _key_name(loc: list[str], raw: Mapping[str, Any]) -> str:
     if not loc:
         return "the file"
     if len(loc) == 1:
         return f"[{loc[0]}]"
     section, *rest = loc
+    rest = [r for r in rest if r != "[key]"]  # a dict key's own error: the key names it
+    if section in ("stages", "touchpoints"):
+        # one section per stage or touchpoint: [stages.onboarding] owner
+        inner = " " + ".".join(rest[1:]) if rest[1:] else ""
+        return f"[{section}.{toml_key(rest[0])}]{inner}"
+    if section == "kpis" and rest[0].isdigit():
+        return _kpi_key(int(rest[0]), rest[1:], raw)
     return f"[{section}] {'.'.join(rest)}"
+
+
+def toml_key(key: str) -> str:
+    """A key as TOML writes it: bare, or quoted when it holds other characters.
+
+    >>> toml_key("setup_failed"), toml_key("setup failed")
+    ('setup_failed', '"setup failed"')
+    """
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key, ensure_ascii=False)
+
+
+def kpi_key(number: int, name: object) -> str:
+    """How errors name a ``[[kpis]]`` entry: by its position (from 1) and its name.
+
+    >>> kpi_key(2, "Onboarding CSAT")
+    '[[kpis]] #2 ("Onboarding CSAT")'
+    """
+    named = f" ({json.dumps(name, ensure_ascii=False)})" if isinstance(name, str) else ""
+    return f"[[kpis]] #{number}{named}"
+
+
+def _kpi_key(index: int, rest: list[str], raw: Mapping[str, Any]) -> str:
+    """``[[kpis]] #2 ("Onboarding CSAT") target``: the entry by position and name."""
+    entries = raw.get("kpis")
+    entry = entries[index] if isinstance(entries, list) and index < len(entries) else None
+    name = entry.get("name") if isinstance(entry, Mapping) else None
+    inner = " " + ".".join(rest) if rest else ""
+    return kpi_key(index + 1, name) + inner
 
 
 _KINDS = {

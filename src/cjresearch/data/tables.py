@@ -450,6 +450,7 @@ def _study_problems(
     """Checks of the readable rows against each other and the study file (dates, controls)."""
     readable = {t: f.drop(index=unreadable[t]) for t, f in frames.items()}
     problems = consistency.control_problems(readable["customers"], sources["customers"], study)
+    problems += consistency.management_problems(readable, sources, study)
     dated = consistency.date_range_problems(readable, sources, study)
     problems += dated
     if not dated and not readable["events"].empty:

@@ -796,6 +796,65 @@ alpha = 0.05
 output = {json.dumps(output)}
 artifacts = {json.dumps(artifacts)}
 min_group_size = 10
+
+# The company's side of the journey: owners, what customers expect, open questions, tools,
+# and KPIs with targets (the README's "Journey management").
+[stages.onboarding]
+owner = "Onboarding team"
+expectations = ["Set up in one sitting", "Know who to call"]
+questions = ["Why do app users skip the tutorial?"]
+tools = ["Setup wizard", "Welcome e-mail"]
+
+[stages.support]
+owner = "Customer care"
+expectations = ["One contact solves it"]
+questions = ["Which issues need a second contact?"]
+tools = ["Ticket system", "Phone queue"]
+
+[stages.renewal]
+owner = "Retention team"
+expectations = ["No surprise on the bill"]
+
+[touchpoints.setup_failed]
+owner = "Platform team"
+
+[[kpis]]
+name = "Onboarding CSAT"
+stage = "onboarding"
+metric = "csat"
+target = ">= 0.30"
+
+[[kpis]]
+name = "Onboarding effort"
+stage = "onboarding"
+metric = "ces"
+target = "<= 4.0"
+
+[[kpis]]
+name = "Setup failures reached"
+stage = "onboarding"
+touchpoint = "setup_failed"
+metric = "reach"
+target = "<= 0.50"
+
+[[kpis]]
+name = "Usage NPS"
+stage = "usage"
+metric = "nps"
+target = ">= -50"
+owner = "Product team"
+
+[[kpis]]
+name = "Support CSAT"
+stage = "support"
+metric = "csat"
+target = ">= 0.25"
+
+[[kpis]]
+name = "Renewal churn"
+stage = "renewal"
+metric = "churn_rate"
+target = "<= 0.30"
 """
 
 

@@ -8,7 +8,10 @@ In a notebook, as a cell's last expression::
 Controls: personas (several, to compare), stage, emotion source, window of months, minimum
 group size (never below the study's) and "compare to all customers". Panes: the journey map
 of the first chosen persona, the emotion curves, the funnel, pain points with what
-customers said there, the emotion -> churn forest plot and the plain-language findings.
+customers said there, the emotion -> churn forest plot and the plain-language findings, and
+the KPIs of the chosen personas (and of all customers) at the chosen stage, with their
+status against target and their trend over the builds (the build's figures: the window and
+source controls do not change them).
 
 Every change recomputes from the pre-aggregated cube (:mod:`cjresearch.analysis.cube`,
 :mod:`cjresearch.explore.selection`), never from the event log, and redraws the panes it affects.
@@ -37,7 +40,7 @@ from cjresearch.analysis.cube import ALL_SOURCES
 from cjresearch.artifacts.compute import open_artifacts, open_cube
 from cjresearch.errors import CJResearchError
 from cjresearch.explore.selection import Query, Selection, select
-from cjresearch.reporting import charts, views
+from cjresearch.reporting import charts, kpi_charts, owner_views, views
 
 __all__ = ["ALL_STAGES", "Explorer"]
 
@@ -61,8 +64,10 @@ _PANES: dict[str, tuple[str, ...]] = {  # in drawing order: the quick text first
     "forest": ("labels", "stage"),
     "findings": ("labels", "stage"),
     "pain": ("labels", "stage", "source", "window", "min_group_size"),
+    "kpis": ("labels", "stage"),
+    "kpi_trend": ("labels", "stage"),
 }
-_CHART_PANES = ("map", "emotion", "funnel", "forest")
+_CHART_PANES = ("map", "emotion", "funnel", "forest", "kpi_trend")
 #: Chart specs kept for selections seen before (going back to one is instant).
 SPEC_CACHE = 64
 MODEL_NOTE = (
@@ -94,8 +99,10 @@ class Explorer(w.VBox):
     ----------
     persona, stage, source, window, min_group_size, compare, export_button
         The controls.
-    map_chart, emotion_chart, funnel_chart, forest_chart
+    map_chart, emotion_chart, funnel_chart, forest_chart, kpi_trend_chart
         The charts (``altair.JupyterChart``).
+    kpi_pane
+        The KPIs of the selection with their status (HTML).
     selection
         The current :class:`cjresearch.explore.selection.Selection` (None while a message explains
         why nothing can be shown).
@@ -120,6 +127,7 @@ class Explorer(w.VBox):
         self.colors = views.persona_colors_for(artifacts)
         self.emotion_churn = artifacts.table("emotion_churn")
         self.findings = artifacts.table("findings")
+        self.kpis, self.kpi_history, _ = owner_views.management_tables(artifacts)
         names = [name for _, name in artifacts.personas if name in self.cube.personas]
         self.selection: Selection | None = None
         self.last_update_s = float("nan")
@@ -158,10 +166,12 @@ class Explorer(w.VBox):
         self.emotion_chart = self._chart("emotion")
         self.funnel_chart = self._chart("funnel")
         self.forest_chart = self._chart("forest")
+        self.kpi_trend_chart = self._chart("kpi_trend")
         self.message = w.HTML().add_class("cjr-message")
         self.summary = w.HTML().add_class("cjr-summary")
         self.findings_pane = w.HTML().add_class("cjr-findings")
         self.pain_pane = w.HTML().add_class("cjr-pain")
+        self.kpi_pane = w.HTML().add_class("cjr-kpis")
 
         controls = w.HBox(
             [
@@ -181,6 +191,9 @@ class Explorer(w.VBox):
                 self.pain_pane,
                 w.HTML("<h4>Emotion and churn</h4>"),
                 w.HBox([self.forest_chart, self.findings_pane]),
+                w.HTML("<h4>KPIs against targets</h4>"),
+                self.kpi_pane,
+                self.kpi_trend_chart,
             ]
         )
         self.add_class("cjr-explorer")
@@ -362,6 +375,31 @@ class Explorer(w.VBox):
             "touchpoints compared. Comments are redacted.</small></p>"
         )
         self.pain_pane.value = str(table) + note + (f"<ul>{quotes}</ul>" if quotes else "")
+
+    def _selected_kpis(self, selection: Selection) -> pd.DataFrame:
+        return owner_views.kpis_for(
+            self.kpis, personas=selection.labels, stage=selection.query.stage
+        )
+
+    def _draw_kpis(self, selection: Selection) -> None:
+        where = selection.query.stage or "any stage"
+        self.kpi_pane.value = owner_views.kpi_status_html(
+            self._selected_kpis(selection),
+            empty=(
+                f"No KPI for these personas at {where}: add [[kpis]] entries to the study "
+                "file (see the README, Journey management)."
+            ),
+        ) + (
+            "<p><small>KPIs are the build's figures over the whole observation period; "
+            "met and missed mean the whole 95% interval lies on one side of the "
+            "target.</small></p>"
+        )
+
+    def _chart_kpi_trend(self, selection: Selection) -> alt.TopLevelMixin:
+        shown = self._selected_kpis(selection)
+        return kpi_charts.kpi_trend_chart(
+            self.kpi_history, kpis=shown, names=list(shown["kpi"]), width=360, height=60
+        )
 
     def _draw_summary(self, selection: Selection) -> None:
         the_map = selection["journey_map"]
