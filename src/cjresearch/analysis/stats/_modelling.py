@@ -63,14 +63,15 @@ def univariate_separation(y: np.ndarray, x: pd.DataFrame) -> str | None:
     """'separation' when one column alone splits churners from the others,
     'quasi_separation' when a dummy level or the edge of a column holds one outcome only."""
     found: str | None = None
-    for name in x.columns:
-        values = x[name].to_numpy()
-        a, b = values[y == 1], values[y == 0]
+    values = x.to_numpy(dtype=float)
+    churned = y == 1
+    for j in range(values.shape[1]):
+        column = values[:, j]
+        a, b = column[churned], column[~churned]
         if a.max() < b.min() or b.max() < a.min():
             return "separation"
-        dummy = set(np.unique(values)) <= {0.0, 1.0}
-        if dummy:
-            ones = y[values == 1]
+        if np.all((column == 0.0) | (column == 1.0)):
+            ones = y[column == 1]
             if len(ones) and (ones.min() == ones.max()):
                 found = "quasi_separation"
         elif a.max() <= b.min() or b.max() <= a.min():
@@ -88,6 +89,7 @@ class LogitFit:
     names: list[str]
     flags: list[str]
     converged: bool
+    loglik: float = float("nan")
 
 
 def fit_logit(y: np.ndarray, x: pd.DataFrame) -> LogitFit | None:
@@ -117,7 +119,7 @@ def fit_logit(y: np.ndarray, x: pd.DataFrame) -> LogitFit | None:
         flags.append("not_converged")
     if np.max(np.abs(design @ params)) > 15 and not {"separation", "quasi_separation"} & set(flags):
         flags.append("quasi_separation")
-    return LogitFit(params, cov, design, names, flags, converged)
+    return LogitFit(params, cov, design, names, flags, converged, float(result.llf))
 
 
 def wald(beta: float, se: float) -> tuple[float, float, float, float]:
