@@ -41,7 +41,8 @@ def control_design(frame: pd.DataFrame, controls: Sequence[str]) -> tuple[pd.Dat
                 columns[f"{name}[T.{level}]"] = (values == level).to_numpy(dtype=float)
         else:
             numbers = values.to_numpy(dtype=float)
-            if np.nanmin(numbers) == np.nanmax(numbers):
+            seen = numbers[~np.isnan(numbers)]
+            if seen.size == 0 or seen.min() == seen.max():  # no rows (a stage nobody reached)
                 dropped.append(name)
                 continue
             columns[name] = numbers
