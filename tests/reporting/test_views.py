@@ -82,3 +82,16 @@ def test_tables_are_escaped_and_suppressed_cells_say_so() -> None:
     assert "<script>" not in out and "&lt;script&gt;" in out
     assert "suppressed" in out
     assert "Nothing to show" in views.table_html(frame.iloc[0:0])
+
+
+def test_stage_view_has_the_lag_table_and_its_warning(built) -> None:
+    _, artifacts = built
+    lag = views.stage_view(artifacts, "onboarding").lag_sensitivity
+    assert set(lag.table["stage"].astype(str)) == {"onboarding"}
+    assert {"landmark logit", "lagged Cox"} <= set(lag.table["model"])
+    assert isinstance(lag.warning, str)
+    assert "emotion_churn_lag.csv" in lag._repr_html_()
+    warned = views.LagSensitivity("At <b>support</b>, the association shrinks", lag.table)
+    page = warned._repr_html_()
+    assert "Warning:" in page and "&lt;b&gt;support&lt;/b&gt;" in page
+    assert "holds as the lag grows" in views.LagSensitivity("", lag.table)._repr_html_()

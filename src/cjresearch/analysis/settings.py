@@ -22,9 +22,14 @@ from cjresearch.errors import ArgumentError
 if TYPE_CHECKING:
     from cjresearch.data.study import Study
 
-__all__ = ["Correction", "Settings"]
+__all__ = ["Correction", "Design", "Settings"]
 
 Correction = Literal["bh", "holm"]
+#: How emotion is related to churn in time (see :mod:`cjresearch.analysis.stats`):
+#: ``"landmark"`` (emotion expressed before the outcome window; the default) or
+#: ``"whole_follow_up"`` (the 0.1 analysis: every emotion against churn at any time; biased by
+#: reverse causation and unequal follow-up, kept to compare with).
+Design = Literal["landmark", "whole_follow_up"]
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,21 @@ class Settings:
     alpha
         The level below which a q-value counts as a finding.
     seed
-        Seed of the models' cross-validation folds.
+        Seed of the models' cross-validation folds and of the multiple imputation.
+    design
+        ``"landmark"`` (default) or ``"whole_follow_up"`` (see :data:`Design`).
+    exposure_window_days
+        Emotion at a stage is what a customer expressed there within this many days of
+        reaching it (the landmark design's exposure).
+    lag_days
+        Days between the end of the exposure window and the start of the outcome window; in
+        the Cox model, an expression counts from ``lag_days`` after it was made.
+    horizon_days
+        The outcome window: churn within this many days after the landmark.
+    lags
+        The lags of the lag-sensitivity table (``emotion_churn_lag``), in days.
+    imputations
+        Number of multiple imputations of non-response in the joint model.
     """
 
     stages: tuple[str, ...] = ()
@@ -66,10 +85,18 @@ class Settings:
     correction: Correction = "bh"
     alpha: float = 0.05
     seed: int = 7
+    design: Design = "landmark"
+    exposure_window_days: float = 30.0
+    lag_days: float = 30.0
+    horizon_days: float = 180.0
+    lags: tuple[float, ...] = (0.0, 7.0, 14.0, 30.0, 60.0)
+    imputations: int = 10
 
     def __post_init__(self) -> None:
         # Sequences arrive as lists from callers and the study file: keep them immutable.
         object.__setattr__(self, "stages", tuple(str(s) for s in self.stages))
+        if isinstance(self.lags, Sequence) and not isinstance(self.lags, str):
+            object.__setattr__(self, "lags", tuple(self.lags))
         object.__setattr__(self, "controls", tuple(str(c) for c in self.controls))
         object.__setattr__(self, "valence", dict(self.valence))
         if self.rating_scale is not None:
@@ -89,6 +116,12 @@ class Settings:
             unit_size=study.statistics.unit_size,
             correction=study.statistics.correction,
             alpha=study.statistics.alpha,
+            design=study.statistics.design,
+            exposure_window_days=study.statistics.exposure_window_days,
+            lag_days=study.statistics.lag_days,
+            horizon_days=study.statistics.horizon_days,
+            lags=tuple(study.statistics.lags),
+            imputations=study.statistics.imputations,
         )
 
     @classmethod
@@ -125,6 +158,7 @@ class Settings:
         values["stages"] = list(self.stages)
         values["controls"] = list(self.controls)
         values["rating_scale"] = None if self.rating_scale is None else list(self.rating_scale)
+        values["lags"] = list(self.lags)
         return values
 
 
@@ -153,6 +187,30 @@ def _problem(settings: Settings) -> tuple[str, str, object] | None:
         return "alpha", "a number between 0 and 1", settings.alpha
     if not isinstance(settings.cx_lexicon, bool):
         return "cx_lexicon", "true or false", settings.cx_lexicon
+    return _timing_problem(settings)
+
+
+def _timing_problem(settings: Settings) -> tuple[str, str, object] | None:
+    """The first of the time-ordering settings out of range."""
+    if settings.design not in ("landmark", "whole_follow_up"):
+        return "design", "'landmark' or 'whole_follow_up'", settings.design
+    for name in ("exposure_window_days", "horizon_days"):
+        value = getattr(settings, name)
+        if not _number(value) or value <= 0:
+            return name, "a number of days greater than 0", value
+    if not _number(settings.lag_days) or settings.lag_days < 0:
+        return "lag_days", "a number of days of at least 0", settings.lag_days
+    lags = settings.lags
+    if (
+        not isinstance(lags, tuple)
+        or not lags
+        or not all(_number(v) and v >= 0 for v in lags)
+        or len(set(lags)) != len(lags)
+    ):
+        return "lags", "a non-empty list of distinct numbers of days of at least 0", lags
+    count = settings.imputations
+    if isinstance(count, bool) or not isinstance(count, int) or not 2 <= count <= 200:
+        return "imputations", "a whole number from 2 to 200", count
     return None
 
 

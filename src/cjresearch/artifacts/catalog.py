@@ -8,6 +8,8 @@ A build computes a study's artifacts once per change of its inputs
 ``events.parquet``, ``feedback.parquet``  the validated events and feedback
 ``emotion_observations.parquet``          every emotion signal on [-1, 1], one row each
 ``stage_emotion.parquet``                 customer x stage mean emotion
+``stage_reach.parquet``                   customer x stage first and last event or feedback
+                                          (when each customer reached each stage)
 ``features.parquet``                      one row of journey features per customer
 ``assignments.parquet``                   customer -> persona
 ``personas_model.joblib``                 the fitted persona model (for the next build and
@@ -57,6 +59,7 @@ __all__ = [
     "OBSERVATIONS",
     "REPORTS_DIR",
     "STAGE_EMOTION",
+    "STAGE_REACH",
     "STATE_FILE",
     "STATISTICS_TABLES",
     "TABLES_DIR",
@@ -71,6 +74,7 @@ EVENTS = "events.parquet"
 FEEDBACK = "feedback.parquet"
 OBSERVATIONS = "emotion_observations.parquet"
 STAGE_EMOTION = "stage_emotion.parquet"
+STAGE_REACH = "stage_reach.parquet"
 FEATURES = "features.parquet"
 ASSIGNMENTS = "assignments.parquet"
 #: The build's alerts, a JSON list (published as ``<output>/alerts.json``).
@@ -94,6 +98,8 @@ STATISTICS_TABLES = (
     "km_curves",
     "logrank",
     "opportunity_sizing",
+    "emotion_churn_lag",
+    "emotion_churn_nonresponse",
 )
 
 
@@ -250,7 +256,9 @@ def report_slices(
             slices[f"{REPORTS_DIR}/persona-{pid}/{table}.parquet"] = frame[keep.to_numpy()]
     for stage in stages:
         for table, frame in tables.items():
-            if "stage" in frame.columns:
+            if table == "findings":  # a study-wide caveat (stage "") belongs in every report
+                keep = frame["stage"].astype(str).isin([stage, ""])
+            elif "stage" in frame.columns:
                 keep = frame["stage"].astype(str) == stage
             elif table in ("personas", "persona_k_evidence"):
                 keep = pd.Series(True, index=frame.index)

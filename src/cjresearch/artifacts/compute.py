@@ -8,7 +8,9 @@ artifacts folder (see :mod:`cjresearch.artifacts.catalog` for every file):
 3. :func:`features`: one row of journey features per customer;
 4. :func:`personas`: segmentation, stable identities, profiles and names (keeping the ids
    and names of the previous build's model);
-5. :func:`statistics`: emotion and churn (logistic and survival models, findings);
+5. :func:`statistics`: when each customer reached each stage (from the events and feedback),
+   then emotion and churn (landmark logistic, lagged survival and joint models, the lag
+   table, findings);
 6. :func:`journey_map`: the persona x stage map, flows, pain points, opportunities;
 7. :func:`publishable`: every table as published, checked to hold no id;
 8. :func:`cube`: the explorer's pre-aggregated figures;
@@ -51,6 +53,7 @@ from cjresearch.artifacts.catalog import (
     FEEDBACK,
     OBSERVATIONS,
     STAGE_EMOTION,
+    STAGE_REACH,
     STATE_FILE,
     TABLES_DIR,
     Artifacts,
@@ -94,6 +97,7 @@ __all__ = [
     "open_cube",
     "personas",
     "publishable",
+    "reach",
     "reanalyse",
     "refit_personas",
     "statistics",
@@ -210,6 +214,14 @@ def personas(
     )
 
 
+def reach(tables: StudyTables) -> pd.DataFrame:
+    """Step 5, first part: when each customer reached each stage, from the events and the
+    feedback (:func:`cjresearch.analysis.stats.stage_reach`)."""
+    from cjresearch.analysis.stats import stage_reach
+
+    return stage_reach(tables.events, tables.feedback)
+
+
 def statistics(
     customers: pd.DataFrame,
     emotion: Emotion,
@@ -217,14 +229,17 @@ def statistics(
     settings: Settings,
     *,
     observation_end: pd.Timestamp,
+    reach: pd.DataFrame | None = None,
 ) -> EmotionChurnResult:
-    """Step 5: every emotion -> churn model (:func:`cjresearch.analysis.stats.analyse`)."""
+    """Step 5: every emotion -> churn model (:func:`cjresearch.analysis.stats.analyse`), with
+    reach from :func:`reach` (without it, reach is taken from the emotion observations,
+    which cannot tell non-response from not reaching a stage)."""
     from cjresearch.analysis.stats import analyse
 
     return analyse(
         customers,
         emotion.observations,
-        emotion.per_stage,
+        reach=reach,
         personas=assignments,
         observation_end=observation_end,
         settings=settings,
@@ -492,6 +507,7 @@ def _compute(
     if unreadable is not None:
         model = dataclasses.replace(model, notes=(*model.notes, unreadable))
     assignments = model.assignments()
+    reached = reach(tables)
     with _recorded_warnings() as caught:
         result = statistics(
             tables.customers,
@@ -499,6 +515,7 @@ def _compute(
             assignments,
             settings,
             observation_end=tables.observation_end,
+            reach=reached,
         )
         journey = journey_map(
             tables, felt, assignments, settings, emotion_churn=result.emotion_churn
@@ -525,6 +542,7 @@ def _compute(
         write_parquet(tables.events, folder / EVENTS),
         write_parquet(felt.observations, folder / OBSERVATIONS),
         write_parquet(felt.per_stage, folder / STAGE_EMOTION),
+        write_parquet(reached, folder / STAGE_REACH),
         write_parquet(journeys, folder / FEATURES),
         write_parquet(assignments, folder / ASSIGNMENTS),
         model.save(folder),
@@ -687,17 +705,20 @@ def refit_personas(
 
 def reanalyse(artifacts: Artifacts, settings: Settings) -> dict[str, pd.DataFrame]:
     """The statistics tables for other settings, from a build's artifacts (not saved)."""
-    from cjresearch.analysis.stats import analyse
+    from cjresearch.analysis.stats import analyse, stage_reach
 
-    customers = artifacts.read(CUSTOMERS)
-    observations, per_stage = artifacts.read(OBSERVATIONS), artifacts.read(STAGE_EMOTION)
-    if customers is None or observations is None or per_stage is None:
+    customers, observations = artifacts.read(CUSTOMERS), artifacts.read(OBSERVATIONS)
+    if customers is None or observations is None:
         msg = f"{artifacts.folder}: the build's emotion tables are missing; rebuild with --force"
         raise CJResearchError(msg)
+    reached = artifacts.read(STAGE_REACH)
+    events = artifacts.read(EVENTS)
+    if reached is None and events is not None:  # artifacts of a build before reach existed
+        reached = stage_reach(events, artifacts.read(FEEDBACK))
     result = analyse(
         customers,
         observations,
-        per_stage,
+        reach=reached,
         personas=artifacts.read(ASSIGNMENTS),
         observation_end=artifacts.observation_end,
         settings=settings,

@@ -261,12 +261,33 @@ class PersonaSettings(_Section):
 
 
 class StatisticsSettings(_Section):
-    """``[statistics]``: model controls, significance level, emotion step, correction."""
+    """``[statistics]``: model controls, significance level, emotion step, correction, and
+    how emotion is ordered in time before churn (exposure window, lag, horizon, the lags of
+    the sensitivity table), the design and the number of imputations."""
 
     controls: list[str] = Field(default_factory=list)
     alpha: float = Field(default=0.05, gt=0, lt=1)
     unit_size: float = Field(default=0.5, gt=0, le=2)
     correction: Literal["bh", "holm"] = "bh"
+    design: Literal["landmark", "whole_follow_up"] = "landmark"
+    exposure_window_days: int = Field(default=30, gt=0, le=3650)
+    lag_days: int = Field(default=30, ge=0, le=3650)
+    horizon_days: int = Field(default=180, gt=0, le=3650)
+    lags: list[int] = Field(default_factory=lambda: [0, 7, 14, 30, 60], min_length=1)
+    imputations: int = Field(default=10, ge=2, le=200)
+
+    @field_validator("lags")
+    @classmethod
+    def _distinct_lags(cls, lags: list[int]) -> list[int]:
+        bad = [v for v in lags if not 0 <= v <= 3650]
+        if bad:
+            msg = f"lags of 0 to 3650 days, found {bad}"
+            raise ValueError(msg)
+        dupes = sorted({v for v in lags if lags.count(v) > 1})
+        if dupes:
+            msg = f"each lag once, found {dupes} more than once"
+            raise ValueError(msg)
+        return sorted(lags)
 
 
 class ReportSettings(_Section):

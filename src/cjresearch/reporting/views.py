@@ -40,6 +40,7 @@ __all__ = [
     "EVERY_PERSONA",
     "EmotionChurnView",
     "Html",
+    "LagSensitivity",
     "PersonaAnalysis",
     "PersonaView",
     "StageView",
@@ -176,6 +177,38 @@ def _findings(frame: pd.DataFrame | None, empty: str) -> Html:
         f"<ul>{items}</ul><p><small>Associations in observational data, not proof of cause; "
         "q-values are corrected for the number of tests in each family.</small></p>"
     )
+
+
+@dataclass(frozen=True)
+class LagSensitivity:
+    """A stage's association at every lag of the study, and the warning if it collapses.
+
+    Attributes
+    ----------
+    warning
+        The plain-language warning, or "" when the association holds as the lag grows.
+    table
+        The stage's rows of ``emotion_churn_lag``.
+    """
+
+    warning: str
+    table: pd.DataFrame
+
+    def _repr_html_(self) -> str:
+        said = (
+            f'<p class="cj-warning"><strong>Warning:</strong> {html.escape(self.warning)}</p>'
+            if self.warning
+            else "<p>The association holds as the lag grows.</p>"
+        )
+        return said + table_html(
+            self.table,
+            columns=[
+                "model", "lag_days", "ratio", "ci_low", "ci_high", "p_value", "n_customers",
+                "n_churned", "study_lag",
+            ],
+            caption="The association at each lag (emotion_churn_lag.csv)",
+            empty="No lag-sensitivity table in this build.",
+        )  # fmt: skip
 
 
 #: What both reports show of a pain point: its size, emotion and churn lift with interval.
@@ -420,6 +453,20 @@ class StageView(_SliceView):
     def survival(self) -> Any:
         """Kaplan-Meier curves of all customers by emotion tercile at this stage."""
         return _survival(self.tables.get("km_curves"), [self.stage], "all")
+
+    @property
+    def lag_sensitivity(self) -> LagSensitivity:
+        """The stage's lag-sensitivity table (``emotion_churn_lag``) and, when its association
+        collapses as the lag grows, the statistics step's plain-language warning."""
+        findings = self._table("findings")
+        warning = ""
+        if not findings.empty:
+            mine = findings[
+                (findings["kind"] == "lag_sensitivity")
+                & (findings["stage"].astype(str) == self.stage)
+            ]
+            warning = " ".join(mine["text"].astype(str))
+        return LagSensitivity(warning, self._table("emotion_churn_lag"))
 
     @property
     def findings(self) -> Html:

@@ -85,6 +85,7 @@ def test_opportunities_from_an_emotion_churn_table(pipeline) -> None:
             "q_value": 0.002,
             "family": "stage",
             "flags": "",
+            "finding": [True, False, True, True],
         }
     )
     result = build_map(
@@ -95,8 +96,9 @@ def test_opportunities_from_an_emotion_churn_table(pipeline) -> None:
         emotion_churn=emotion_churn,
     )
     opp = result.opportunities
-    # awareness: interval spans 1; usage: 5 customers (below min_group_size)
-    assert opp["stage"].tolist() == ["onboarding", "support"]
+    # support: its interval lies below 1 but it is not a finding (it did not survive the one
+    # family of tests or the joint model); awareness: interval spans 1; usage: 5 customers
+    assert opp["stage"].tolist() == ["onboarding"]
     reach = result.journey_map.set_index("stage")["reach"]
     assert opp["score"].iloc[0] == pytest.approx(reach["onboarding"] * 0.4)
     assert opp["touchpoint"].isna().all()

@@ -40,11 +40,38 @@ def test_analyse_on_the_sample_gives_every_table_with_its_columns(small) -> None
     n_groups = 1 + sample_personas(small)["persona_name"].nunique()
     assert len(result.emotion_churn) == n_groups * len(small.study.stages)
     assert result.emotion_churn["persona"].iloc[0] == "all"
-    assert result.emotion_churn["family"].str.contains("stage x persona").all()
+    # one family for every all-customers stage test; persona rows only where personas differ
+    everyone = result.emotion_churn["persona"] == "all"
+    family = result.emotion_churn["family"]
+    assert family[everyone].str.startswith("findings: stage tests for all customers").all()
+    assert family[~everyone].str.startswith("personas").all()
+    assert (
+        result.emotion_churn["q_value"][~everyone]
+        .isna()
+        .eq(~family[~everyone].str.startswith("personas at"))
+        .all()
+    )
     assert set(result.joint["persona"]) == {"all", *sample_personas(small)["persona_name"]}
     assert result.findings["rank"].tolist() == list(range(1, len(result.findings) + 1))
     top = result.findings.iloc[0]
     assert top["stage"] in {"onboarding", "support"} and top["q_value"] < 0.001
+    # the planted effects are findings; every opportunity and solid sentence rests on one
+    odds = result.emotion_churn.set_index(["persona", "stage"])
+    assert odds.loc[("all", "onboarding"), "finding"] and odds.loc[("all", "support"), "finding"]
+    found = set(odds.index[odds["finding"].astype(bool)])
+    sized = result.findings[result.findings["kind"].isin(["opportunity", "odds_ratio"])]
+    assert set(zip(sized["persona"], sized["stage"], strict=True)) <= found
+    assert (
+        set(
+            map(
+                tuple,
+                result.opportunities.loc[
+                    result.opportunities["finding"], ["persona", "stage"]
+                ].to_numpy(),
+            )
+        )
+        <= found
+    )
     # no customer id reaches any table
     ids = set(small.tables.customers["customer_id"])
     for name, frame in result.tables().items():

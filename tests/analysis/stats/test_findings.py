@@ -36,7 +36,9 @@ def test_findings_are_associational_and_label_shaky_results(small) -> None:
     assert not texts.str.contains(CAUSAL).any(), texts[texts.str.contains(CAUSAL)].tolist()
     solid = result.findings[result.findings["kind"] == "odds_ratio"].iloc[0]
     assert re.search(
-        r"times the odds of churning \(odds ratio; 95% CI [\d.]+-[\d.]+; q", solid["text"]
+        r"times the odds of churning in the 180 days from 30 days later \(odds ratio; "
+        r"95% CI [\d.]+-[\d.]+; q",
+        solid["text"],
     )
     # a row with a shaky flag is labelled tentative
     odds = result.emotion_churn.copy()

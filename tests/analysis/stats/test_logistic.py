@@ -13,6 +13,7 @@ from statsmodels.stats.multitest import multipletests
 from cjresearch.analysis.stats import (
     emotion_churn,
     joint_model,
+    stage_reach,
 )
 from cjresearch.datasets.sample import EFFECTS
 from cjresearch.errors import (
@@ -24,24 +25,36 @@ from cjresearch.errors import (
 from helpers.stats import CONTROLS, UNIT, flags_of, toy_study
 
 
-def test_per_stage_models_find_the_planted_stages_and_not_awareness(big) -> None:
+def _fit(pipeline, *, design: str = "landmark", **options) -> pd.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StatisticalWarning)
-        table = emotion_churn(
-            big.tables.customers,
-            big.stage_emotion,
-            stages=["awareness", "onboarding", "support"],
-            controls=CONTROLS,
-            unit_size=UNIT,
-        ).set_index("stage")
+        return emotion_churn(
+            pipeline.tables.customers,
+            pipeline.observations,
+            reach=stage_reach(pipeline.tables.events, pipeline.tables.feedback),
+            observation_end=pipeline.tables.observation_end,
+            design=design,
+            **options,
+        )
+
+
+def test_per_stage_models_find_the_planted_stages_and_not_awareness(big) -> None:
+    stages = ["awareness", "onboarding", "support"]
+    table = _fit(big, stages=stages, controls=CONTROLS, unit_size=UNIT).set_index("stage")
     for stage in ("onboarding", "support"):
         assert table.loc[stage, "odds_ratio"] < 1  # planted: lower emotion, more churn
         assert table.loc[stage, "q_value"] < 0.001
     assert table.loc["awareness", "q_value"] >= 0.05
-    # onboarding alone carries no confounding stage before it: its interval covers the truth
+    assert (table["n_reached"] > 5_000).all()
+    # the sample plants a logit of churn at any time: the whole-follow-up design is that
+    # model, and onboarding alone carries no confounding stage before it: its interval
+    # covers the truth
+    whole = _fit(
+        big, design="whole_follow_up", stages=stages, controls=CONTROLS, unit_size=UNIT
+    ).set_index("stage")
     planted = np.exp(EFFECTS["onboarding"] * UNIT)
-    assert table.loc["onboarding", "ci_low"] <= planted <= table.loc["onboarding", "ci_high"]
-    assert (table["n_customers"] > 5_000).all()
+    assert whole.loc["onboarding", "ci_low"] <= planted <= whole.loc["onboarding", "ci_high"]
+    assert (whole["n_customers"] > 5_000).all()
 
 
 def test_joint_model_recovers_the_planted_odds_ratios(big) -> None:
@@ -52,10 +65,12 @@ def test_joint_model_recovers_the_planted_odds_ratios(big) -> None:
         warnings.simplefilter("ignore", StatisticalWarning)
         joint = joint_model(
             big.tables.customers,
-            big.stage_emotion,
+            big.observations,
             stages=["awareness", "onboarding", "support"],
             controls=CONTROLS,
             unit_size=UNIT,
+            observation_end=big.tables.observation_end,
+            design="whole_follow_up",  # the planted model is a logit of churn at any time
         )
     table = joint.summary.set_index("stage")
     for stage, effect in EFFECTS.items():
@@ -71,10 +86,11 @@ def test_joint_model_recovers_the_planted_odds_ratios(big) -> None:
 
 
 def test_logistic_fit_equals_statsmodels_formula_logit(small) -> None:
-    """Reference: statsmodels.formula.api.logit on the same frame (patsy's C() coding)."""
+    """Reference: statsmodels.formula.api.logit on the same frame (patsy's C() coding), in
+    the whole-follow-up design (the landmark one is pinned in test_exposure.py)."""
     customers, per_stage = small.tables.customers, small.stage_emotion
-    table = emotion_churn(
-        customers, per_stage, stages=["onboarding"], controls=CONTROLS, unit_size=UNIT
+    table = _fit(
+        small, design="whole_follow_up", stages=["onboarding"], controls=CONTROLS, unit_size=UNIT
     )
     onboarding = per_stage[per_stage["stage"] == "onboarding"][["customer_id", "emotion_mean"]]
     frame = customers.merge(onboarding, on="customer_id")
@@ -90,13 +106,8 @@ def test_logistic_fit_equals_statsmodels_formula_logit(small) -> None:
 
 
 def test_holm_correction_reaches_the_table(small) -> None:
-    bh = emotion_churn(small.tables.customers, small.stage_emotion, stages=["onboarding", "usage"])
-    holm = emotion_churn(
-        small.tables.customers,
-        small.stage_emotion,
-        stages=["onboarding", "usage"],
-        correction="holm",
-    )
+    bh = _fit(small, stages=["onboarding", "usage"])
+    holm = _fit(small, stages=["onboarding", "usage"], correction="holm")
     np.testing.assert_allclose(holm["q_value"], multipletests(bh["p_value"], method="holm")[1])
     assert holm["family"].str.contains("Holm").all()
 
@@ -107,11 +118,12 @@ def test_perfect_separation_is_flagged_and_not_estimated() -> None:
     a = toy["stage_emotion"].query("stage == 'a'").set_index("customer_id")["emotion_mean"]
     customers["churned"] = customers["customer_id"].map(a).to_numpy() < 0
     toy["customers"] = customers.assign(
-        churn_date=customers["signup_date"].where(~customers["churned"]) + pd.Timedelta(days=50)
+        churn_date=(customers["signup_date"] + pd.Timedelta(days=50)).where(customers["churned"])
     )
-    toy["customers"].loc[~customers["churned"], "churn_date"] = pd.NaT
     with pytest.warns(SeparationWarning, match="separation"):
-        table = emotion_churn(toy["customers"], toy["stage_emotion"], stages=["a"])
+        table = emotion_churn(
+            toy["customers"], toy["observations"], stages=["a"], design="whole_follow_up"
+        )
     assert "separation" in flags_of(table, "all", "a")
     assert np.isnan(table["odds_ratio"].iloc[0])
 
@@ -122,7 +134,8 @@ def test_small_groups_are_suppressed_and_constant_controls_dropped() -> None:
     with pytest.warns(StatisticalWarning) as record:
         table = emotion_churn(
             customers,
-            toy["stage_emotion"],
+            toy["observations"],
+            design="whole_follow_up",
             stages=["a"],
             controls=["plan"],
             personas=toy["personas"],
@@ -137,8 +150,8 @@ def test_small_groups_are_suppressed_and_constant_controls_dropped() -> None:
 def test_bad_arguments_are_clear_errors() -> None:
     toy = toy_study(n=50)
     with pytest.raises(CJResearchError, match="control column"):
-        emotion_churn(toy["customers"], toy["stage_emotion"], stages=["a"], controls=["nope"])
+        emotion_churn(toy["customers"], toy["observations"], stages=["a"], controls=["nope"])
     with pytest.raises(CJResearchError, match="unit_size"):
-        emotion_churn(toy["customers"], toy["stage_emotion"], stages=["a"], unit_size=0)
+        emotion_churn(toy["customers"], toy["observations"], stages=["a"], unit_size=0)
     with pytest.raises(CJResearchError, match="interactions=True needs"):
-        joint_model(toy["customers"], toy["stage_emotion"], stages=["a"], interactions=True)
+        joint_model(toy["customers"], toy["observations"], stages=["a"], interactions=True)

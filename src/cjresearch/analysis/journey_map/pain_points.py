@@ -34,8 +34,10 @@ goes together with low emotion and churn, it is not shown to cause them.
 ``opportunities``: ``persona, stage, touchpoint, source, n_customers, reach, effect,
 effect_ci_low, effect_ci_high, score, rank, reason``; ranked by ``score = reach x effect``
 within each persona. With an ``emotion_churn`` table (from the statistics step: one row per
-persona and stage with ``odds_ratio, ci_low, ci_high`` per ``unit_size`` of emotion), each
-stage whose interval lies below 1 is an opportunity (``source="emotion_churn"``): ``effect
+persona and stage with ``odds_ratio, ci_low, ci_high`` per ``unit_size`` of emotion and
+``finding``), each stage that is a ``finding`` there (its association survives the one family
+of tests and the joint model) and whose interval lies below 1 is an opportunity
+(``source="emotion_churn"``): ``effect
 = 1 - odds_ratio`` (lower odds of churn per ``unit_size`` better emotion), ``reach`` the share
 of the persona reaching the stage, ``touchpoint`` missing. Without it, each pain point whose
 lift interval lies above 1 is one (``source="pain_points"``): ``effect = churn_rate -
@@ -127,6 +129,7 @@ EMOTION_CHURN_COLUMNS: tuple[str, ...] = (
     "ci_low",
     "ci_high",
     "unit_size",
+    "finding",
 )
 
 
@@ -292,7 +295,8 @@ def opportunity_table(
             odds, low, high = (float(rec[k]) for k in ("odds_ratio", "ci_low", "ci_high"))
             n = float(rec["n_customers"])
             r = reach.get((persona, stage), np.nan)
-            if not (n >= min_group_size and np.isfinite(r) and high < 1 and odds < 1):
+            found = not pd.isna(rec["finding"]) and bool(rec["finding"])
+            if not (found and n >= min_group_size and np.isfinite(r) and high < 1 and odds < 1):
                 continue
             unit = float(rec["unit_size"])
             rows.append(

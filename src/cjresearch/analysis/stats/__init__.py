@@ -4,29 +4,39 @@ Everything here is associational: the tables say how churn differs between custo
 felt differently at a stage, with intervals, the number of customers behind each estimate,
 multiple-testing control and flags wherever an estimate is shaky.
 
-- :func:`emotion_churn`: a logistic model per stage (and per persona) on the customers who
-  reached the stage: ``churned ~ emotion at the stage + controls``. Customers with no emotion
-  at a stage are left out, never imputed as neutral.
-- :func:`joint_model`: all stage emotions in one logistic model (missing-indicator method,
-  see its docstring), optionally with persona x emotion interactions, with discrimination and
-  calibration diagnostics.
-- :func:`time_to_churn`: a Cox model per stage with the stage emotion as a time-varying
-  covariate in start/stop form (a customer enters when first expressing an emotion at the
-  stage; the covariate is the running mean of what was expressed so far), plus a
-  proportional-hazards check; :func:`survival_curves` gives Kaplan-Meier curves by emotion
-  tercile with a log-rank test.
-- :func:`opportunities` (the modelled churn if emotion were one step better),
-  :func:`findings` (the tables as ranked sentences), :func:`adjust_pvalues` and
-  :func:`analyse`, which runs all of it once and returns an :class:`EmotionChurnResult`.
+**Exposure precedes outcome** (:mod:`~cjresearch.analysis.stats.exposure`). A customer reached
+a stage at their first event or feedback there (:func:`stage_reach`). By default (the
+landmark design), their emotion at the stage is what they expressed there within
+``exposure_window_days`` of reaching it, and it is related only to churn within
+``horizon_days`` after the landmark, ``lag_days`` after that window, among customers still
+with us at the landmark and observed for the whole horizon. Customers complaining on their way
+out, and customers who reached a stage late and had less time to churn, therefore make no
+association. The Cox model counts an emotion from ``lag_days`` after it was expressed.
 
-The models live in :mod:`~cjresearch.analysis.stats.logistic`,
-:mod:`~cjresearch.analysis.stats.survival`, :mod:`~cjresearch.analysis.stats.sizing` and
-:mod:`~cjresearch.analysis.stats.findings`; this package re-exports them.
+- :func:`emotion_churn`: a landmark logistic model per stage (and per persona):
+  ``churned within the horizon ~ emotion in the window + controls``, on respondents; and,
+  per stage, a persona x emotion heterogeneity test.
+- :func:`joint_model`: per stage, the emotion net of the earlier stages' emotion, with
+  non-response among reachers multiply imputed (outcome in the imputation model, Rubin's
+  rules) and a delta-adjustment sensitivity analysis for informative non-response
+  (:mod:`~cjresearch.analysis.stats.joint`).
+- :func:`time_to_churn`: a Cox model per stage with the lagged running mean of the stage's
+  emotion as a time-varying covariate, plus a proportional-hazards check;
+  :func:`survival_curves`: Kaplan-Meier curves by emotion tercile from the landmark with a
+  log-rank test.
+- :func:`lag_sensitivity` (:mod:`~cjresearch.analysis.stats.lags`): the stage estimates at
+  lags 0, 7, 14, 30, 60 days, and a warning where they collapse as the lag grows.
+- :func:`opportunities` (modelled churn of customers whose emotion was one step higher),
+  :func:`findings` (the tables as ranked sentences), :func:`adjust_pvalues` and
+  :func:`analyse`, which runs all of it once, declares **one family** of tests for everything
+  published as a finding (stage first, then personas only where they differ:
+  :mod:`~cjresearch.analysis.stats.family`) and returns an :class:`EmotionChurnResult`.
 
 Flags (semicolon-separated in the ``flags`` columns), each also raised as a warning:
 
 ========================  ==============================================================
 ``no_customers``          nobody in the group reached the stage
+``no_feedback``           customers reached the stage but nobody gave feedback there
 ``small_group``           fewer customers than ``min_group_size``: estimate suppressed
 ``no_events``             nobody (or everybody) churned: no model possible
 ``no_variation``          one emotion value for everyone: no model possible
@@ -39,7 +49,9 @@ Flags (semicolon-separated in the ``flags`` columns), each also raised as a warn
 ``missing_controls``      customers with a missing control were left out
 ``fit_failed``            the fit was numerically impossible (singular design)
 ``ph_violated``           Cox: Schoenfeld residuals correlate with log time (p < 0.05)
-``missing_churn_date``    Cox/KM: churners without a churn date were left out
+``missing_churn_date``    churners with neither a churn date nor any activity were left out
+``churn_date_derived``    some churners were dated by their last event (an approximation)
+``lag_sensitive``         the estimate at the study's lag halves by the largest lag
 ``few_distinct_values``   KM: fewer than three emotion terciles could be formed
 ``test_undefined``        log-rank: the test's variance is singular (no p-value)
 ``weak_discrimination``   joint model: cross-validated AUC below 0.6
@@ -54,41 +66,48 @@ from typing import Any
 
 import pandas as pd
 
-from cjresearch._checks import require_columns
 from cjresearch.analysis.settings import Settings
 from cjresearch.analysis.stats._common import (
     EMOTION_CHURN_COLUMNS,
     FINDINGS_COLUMNS,
     JOINT_DIAGNOSTIC_COLUMNS,
     KM_COLUMNS,
+    LAG_COLUMNS,
     LOGRANK_COLUMNS,
+    NONRESPONSE_COLUMNS,
     OPPORTUNITY_COLUMNS,
     TIME_TO_CHURN_COLUMNS,
     adjust_pvalues,
     check_common,
-    encode,
-    end_of_observation,
     warn,
 )
 from cjresearch.analysis.stats._cox import CoxFit, fit_cox
-from cjresearch.analysis.stats.findings import findings
+from cjresearch.analysis.stats.exposure import REACH_COLUMNS, follow_up, stage_frames, stage_reach
+from cjresearch.analysis.stats.family import declare_family
+from cjresearch.analysis.stats.findings import NOTE_COLUMNS, findings
+from cjresearch.analysis.stats.joint import JointModel, joint_model, joint_tables
+from cjresearch.analysis.stats.lags import lag_sensitive_stages, lag_sensitivity, lag_warnings
 from cjresearch.analysis.stats.logistic import (
-    JointModel,
     emotion_churn,
     emotion_table,
-    joint_model,
+    heterogeneity,
     logit_cells,
+    prepare,
 )
 from cjresearch.analysis.stats.sizing import opportunities, opportunity_rows
-from cjresearch.analysis.stats.survival import cox_table, survival_curves, time_to_churn
+from cjresearch.analysis.stats.survival import cox_table, km_tables, survival_curves, time_to_churn
+from cjresearch.data.schema import ALL
 
 __all__ = [
     "EMOTION_CHURN_COLUMNS",
     "FINDINGS_COLUMNS",
     "JOINT_DIAGNOSTIC_COLUMNS",
     "KM_COLUMNS",
+    "LAG_COLUMNS",
     "LOGRANK_COLUMNS",
+    "NONRESPONSE_COLUMNS",
     "OPPORTUNITY_COLUMNS",
+    "REACH_COLUMNS",
     "TIME_TO_CHURN_COLUMNS",
     "CoxFit",
     "EmotionChurnResult",
@@ -98,11 +117,19 @@ __all__ = [
     "emotion_churn",
     "findings",
     "fit_cox",
+    "follow_up",
     "joint_model",
+    "lag_sensitivity",
+    "lag_warnings",
     "opportunities",
+    "stage_reach",
     "survival_curves",
     "time_to_churn",
 ]
+
+
+def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
+    return pd.DataFrame(columns=list(columns))
 
 
 @dataclass(frozen=True)
@@ -117,11 +144,15 @@ class EmotionChurnResult:
     joint, joint_diagnostics
         :class:`JointModel` summary and diagnostics.
     km_curves, logrank
-        :func:`survival_curves` output.
+        Kaplan-Meier curves and log-rank tests (:func:`survival_curves`).
     opportunities
         :func:`opportunities` output.
     settings
         The parameters of the run.
+    lags
+        The lag-sensitivity table (:data:`LAG_COLUMNS`).
+    nonresponse
+        The joint model's delta-adjustment sensitivity analysis (:data:`NONRESPONSE_COLUMNS`).
     """
 
     emotion_churn: pd.DataFrame
@@ -133,6 +164,8 @@ class EmotionChurnResult:
     logrank: pd.DataFrame
     opportunities: pd.DataFrame
     settings: dict[str, Any] = field(default_factory=dict)
+    lags: pd.DataFrame = field(default_factory=lambda: _empty(LAG_COLUMNS))
+    nonresponse: pd.DataFrame = field(default_factory=lambda: _empty(NONRESPONSE_COLUMNS))
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -150,6 +183,8 @@ class EmotionChurnResult:
             "km_curves": self.km_curves,
             "logrank": self.logrank,
             "opportunities": self.opportunities,
+            "emotion_churn_lag": self.lags,
+            "emotion_churn_nonresponse": self.nonresponse,
         }
 
     def _repr_html_(self) -> str:
@@ -161,11 +196,65 @@ class EmotionChurnResult:
         return "\n".join(parts)
 
 
+def _notes(follow: pd.DataFrame, lag_text: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """The caveats every report must carry: lag sensitivity per stage, derived churn dates,
+    no survival analysis, the whole-follow-up design."""
+    rows = [
+        {"persona": ALL, "stage": r.stage, "kind": "lag_sensitivity", "text": r.text}
+        for r in lag_text.itertuples(index=False)
+    ]
+    churners = int(follow["churned"].sum())
+    derived, dated = int(follow["derived"].sum()), int(follow["event"].sum())
+    if derived:
+        rows.append(
+            {
+                "persona": ALL,
+                "stage": "",
+                "kind": "caveat",
+                "text": (
+                    f"{derived:,} of the {churners:,} churners had no churn date; they are dated "
+                    "by their last event or feedback, an approximation (they left at or after "
+                    "it), so their times to churn are somewhat short."
+                ),
+            }
+        )
+    if churners and not dated:
+        rows.append(
+            {
+                "persona": ALL,
+                "stage": "",
+                "kind": "caveat",
+                "text": (
+                    f"No survival analysis was possible: none of the {churners:,} churners has a "
+                    "churn date within the observation or an event to date their leaving by. "
+                    "Without dates the odds ratios cannot be ordered in time either, so they "
+                    "are no evidence on their own."
+                ),
+            }
+        )
+    if settings.design == "whole_follow_up":
+        rows.append(
+            {
+                "persona": ALL,
+                "stage": "",
+                "kind": "caveat",
+                "text": (
+                    "These models relate every emotion expressed at a stage to churn at any "
+                    "time (the whole-follow-up design): what customers say while leaving counts, "
+                    "and customers who reached a stage late had less time to churn. Prefer the "
+                    "default landmark design."
+                ),
+            }
+        )
+    return pd.DataFrame(rows, columns=list(NOTE_COLUMNS))
+
+
 def analyse(
     customers: pd.DataFrame,
     observations: pd.DataFrame,
-    stage_emotion: pd.DataFrame,
+    stage_emotion: pd.DataFrame | None = None,
     *,
+    reach: pd.DataFrame | None = None,
     personas: pd.DataFrame | None = None,
     observation_end: object = None,
     interactions: bool = False,
@@ -176,49 +265,71 @@ def analyse(
 
     Parameters are those of :func:`emotion_churn`, :func:`joint_model`,
     :func:`time_to_churn` and :func:`survival_curves` (one ``settings`` value for all of
-    them); ``observations`` is :func:`cjresearch.analysis.emotion.emotion_observations` output
-    and ``observation_end`` the study's (exclusive) end of observation (default: just after the
-    latest observation).
+    them); ``observations`` is :func:`cjresearch.analysis.emotion.emotion_observations` output,
+    ``reach`` :func:`stage_reach` of the events and feedback (default: from the
+    observations) and ``observation_end`` the study's (exclusive) end of observation
+    (default: just after the latest observation). ``stage_emotion`` is accepted for 0.1
+    calls and not used: every model computes its exposure from the observations.
+
+    The q-values of the stage tests of every table (and of the heterogeneity tests) form one
+    family; persona rows are tested only where personas differ; ``finding`` marks what
+    survives the correction and the joint model (:mod:`cjresearch.analysis.stats.family`).
 
     Returns
     -------
     EmotionChurnResult
         All tables; each shaky estimate is flagged in its table and warned about once.
     """
+    del stage_emotion  # the exposure comes from the observations, in time
     settings = Settings.resolve(settings, **options)
     check_common(customers, settings, personas)
-    require_columns(observations, ("customer_id", "timestamp", "stage", "emotion"), "observations")
-    end = end_of_observation(observations, observation_end)
-    customers, observations, stage_emotion, personas = encode(
-        customers, observations, stage_emotion, personas
+    customers, observations, reach, personas, follow = prepare(
+        customers, observations, reach, personas, observation_end
     )
-    cells = logit_cells(customers, stage_emotion, personas, settings)
-    odds = emotion_table(cells, settings)
+    frames = stage_frames(observations, reach, follow, settings)
+    cells = logit_cells(customers, frames, personas, settings)
+    odds = emotion_table(cells, settings, heterogeneity(customers, frames, personas, settings))
+    joint = joint_tables(
+        customers, frames, personas, settings, interactions=interactions and personas is not None
+    )
+    hazards = cox_table(customers, observations, reach, follow, personas, settings)
+    curves, logrank = km_tables(customers, frames, follow, personas, settings)
+    lags = lag_sensitivity(customers, observations, reach, follow, settings)
+    sensitive = lag_sensitive_stages(lags, alpha=settings.alpha)
+    if settings.design != "landmark":  # the lag table's logit is the landmark one
+        sensitive["landmark logit"] = set()
+    odds, hazards, logrank = declare_family(
+        odds, hazards, logrank, joint.summary, settings, lag_sensitive=sensitive
+    )
+    summary = _same_findings(joint.summary, odds)
     warn("emotion_churn", odds)
-    joint = joint_model(
-        customers,
-        stage_emotion,
-        personas=personas,
-        interactions=interactions and personas is not None,
-        settings=settings,
-    )
-    hazards = cox_table(customers, observations, personas, settings, end)
     warn("time_to_churn", hazards)
-    curves, tests = survival_curves(
-        customers,
-        observations,
-        stage_emotion,
-        personas=personas,
-        observation_end=end,
-        settings=settings,
-    )
+    warn("survival_curves", logrank)
     opp = opportunity_rows(cells, odds, settings)
-    found = findings(odds, hazards, opp, settings=settings)
-    run = {
-        **settings.as_dict(),
-        "interactions": interactions,
-        "personas": personas is not None,
-    }
-    return EmotionChurnResult(
-        odds, hazards, found, joint.summary, joint.diagnostics, curves, tests, opp, run
+    notes = _notes(
+        follow, lag_warnings(lags, alpha=settings.alpha, unit_size=settings.unit_size), settings
     )
+    found = findings(odds, hazards, opp, logrank=logrank, notes=notes, settings=settings)
+    run = {**settings.as_dict(), "interactions": interactions, "personas": personas is not None}
+    return EmotionChurnResult(
+        odds,
+        hazards,
+        found,
+        summary,
+        joint.diagnostics,
+        curves,
+        logrank,
+        opp,
+        run,
+        lags=lags,
+        nonresponse=joint.nonresponse,
+    )
+
+
+def _same_findings(joint: pd.DataFrame, odds: pd.DataFrame) -> pd.DataFrame:
+    """The joint summary with ``finding`` as in ``emotion_churn`` (one answer to "is this
+    stage a finding?" in both tables)."""
+    key = odds.assign(persona=odds["persona"].astype(str), stage=odds["stage"].astype(str))
+    found = key.set_index(["persona", "stage"])["finding"]
+    pairs = list(zip(joint["persona"].astype(str), joint["stage"].astype(str), strict=True))
+    return joint.assign(finding=[bool(found.get(p, False)) for p in pairs])

@@ -40,6 +40,15 @@ EMOTION_CHURN_COLUMNS = (
     "q_value",
     "family",
     "flags",
+    "design",
+    "n_reached",
+    "n_responded",
+    "exposure_window_days",
+    "lag_days",
+    "horizon_days",
+    "heterogeneity_p",
+    "heterogeneity_q",
+    "finding",
 )
 
 
@@ -56,6 +65,11 @@ TIME_TO_CHURN_COLUMNS = (
     "q_value",
     "ph_ok",
     "flags",
+    "design",
+    "n_reached",
+    "n_responded",
+    "lag_days",
+    "finding",
 )
 
 
@@ -74,7 +88,18 @@ KM_COLUMNS = (
 )
 
 
-LOGRANK_COLUMNS = ("persona", "stage", "n_customers", "n_events", "chi2", "p_value", "flags")
+LOGRANK_COLUMNS = (
+    "persona",
+    "stage",
+    "n_customers",
+    "n_events",
+    "chi2",
+    "p_value",
+    "flags",
+    "q_value",
+    "design",
+    "lag_days",
+)
 
 
 OPPORTUNITY_COLUMNS = (
@@ -94,6 +119,11 @@ OPPORTUNITY_COLUMNS = (
     "churners_fewer",
     "q_value",
     "flags",
+    "churners_difference",
+    "churners_difference_ci_low",
+    "churners_difference_ci_high",
+    "horizon_days",
+    "finding",
 )
 
 
@@ -110,6 +140,37 @@ JOINT_DIAGNOSTIC_COLUMNS = (
     "hosmer_lemeshow_p",
     "max_vif",
     "flags",
+    "imputations",
+)
+
+
+LAG_COLUMNS = (
+    "stage",
+    "model",
+    "lag_days",
+    "n_customers",
+    "n_churned",
+    "ratio",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "study_lag",
+    "flags",
+)
+
+
+NONRESPONSE_COLUMNS = (
+    "persona",
+    "stage",
+    "delta",
+    "n_reached",
+    "n_responded",
+    "n_imputed",
+    "odds_ratio",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "flags",
 )
 
 
@@ -123,11 +184,13 @@ WARNINGS: dict[str, type[StatisticalWarning]] = {
     "not_converged": ConvergenceWarning,
     "fit_failed": ConvergenceWarning,
     "ph_violated": ProportionalHazardsWarning,
+    "no_feedback": SmallSampleWarning,
 }
 
 
 EXPLAIN = {
     "no_customers": "nobody reached the stage",
+    "no_feedback": "customers reached the stage but nobody gave feedback there",
     "small_group": "fewer customers than min_group_size (estimate suppressed)",
     "no_events": "nobody or everybody churned (no model)",
     "no_variation": "one emotion value for everyone (no model)",
@@ -139,7 +202,15 @@ EXPLAIN = {
     "high_vif": "emotion's variance inflation factor above 5",
     "missing_controls": "customers with a missing control were left out",
     "ph_violated": "proportional hazards look violated",
-    "missing_churn_date": "churners without a churn date were left out",
+    "missing_churn_date": "churners with neither a churn date nor an event to date it by were "
+    "left out",
+    "churn_date_derived": "some churn dates were taken from the churner's last event (an "
+    "approximation: they left at or after it)",
+    "mostly_imputed": "joint model: more than half of the stage's emotions are imputed",
+    "not_adjusted_for": "joint model: an earlier stage with too little feedback was not "
+    "adjusted for",
+    "lag_sensitive": "the association shrinks by more than half when the lag grows (reverse "
+    "causation?)",
     "few_distinct_values": "fewer than three emotion terciles",
     "test_undefined": "the log-rank test is not defined here (singular variance)",
     "weak_discrimination": "cross-validated AUC below 0.6",
@@ -279,12 +350,18 @@ def wide_emotion(stage_emotion: pd.DataFrame) -> pd.DataFrame:
 def finish(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """A table in its published columns and types (text, whole counts)."""
     frame = frame.reindex(columns=list(columns)).reset_index(drop=True)
-    for name in ("persona", "stage", "flags", "family", "kind", "text", "tercile"):
+    for name in ("persona", "stage", "flags", "family", "kind", "text", "tercile", "design"):
         if name in frame.columns:
             frame[name] = frame[name].fillna("").astype("str")
-    for name in ("n_customers", "n_churned", "n_events", "n_at_risk", "rank"):
+    if "model" in frame.columns and frame["model"].dtype == object:
+        frame["model"] = frame["model"].fillna("").astype("str")
+    counts = ("n_customers", "n_churned", "n_events", "n_at_risk", "rank")
+    for name in (*counts, "n_reached", "n_responded", "n_imputed", "imputations"):
         if name in frame.columns:
-            frame[name] = frame[name].astype("int64")
+            frame[name] = frame[name].fillna(0).astype("int64")
+    for name in ("finding", "study_lag"):
+        if name in frame.columns:
+            frame[name] = frame[name].fillna(False).astype(bool)
     return frame
 
 

@@ -41,7 +41,8 @@ def control_design(frame: pd.DataFrame, controls: Sequence[str]) -> tuple[pd.Dat
                 columns[f"{name}[T.{level}]"] = (values == level).to_numpy(dtype=float)
         else:
             numbers = values.to_numpy(dtype=float)
-            if np.nanmin(numbers) == np.nanmax(numbers):
+            seen = numbers[~np.isnan(numbers)]
+            if seen.size == 0 or seen.min() == seen.max():  # no rows (a stage nobody reached)
                 dropped.append(name)
                 continue
             columns[name] = numbers
@@ -63,14 +64,15 @@ def univariate_separation(y: np.ndarray, x: pd.DataFrame) -> str | None:
     """'separation' when one column alone splits churners from the others,
     'quasi_separation' when a dummy level or the edge of a column holds one outcome only."""
     found: str | None = None
-    for name in x.columns:
-        values = x[name].to_numpy()
-        a, b = values[y == 1], values[y == 0]
+    values = x.to_numpy(dtype=float)
+    churned = y == 1
+    for j in range(values.shape[1]):
+        column = values[:, j]
+        a, b = column[churned], column[~churned]
         if a.max() < b.min() or b.max() < a.min():
             return "separation"
-        dummy = set(np.unique(values)) <= {0.0, 1.0}
-        if dummy:
-            ones = y[values == 1]
+        if np.all((column == 0.0) | (column == 1.0)):
+            ones = y[column == 1]
             if len(ones) and (ones.min() == ones.max()):
                 found = "quasi_separation"
         elif a.max() <= b.min() or b.max() <= a.min():
@@ -88,6 +90,7 @@ class LogitFit:
     names: list[str]
     flags: list[str]
     converged: bool
+    loglik: float = float("nan")
 
 
 def fit_logit(y: np.ndarray, x: pd.DataFrame) -> LogitFit | None:
@@ -117,7 +120,7 @@ def fit_logit(y: np.ndarray, x: pd.DataFrame) -> LogitFit | None:
         flags.append("not_converged")
     if np.max(np.abs(design @ params)) > 15 and not {"separation", "quasi_separation"} & set(flags):
         flags.append("quasi_separation")
-    return LogitFit(params, cov, design, names, flags, converged)
+    return LogitFit(params, cov, design, names, flags, converged, float(result.llf))
 
 
 def wald(beta: float, se: float) -> tuple[float, float, float, float]:

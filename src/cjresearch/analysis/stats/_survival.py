@@ -1,4 +1,4 @@
-"""Follow-up times, start/stop rows with a time-varying emotion, Kaplan-Meier (not API)."""
+"""Start/stop rows with a lagged time-varying emotion, Kaplan-Meier, log-rank (not API)."""
 
 from __future__ import annotations
 
@@ -6,72 +6,39 @@ import numpy as np
 import pandas as pd
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
-DAY = pd.Timedelta(days=1)
+from cjresearch.analysis.stats.exposure import with_days
 
 
-def follow_up(
-    customers: pd.DataFrame, observations: pd.DataFrame, observation_end: pd.Timestamp
+def start_stop(
+    observations: pd.DataFrame, follow: pd.DataFrame, stage: str, *, lag_days: float = 0.0
 ) -> pd.DataFrame:
-    """Per customer: time origin, follow-up in days, churn event and why a customer is left out.
+    """Counting-process rows for one stage: one row per interval between the times a
+    customer's emotion observations at the stage start to count, carrying the running mean
+    of what counts so far.
 
-    Origin is ``signup_date`` (or the first emotion observation when it is missing); the end
-    is ``churn_date`` for churners and ``observation_end`` for the others (a churn date after
-    ``observation_end`` is censored there).
-
-    Returns a frame indexed by customer_id with ``origin``, ``end_days``, ``event`` and
-    ``excluded`` ('' or 'missing_churn_date' / 'no_follow_up').
-    """
-    ids = customers["customer_id"]
-    # .array, not .to_numpy(): a column of nothing but NaT keeps its time zone
-    first_seen = observations.groupby("customer_id", observed=True)["timestamp"].min()
-    if "signup_date" in customers.columns:
-        origin = pd.Series(customers["signup_date"].array, index=ids.to_numpy())
-        origin = origin.fillna(first_seen.reindex(origin.index))
-    else:
-        origin = first_seen.reindex(ids.to_numpy())
-    churned = customers["churned"].to_numpy(dtype=bool)
-    if "churn_date" in customers.columns:
-        churn_date = pd.Series(customers["churn_date"].array, index=ids.to_numpy())
-    else:
-        churn_date = pd.Series(pd.NaT, index=ids.to_numpy(), dtype=origin.dtype)
-    # a churn after the end of observation is not seen: censored at the end
-    seen = churned & (churn_date <= observation_end).to_numpy()
-    end = churn_date.where(seen, observation_end)
-    churned_unseen = churned & ~seen & churn_date.notna().to_numpy()
-    churned = churned & ~churned_unseen
-    end_days = ((end - origin) / DAY).to_numpy(dtype=float)
-    excluded = np.where(
-        churned & churn_date.isna().to_numpy(),
-        "missing_churn_date",
-        np.where(~(end_days > 0), "no_follow_up", ""),
-    )
-    return pd.DataFrame(
-        {"origin": origin.to_numpy(), "end_days": end_days, "event": churned, "excluded": excluded},
-        index=pd.Index(ids.to_numpy(), name="customer_id"),
-    )
-
-
-def start_stop(observations: pd.DataFrame, follow: pd.DataFrame, stage: str) -> pd.DataFrame:
-    """Counting-process rows for one stage: one row per interval between a customer's emotion
-    observations at the stage, carrying the running mean of what was expressed so far.
-
-    A customer enters at the first observation (days since origin, floored at 0), the
-    covariate changes only when a new observation arrives, and only the last row carries the
-    churn event. Observations at or after the end of follow-up are ignored.
+    An expression made at day ``t`` (since the origin) counts from ``t + lag_days`` (floored
+    at 0): a customer enters the risk set when their first expression starts to count, the
+    covariate changes only when another one does, and only the last row carries the churn
+    event. So an expression made within ``lag_days`` before churning never counts, and a
+    churn before the first expression counts does not count at all. Expressions that would
+    count only at or after the end of follow-up are ignored.
 
     Returns columns ``customer_id, start, stop, event, emotion``.
     """
-    obs = observations.loc[observations["stage"] == stage, ["customer_id", "timestamp", "emotion"]]
+    observations = with_days(observations, "timestamp", "day")
+    obs = observations.loc[
+        observations["stage"].astype("str") == stage, ["customer_id", "day", "emotion"]
+    ]
     obs = obs[obs["emotion"].notna()]
     usable = follow[follow["excluded"] == ""]
     obs = obs[obs["customer_id"].isin(usable.index)]
     info = usable.loc[obs["customer_id"]]
-    t = ((obs["timestamp"].to_numpy() - info["origin"].to_numpy()) / DAY).astype(float)
+    t = obs["day"].to_numpy(dtype=float) - info["origin_day"].to_numpy(dtype=float)
     end = info["end_days"].to_numpy(dtype=float)
     frame = pd.DataFrame(
         {
             "customer_id": obs["customer_id"].to_numpy(),
-            "t": np.maximum(t, 0.0),
+            "t": np.maximum(t + float(lag_days), 0.0),
             "emotion": obs["emotion"].to_numpy(dtype=float),
             "end": end,
             "event": info["event"].to_numpy(dtype=bool),

@@ -1,41 +1,47 @@
-"""Emotion and churn as logistic models: one per stage and persona, and one joint model.
+"""Emotion and churn as logistic models, one per stage and persona, and the persona x emotion
+heterogeneity test of each stage.
 
-:func:`emotion_churn` fits ``churned ~ emotion at the stage + controls`` on the customers who
-reached each stage (for everyone and per persona); :func:`joint_model` puts every stage's
-emotion in one model (missing-indicator method), optionally with persona x emotion
-interactions, with discrimination and calibration diagnostics.
+:func:`emotion_churn` fits, in the landmark design (:mod:`cjresearch.analysis.stats.exposure`),
+``churned within the horizon after the landmark ~ emotion in the exposure window +
+controls`` on the customers who reached the stage, gave feedback there within
+the window, were still customers at the landmark and were observed for the whole horizon (for
+everyone and per persona). :func:`heterogeneity` tests, per stage, whether the association
+differs between personas (likelihood-ratio test of persona x emotion terms): a
+persona-specific finding needs it to reject. The joint model is in
+:mod:`cjresearch.analysis.stats.joint`.
 """
 
 from __future__ import annotations
 
-import html
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from scipy import stats as sps
 
+from cjresearch._checks import require_columns
 from cjresearch.analysis.settings import Settings
 from cjresearch.analysis.stats import _modelling as m
 from cjresearch.analysis.stats._common import (
     EMOTION_CHURN_COLUMNS,
-    JOINT_DIAGNOSTIC_COLUMNS,
     add_q,
     check_common,
     controls_for,
     encode,
+    end_of_observation,
     finish,
     groups,
     join_flags,
     warn,
-    wide_emotion,
 )
-from cjresearch.data.schema import ALL
+from cjresearch.analysis.stats.exposure import follow_up, stage_frames, stage_reach, with_days
 from cjresearch.errors import CJResearchError
 
-__all__ = ["JointModel", "emotion_churn", "joint_model"]
+__all__ = ["HETEROGENEITY_COLUMNS", "emotion_churn", "heterogeneity"]
+
+#: The columns of :func:`heterogeneity`.
+HETEROGENEITY_COLUMNS = ("stage", "n_customers", "n_personas", "chi2", "df", "p_value")
 
 
 @dataclass(frozen=True)
@@ -47,34 +53,58 @@ class Cell:
     emotion: np.ndarray | None = None
 
 
-def _logit_cell(frame: pd.DataFrame, settings: Settings) -> Cell:
-    controls, unit_size, min_group_size = (
-        settings.controls,
-        settings.unit_size,
-        settings.min_group_size,
+def model_frame(
+    frame: pd.DataFrame, base: pd.DataFrame, *, include_silent: bool = False
+) -> pd.DataFrame:
+    """The customers of one stage's frame that a model compares (with their controls):
+    respondents (and, with ``include_silent``, non-respondents too) still customers at the
+    landmark and observed for the whole horizon."""
+    use = frame["at_risk"] & frame["full_horizon"]
+    if not include_silent:
+        use &= frame["responded"]
+    chosen = frame[use.to_numpy()]
+    out = base.loc[chosen.index].assign(
+        churned=chosen["churned"].to_numpy(dtype=bool),
+        emotion=chosen["emotion"].to_numpy(dtype=float),
+        responded=chosen["responded"].to_numpy(dtype=bool),
+        reached_day=chosen["reached_day"].to_numpy(dtype=float),
     )
+    return out
+
+
+def design_matrix(
+    frame: pd.DataFrame, settings: Settings, flags: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows with complete controls and their design: ``emotion_step``, then the controls
+    (constant ones dropped and flagged)."""
+    design, complete = controls_for(frame, settings.controls, flags)
+    frame = frame.loc[complete]
+    step = frame["emotion"].to_numpy(dtype=float) / settings.unit_size
+    x = pd.concat([pd.DataFrame({"emotion_step": step}, index=frame.index), design], axis=1)
+    return frame, x
+
+
+def logit_cell(frame: pd.DataFrame, settings: Settings, counts: dict[str, int]) -> Cell:
     flags: list[str] = []
     n = len(frame)
-    row: dict[str, Any] = {"n_customers": n, "n_churned": int(frame["churned"].sum())}
+    row: dict[str, Any] = {**counts, "n_customers": n, "n_churned": int(frame["churned"].sum())}
     estimate = dict.fromkeys(("odds_ratio", "ci_low", "ci_high", "p_value"), np.nan)
-    if n == 0:
+    if counts["n_reached"] == 0:
         return Cell({**row, **estimate, "flags": "no_customers"})
-    if n < min_group_size:
+    if counts["n_responded"] == 0:
+        return Cell({**row, **estimate, "flags": "no_feedback"})
+    if n < settings.min_group_size:
         return Cell({**row, **estimate, "flags": "small_group"})
-    design, complete = controls_for(frame, controls, flags)
-    frame = frame.loc[complete]
+    frame, x = design_matrix(frame, settings, flags)
     y = frame["churned"].to_numpy(dtype=float)
     e = frame["emotion"].to_numpy(dtype=float)
-    row = {"n_customers": len(frame), "n_churned": int(y.sum())}
-    if len(frame) < min_group_size:
+    row.update(n_customers=len(frame), n_churned=int(y.sum()))
+    if len(frame) < settings.min_group_size:
         return Cell({**row, **estimate, "flags": join_flags([*flags, "small_group"])})
     if y.min() == y.max():
         return Cell({**row, **estimate, "flags": join_flags([*flags, "no_events"])})
     if e.min() == e.max():
         return Cell({**row, **estimate, "flags": join_flags([*flags, "no_variation"])})
-    x = pd.concat(
-        [pd.DataFrame({"emotion_step": e / unit_size}, index=frame.index), design], axis=1
-    )
     events = min(y.sum(), len(y) - y.sum())
     if events / x.shape[1] < m.MIN_EPV:
         flags.append("low_epv")
@@ -93,372 +123,207 @@ def _logit_cell(frame: pd.DataFrame, settings: Settings) -> Cell:
 
 def logit_cells(
     customers: pd.DataFrame,
-    stage_emotion: pd.DataFrame,
+    frames: dict[str, pd.DataFrame],
     personas: pd.DataFrame | None,
     settings: Settings,
 ) -> list[tuple[str, str, Cell]]:
     """The per-stage model of every group (all, then each persona) and stage."""
-    wide = wide_emotion(stage_emotion)
-    base = customers.set_index("customer_id")
-    base = base[["churned", *settings.controls]].assign(churned=base["churned"].astype(bool))
+    base = customers.set_index("customer_id")[list(settings.controls)]
     out = []
     for label, ids in groups(customers, personas):
-        group = base.loc[ids]
         for stage in settings.stages:
-            emotion = (
-                wide[stage].reindex(group.index)
-                if stage in wide.columns
-                else pd.Series(np.nan, index=group.index)
-            )
-            reached = group.assign(emotion=emotion)[emotion.notna().to_numpy()]
-            cell = _logit_cell(reached, settings)
+            frame = frames[stage]
+            frame = frame[frame.index.isin(ids)]
+            counts = {
+                "n_reached": len(frame),
+                "n_responded": int(frame["responded"].sum()),
+            }
+            cell = logit_cell(model_frame(frame, base), settings, counts)
             out.append((label, stage, cell))
     return out
 
 
+def heterogeneity(
+    customers: pd.DataFrame,
+    frames: dict[str, pd.DataFrame],
+    personas: pd.DataFrame | None,
+    settings: Settings,
+) -> pd.DataFrame:
+    """Per stage, the likelihood-ratio test of persona x emotion terms in the all-customers
+    model (persona dummies in both models), on the personas with at least
+    ``min_group_size`` customers in the model and churners and stayers among them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``stage, n_customers, n_personas, chi2, df, p_value`` (NaN where fewer than two
+        personas qualify or a fit fails); empty without personas.
+    """
+    if personas is None:
+        return pd.DataFrame(columns=list(HETEROGENEITY_COLUMNS))
+    base = customers.set_index("customer_id")[list(settings.controls)]
+    labels = groups(customers, personas)[1:]
+    rows = []
+    for stage in settings.stages:
+        frame = model_frame(frames[stage], base)
+        frame, x = design_matrix(frame, settings, [])
+        y = frame["churned"].to_numpy(dtype=float)
+        member = {name: frame.index.isin(ids) for name, ids in labels}
+        kept = [
+            name
+            for name, inside in member.items()
+            if inside.sum() >= settings.min_group_size and 0 < y[inside].sum() < inside.sum()
+        ]
+        row: dict[str, Any] = {"stage": stage, "n_personas": len(kept)}
+        rows.append(row)
+        keep = np.any([member[name] for name in kept], axis=0) if kept else np.zeros(len(y), bool)
+        row["n_customers"] = int(keep.sum())
+        if len(kept) < 2:
+            continue
+        x, y = x[keep], y[keep]
+        dummies = {f"persona[{n}]": member[n][keep].astype(float) for n in kept[1:]}
+        x0 = pd.concat([x, pd.DataFrame(dummies, index=x.index)], axis=1)
+        slopes = {f"{k}:emotion": v * x["emotion_step"].to_numpy() for k, v in dummies.items()}
+        x1 = pd.concat([x0, pd.DataFrame(slopes, index=x.index)], axis=1)
+        null, alternative = m.fit_logit(y, x0), m.fit_logit(y, x1)
+        if (
+            null is None
+            or alternative is None
+            or not (null.converged and alternative.converged)
+            or "separation" in [*null.flags, *alternative.flags]
+        ):
+            continue
+        chi2 = max(2 * (alternative.loglik - null.loglik), 0.0)
+        df = len(kept) - 1
+        row.update(chi2=chi2, df=df, p_value=float(sps.chi2.sf(chi2, df)))
+    frame = pd.DataFrame(rows).reindex(columns=list(HETEROGENEITY_COLUMNS))
+    return frame.astype({"n_customers": "int64", "n_personas": "int64"})
+
+
+def emotion_table(
+    cells: list[tuple[str, str, Cell]],
+    settings: Settings,
+    tests: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The ``emotion_churn`` table of fitted cells, with q-values over its own tests (the
+    build's one family replaces them, see :mod:`cjresearch.analysis.stats.family`) and the
+    heterogeneity test of each stage."""
+    landmark = settings.design == "landmark"
+    timing = {
+        "design": settings.design,
+        "exposure_window_days": float(settings.exposure_window_days) if landmark else np.nan,
+        "lag_days": float(settings.lag_days) if landmark else np.nan,
+        "horizon_days": float(settings.horizon_days) if landmark else np.nan,
+    }
+    rows = [
+        {
+            "persona": label,
+            "stage": stage,
+            **cell.row,
+            "unit_size": float(settings.unit_size),
+            **timing,
+        }
+        for label, stage, cell in cells
+    ]
+    frame = add_q(pd.DataFrame(rows), settings.correction, "logistic per stage x persona")
+    if tests is not None and not tests.empty:
+        p = tests.set_index("stage")["p_value"]
+        frame["heterogeneity_p"] = frame["stage"].map(p).astype(float)
+        q = pd.Series(m.adjust(p.to_numpy(dtype=float), settings.correction), index=p.index)
+        frame["heterogeneity_q"] = frame["stage"].map(q).astype(float)
+    frame["finding"] = False
+    return finish(frame, EMOTION_CHURN_COLUMNS)
+
+
+def prepare(
+    customers: pd.DataFrame,
+    observations: pd.DataFrame,
+    reach: pd.DataFrame | None,
+    personas: pd.DataFrame | None,
+    observation_end: object,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame | None, pd.DataFrame]:
+    """Inputs checked and encoded for the models: customers, observations, reach (from the
+    observations when not given), personas and follow-up."""
+    if "emotion_mean" in observations.columns and "timestamp" not in observations.columns:
+        msg = (
+            "the models take emotion observations with timestamps "
+            "(cjresearch.emotion_observations), not stage_emotion: emotion counts as exposure "
+            "only when it was expressed before the outcome it is related to"
+        )
+        raise CJResearchError(msg)
+    require_columns(observations, ("customer_id", "timestamp", "stage", "emotion"), "observations")
+    end = end_of_observation(observations, observation_end)
+    if reach is None:
+        reach = stage_reach(observations)
+    require_columns(reach, ("customer_id", "stage", "first_at", "last_at"), "reach")
+    customers, observations, reach, personas = encode(customers, observations, reach, personas)
+    observations = with_days(observations, "timestamp", "day")
+    reach = with_days(reach, "first_at", "first_day")
+    return customers, observations, reach, personas, follow_up(customers, reach, end)
+
+
 def emotion_churn(
     customers: pd.DataFrame,
-    stage_emotion: pd.DataFrame,
+    observations: pd.DataFrame,
     *,
+    reach: pd.DataFrame | None = None,
     personas: pd.DataFrame | None = None,
+    observation_end: object = None,
     settings: Settings | None = None,
     **options: Any,
 ) -> pd.DataFrame:
     """Odds of churn per step of emotion at each stage, for everyone and per persona.
 
-    One logistic model per stage and group, ``churned ~ emotion + controls``, fitted with
-    statsmodels on the customers who have an emotion at the stage (those who do not are left
-    out, not imputed). Categorical controls become treatment-coded dummies (first level as
-    reference).
+    One logistic model per stage and group, fitted with statsmodels. In the landmark design
+    (the default): ``churned within horizon_days after the landmark ~ emotion expressed
+    within exposure_window_days of reaching the stage + controls``, on the customers who
+    reached the stage, gave feedback there within the window, were still customers
+    ``lag_days`` after it (the landmark) and were observed for the whole horizon (see
+    :mod:`cjresearch.analysis.stats.exposure`). Non-respondents are left out here (never
+    imputed as neutral); the joint model imputes them. Categorical controls become
+    treatment-coded dummies (first level as reference).
 
     Parameters
     ----------
     customers
-        Canonical customers: ``customer_id``, ``churned`` and the ``controls`` columns.
-    stage_emotion
-        :func:`cjresearch.analysis.emotion.stage_emotion` output (``customer_id, stage,
-        emotion_mean``).
+        Canonical customers: ``customer_id``, ``churned``, ``signup_date`` and
+        ``churn_date`` (optional: without them follow-up starts at the first activity and
+        churners are dated by their last one) and the ``controls`` columns.
+    observations
+        :func:`cjresearch.analysis.emotion.emotion_observations` output (``customer_id,
+        timestamp, stage, emotion``).
+    reach
+        :func:`~cjresearch.analysis.stats.exposure.stage_reach` of the events and feedback
+        (default: from the observations, which cannot tell non-response from not reaching).
     personas
         ``customer_id, persona_id, persona_name`` (optional); adds one model per persona.
+    observation_end
+        The (exclusive) end of observation (default: just after the latest observation).
     settings, **options
         A :class:`~cjresearch.analysis.settings.Settings` and/or its fields as keywords:
-        ``stages`` (the stages to model, in order), ``controls`` (customer columns to adjust
-        for, numeric or categorical), ``unit_size`` (the emotion step the odds ratio is
-        expressed per, on the [-1, 1] scale), ``correction`` (over the family of all stage x
-        persona tests) and ``min_group_size`` (groups with fewer customers get no estimate,
-        flag ``small_group``).
+        ``stages``, ``controls``, ``unit_size`` (the emotion step of the odds ratio, on the
+        [-1, 1] scale), ``correction`` (over this table's stage x persona tests),
+        ``min_group_size``, ``design``, ``exposure_window_days``, ``lag_days``,
+        ``horizon_days``.
 
     Returns
     -------
     pandas.DataFrame
-        One row per persona (``"all"`` first) and stage: ``persona, stage, n_customers,
-        n_churned, unit_size, odds_ratio, ci_low, ci_high, p_value, q_value, family, flags``.
+        One row per persona (``"all"`` first) and stage: ``persona, stage, n_customers``
+        (in the model), ``n_churned`` (churned within the horizon), ``unit_size,
+        odds_ratio, ci_low, ci_high, p_value, q_value, family, flags, design, n_reached``
+        (reached the stage, from events), ``n_responded`` (gave feedback there within the
+        window), ``exposure_window_days, lag_days, horizon_days, heterogeneity_p,
+        heterogeneity_q`` (the stage's persona x emotion test; NaN without personas) and
+        ``finding`` (False here: set by :func:`~cjresearch.analysis.stats.analyse`).
     """
     settings = Settings.resolve(settings, **options)
     check_common(customers, settings, personas)
-    customers, stage_emotion, personas = encode(customers, stage_emotion, personas)
-    cells = logit_cells(customers, stage_emotion, personas, settings)
-    table = emotion_table(cells, settings)
+    customers, observations, reach, personas, follow = prepare(
+        customers, observations, reach, personas, observation_end
+    )
+    frames = stage_frames(observations, reach, follow, settings)
+    cells = logit_cells(customers, frames, personas, settings)
+    table = emotion_table(cells, settings, heterogeneity(customers, frames, personas, settings))
     warn("emotion_churn", table)
     return table
-
-
-def emotion_table(cells: list[tuple[str, str, Cell]], settings: Settings) -> pd.DataFrame:
-    """The ``emotion_churn`` table of fitted cells, with its q-values."""
-    rows = [
-        {"persona": label, "stage": stage, **cell.row, "unit_size": float(settings.unit_size)}
-        for label, stage, cell in cells
-    ]
-    frame = pd.DataFrame(rows)
-    frame = add_q(frame, settings.correction, "logistic per stage x persona")
-    return finish(frame, EMOTION_CHURN_COLUMNS)
-
-
-@dataclass(frozen=True)
-class JointModel:
-    """All stage emotions in one logistic model.
-
-    Attributes
-    ----------
-    summary
-        Same columns as :data:`EMOTION_CHURN_COLUMNS`, one row per stage (persona ``"all"``)
-        and, with interactions, one per persona and stage (that persona's own slope).
-    diagnostics
-        One row per model: ``model, n_customers, n_churned, n_parameters,
-        events_per_variable, converged, auc, calibration_intercept, calibration_slope,
-        hosmer_lemeshow_p, max_vif, flags`` (AUC and calibration are 5-fold cross-validated).
-    formula
-        The specification in words.
-    """
-
-    summary: pd.DataFrame
-    diagnostics: pd.DataFrame
-    formula: str
-
-    def _repr_html_(self) -> str:
-        return (
-            f"<p>{html.escape(self.formula)}</p>"
-            + self.summary.to_html(index=False, escape=True)
-            + self.diagnostics.to_html(index=False, escape=True)
-        )
-
-
-def _cross_validated(y: np.ndarray, x: np.ndarray, start: np.ndarray, seed: int) -> np.ndarray:
-    """Out-of-fold linear predictor from 5 folds (each fit starts at the full-data fit)."""
-    rng = np.random.default_rng(seed)
-    folds = rng.permutation(len(y)) % 5
-    lp = np.full(len(y), np.nan)
-    for k in range(5):
-        test = folds == k
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                fit = sm.Logit(y[~test], x[~test]).fit(
-                    start_params=start, method="newton", maxiter=50, disp=False
-                )
-            except (np.linalg.LinAlgError, ValueError):
-                continue
-        lp[test] = x[test] @ np.asarray(fit.params)
-    return lp
-
-
-def joint_model(
-    customers: pd.DataFrame,
-    stage_emotion: pd.DataFrame,
-    *,
-    personas: pd.DataFrame | None = None,
-    interactions: bool = False,
-    settings: Settings | None = None,
-    **options: Any,
-) -> JointModel:
-    """One logistic model with every stage's emotion, so each is net of the others.
-
-    Missing emotion (a stage not reached) uses the **missing-indicator method**: for each stage
-    the model gets the emotion centred on its mean among those who reached the stage (0 for
-    the others) plus an indicator of not having reached it. The emotion coefficient is then
-    estimated from the customers who reached the stage, adjusted for the other stages and the
-    controls; the indicator absorbs the churn difference of those who did not. Nobody is
-    imputed as neutral, and the ``n_customers`` of a stage row is the number who reached it.
-    Stages nobody reached, or with one emotion value, are left out with a flag.
-
-    With ``interactions=True`` (needs ``personas``) a second model adds persona dummies and
-    persona x emotion terms; its rows give each persona's own odds ratio per stage.
-    ``settings`` and ``options`` are those of :func:`emotion_churn` (``seed`` seeds the
-    cross-validation folds).
-
-    Returns
-    -------
-    JointModel
-        ``summary`` (columns of :data:`EMOTION_CHURN_COLUMNS`), ``diagnostics`` and
-        ``formula``.
-    """
-    settings = Settings.resolve(settings, **options)
-    check_common(customers, settings, personas)
-    stages, controls, unit_size = settings.stages, settings.controls, settings.unit_size
-    min_group_size, seed = settings.min_group_size, settings.seed
-    if interactions and personas is None:
-        msg = "interactions=True needs a personas frame (customer_id, persona_id, persona_name)"
-        raise CJResearchError(msg)
-    customers, stage_emotion, personas = encode(customers, stage_emotion, personas)
-    wide = wide_emotion(stage_emotion)
-    base = customers.set_index("customer_id")
-    model_flags: list[str] = []
-    design, complete = controls_for(base, controls, model_flags)
-    base = base.loc[complete]
-    y = base["churned"].astype(bool).to_numpy(dtype=float)
-    columns: dict[str, np.ndarray] = {}
-    rows: list[dict[str, Any]] = []
-    used: list[str] = []
-    for stage in stages:
-        emotion = (
-            wide[stage].reindex(base.index)
-            if stage in wide.columns
-            else pd.Series(np.nan, index=base.index)
-        )
-        reached = emotion.notna().to_numpy()
-        row: dict[str, Any] = {
-            "persona": ALL,
-            "stage": stage,
-            "n_customers": int(reached.sum()),
-            "n_churned": int(y[reached].sum()),
-        }
-        if not reached.any():
-            rows.append({**row, "flags": "no_customers"})
-            continue
-        values = emotion.to_numpy(dtype=float)
-        if np.nanmin(values) == np.nanmax(values):
-            rows.append({**row, "flags": "no_variation"})
-            continue
-        centred = np.where(reached, values - np.nanmean(values), 0.0) / unit_size
-        columns[f"emotion_{stage}"] = centred
-        if not reached.all():
-            columns[f"missing_{stage}"] = (~reached).astype(float)
-        used.append(stage)
-        rows.append(row)
-    x = pd.concat([pd.DataFrame(columns, index=base.index), design], axis=1)
-    formula = (
-        "churned ~ "
-        + " + ".join(f"emotion_{s} (centred, per {unit_size:g}) + missing_{s}" for s in used)
-        + "".join(f" + {c}" for c in controls)
-        + "  [missing-indicator method; fitted on all customers with complete controls]"
-    )
-    diagnostics: list[dict[str, Any]] = []
-    estimates: dict[tuple[str, str], tuple[float, float, float, float, list[str]]] = {}
-    main = _fit_joint(y, x, "main", seed, min_group_size, diagnostics, model_flags)
-    if main is not None:
-        for stage in used:
-            j = main.names.index(f"emotion_{stage}")
-            flags = list(main.flags)
-            estimates[(ALL, stage)] = (
-                *m.wald(main.params[j], float(np.sqrt(main.cov[j, j]))),
-                flags,
-            )
-    if interactions and personas is not None and used:
-        rows += _interaction_rows(
-            base, y, x, used, personas, seed, min_group_size, diagnostics, estimates
-        )
-    table_rows = []
-    empty: dict[str, Any] = dict.fromkeys(("odds_ratio", "ci_low", "ci_high", "p_value"), np.nan)
-    for given in rows:
-        row = {**empty, **given}
-        key = (row["persona"], row["stage"])
-        if key in estimates:
-            odds, low, high, p, flags = estimates[key]
-            row = {**row, "odds_ratio": odds, "ci_low": low, "ci_high": high, "p_value": p}
-            row["flags"] = join_flags([row.get("flags", ""), *flags])
-        elif not row.get("flags"):
-            row["flags"] = "fit_failed"
-        if row["n_customers"] and row["n_customers"] < min_group_size:
-            row.update(odds_ratio=np.nan, ci_low=np.nan, ci_high=np.nan, p_value=np.nan)
-            row["flags"] = join_flags([row["flags"], "small_group"])
-        table_rows.append({**row, "unit_size": float(unit_size)})
-    summary = add_q(pd.DataFrame(table_rows), settings.correction, "joint model stages x persona")
-    summary = finish(summary, EMOTION_CHURN_COLUMNS)
-    diag = pd.DataFrame(diagnostics).reindex(columns=list(JOINT_DIAGNOSTIC_COLUMNS))
-    warn("joint model", summary)
-    return JointModel(summary, diag, formula)
-
-
-def _fit_joint(
-    y: np.ndarray,
-    x: pd.DataFrame,
-    label: str,
-    seed: int,
-    min_group_size: int,
-    diagnostics: list[dict[str, Any]],
-    model_flags: list[str],
-) -> m.LogitFit | None:
-    flags = list(model_flags)
-    n_events = min(y.sum(), len(y) - y.sum())
-    record: dict[str, Any] = {
-        "model": label,
-        "n_customers": len(y),
-        "n_churned": int(y.sum()),
-        "n_parameters": x.shape[1],
-        "events_per_variable": n_events / max(x.shape[1], 1),
-    }
-    if len(y) < min_group_size or n_events == 0 or x.shape[1] == 0:
-        flags.append("small_group" if len(y) < min_group_size else "no_events")
-        diagnostics.append({**record, "converged": False, "flags": join_flags(flags)})
-        return None
-    if record["events_per_variable"] < m.MIN_EPV:
-        flags.append("low_epv")
-    fit = m.fit_logit(y, x)
-    if fit is None:
-        diagnostics.append(
-            {**record, "converged": False, "flags": join_flags([*flags, "fit_failed"])}
-        )
-        return None
-    flags += fit.flags
-    values = x.to_numpy(dtype=float)
-    vifs = [m.vif(values, j) for j, n in enumerate(x.columns) if n.startswith("emotion_")]
-    max_vif = max(vifs) if vifs else np.nan
-    if max_vif > m.MAX_VIF:
-        flags.append("high_vif")
-    lp = _cross_validated(y, fit.x, fit.params, seed)
-    ok = np.isfinite(lp)
-    area = m.auc(y[ok], lp[ok])
-    slope = intercept = hl = np.nan
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            calib = sm.Logit(y[ok], sm.add_constant(lp[ok])).fit(disp=False)
-            slope = float(calib.params[1])
-            glm = sm.GLM(
-                y[ok], np.ones((ok.sum(), 1)), family=sm.families.Binomial(), offset=lp[ok]
-            ).fit()
-            intercept = float(glm.params[0])
-            hl = m.hosmer_lemeshow(y[ok], 1 / (1 + np.exp(-lp[ok])))
-        except (np.linalg.LinAlgError, ValueError):
-            pass
-    if np.isfinite(area) and area < 0.6:
-        flags.append("weak_discrimination")
-    if (np.isfinite(slope) and not 0.8 <= slope <= 1.2) or (np.isfinite(hl) and hl < 0.05):
-        flags.append("poor_calibration")
-    diagnostics.append(
-        {
-            **record,
-            "converged": fit.converged,
-            "auc": area,
-            "calibration_intercept": intercept,
-            "calibration_slope": slope,
-            "hosmer_lemeshow_p": hl,
-            "max_vif": max_vif,
-            "flags": join_flags(flags),
-        }
-    )
-    # model-level problems that make every coefficient shaky travel to the stage rows
-    shaky = {"separation", "quasi_separation", "not_converged", "low_epv", "missing_controls"}
-    return m.LogitFit(
-        fit.params, fit.cov, fit.x, fit.names, [f for f in flags if f in shaky], fit.converged
-    )
-
-
-def _interaction_rows(
-    base: pd.DataFrame,
-    y: np.ndarray,
-    x: pd.DataFrame,
-    used: list[str],
-    personas: pd.DataFrame,
-    seed: int,
-    min_group_size: int,
-    diagnostics: list[dict[str, Any]],
-    estimates: dict[tuple[str, str], tuple[float, float, float, float, list[str]]],
-) -> list[dict[str, Any]]:
-    labels = groups(base.reset_index(), personas)[1:]
-    if len(labels) < 2:
-        return []
-    reference = labels[0][0]
-    member = {name: base.index.isin(ids) for name, ids in labels}
-    extra: dict[str, np.ndarray] = {}
-    for name, _ in labels[1:]:
-        dummy = member[name].astype(float)
-        extra[f"persona[{name}]"] = dummy
-        for stage in used:
-            extra[f"persona[{name}]:emotion_{stage}"] = dummy * x[f"emotion_{stage}"].to_numpy()
-    xi = pd.concat([x, pd.DataFrame(extra, index=x.index)], axis=1)
-    fit = _fit_joint(y, xi, "persona_interactions", seed, min_group_size, diagnostics, [])
-    rows = []
-    for name, _ in labels:
-        for stage in used:
-            reached = member[name]
-            if f"missing_{stage}" in x.columns:
-                reached = reached & (x[f"missing_{stage}"].to_numpy() == 0)
-            rows.append(
-                {
-                    "persona": name,
-                    "stage": stage,
-                    "n_customers": int(reached.sum()),
-                    "n_churned": int(y[reached].sum()),
-                }
-            )
-            if fit is None:
-                continue
-            weights = np.zeros(len(fit.params))
-            weights[fit.names.index(f"emotion_{stage}")] = 1.0
-            if name != reference:
-                weights[fit.names.index(f"persona[{name}]:emotion_{stage}")] = 1.0
-            beta = float(weights @ fit.params)
-            se = float(np.sqrt(weights @ fit.cov @ weights))
-            estimates[(name, stage)] = (*m.wald(beta, se), list(fit.flags))
-    return rows

@@ -1,4 +1,6 @@
-"""Sizing: modelled churn if emotion at a stage were one step better, per persona and stage."""
+"""Sizing: modelled churn of customers whose emotion at a stage was one step higher, per
+persona and stage, as an association (what the fitted model says about customers who felt
+better, not a forecast of what raising emotion would do)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,9 @@ import pandas as pd
 
 from cjresearch.analysis.intervals import Z95
 from cjresearch.analysis.settings import Settings
-from cjresearch.analysis.stats._common import OPPORTUNITY_COLUMNS, check_common, encode, finish
-from cjresearch.analysis.stats.logistic import Cell, emotion_table, logit_cells
+from cjresearch.analysis.stats._common import OPPORTUNITY_COLUMNS, check_common, finish
+from cjresearch.analysis.stats.exposure import stage_frames
+from cjresearch.analysis.stats.logistic import Cell, emotion_table, logit_cells, prepare
 from cjresearch.errors import StatisticalWarning
 
 __all__ = ["opportunities"]
@@ -20,13 +23,12 @@ __all__ = ["opportunities"]
 def opportunity_rows(
     cells: list[tuple[str, str, Cell]], table: pd.DataFrame, settings: Settings
 ) -> pd.DataFrame:
-    """The ``opportunities`` table from the per-stage models and their q-values."""
+    """The ``opportunities`` table from the per-stage models and their table (q-values and
+    ``finding``)."""
     unit_size = settings.unit_size
     rows = []
-    q_by_cell = {
-        (p, s): q
-        for p, s, q in zip(table["persona"], table["stage"], table["q_value"], strict=True)
-    }
+    by_cell = table.assign(persona=table["persona"].astype(str), stage=table["stage"].astype(str))
+    by_cell = by_cell.set_index(["persona", "stage"])
     for label, stage, cell in cells:
         fit, e = cell.fit, cell.emotion
         if fit is None or e is None or "separation" in cell.row["flags"]:
@@ -43,6 +45,8 @@ def opportunity_rows(
         se_change = float(np.sqrt(g_change @ fit.cov @ g_change))
         change = float(p_better.mean() - p_now.mean())
         n = len(e)
+        difference = -change * n
+        known = (label, stage) in by_cell.index
         rows.append(
             {
                 "persona": label,
@@ -57,46 +61,65 @@ def opportunity_rows(
                 "change": change,
                 "change_ci_low": change - Z95 * se_change,
                 "change_ci_high": change + Z95 * se_change,
-                "churners_fewer": -change * n,
-                "q_value": q_by_cell.get((label, stage), np.nan),
+                "churners_fewer": difference,
+                "churners_difference": difference,
+                "churners_difference_ci_low": difference - Z95 * se_change * n,
+                "churners_difference_ci_high": difference + Z95 * se_change * n,
+                "horizon_days": (
+                    float(settings.horizon_days) if settings.design == "landmark" else np.nan
+                ),
+                "q_value": by_cell.loc[(label, stage), "q_value"] if known else np.nan,
+                "finding": bool(by_cell.loc[(label, stage), "finding"]) if known else False,
                 "flags": cell.row["flags"],
             }
         )
     frame = pd.DataFrame(rows, columns=[c for c in OPPORTUNITY_COLUMNS if c != "rank"])
-    frame = frame.sort_values("churners_fewer", ascending=False, kind="stable")
+    frame = frame.sort_values("churners_difference", ascending=False, kind="stable")
     frame.insert(0, "rank", np.arange(1, len(frame) + 1))
     return finish(frame, OPPORTUNITY_COLUMNS)
 
 
 def opportunities(
     customers: pd.DataFrame,
-    stage_emotion: pd.DataFrame,
+    observations: pd.DataFrame,
     *,
+    reach: pd.DataFrame | None = None,
     personas: pd.DataFrame | None = None,
+    observation_end: object = None,
     settings: Settings | None = None,
     **options: Any,
 ) -> pd.DataFrame:
-    """Modelled churn if emotion at a stage rose by ``unit_size``, per persona and stage.
+    """Modelled churn of customers whose emotion at a stage was ``unit_size`` higher.
 
-    From each per-stage logistic model of :func:`emotion_churn`: the mean fitted churn risk of
-    the customers who reached the stage, now and with their emotion there raised by one step
-    (capped at +1), with delta-method 95% intervals. A what-if on an association, not a
-    forecast of what an intervention would do. ``settings`` and ``options`` as for
-    :func:`emotion_churn`.
+    From each per-stage logistic model of :func:`~cjresearch.analysis.stats.emotion_churn`:
+    the mean fitted churn risk (within the horizon after the landmark) of the customers in
+    the model, at their own emotion and at their emotion ``unit_size`` higher (capped at +1),
+    with delta-method 95% intervals from the model's covariance. It describes how churn
+    differed with emotion in these data; it is not a forecast of what raising emotion would
+    do. ``settings`` and ``options`` as for
+    :func:`~cjresearch.analysis.stats.emotion_churn`.
 
     Returns
     -------
     pandas.DataFrame
-        Ranked by ``churners_fewer``: ``rank, persona, stage, n_customers, unit_size,
+        Ranked by ``churners_difference``: ``rank, persona, stage, n_customers, unit_size,
         churn_rate_observed, churn_rate_modelled, churn_rate_if_better, ci_low, ci_high,
-        change, change_ci_low, change_ci_high, churners_fewer, q_value, flags`` (rates as
-        shares; ``change`` = if_better - modelled; ``churners_fewer`` = -change x n).
+        change, change_ci_low, change_ci_high, churners_fewer, q_value, flags,
+        churners_difference, churners_difference_ci_low, churners_difference_ci_high,
+        horizon_days, finding`` (rates as shares; ``change`` = if_better - modelled;
+        ``churners_difference`` = -change x n, the modelled churners more among these
+        customers at their own emotion than at one step higher, with its interval;
+        ``churners_fewer`` is the same number under its 0.1 name, kept for one release;
+        ``finding`` as in ``emotion_churn``).
     """
     settings = Settings.resolve(settings, **options)
     check_common(customers, settings, personas)
-    customers, stage_emotion, personas = encode(customers, stage_emotion, personas)
+    customers, observations, reach, personas, follow = prepare(
+        customers, observations, reach, personas, observation_end
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StatisticalWarning)  # emotion_churn reports them
-        cells = logit_cells(customers, stage_emotion, personas, settings)
+        frames = stage_frames(observations, reach, follow, settings)
+        cells = logit_cells(customers, frames, personas, settings)
     table = emotion_table(cells, settings)
     return opportunity_rows(cells, table, settings)

@@ -1,11 +1,14 @@
-"""Emotion and time to churn: Cox models with emotion as a time-varying covariate, and
-Kaplan-Meier curves by emotion tercile.
+"""Emotion and time to churn: Cox models with a lagged time-varying emotion, and
+Kaplan-Meier curves by emotion tercile from the landmark.
 
-:func:`time_to_churn` fits a Cox model per stage and persona in start/stop form (a customer
-enters when first expressing an emotion at the stage; the covariate is the running mean of
-what was expressed so far), with a proportional-hazards check; :func:`survival_curves` gives
-Kaplan-Meier curves by emotion tercile with a log-rank test. The solver and the start/stop
-rows are in :mod:`cjresearch.analysis.stats._cox` and :mod:`cjresearch.analysis.stats._survival`.
+:func:`time_to_churn` fits a Cox model per stage and persona in start/stop form: an emotion
+expressed at a stage counts from ``lag_days`` after it was expressed (so what a customer says
+within ``lag_days`` before leaving never counts), the covariate is the running mean of what
+counts so far, and a customer enters the risk set when their first expression starts to
+count. :func:`survival_curves` gives Kaplan-Meier curves by tercile of the landmark design's
+exposure (emotion within the exposure window), each customer entering at their landmark, with
+a log-rank test. The solver and the start/stop rows are in
+:mod:`cjresearch.analysis.stats._cox` and :mod:`cjresearch.analysis.stats._survival`.
 """
 
 from __future__ import annotations
@@ -16,32 +19,38 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from cjresearch._checks import require_columns
 from cjresearch.analysis.settings import Settings
 from cjresearch.analysis.stats import _modelling as m
 from cjresearch.analysis.stats._common import (
     KM_COLUMNS,
     LOGRANK_COLUMNS,
     TIME_TO_CHURN_COLUMNS,
+    add_q,
     check_common,
     controls_for,
-    encode,
-    end_of_observation,
     finish,
     groups,
     join_flags,
     warn,
-    wide_emotion,
 )
 from cjresearch.analysis.stats._cox import fit_cox
-from cjresearch.analysis.stats._survival import follow_up, kaplan_meier, log_rank, start_stop
+from cjresearch.analysis.stats._survival import kaplan_meier, log_rank, start_stop
+from cjresearch.analysis.stats.exposure import stage_frames
+from cjresearch.analysis.stats.logistic import prepare
 from cjresearch.data.schema import ALL
 
 __all__ = ["survival_curves", "time_to_churn"]
 
+#: The design named in the ``time_to_churn`` table.
+LAGGED = "lagged time-varying"
 
-def _cox_cell(
-    rows: pd.DataFrame, controls_frame: pd.DataFrame, settings: Settings, extra_flags: list[str]
+
+def cox_cell(
+    rows: pd.DataFrame,
+    controls_frame: pd.DataFrame,
+    settings: Settings,
+    extra_flags: list[str],
+    counts: dict[str, int],
 ) -> dict[str, Any]:
     controls, unit_size, min_group_size = (
         settings.controls,
@@ -52,6 +61,7 @@ def _cox_cell(
     n = int(rows["customer_id"].nunique())
     n_events = int(rows["event"].sum())
     out: dict[str, Any] = {
+        **counts,
         "n_customers": n,
         "n_events": n_events,
         "hazard_ratio": np.nan,
@@ -60,8 +70,10 @@ def _cox_cell(
         "p_value": np.nan,
         "ph_ok": pd.NA,
     }
-    if n == 0:
+    if counts["n_reached"] == 0:
         return {**out, "flags": join_flags([*flags, "no_customers"])}
+    if n == 0 and counts["n_responded"] == 0:
+        return {**out, "flags": join_flags([*flags, "no_feedback"])}
     if n < min_group_size:
         return {**out, "flags": join_flags([*flags, "small_group"])}
     per_customer = controls_frame.loc[pd.unique(rows["customer_id"])]
@@ -112,64 +124,91 @@ def time_to_churn(
     customers: pd.DataFrame,
     observations: pd.DataFrame,
     *,
+    reach: pd.DataFrame | None = None,
     personas: pd.DataFrame | None = None,
     observation_end: object = None,
     settings: Settings | None = None,
     **options: Any,
 ) -> pd.DataFrame:
-    """Hazard of churn per step of stage emotion, with emotion as a time-varying covariate.
+    """Hazard of churn per step of stage emotion, with a lagged time-varying emotion.
 
-    Time runs from ``signup_date`` (else the customer's first emotion observation) to
-    ``churn_date`` for churners and ``observation_end`` for the others, in days. For each
-    stage a customer enters the risk set when first expressing an emotion there (delayed
-    entry), and the covariate is the running mean of the emotions expressed at the stage so
-    far, updated at each new observation (start/stop rows). So emotion counts only from the
-    moment it was expressed, and a churn before it was expressed does not count at all. Cox
-    model with Efron ties (a vectorised solver pinned to statsmodels ``PHReg``), baseline
-    controls as covariates. The proportional-hazards check correlates the emotion's
-    Schoenfeld residuals with log time (``ph_ok`` is False when p < 0.05). ``settings`` and
-    ``options`` are those of :func:`emotion_churn`.
+    Time runs from ``signup_date`` (else the customer's first activity) to the churn date
+    for churners (without one: their last activity) and ``observation_end`` for the others,
+    in days. For each stage, an expression counts from ``lag_days`` after it was made; a
+    customer enters the risk set when their first expression counts (delayed entry) and the
+    covariate is the running mean of the expressions that count so far (start/stop rows).
+    So an emotion expressed within ``lag_days`` before churning never counts, and a churn
+    before the first expression counts does not count at all. Cox model with Efron ties (a
+    vectorised solver pinned to statsmodels ``PHReg``), baseline controls as covariates. The
+    proportional-hazards check correlates the emotion's Schoenfeld residuals with log time
+    (``ph_ok`` is False when p < 0.05). ``reach``, ``settings`` and ``options`` are those of
+    :func:`~cjresearch.analysis.stats.emotion_churn`.
 
     Returns
     -------
     pandas.DataFrame
         ``persona, stage, n_customers, n_events, unit_size, hazard_ratio, ci_low, ci_high,
-        p_value, q_value, ph_ok, flags``.
+        p_value, q_value, ph_ok, flags, design, n_reached`` (reached the stage),
+        ``n_responded`` (expressed an emotion there), ``lag_days, finding`` (False here: set
+        by :func:`~cjresearch.analysis.stats.analyse`).
     """
     settings = Settings.resolve(settings, **options)
     check_common(customers, settings, personas)
-    require_columns(observations, ("customer_id", "timestamp", "stage", "emotion"), "observations")
-    customers, observations, personas = encode(customers, observations, personas)
-    table = cox_table(customers, observations, personas, settings, observation_end)
+    customers, observations, reach, personas, follow = prepare(
+        customers, observations, reach, personas, observation_end
+    )
+    table = cox_table(customers, observations, reach, follow, personas, settings)
     warn("time_to_churn", table)
     return table
+
+
+def follow_flags(follow: pd.DataFrame, ids: pd.Index) -> list[str]:
+    """The follow-up flags of a group: churners left out, churn dates derived."""
+    mine = follow.loc[follow.index.intersection(ids)]
+    flags = []
+    if (mine["excluded"] == "missing_churn_date").any():
+        flags.append("missing_churn_date")
+    if mine["derived"].any():
+        flags.append("churn_date_derived")
+    return flags
 
 
 def cox_table(
     customers: pd.DataFrame,
     observations: pd.DataFrame,
+    reach: pd.DataFrame,
+    follow: pd.DataFrame,
     personas: pd.DataFrame | None,
     settings: Settings,
-    observation_end: object,
+    *,
+    lag_days: float | None = None,
 ) -> pd.DataFrame:
-    """The ``time_to_churn`` table: a Cox model per group and stage, with q-values."""
-    require_columns(observations, ("customer_id", "timestamp", "stage", "emotion"), "observations")
-    end = end_of_observation(observations, observation_end)
-    follow = follow_up(customers, observations, end)
+    """The ``time_to_churn`` table of encoded inputs: a Cox model per group and stage, with
+    q-values over its own tests (``lag_days`` defaults to the settings')."""
+    lag = settings.lag_days if lag_days is None else float(lag_days)
     controls_frame = customers.set_index("customer_id")[list(settings.controls)]
-    rows_by_stage = {stage: start_stop(observations, follow, stage) for stage in settings.stages}
+    reach_stage = reach["stage"].astype("str").to_numpy()
+    obs_stage = observations["stage"].astype("str").to_numpy()
+    said = observations["emotion"].notna().to_numpy()
     out = []
-    for label, ids in groups(customers, personas):
-        excluded = follow.loc[ids, "excluded"]
-        extra = ["missing_churn_date"] if (excluded == "missing_churn_date").any() else []
-        for stage in settings.stages:
-            rows = rows_by_stage[stage]
-            rows = rows[rows["customer_id"].isin(ids)] if label != ALL else rows
-            cell = _cox_cell(rows, controls_frame, settings, extra)
-            unit = float(settings.unit_size)
-            out.append({"persona": label, "stage": stage, "unit_size": unit, **cell})
-    frame = pd.DataFrame(out)
-    frame["q_value"] = m.adjust(frame["p_value"].to_numpy(dtype=float), settings.correction)
+    for stage in settings.stages:
+        rows = start_stop(observations, follow, stage, lag_days=lag)
+        reached = pd.Index(pd.unique(reach["customer_id"].to_numpy()[reach_stage == stage]))
+        expressed = pd.Index(
+            pd.unique(observations["customer_id"].to_numpy()[(obs_stage == stage) & said])
+        )
+        for label, ids in groups(customers, personas):
+            mine = rows if label == ALL else rows[rows["customer_id"].isin(ids)]
+            counts = {
+                "n_reached": int(reached.isin(ids).sum()),
+                "n_responded": int(expressed.isin(ids).sum()),
+            }
+            cell = cox_cell(mine, controls_frame, settings, follow_flags(follow, ids), counts)
+            out.append({"persona": label, "stage": stage, **cell})
+    frame = pd.DataFrame(out).assign(
+        unit_size=float(settings.unit_size), design=LAGGED, lag_days=lag, finding=False
+    )
+    frame = add_q(frame, settings.correction, "Cox per stage x persona")
     frame = finish(frame, TIME_TO_CHURN_COLUMNS)
     frame["ph_ok"] = frame["ph_ok"].astype("boolean")
     return frame
@@ -178,8 +217,8 @@ def cox_table(
 def survival_curves(
     customers: pd.DataFrame,
     observations: pd.DataFrame,
-    stage_emotion: pd.DataFrame,
     *,
+    reach: pd.DataFrame | None = None,
     personas: pd.DataFrame | None = None,
     observation_end: object = None,
     n_points: int = 60,
@@ -188,38 +227,75 @@ def survival_curves(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Kaplan-Meier curves of staying by emotion tercile at each stage, and log-rank tests.
 
-    Customers who reached a stage are split into terciles of their stage emotion
-    (``low``, ``middle``, ``high``); each enters at the first emotion expressed at the stage
-    (delayed entry) and is followed as in :func:`time_to_churn`. Curves are evaluated on a
-    grid of ``n_points`` times and cut where fewer than ``min_group_size`` remain at risk
-    (``settings`` and ``options`` as for :func:`emotion_churn`).
+    In the landmark design, the customers who gave feedback at a stage within the exposure
+    window and were still customers at the landmark are split into terciles of that emotion
+    (``low``, ``middle``, ``high``) and followed from the landmark (delayed entry) to churn
+    or the end of observation, censored (the whole-follow-up design: terciles of the mean
+    emotion at any time, entry when reaching the stage). Time is counted in days since the
+    origin as in :func:`time_to_churn`. Curves are evaluated on a grid of ``n_points`` times
+    and cut where fewer than ``min_group_size`` remain at risk (``reach``, ``settings`` and
+    ``options`` as for :func:`~cjresearch.analysis.stats.emotion_churn`).
 
     Returns
     -------
     tuple of pandas.DataFrame
         Curves: ``persona, stage, tercile, time, survival, ci_low, ci_high, n_at_risk``
-        (time in days since signup); tests: ``persona, stage, n_customers, n_events, chi2,
-        p_value, flags``.
+        (time in days since the origin); tests: ``persona, stage, n_customers, n_events,
+        chi2, p_value, flags, q_value`` (over the table's own tests), ``design, lag_days``.
     """
     settings = Settings.resolve(settings, **options)
-    stages, min_group_size = settings.require_stages(), settings.min_group_size
-    require_columns(customers, ("customer_id", "churned"), "customers")
-    require_columns(observations, ("customer_id", "timestamp", "stage", "emotion"), "observations")
-    end = end_of_observation(observations, observation_end)
-    customers, observations, stage_emotion, personas = encode(
-        customers, observations, stage_emotion, personas
+    check_common(customers, settings, personas)
+    customers, observations, reach, personas, follow = prepare(
+        customers, observations, reach, personas, observation_end
     )
-    follow = follow_up(customers, observations, end)
+    frames = stage_frames(observations, reach, follow, settings)
+    curves, tests = km_tables(customers, frames, follow, personas, settings, n_points=n_points)
+    warn("survival_curves", tests)
+    return curves, tests
+
+
+def _entries(frame: pd.DataFrame, follow: pd.DataFrame, landmark: bool) -> pd.DataFrame:
+    """Entry, end of follow-up and status (days since the origin) and the emotion of the
+    customers of one stage's frame that the curves follow."""
     usable = follow[follow["excluded"] == ""]
-    wide = wide_emotion(stage_emotion)
-    obs = observations[observations["emotion"].notna()]
+    frame = frame[frame["responded"].to_numpy() & frame.index.isin(usable.index)]
+    if landmark:
+        frame = frame[frame["at_risk"].to_numpy()]
+    info = usable.loc[frame.index]
+    start = frame["landmark_day"] if landmark else frame["reached_day"]
+    out = pd.DataFrame(
+        {
+            "entry": np.maximum(start.to_numpy(dtype=float), 0.0),
+            "time": info["end_days"].to_numpy(dtype=float),
+            "status": info["event"].to_numpy(dtype=bool).astype(int),
+            "emotion": frame["emotion"].to_numpy(dtype=float),
+        },
+        index=frame.index,
+    )
+    # the curves count a customer at risk just after entry (see kaplan_meier): a stop within
+    # one float step of the entry (two computations of one day) leaves nobody at risk
+    return out[out["time"] > np.nextafter(out["entry"].to_numpy(), np.inf)]
+
+
+def km_tables(
+    customers: pd.DataFrame,
+    frames: dict[str, pd.DataFrame],
+    follow: pd.DataFrame,
+    personas: pd.DataFrame | None,
+    settings: Settings,
+    *,
+    n_points: int = 60,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``km_curves`` and ``logrank`` tables of encoded inputs and the stages' frames."""
+    landmark = settings.design == "landmark"
+    min_group_size = settings.min_group_size
     curves: list[pd.DataFrame] = []
     tests: list[dict[str, Any]] = []
-    for stage in stages:
-        frame = _entries(obs[obs["stage"] == stage], usable, wide, stage)
+    for stage in settings.stages:
+        frame = _entries(frames[stage], follow, landmark)
         for label, ids in groups(customers, personas):
             sub = frame[frame.index.isin(ids)]
-            flags: list[str] = []
+            flags = follow_flags(follow, ids)
             record: dict[str, Any] = {
                 "persona": label,
                 "stage": stage,
@@ -228,72 +304,55 @@ def survival_curves(
                 "chi2": np.nan,
                 "p_value": np.nan,
             }
-            if (follow.loc[ids, "excluded"] == "missing_churn_date").any():
-                flags.append("missing_churn_date")
             if len(sub) == 0:
                 tests.append({**record, "flags": join_flags([*flags, "no_customers"])})
                 continue
             if len(sub) < min_group_size:
                 tests.append({**record, "flags": join_flags([*flags, "small_group"])})
                 continue
-            bins = pd.qcut(sub["emotion"], 3, duplicates="drop")
-            n_bins = len(bins.cat.categories)
-            names = ["low", "middle", "high"] if n_bins == 3 else [f"q{i + 1}" for i in range(3)]
-            tercile = np.asarray(names, dtype=object)[bins.cat.codes.to_numpy()]
-            if n_bins < 3:
-                flags.append("few_distinct_values")
-            grid = np.linspace(0.0, float(sub["time"].max()), n_points)
-            for name in names[:n_bins]:
-                part = sub[tercile == name]
-                if len(part) < min_group_size:
-                    flags.append("small_group")
-                    continue
-                curve = kaplan_meier(
-                    part["time"].to_numpy(),
-                    part["status"].to_numpy(),
-                    part["entry"].to_numpy(),
-                    grid,
-                )
-                curve = curve[curve["n_at_risk"] >= min_group_size]
-                curves.append(curve.assign(persona=label, stage=stage, tercile=name))
-            if n_bins >= 2 and sub["status"].sum() > 0:
-                chi2, p = log_rank(
-                    sub["time"].to_numpy(),
-                    sub["status"].to_numpy(),
-                    tercile,
-                    sub["entry"].to_numpy(),
-                )
-                record.update(chi2=chi2, p_value=p)
-                if np.isnan(p):
-                    flags.append("test_undefined")
-            elif sub["status"].sum() == 0:
-                flags.append("no_events")
-            tests.append({**record, "flags": join_flags(flags)})
+            made, stats, more = _tercile_curves(sub, min_group_size, n_points)
+            curves += [c.assign(persona=label, stage=stage) for c in made]
+            record.update(stats)
+            tests.append({**record, "flags": join_flags([*flags, *more])})
     curve_frame = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()
     curve_frame = finish(curve_frame, KM_COLUMNS)
-    test_frame = finish(pd.DataFrame(tests), LOGRANK_COLUMNS)
-    warn("survival_curves", test_frame)
-    return curve_frame, test_frame
-
-
-def _entries(
-    at_stage: pd.DataFrame, usable: pd.DataFrame, wide: pd.DataFrame, stage: str
-) -> pd.DataFrame:
-    """Per customer who expressed an emotion at the stage: entry (the first time they did),
-    end of follow-up and status in days since the origin, and the stage emotion."""
-    first = at_stage.groupby("customer_id", observed=True)["timestamp"].min()
-    first = first[first.index.isin(usable.index)]
-    info = usable.loc[first.index]
-    entry = np.maximum(((first - info["origin"]) / pd.Timedelta(days=1)).to_numpy(float), 0)
-    frame = pd.DataFrame(
-        {
-            "entry": entry,
-            "time": info["end_days"].to_numpy(float),
-            "status": info["event"].to_numpy(bool).astype(int),
-            "emotion": wide[stage].reindex(first.index).to_numpy(float)
-            if stage in wide.columns
-            else np.nan,
-        },
-        index=first.index,
+    test_frame = pd.DataFrame(tests).assign(
+        design=settings.design, lag_days=float(settings.lag_days) if landmark else np.nan
     )
-    return frame[(frame["time"] > frame["entry"]) & frame["emotion"].notna()]
+    test_frame = add_q(test_frame, settings.correction, "log-rank").drop(columns="family")
+    return curve_frame, finish(test_frame, LOGRANK_COLUMNS)
+
+
+def _tercile_curves(
+    sub: pd.DataFrame, min_group_size: int, n_points: int
+) -> tuple[list[pd.DataFrame], dict[str, float], list[str]]:
+    """One group's curves by emotion tercile, its log-rank test and flags."""
+    flags: list[str] = []
+    bins = pd.qcut(sub["emotion"], 3, duplicates="drop")
+    n_bins = len(bins.cat.categories)
+    names = ["low", "middle", "high"] if n_bins == 3 else [f"q{i + 1}" for i in range(3)]
+    tercile = np.asarray(names, dtype=object)[bins.cat.codes.to_numpy()]
+    if n_bins < 3:
+        flags.append("few_distinct_values")
+    grid = np.linspace(0.0, float(sub["time"].max()), n_points)
+    curves = []
+    for name in names[:n_bins]:
+        part = sub[tercile == name]
+        if len(part) < min_group_size:
+            flags.append("small_group")
+            continue
+        curve = kaplan_meier(
+            part["time"].to_numpy(), part["status"].to_numpy(), part["entry"].to_numpy(), grid
+        )
+        curves.append(curve[curve["n_at_risk"] >= min_group_size].assign(tercile=name))
+    stats: dict[str, float] = {}
+    if n_bins >= 2 and sub["status"].sum() > 0:
+        chi2, p = log_rank(
+            sub["time"].to_numpy(), sub["status"].to_numpy(), tercile, sub["entry"].to_numpy()
+        )
+        stats = {"chi2": chi2, "p_value": p}
+        if np.isnan(p):
+            flags.append("test_undefined")
+    elif sub["status"].sum() == 0:
+        flags.append("no_events")
+    return curves, stats, flags
