@@ -54,6 +54,19 @@ class Settings:
         The level below which a q-value counts as a finding.
     seed
         Seed of the models' cross-validation folds.
+    session_gap_minutes
+        Split each customer's events into sessions at pauses longer than this many minutes
+        (``[sessions] gap_minutes``), for events without a ``session_id``; None: events with
+        no ``session_id`` have no sessions.
+    session_goal
+        The stage a session converts at (``[sessions] goal``); None: the last stage.
+    step_within
+        "A then B" step conversion looks this many events ahead (``[sessions] within_steps``).
+    step_minutes
+        ... and, when set, at most this many minutes ahead (``[sessions] within_minutes``).
+    early_days
+        The fixed early window of each customer's life that persona features are measured in
+        (``[personas] early_days``).
     """
 
     stages: tuple[str, ...] = ()
@@ -66,6 +79,11 @@ class Settings:
     correction: Correction = "bh"
     alpha: float = 0.05
     seed: int = 7
+    session_gap_minutes: float | None = None
+    session_goal: str | None = None
+    step_within: int = 10
+    step_minutes: float | None = None
+    early_days: int = 90
 
     def __post_init__(self) -> None:
         # Sequences arrive as lists from callers and the study file: keep them immutable.
@@ -89,6 +107,11 @@ class Settings:
             unit_size=study.statistics.unit_size,
             correction=study.statistics.correction,
             alpha=study.statistics.alpha,
+            session_gap_minutes=study.sessions.gap_minutes,
+            session_goal=study.sessions.goal,
+            step_within=study.sessions.within_steps,
+            step_minutes=study.sessions.within_minutes,
+            early_days=study.personas.early_days,
         )
 
     @classmethod
@@ -153,6 +176,26 @@ def _problem(settings: Settings) -> tuple[str, str, object] | None:
         return "alpha", "a number between 0 and 1", settings.alpha
     if not isinstance(settings.cx_lexicon, bool):
         return "cx_lexicon", "true or false", settings.cx_lexicon
+    return _session_problem(settings)
+
+
+def _session_problem(settings: Settings) -> tuple[str, str, object] | None:
+    """The first session or early-window setting out of range."""
+    gap = settings.session_gap_minutes
+    if gap is not None and not (_number(gap) and gap > 0):
+        return "session_gap_minutes", "a positive number of minutes or None", gap
+    goal = settings.session_goal
+    if goal is not None and settings.stages and goal not in settings.stages:
+        return "session_goal", f"one of the stages {list(settings.stages)}", goal
+    within = settings.step_within
+    if isinstance(within, bool) or not isinstance(within, int) or within < 1:
+        return "step_within", "a whole number of at least 1", within
+    minutes = settings.step_minutes
+    if minutes is not None and not (_number(minutes) and minutes > 0):
+        return "step_minutes", "a positive number of minutes or None", minutes
+    days = settings.early_days
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        return "early_days", "a whole number of days of at least 1", days
     return None
 
 

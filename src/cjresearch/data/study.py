@@ -37,6 +37,7 @@ __all__ = [
     "EmotionSettings",
     "PersonaSettings",
     "ReportSettings",
+    "SessionSettings",
     "StatisticsSettings",
     "Study",
     "StudySettings",
@@ -198,6 +199,7 @@ class PersonaSettings(_Section):
     method: Literal["kmeans", "gmm"] = "kmeans"
     features: list[str] | None = None
     names: dict[str, str] = Field(default_factory=dict)
+    early_days: int = Field(default=90, ge=1)
 
     @field_validator("names")
     @classmethod
@@ -238,6 +240,17 @@ class PersonaSettings(_Section):
         return k_range
 
 
+class SessionSettings(_Section):
+    """``[sessions]``: visits of a clickstream (events that carry a ``session_id`` have them
+    already; otherwise ``gap_minutes`` splits each customer's events at longer pauses), the
+    stage a visit converts at, and the window of "A then B" step conversion."""
+
+    gap_minutes: float | None = Field(default=None, gt=0)
+    goal: str | None = None
+    within_steps: int = Field(default=10, ge=1, le=50)
+    within_minutes: float | None = Field(default=None, gt=0)
+
+
 class StatisticsSettings(_Section):
     """``[statistics]``: model controls, significance level, emotion step, correction."""
 
@@ -274,6 +287,7 @@ class Study(BaseModel):
     personas: PersonaSettings = Field(default_factory=PersonaSettings)
     statistics: StatisticsSettings = Field(default_factory=StatisticsSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
+    sessions: SessionSettings = Field(default_factory=SessionSettings)
 
     @field_validator("valence")
     @classmethod
@@ -292,6 +306,16 @@ class Study(BaseModel):
             msg = (
                 f"[stage_map] maps touchpoints to stages that [study] stages does not list: "
                 f"{unknown}; stages are {self.study.stages}"
+            )
+            raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
+    def _session_goal(self) -> Study:
+        goal = self.sessions.goal
+        if goal is not None and goal not in self.study.stages:
+            msg = (
+                f"[sessions] goal must be one of the stages {self.study.stages}, found {goal!r}"
             )
             raise ValueError(msg)
         return self
