@@ -38,17 +38,19 @@ column                   transformation
                          events): activity per month, with a floor of one day so that
                          a burst of events on one day is not an infinite rate
 ``early_days_observed``  days of the customer's early window that lie inside the
-                         observation: ``min(early_days, days from the first event to
+                         observation: ``min(early_days, days from the start to
                          observation_end)`` (float64, missing without events). It
                          depends on when the customer arrived, never on when they left
-``early_n_events``       events in the early window: the ``early_days`` days from the
-                         customer's first event (int64)
+``early_n_events``       events in the early window: everything up to ``early_days``
+                         days after the customer's start, their ``signup_date`` when the
+                         customers table has one, else their first event (int64)
 ``early_n_touchpoints``  distinct touchpoints in the early window (int64)
-``early_events_per_30_days`` ``early_n_events / max(early_days_observed, min(30,
-                         early_days)) * 30`` (float64, 0 without events): activity per
-                         month in the early window. The floor of a month keeps a
-                         customer who arrived days before the end of observation from
-                         an inflated rate; the denominator never depends on churn
+``early_events_per_30_days`` ``early_n_events`` per 30 days of the window (from the
+                         first event to the window's end or the end of observation,
+                         at least ``min(30, early_days)`` days; float64, 0 without
+                         events). The floor of a month keeps a customer who arrived
+                         days before the end of observation from an inflated rate; the
+                         denominator never depends on churn
 ``early_channel_share_<c>`` channel shares (as ``channel_share_<c>``) of the early
                          window's events
 ``emotion_<s>``          mean emotion at ``s`` from ``stage_emotion`` (float64 in
@@ -65,8 +67,9 @@ the personas are compared on. A customer who churns after a week has few events,
 touchpoints and a short span, so ``n_touchpoints`` and ``events_per_30_days`` (which divides
 by the customer's own span) partly measure churn itself; a one-time buyer becomes "highly
 active" (one event on one day is 30 events per 30 days). The ``early_*`` columns measure
-everyone over the same stretch of their life, the first ``early_days`` days (90 unless the
-study says otherwise), and the default persona features are these.
+everyone over the same stretch of their life: everything up to ``early_days`` days (90
+unless the study says otherwise) after its start (signup, else the first event). The
+default persona features are these.
 
 Column names
 ------------
@@ -372,7 +375,15 @@ def customer_features(
     _add(columns, "events_per_30_days", n_events / np.fmax(tenure, 1.0) * 30.0)
     _add_all(
         columns,
-        _early_window(events, customer, touchpoint, time, first_event, has_events, end, early_days),
+        _early_window(
+            events,
+            customers,
+            (customer, touchpoint, time),
+            first_event,
+            has_events,
+            end,
+            early_days,
+        ),
     )
 
     if stage_emotion is not None:
@@ -385,22 +396,27 @@ def customer_features(
 
 def _early_window(
     events: pd.DataFrame,
-    customer: np.ndarray,
-    touchpoint: np.ndarray,
-    time: np.ndarray,
+    customers: pd.DataFrame,
+    codes: tuple[np.ndarray, np.ndarray, np.ndarray],
     first_event: np.ndarray,
     has_events: np.ndarray,
     end: int,
     early_days: int,
 ) -> dict[str, np.ndarray]:
-    """The ``early_*`` columns: every customer measured over the first ``early_days`` days
-    from their first event (see the module docstring)."""
+    """The ``early_*`` columns: every customer measured over the same stretch of their life,
+    everything up to ``early_days`` days after its start (see the module docstring)."""
+    customer, touchpoint, time = codes
     n_customers = len(first_event)
-    window = early_days * NS_PER_DAY
-    inside = time < first_event[customer] + window
-    observed = np.where(
-        has_events, np.minimum(early_days, (end - first_event) / NS_PER_DAY), np.nan
-    )
+    start = first_event.astype(np.float64)
+    if "signup_date" in customers.columns:
+        signup = pd.to_datetime(customers["signup_date"], utc=True).reset_index(drop=True)
+        known = signup.notna().to_numpy()
+        values = pd.DatetimeIndex(signup).as_unit("ns").asi8
+        start = np.where(known, values, start)
+    limit = start + early_days * NS_PER_DAY
+    inside = time < limit[customer]
+    window = (np.minimum(limit, end) - np.minimum(first_event, start)) / NS_PER_DAY
+    observed = np.where(has_events, np.minimum(early_days, (end - start) / NS_PER_DAY), np.nan)
     n_early = np.bincount(customer[inside], minlength=n_customers)
     width = int(touchpoint.max()) + 1 if len(touchpoint) else 1
     distinct = pd.unique(customer[inside] * width + touchpoint[inside])
@@ -412,7 +428,7 @@ def _early_window(
             np.int64
         ),
         "early_events_per_30_days": np.where(
-            has_events, n_early / np.fmax(np.nan_to_num(observed), floor) * 30.0, 0.0
+            has_events, n_early / np.fmax(np.nan_to_num(window), floor) * 30.0, 0.0
         ),
     }
     if "channel" in events.columns:
