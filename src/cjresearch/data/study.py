@@ -314,9 +314,7 @@ class Study(BaseModel):
     def _session_goal(self) -> Study:
         goal = self.sessions.goal
         if goal is not None and goal not in self.study.stages:
-            msg = (
-                f"[sessions] goal must be one of the stages {self.study.stages}, found {goal!r}"
-            )
+            msg = f"[sessions] goal must be one of the stages {self.study.stages}, found {goal!r}"
             raise ValueError(msg)
         return self
 

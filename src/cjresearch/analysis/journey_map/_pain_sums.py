@@ -28,9 +28,7 @@ def drop_outcomes(reached: np.ndarray, churned: np.ndarray) -> tuple[np.ndarray,
     later one went on; one who did not and churned dropped off; one who did not and is still
     active is censored (neither)."""
     n_stages = reached.shape[1]
-    furthest = np.where(
-        reached.any(axis=1), n_stages - 1 - np.argmax(reached[:, ::-1], axis=1), -1
-    )
+    furthest = np.where(reached.any(axis=1), n_stages - 1 - np.argmax(reached[:, ::-1], axis=1), -1)
     later = furthest[:, None] > np.arange(n_stages)[None, :]
     final = (np.arange(n_stages) == n_stages - 1)[None, :]
     at = reached & ~final
@@ -218,9 +216,7 @@ def pain_sums(
     names = np.asarray(log.touchpoint_labels.astype(str), dtype=object)
     columns: dict[str, object] = {
         "persona": pd.array(np.asarray(log.labels, dtype=object)[g], dtype="str"),
-        "stage": pd.Categorical.from_codes(
-            s, dtype=pd.CategoricalDtype(log.stages, ordered=True)
-        ),
+        "stage": pd.Categorical.from_codes(s, dtype=pd.CategoricalDtype(log.stages, ordered=True)),
         "touchpoint": pd.array(names[t] if len(names) else [], dtype="str"),
         "stage_touchpoints": per_stage[s].astype(np.float64),
     }

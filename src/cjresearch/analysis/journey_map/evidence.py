@@ -180,9 +180,7 @@ PAIN_POINT_COLUMNS: tuple[str, ...] = (
 # --- strata and expected values ----------------------------------------------------------
 
 
-def strata(
-    customers: pd.DataFrame, group: np.ndarray, controls: Sequence[str] = ()
-) -> np.ndarray:
+def strata(customers: pd.DataFrame, group: np.ndarray, controls: Sequence[str] = ()) -> np.ndarray:
     """Each customer's stratum: persona (``group``) by the controls' levels.
 
     Categorical controls count by value, numeric ones by quartile (:data:`CONTROL_BINS`
@@ -303,7 +301,9 @@ def _require_sums(sums: pd.DataFrame) -> None:
         raise CJResearchError(msg)
 
 
-def _evidence(sums: pd.DataFrame, m: int) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+def _evidence(
+    sums: pd.DataFrame, m: int
+) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, np.ndarray]]]:
     """The descriptive columns and each kind's adjusted (estimate, se) from the sums."""
     col = {c: sums[c].to_numpy(dtype=np.float64) for c in SUM_COLUMNS}
     out: dict[str, object] = {}
@@ -464,7 +464,7 @@ def pain_table(
             g for g in labels if g not in set(group_order)
         ]
     harm = np.zeros(len(frame))
-    evidence = [[] for _ in range(len(frame))]
+    evidence: list[list[str]] = [[] for _ in range(len(frame))]
     rank_low = np.full(len(frame), np.nan)
     rank_high = np.full(len(frame), np.nan)
     level_z = _z(alpha)

@@ -425,7 +425,7 @@ def _funnel_rows(
     matched = _ordered_matches(stage, unit, start, log.n_stages)
     reached = matched >= 0
     totals = log.group_cells(np.zeros(n_units, dtype=np.int64), 1, owner)[:, 0]
-    rows = []
+    rows: list[dict[str, object]] = []
     for k in range(log.n_stages):
         counts = log.group_cells(reached[:, k].astype(np.int64), 2, owner)[:, 1]
         customers = np.unique(owner[reached[:, k]])
@@ -439,7 +439,7 @@ def _funnel_rows(
                 minutes[0] = frame["m"].median()
                 per = frame[frame["g"] > 0].groupby("g")["m"].median()
                 minutes[per.index.to_numpy()] = per.to_numpy()
-        previous = counts if not k else rows[-1]["n_units"]
+        previous: np.ndarray = counts if not k else np.asarray(rows[-1]["n_units"])
         rows.append(
             {
                 "step": k + 1,
@@ -541,8 +541,8 @@ def step_conversion_table(
     n_events = occurrences.sum(axis=1)
     a_node, b_node = occurring // n_nodes, occurring % n_nodes
     into_b = np.zeros((log.n_groups, n_nodes))
-    for g in range(log.n_groups):
-        np.add.at(into_b[g], b_node, converted[g])
+    for group in range(log.n_groups):
+        np.add.at(into_b[group], b_node, converted[group])
     distinct = np.unique(customer[start] * n_pairs + pair_code)
     n_customers = log.group_cells(distinct % n_pairs, n_pairs, distinct // n_pairs)
     g, p = np.nonzero(n_customers >= min_group_size)

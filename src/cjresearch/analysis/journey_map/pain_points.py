@@ -151,9 +151,7 @@ def pain_point_table(
     """The ``pain_points`` table: every touchpoint met at a stage by enough customers, judged by
     the rule of :mod:`cjresearch.analysis.journey_map.evidence`."""
     goal = None if settings.session_goal is None else log.stages.index(settings.session_goal)
-    sums = pain_sums(
-        log, emotion, tp_cells, own, goal=goal, min_group_size=settings.min_group_size
-    )
+    sums = pain_sums(log, emotion, tp_cells, own, goal=goal, min_group_size=settings.min_group_size)
     return pain_table(
         sums,
         min_group_size=settings.min_group_size,
@@ -308,7 +306,6 @@ def _share(value: float) -> str:
 
 def _who(persona: str) -> str:
     return "all customers" if persona == ALL else f"persona {persona!r}"
-
 
 
 def verbatim_table(
