@@ -363,7 +363,7 @@ def _evidence(
 
     e_n0 = emotion_other("emotion_n")
     emotion_ok = (e_n1 >= m) & (e_n0 >= m) & (journey | stage_ok)
-    out["n_emotion"] = e_n1
+    out["n_emotion"] = np.where(e_n1 >= m, e_n1, np.nan)  # fewer: blank, never a small count
     out["emotion_mean"] = np.where(e_n1 >= m, _rate(col["emotion_rs_tp"], e_n1), np.nan)
     raw_gap, _, raw_low, raw_high = _mean_gap(
         e_n1, col["emotion_rs_tp"], col["emotion_rss_tp"],

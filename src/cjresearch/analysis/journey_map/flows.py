@@ -418,7 +418,7 @@ def _funnel_rows(
     owner: np.ndarray,
 ) -> pd.DataFrame:
     """One unit kind's ordered funnel per group (``owner``: each unit's customer)."""
-    n_units = int(unit.max()) + 1 if len(unit) else 0
+    n_units = len(owner)  # every unit, with events or not (customers without any)
     start = np.full(n_units, -1, dtype=np.int64)
     first = np.flatnonzero(np.r_[True, unit[1:] != unit[:-1]]) if len(unit) else np.array([], int)
     start[unit[first]] = first
