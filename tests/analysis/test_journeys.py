@@ -115,6 +115,16 @@ def test_golden_values_of_every_column_family(tiny) -> None:
             "tenure_days": [4.0, 4.0, nan, 0.0],
             # n / max(tenure, 1) * 30: d's one-day floor gives 30, not infinity
             "events_per_30_days": [30.0, 22.5, 0.0, 30.0],
+            # the early window (90 days from the first event) holds every event here; it
+            # reaches past the end of observation (01-11) for everyone: 10, 9, -, 1 days
+            "early_days_observed": [10.0, 9.0, nan, 1.0],
+            "early_n_events": [4, 3, 0, 1],
+            "early_n_touchpoints": [3, 2, 0, 1],
+            # n per 30 days of the window, floored at min(30, early_days) = 30 days
+            "early_events_per_30_days": [4.0, 3.0, 0.0, 1.0],
+            "early_channel_share_app": [0.5, 0, 0, 0],
+            "early_channel_share_phone": [0, 2 / 3, 0, 0],
+            "early_channel_share_web": [0.5, 1 / 3, 0, 1],
             "emotion_awareness": [0.5, nan, nan, nan],
             "emotion_purchase": [-1.0, nan, nan, nan],
             "emotion_usage": [nan, nan, nan, nan],
@@ -128,7 +138,11 @@ def test_golden_values_of_every_column_family(tiny) -> None:
         }
     )
     expected = expected.astype(
-        {c: "float64" for c in expected if c.startswith(("channel_share", "touchpoint_entropy"))}
+        {
+            c: "float64"
+            for c in expected
+            if c.startswith(("channel_share", "early_channel_share", "touchpoint_entropy"))
+        }
     )
     pd.testing.assert_frame_equal(out, expected, check_dtype=False)
     assert isinstance(out.index, pd.RangeIndex)
@@ -137,6 +151,29 @@ def test_golden_values_of_every_column_family(tiny) -> None:
     assert isinstance(out["furthest_stage"].dtype, pd.CategoricalDtype)
     assert out["furthest_stage"].cat.ordered
     assert not np.signbit(out["touchpoint_entropy"]).any()  # no -0.0
+
+
+def test_the_early_window_is_fixed_and_starts_at_signup_when_known(tiny) -> None:
+    events, customers, _ = tiny
+    # Hand-computed with early_days=2. a: first event 01-01 00:00, window to 01-03 00:00
+    # (exclusive): 2 events, 2 days, 2 / 2 * 30 = 30. b: from 01-02, only its 01-02 event:
+    # 15. d: from 01-10, the window ends with the observation (01-11): 1 day observed, the
+    # floor min(30, 2) = 2 days gives 1 / 2 * 30 = 15.
+    out = customer_features(
+        events, customers, stages=TINY_STAGES, observation_end=END, early_days=2
+    )
+    assert out["early_n_events"].tolist() == [2, 1, 0, 1]
+    assert out["early_events_per_30_days"].tolist() == [30.0, 15.0, 0.0, 15.0]
+    assert out["early_days_observed"].tolist()[:2] == [2.0, 2.0]
+    assert out["early_days_observed"].iloc[3] == 1.0
+    # with a signup date the window starts there: a signed up on 12-31, so its window ends
+    # on 01-02 00:00 and holds its two 01-01 events over 2 days
+    signed = customers.assign(
+        signup_date=pd.to_datetime(["2025-12-31", None, None, None], utc=True)
+    )
+    out = customer_features(events, signed, stages=TINY_STAGES, observation_end=END, early_days=2)
+    assert out["early_n_events"].tolist() == [2, 1, 0, 1]
+    assert out["early_events_per_30_days"].iloc[0] == 30.0
 
 
 def test_no_emotion_and_no_channel_columns_when_not_given(tiny) -> None:
@@ -153,7 +190,7 @@ def test_events_without_a_channel_are_left_out_of_the_shares(tiny) -> None:
     events = events.assign(channel=events["channel"].where(events["customer_id"] != "d"))
     events.loc[events["touchpoint"] == "login", "channel"] = None
     out = customer_features(events, customers, stages=TINY_STAGES, observation_end=END)
-    shares = out.filter(like="channel_share_")
+    shares = out.filter(regex="^channel_share_")
     # a: web 2, app 1 of 3 channelled events; d: no channelled event at all
     assert shares.iloc[0].tolist() == pytest.approx([1 / 3, 0, 2 / 3])
     assert shares.iloc[3].sum() == 0
@@ -244,7 +281,7 @@ def test_sample_one_row_per_customer_with_consistent_columns(sample, sample_feat
     assert out["customer_id"].tolist() == tables.customers["customer_id"].tolist()
     assert isinstance(out.index, pd.RangeIndex)
     assert out["n_events"].sum() == len(tables.events)
-    shares = out.filter(like="channel_share_")
+    shares = out.filter(regex="^channel_share_")
     assert set(shares.columns) >= {f"channel_share_{c}" for c in ("web", "app", "phone")}
     assert np.allclose(shares.sum(axis=1)[out["n_events"] > 0], 1.0)
     for stage in STAGES:
@@ -333,7 +370,7 @@ def test_every_customer_once_and_counts_add_up(rows) -> None:
     assert out["customer_id"].tolist() == customers["customer_id"].tolist()
     assert out["n_events"].sum() == len(events)
     assert (out["n_stages_reached"] <= len(TINY_STAGES)).all()
-    shares = out.filter(like="channel_share_").to_numpy()
+    shares = out.filter(regex="^channel_share_").to_numpy()
     assert ((shares >= 0) & (shares <= 1)).all()
     assert np.allclose(shares.sum(axis=1)[out["n_events"] > 0], 1.0)
     assert (out["touchpoint_entropy"] >= 0).all()
@@ -350,20 +387,23 @@ def test_default_features(sample_features) -> None:
     chosen = select_features(sample_features)
     expected = [
         "customer_id",
-        *[c for c in sample_features if c.startswith("channel_share_")],
-        "n_touchpoints",
-        "events_per_30_days",
+        *[c for c in sample_features if c.startswith("early_channel_share_")],
+        "early_n_touchpoints",
+        "early_events_per_30_days",
     ]
     assert chosen.columns.tolist() == expected
-    assert DEFAULT_FEATURES[0] == "channel_share_*"
-    # kept out on purpose: close to the churn definition, or the outcome personas are compared on
-    assert not any(c.startswith(("recency", "emotion_", "reached_")) for c in chosen)
+    assert DEFAULT_FEATURES[0] == "early_channel_share_*"
+    # kept out on purpose: close to the churn definition, or the outcome personas are
+    # compared on, or shaped by how long a customer stayed (everything over the whole stay)
+    assert not any(
+        c.startswith(("recency", "emotion_", "reached_", "n_", "channel_")) for c in chosen
+    )
     # a default pattern that matches nothing (a log without channels) is skipped, not an error
     no_channel = sample_features.drop(columns=list(chosen.columns[1:-2]))
     assert select_features(no_channel).columns.tolist() == [
         "customer_id",
-        "n_touchpoints",
-        "events_per_30_days",
+        "early_n_touchpoints",
+        "early_events_per_30_days",
     ]
 
 

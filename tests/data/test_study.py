@@ -124,6 +124,13 @@ def test_renames_invert_the_mapping_and_include_the_churn_column() -> None:
             {"emotion": {"rating_scale": [5, 1]}},
             r"rating_scale: expected a pair \[min, max\] with min < max",
         ),
+        (
+            {"sessions": {"gap_minutes": 0}},
+            r"\[sessions\] gap_minutes: expected a number greater than 0",
+        ),
+        ({"sessions": {"goal": "zzz"}}, r"\[sessions\] goal must be one of the stages .*'zzz'"),
+        ({"sessions": {"within_steps": 0}}, r"\[sessions\] within_steps: expected .* at least 1"),
+        ({"personas": {"early_days": 0}}, r"\[personas\] early_days: expected .* at least 1"),
     ],
 )
 def test_errors_name_the_file_the_key_and_what_was_expected(
@@ -192,3 +199,17 @@ def test_cjk_and_emoji_names_are_accepted() -> None:
     names = {"personas": {"names": {"1": "ウェブ派", "2": "📱 first"}}}
     loaded = study_from_dict(_with(study=study, **names), path="study.toml")
     assert loaded.stages == ["認知", "購入", "🛒"]
+
+
+def test_session_id_can_be_mapped_and_sessions_set() -> None:
+    study = study_from_dict(
+        _with(
+            columns={"events": {"session_id": "visit"}},
+            sessions={"gap_minutes": 30, "goal": "purchase", "within_minutes": 15},
+        ),
+        path="study.toml",
+    )
+    assert study.columns.events == {"session_id": "visit"}
+    assert study.sessions.gap_minutes == 30
+    assert study.sessions.goal == "purchase"
+    assert study.sessions.within_steps == 10

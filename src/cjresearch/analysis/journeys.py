@@ -37,6 +37,22 @@ column                   transformation
 ``events_per_30_days``   ``n_events / max(tenure_days, 1) * 30`` (float64; 0 without
                          events): activity per month, with a floor of one day so that
                          a burst of events on one day is not an infinite rate
+``early_days_observed``  days of the customer's early window that lie inside the
+                         observation: ``min(early_days, days from the start to
+                         observation_end)`` (float64, missing without events). It
+                         depends on when the customer arrived, never on when they left
+``early_n_events``       events in the early window: everything up to ``early_days``
+                         days after the customer's start, their ``signup_date`` when the
+                         customers table has one, else their first event (int64)
+``early_n_touchpoints``  distinct touchpoints in the early window (int64)
+``early_events_per_30_days`` ``early_n_events`` per 30 days of the window (from the
+                         first event to the window's end or the end of observation,
+                         at least ``min(30, early_days)`` days; float64, 0 without
+                         events). The floor of a month keeps a customer who arrived
+                         days before the end of observation from an inflated rate; the
+                         denominator never depends on churn
+``early_channel_share_<c>`` channel shares (as ``channel_share_<c>``) of the early
+                         window's events
 ``emotion_<s>``          mean emotion at ``s`` from ``stage_emotion`` (float64 in
                          [-1, 1]); missing when the customer has no observation there:
                          missing is not neutral, it is never filled with 0
@@ -45,6 +61,15 @@ column                   transformation
 ======================== ==========================================================
 
 The ``emotion_*`` columns appear only when ``stage_emotion`` is given.
+
+Why an early window: the features that define personas must not be shaped by the outcome
+the personas are compared on. A customer who churns after a week has few events, few
+touchpoints and a short span, so ``n_touchpoints`` and ``events_per_30_days`` (which divides
+by the customer's own span) partly measure churn itself; a one-time buyer becomes "highly
+active" (one event on one day is 30 events per 30 days). The ``early_*`` columns measure
+everyone over the same stretch of their life: everything up to ``early_days`` days (90
+unless the study says otherwise) after its start (signup, else the first event). The
+default persona features are these.
 
 Column names
 ------------
@@ -64,6 +89,15 @@ Transitions
 -----------
 :func:`stage_transitions` counts the directly-follows relation between the stages of each
 customer's consecutive events.
+
+Sessions
+--------
+A clickstream is read as visits: :func:`assign_sessions` numbers each event's session, from
+the events' ``session_id`` column when they have one (a session is a customer's events with
+one ``session_id``), else by splitting each customer's events where more than
+``gap_minutes`` pass between two consecutive events (``[sessions] gap_minutes``; the usual
+web-analytics rule is 30 minutes). :func:`session_codes` does the same on integer codes for
+the journey map.
 
 All functions are vectorised (integer codes, ``numpy.bincount`` and grouped reductions);
 memory grows with the number of events plus customers x stages, customers x channels
@@ -94,34 +128,42 @@ from cjresearch.data.names import sanitise_name
 from cjresearch.errors import CJResearchError, StudyFileError
 
 __all__ = [
+    "DEFAULT_EARLY_DAYS",
     "DEFAULT_FEATURES",
+    "assign_sessions",
     "customer_features",
     "sanitise_name",
     "select_features",
+    "session_codes",
     "stage_transitions",
 ]
 
-#: The columns (exact names or ``prefix*`` patterns) that segmentation uses by default.
+#: Length of the early window of each customer's life that persona features are measured in.
+DEFAULT_EARLY_DAYS = 90
+
+#: The columns (exact names or ``prefix*`` patterns) that segmentation uses by default, all
+#: measured in the same early window of every customer's life (``early_days``), so that how
+#: long a customer stayed does not shape the personas later compared on churn:
 #:
-#: - ``channel_share_*``: the channel mix (how a customer deals with the company) is the
-#:   most persona-like behaviour in a journey log, and shares are free of activity level;
-#: - ``n_touchpoints``: breadth of the journey;
-#: - ``events_per_30_days``: intensity, normalised by tenure so that old customers do not
-#:   look more engaged just for being old.
+#: - ``early_channel_share_*``: the channel mix (how a customer deals with the company) is
+#:   the most persona-like behaviour in a journey log, and shares are free of activity level;
+#: - ``early_n_touchpoints``: breadth of the journey;
+#: - ``early_events_per_30_days``: intensity per month of the window.
 #:
 #: Left out on purpose, because personas are later compared on emotion and churn, and a
 #: persona defined by either would make those comparisons partly circular:
 #: ``emotion_*`` (the persona-by-emotion findings would be built in), ``reached_*``
 #: (reaching renewal needs a year of not churning; reaching support goes with churn),
-#: ``recency_days`` and ``tenure_days`` (recency is close to the definition of churn).
-#: ``touchpoint_entropy`` and the per-stage counts are left out as largely redundant with
-#: ``n_touchpoints`` and ``events_per_30_days``. Customer attributes are study-specific and
+#: ``recency_days`` and ``tenure_days`` (recency is close to the definition of churn), and the
+#: whole-life ``n_touchpoints``, ``events_per_30_days`` and ``channel_share_*`` (churners'
+#: short journeys would define them). ``touchpoint_entropy`` and the per-stage counts are
+#: left out as largely redundant. Customer attributes are study-specific and
 #: are named in ``[personas] features`` when wanted (the sample study adds ``age`` and
 #: ``plan``); any of the above can be named there too.
 DEFAULT_FEATURES: tuple[str, ...] = (
-    "channel_share_*",
-    "n_touchpoints",
-    "events_per_30_days",
+    "early_channel_share_*",
+    "early_n_touchpoints",
+    "early_events_per_30_days",
 )
 
 _EVENT_COLUMNS = ("customer_id", "timestamp", "touchpoint", "stage")
@@ -173,6 +215,7 @@ def customer_features(
     observation_end: pd.Timestamp,
     stage_emotion: pd.DataFrame | None = None,
     attributes: Sequence[str] = (),
+    early_days: int = DEFAULT_EARLY_DAYS,
 ) -> pd.DataFrame:
     """One row of journey features per customer.
 
@@ -195,6 +238,9 @@ def customer_features(
         ``stage``, ``emotion_mean``, ``n_observations``; one row per customer and stage).
     attributes
         ``customers`` columns to copy into the output, after the journey features.
+    early_days
+        Length of the early window (days from each customer's first event) that the
+        ``early_*`` columns are measured in.
 
     Returns
     -------
@@ -204,7 +250,9 @@ def customer_features(
         furthest_stage, furthest_stage_index, n_stages_reached, n_stages_skipped``, then
         ``reached_<s>``, ``events_<s>``, ``days_in_<s>`` for every stage,
         ``channel_share_<c>`` for every channel seen (when events have ``channel``),
-        ``recency_days, tenure_days, events_per_30_days``, then ``emotion_<s>`` and
+        ``recency_days, tenure_days, events_per_30_days``, ``early_days_observed,
+        early_n_events, early_n_touchpoints, early_events_per_30_days``,
+        ``early_channel_share_<c>`` (when events have ``channel``), then ``emotion_<s>`` and
         ``n_emotion_<s>`` for every stage (when ``stage_emotion`` is given), then the
         ``attributes``.
 
@@ -237,6 +285,13 @@ def customer_features(
     require_columns(events, _EVENT_COLUMNS, "events")
     require_columns(customers, ("customer_id",), "customers")
     stages = check_stages(stages)
+    if (
+        isinstance(early_days, bool)
+        or not isinstance(early_days, int | np.integer)
+        or early_days < 1
+    ):
+        msg = f"early_days must be a whole number of days of at least 1, found {early_days!r}"
+        raise CJResearchError(msg)
     attributes = [attributes] if isinstance(attributes, str) else list(attributes)
     absent = [a for a in attributes if a not in customers.columns]
     if absent:
@@ -318,6 +373,18 @@ def customer_features(
     _add(columns, "recency_days", np.where(has_events, (end - last_event) / NS_PER_DAY, np.nan))
     _add(columns, "tenure_days", tenure)
     _add(columns, "events_per_30_days", n_events / np.fmax(tenure, 1.0) * 30.0)
+    _add_all(
+        columns,
+        _early_window(
+            events,
+            customers,
+            (customer, touchpoint, time),
+            first_event,
+            has_events,
+            end,
+            early_days,
+        ),
+    )
 
     if stage_emotion is not None:
         _add_all(columns, _emotion_columns(stage_emotion, ids, stages, stage_names))
@@ -327,8 +394,51 @@ def customer_features(
     return pd.DataFrame(columns, index=pd.RangeIndex(n_customers))
 
 
+def _early_window(
+    events: pd.DataFrame,
+    customers: pd.DataFrame,
+    codes: tuple[np.ndarray, np.ndarray, np.ndarray],
+    first_event: np.ndarray,
+    has_events: np.ndarray,
+    end: int,
+    early_days: int,
+) -> dict[str, np.ndarray]:
+    """The ``early_*`` columns: every customer measured over the same stretch of their life,
+    everything up to ``early_days`` days after its start (see the module docstring)."""
+    customer, touchpoint, time = codes
+    n_customers = len(first_event)
+    start = first_event.astype(np.float64)
+    if "signup_date" in customers.columns:
+        signup = pd.to_datetime(customers["signup_date"], utc=True).reset_index(drop=True)
+        known = signup.notna().to_numpy()
+        values = pd.DatetimeIndex(signup).as_unit("ns").asi8
+        start = np.where(known, values, start)
+    limit = start + early_days * NS_PER_DAY
+    inside = time < limit[customer]
+    window = (np.minimum(limit, end) - np.minimum(first_event, start)) / NS_PER_DAY
+    observed = np.where(has_events, np.minimum(early_days, (end - start) / NS_PER_DAY), np.nan)
+    n_early = np.bincount(customer[inside], minlength=n_customers)
+    width = int(touchpoint.max()) + 1 if len(touchpoint) else 1
+    distinct = pd.unique(customer[inside] * width + touchpoint[inside])
+    floor = min(30.0, float(early_days))
+    columns: dict[str, np.ndarray] = {
+        "early_days_observed": observed,
+        "early_n_events": n_early.astype(np.int64),
+        "early_n_touchpoints": np.bincount(distinct // width, minlength=n_customers).astype(
+            np.int64
+        ),
+        "early_events_per_30_days": np.where(
+            has_events, n_early / np.fmax(np.nan_to_num(window), floor) * 30.0, 0.0
+        ),
+    }
+    if "channel" in events.columns:
+        shares = _channel_shares(events["channel"], customer, n_customers, rows=inside)
+        columns.update({f"early_{name}": values for name, values in shares.items()})
+    return columns
+
+
 def _channel_shares(
-    channel: pd.Series, customer: np.ndarray, n_customers: int
+    channel: pd.Series, customer: np.ndarray, n_customers: int, rows: np.ndarray | None = None
 ) -> dict[str, np.ndarray]:
     channel_code, labels = factorize(channel)
     # Only channels that occur, in a stable order: category order, else alphabetical.
@@ -337,7 +447,7 @@ def _channel_shares(
     if not isinstance(channel.dtype, pd.CategoricalDtype):
         order.sort(key=lambda i: str(labels[i]))
     names = _sanitised([labels[i] for i in order], "channel")
-    known = channel_code >= 0
+    known = channel_code >= 0 if rows is None else (channel_code >= 0) & rows
     n_labels = max(len(labels), 1)
     counts = np.bincount(
         customer[known] * n_labels + channel_code[known], minlength=n_customers * n_labels
@@ -507,3 +617,107 @@ def stage_transitions(events: pd.DataFrame, *, stages: Sequence[str]) -> pd.Data
             "kind": pd.array(kind, dtype="str"),
         }
     )
+
+
+def session_codes(
+    customer: np.ndarray,
+    time: np.ndarray,
+    session_id: pd.Series | None = None,
+    *,
+    gap_minutes: float | None = None,
+) -> np.ndarray | None:
+    """Each event's session as a code ``0 .. n_sessions - 1``, or None without sessions.
+
+    Parameters
+    ----------
+    customer, time
+        Per event, the customer code and the time in nanoseconds, the events sorted by
+        customer and time.
+    session_id
+        The events' ``session_id`` column in the same order, or None. A session is one
+        customer's events with one ``session_id``.
+    gap_minutes
+        Without ``session_id``: a new session starts at a customer's first event and after
+        every pause of more than this many minutes. None (and no ``session_id``): no
+        sessions.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        int64 codes, numbered in order of each session's first event in the sorted log.
+    """
+    if session_id is not None:
+        labels, _ = factorize(session_id.reset_index(drop=True))
+        if (labels < 0).any():
+            msg = f"events has {int((labels < 0).sum())} rows with a missing session_id"
+            raise CJResearchError(msg)
+        width = int(labels.max()) + 1 if len(labels) else 1
+        _, first_seen, inverse = np.unique(
+            customer.astype(np.int64) * width + labels, return_index=True, return_inverse=True
+        )
+        renumber = np.empty(len(first_seen), dtype=np.int64)
+        renumber[np.argsort(first_seen, kind="stable")] = np.arange(len(first_seen))
+        return renumber[inverse.ravel()]
+    if gap_minutes is None:
+        return None
+    if not gap_minutes > 0:
+        msg = f"gap_minutes must be a positive number of minutes, found {gap_minutes!r}"
+        raise CJResearchError(msg)
+    new = np.ones(len(customer), dtype=bool)
+    if len(customer) > 1:
+        gap = np.diff(time) > gap_minutes * 60 * 10**9
+        new[1:] = (customer[1:] != customer[:-1]) | gap
+    return (np.cumsum(new) - 1).astype(np.int64)
+
+
+def assign_sessions(events: pd.DataFrame, *, gap_minutes: float | None = None) -> pd.Series:
+    """The session of every event (see "Sessions" in the module docstring).
+
+    Parameters
+    ----------
+    events
+        Canonical events: ``customer_id``, ``timestamp`` and optionally ``session_id``.
+        Not modified.
+    gap_minutes
+        Used when events have no ``session_id``: split each customer's events where more
+        than this many minutes pass between consecutive ones.
+
+    Returns
+    -------
+    pandas.Series
+        int64 session numbers named ``session``, aligned to ``events`` (numbered in order of
+        each session's first event by customer and time).
+
+    Raises
+    ------
+    CJResearchError
+        Neither a ``session_id`` column nor ``gap_minutes``, a missing session id, or a
+        gap that is not positive.
+
+    Examples
+    --------
+    >>> events = pd.DataFrame({
+    ...     "customer_id": ["a", "a", "a", "b"],
+    ...     "timestamp": pd.to_datetime(["2026-01-01 10:00", "2026-01-01 10:20",
+    ...                                  "2026-01-01 12:00", "2026-01-01 10:05"], utc=True),
+    ... })
+    >>> assign_sessions(events, gap_minutes=30).tolist()
+    [0, 0, 1, 2]
+    """
+    require_columns(events, ("customer_id", "timestamp"), "events")
+    has_id = "session_id" in events.columns
+    if not has_id and gap_minutes is None:
+        msg = (
+            "events have no session_id column and no gap_minutes was given; map your visit "
+            "column under [columns.events] or set [sessions] gap_minutes in the study file"
+        )
+        raise CJResearchError(msg)
+    customer, _ = factorize(events["customer_id"])
+    time = nanoseconds(events["timestamp"], "events")
+    order = time_order(customer, time)
+    position = np.arange(len(events)) if order is None else order
+    session_id = events["session_id"].iloc[position] if has_id else None
+    found = session_codes(customer[position], time[position], session_id, gap_minutes=gap_minutes)
+    out = np.empty(len(events), dtype=np.int64)
+    out[position] = found if found is not None else 0
+    return pd.Series(out, index=events.index, name="session")

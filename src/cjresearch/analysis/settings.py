@@ -73,6 +73,20 @@ class Settings:
         The lags of the lag-sensitivity table (``emotion_churn_lag``), in days.
     imputations
         Number of multiple imputations of non-response in the joint model.
+        Seed of the models' cross-validation folds.
+    session_gap_minutes
+        Split each customer's events into sessions at pauses longer than this many minutes
+        (``[sessions] gap_minutes``), for events without a ``session_id``; None: events with
+        no ``session_id`` have no sessions.
+    session_goal
+        The stage a session converts at (``[sessions] goal``); None: the last stage.
+    step_within
+        "A then B" step conversion looks this many events ahead (``[sessions] within_steps``).
+    step_minutes
+        ... and, when set, at most this many minutes ahead (``[sessions] within_minutes``).
+    early_days
+        The fixed early window of each customer's life that persona features are measured in
+        (``[personas] early_days``).
     """
 
     stages: tuple[str, ...] = ()
@@ -91,6 +105,11 @@ class Settings:
     horizon_days: float = 180.0
     lags: tuple[float, ...] = (0.0, 7.0, 14.0, 30.0, 60.0)
     imputations: int = 10
+    session_gap_minutes: float | None = None
+    session_goal: str | None = None
+    step_within: int = 10
+    step_minutes: float | None = None
+    early_days: int = 90
 
     def __post_init__(self) -> None:
         # Sequences arrive as lists from callers and the study file: keep them immutable.
@@ -122,6 +141,11 @@ class Settings:
             horizon_days=study.statistics.horizon_days,
             lags=tuple(study.statistics.lags),
             imputations=study.statistics.imputations,
+            session_gap_minutes=study.sessions.gap_minutes,
+            session_goal=study.sessions.goal,
+            step_within=study.sessions.within_steps,
+            step_minutes=study.sessions.within_minutes,
+            early_days=study.personas.early_days,
         )
 
     @classmethod
@@ -187,7 +211,7 @@ def _problem(settings: Settings) -> tuple[str, str, object] | None:
         return "alpha", "a number between 0 and 1", settings.alpha
     if not isinstance(settings.cx_lexicon, bool):
         return "cx_lexicon", "true or false", settings.cx_lexicon
-    return _timing_problem(settings)
+    return _timing_problem(settings) or _session_problem(settings)
 
 
 def _timing_problem(settings: Settings) -> tuple[str, str, object] | None:
@@ -211,6 +235,26 @@ def _timing_problem(settings: Settings) -> tuple[str, str, object] | None:
     count = settings.imputations
     if isinstance(count, bool) or not isinstance(count, int) or not 2 <= count <= 200:
         return "imputations", "a whole number from 2 to 200", count
+    return None
+
+
+def _session_problem(settings: Settings) -> tuple[str, str, object] | None:
+    """The first session or early-window setting out of range."""
+    gap = settings.session_gap_minutes
+    if gap is not None and not (_number(gap) and gap > 0):
+        return "session_gap_minutes", "a positive number of minutes or None", gap
+    goal = settings.session_goal
+    if goal is not None and settings.stages and goal not in settings.stages:
+        return "session_goal", f"one of the stages {list(settings.stages)}", goal
+    within = settings.step_within
+    if isinstance(within, bool) or not isinstance(within, int) or within < 1:
+        return "step_within", "a whole number of at least 1", within
+    minutes = settings.step_minutes
+    if minutes is not None and not (_number(minutes) and minutes > 0):
+        return "step_minutes", "a positive number of minutes or None", minutes
+    days = settings.early_days
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        return "early_days", "a whole number of days of at least 1", days
     return None
 
 

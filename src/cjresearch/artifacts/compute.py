@@ -183,6 +183,7 @@ def features(
         observation_end=tables.observation_end,
         stage_emotion=per_stage,
         attributes=attribute_columns(tables.customers) if attributes is None else attributes,
+        early_days=settings.early_days,
     )
 
 
@@ -211,6 +212,8 @@ def personas(
         seed=overrides.get("seed", chosen.seed),
         names=name_overrides(chosen.names) if study_names else None,
         previous=previous,
+        min_group_size=study.reports.min_group_size,
+        early_days=chosen.early_days,
     )
 
 

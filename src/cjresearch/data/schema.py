@@ -7,7 +7,8 @@ customers
     (optional), and any further attribute columns.
 events
     ``customer_id`` (a known customer), ``timestamp``, ``touchpoint``, ``stage`` (one of the
-    study's stages), ``channel`` (optional), ``emotion`` (optional, in [-1, 1]).
+    study's stages), ``channel`` (optional), ``emotion`` (optional, in [-1, 1]),
+    ``session_id`` (optional: the visit an event belongs to, for clickstreams).
 feedback
     ``customer_id``, ``timestamp``, ``stage``, ``touchpoint`` (optional), ``channel`` (optional),
     ``instrument`` (``nps``, ``csat``, ``ces``, ``rating`` or ``text``), ``score`` (within the
@@ -47,7 +48,15 @@ __all__ = [
 #: The canonical columns each table knows. Customers may carry any further attribute columns.
 CANONICAL_COLUMNS: dict[str, tuple[str, ...]] = {
     "customers": ("customer_id", "signup_date", "churned", "churn_date"),
-    "events": ("customer_id", "timestamp", "touchpoint", "stage", "channel", "emotion"),
+    "events": (
+        "customer_id",
+        "timestamp",
+        "touchpoint",
+        "stage",
+        "channel",
+        "emotion",
+        "session_id",
+    ),
     "feedback": (
         "customer_id",
         "timestamp",
@@ -174,6 +183,12 @@ def events_schema(stages: Sequence[str]) -> pa.DataFrameSchema:
                 float,
                 pa.Check.in_range(-1.0, 1.0, error="an emotion in [-1, 1]"),
                 nullable=True,
+                required=False,
+            ),
+            "session_id": pa.Column(
+                str,
+                pa.Check(lambda s: s.str.len() > 0, error="a non-empty session id"),
+                nullable=False,
                 required=False,
             ),
         },

@@ -55,6 +55,7 @@ __all__ = [
     "PersonaSettings",
     "ReportSettings",
     "StageSettings",
+    "SessionSettings",
     "StatisticsSettings",
     "Study",
     "StudySettings",
@@ -220,6 +221,7 @@ class PersonaSettings(_Section):
     method: Literal["kmeans", "gmm"] = "kmeans"
     features: list[str] | None = None
     names: dict[str, str] = Field(default_factory=dict)
+    early_days: int = Field(default=90, ge=1)
 
     @field_validator("names")
     @classmethod
@@ -258,6 +260,17 @@ class PersonaSettings(_Section):
             msg = f"a pair [low, high] with 2 <= low <= high, found {list(k_range)}"
             raise ValueError(msg)
         return k_range
+
+
+class SessionSettings(_Section):
+    """``[sessions]``: visits of a clickstream (events that carry a ``session_id`` have them
+    already; otherwise ``gap_minutes`` splits each customer's events at longer pauses), the
+    stage a visit converts at, and the window of "A then B" step conversion."""
+
+    gap_minutes: float | None = Field(default=None, gt=0)
+    goal: str | None = None
+    within_steps: int = Field(default=10, ge=1, le=50)
+    within_minutes: float | None = Field(default=None, gt=0)
 
 
 class StatisticsSettings(_Section):
@@ -338,6 +351,7 @@ class Study(BaseModel):
     )
     kpis: list[KpiSettings] = Field(default_factory=list)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    sessions: SessionSettings = Field(default_factory=SessionSettings)
 
     @field_validator("valence")
     @classmethod
@@ -411,6 +425,14 @@ class Study(BaseModel):
         named += [d.owner for d in self.touchpoint_details.values()]
         named += [self.kpi_owner(k) for k in self.kpis]
         return list(dict.fromkeys(o for o in named if o is not None))
+
+    @model_validator(mode="after")
+    def _session_goal(self) -> Study:
+        goal = self.sessions.goal
+        if goal is not None and goal not in self.study.stages:
+            msg = f"[sessions] goal must be one of the stages {self.study.stages}, found {goal!r}"
+            raise ValueError(msg)
+        return self
 
     @property
     def name(self) -> str:

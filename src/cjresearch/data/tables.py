@@ -54,9 +54,17 @@ __all__ = [
 ]
 
 # Columns read as text whatever they look like ("00123" is an id, not the number 123).
-_TEXT_COLUMNS = ("customer_id", "touchpoint", "stage", "channel", "instrument", "text")
+_TEXT_COLUMNS = (
+    "customer_id",
+    "touchpoint",
+    "stage",
+    "channel",
+    "instrument",
+    "text",
+    "session_id",
+)
 # Ids and names are taken literally: "NA", "null" and "None" are names, only a blank is missing.
-_LITERAL_COLUMNS = ("customer_id", "touchpoint", "stage", "channel")
+_LITERAL_COLUMNS = ("customer_id", "touchpoint", "stage", "channel", "session_id")
 # Delimiters a one-column file is tried with, and how to write each in the study file.
 _DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe", ",": "comma", " ": "space"}
 _TIME_COLUMNS = {

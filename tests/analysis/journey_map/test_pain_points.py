@@ -8,6 +8,7 @@ import pytest
 
 from cjresearch.analysis.emotion import score_texts
 from cjresearch.analysis.journey_map import build_map
+from cjresearch.analysis.journey_map.evidence import KINDS
 from helpers import planted_personas
 
 
@@ -40,9 +41,13 @@ def test_pain_point_lift_matches_a_two_by_two_table(jm, pipeline) -> None:
     assert row["n_comparison"] == len(others)
     assert row["churn_lift"] == pytest.approx(p1 / p0)
     assert row["lift_ci_low"] < row["churn_lift"] < row["lift_ci_high"]
-    # score documented as the mean of three terms in [0, 1]
-    assert jm.pain_points["score"].min() >= 0 and jm.pain_points["score"].max() <= 1
-    assert (jm.pain_points.groupby("persona")["rank"].min() == 1).all()
+    # score documented as the sum over the evidence kinds of terms in [0, 1], positive
+    # exactly for pain points
+    pains = jm.pain_points
+    assert pains["score"].min() >= 0 and pains["score"].max() <= len(KINDS)
+    assert ((pains["score"] > 0) == pains["is_pain_point"]).all()
+    ranked = pains[pains["is_pain_point"]]
+    assert (ranked.groupby("persona")["rank"].min() == 1).all()
 
 
 def test_verbatims_are_redacted_and_representative(jm) -> None:
@@ -85,7 +90,8 @@ def test_opportunities_from_an_emotion_churn_table(pipeline) -> None:
             "q_value": 0.002,
             "family": "stage",
             "flags": "",
-            "finding": [True, False, True, True],
+            # the statistics step's verdict: only findings become opportunities
+            "finding": [True, True, False, True],
         }
     )
     result = build_map(
@@ -96,13 +102,19 @@ def test_opportunities_from_an_emotion_churn_table(pipeline) -> None:
         emotion_churn=emotion_churn,
     )
     opp = result.opportunities
-    # support: its interval lies below 1 but it is not a finding (it did not survive the one
-    # family of tests or the joint model); awareness: interval spans 1; usage: 5 customers
-    assert opp["stage"].tolist() == ["onboarding"]
-    reach = result.journey_map.set_index("stage")["reach"]
-    assert opp["score"].iloc[0] == pytest.approx(reach["onboarding"] * 0.4)
-    assert opp["touchpoint"].isna().all()
-    assert "odds ratio 0.60" in opp["reason"].iloc[0] and "association" in opp["reason"].iloc[0]
+    stage_level = opp[opp["source"] == "emotion_churn"]
+    # awareness: not a finding; usage: 5 customers (below min_group_size)
+    assert stage_level["stage"].tolist() == ["onboarding", "support"]
+    assert set(opp["source"]) == {"emotion_churn", "pain_points"}  # ranked together
+    assert opp["rank"].tolist() == list(range(1, len(opp) + 1))
+    at = result.journey_map[result.journey_map["persona"] == "all"].set_index("stage")
+    reach, p_churn = at.loc["onboarding", "reach"], at.loc["onboarding", "churn_rate"]
+    # effect: the drop in churn with odds ratio 0.6, p - p OR / (1 - p + p OR)
+    effect = p_churn - p_churn * 0.6 / (1 - p_churn + p_churn * 0.6)
+    assert stage_level["score"].iloc[0] == pytest.approx(reach * effect)
+    assert stage_level["touchpoint"].isna().all()
+    reason = stage_level["reason"].iloc[0]
+    assert "odds ratio 0.60" in reason and "association" in reason
     assert result.verbatims.empty  # no feedback given
 
 

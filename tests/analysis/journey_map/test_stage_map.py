@@ -44,7 +44,7 @@ def test_tables_have_the_published_columns(jm) -> None:
     assert list(jm.opportunities.columns) == list(OPPORTUNITY_COLUMNS)
     assert set(jm.tables()) == {
         "journey_map", "funnel", "touchpoints", "channels", "transitions", "variants",
-        "pain_points", "opportunities", "verbatims",
+        "pain_points", "opportunities", "verbatims", "ordered_funnel", "step_conversion",
     }  # fmt: skip
     stage = jm.journey_map["stage"]
     assert stage.cat.ordered and list(stage.cat.categories) == list(jm.stages)

@@ -11,7 +11,14 @@ from sklearn.metrics import adjusted_rand_score
 
 from cjresearch.analysis.journeys import DEFAULT_FEATURES, select_features
 from cjresearch.analysis.personas.encoding import FeatureEncoder
-from cjresearch.analysis.personas.segment import STABILITY_THRESHOLD, assign, segment
+from cjresearch.analysis.personas.segment import (
+    EVIDENCE_COLUMNS,
+    MIN_SEGMENT_STABILITY,
+    NULL_ALPHA,
+    STABILITY_THRESHOLD,
+    assign,
+    segment,
+)
 from cjresearch.errors import CJResearchError, StatisticalWarning
 from helpers import sample_pipeline
 
@@ -48,17 +55,25 @@ def small() -> pd.DataFrame:
 
 def test_evidence_has_one_row_per_k_and_exactly_one_chosen(auto) -> None:
     evidence = auto.evidence
-    assert evidence.columns.tolist() == ["k", "silhouette", "bic", "stability_ari", "chosen"]
-    assert evidence["k"].tolist() == list(range(2, 9))
+    assert evidence.columns.tolist() == list(EVIDENCE_COLUMNS)
+    assert evidence.columns.tolist()[:5] == ["k", "silhouette", "bic", "stability_ari", "chosen"]
+    assert evidence["k"].tolist() == [1, *range(2, 9)]  # k = 1 is a possible answer
     assert evidence["chosen"].sum() == 1
     assert evidence.loc[evidence["chosen"], "k"].item() == auto.k
     assert evidence["bic"].isna().all()  # k-means has no likelihood
-    assert evidence["stability_ari"].between(-1, 1).all()
+    tried = evidence[evidence["k"] > 1]
+    assert tried["stability_ari"].between(-1, 1).all()
+    # the chosen k was tested against one population and beat it
+    chosen = evidence[evidence["chosen"]].iloc[0]
+    assert chosen["null_p_value"] <= NULL_ALPHA
 
 
 def test_auto_k_follows_the_documented_rule(auto) -> None:
     evidence = auto.evidence
-    stable = evidence[evidence["stability_ari"] >= STABILITY_THRESHOLD]
+    stable = evidence[
+        (evidence["stability_ari"] >= STABILITY_THRESHOLD)
+        & (evidence["min_segment_stability"] >= MIN_SEGMENT_STABILITY)
+    ]
     assert not stable.empty
     assert auto.k == stable.loc[stable["silhouette"].idxmax(), "k"]
 
@@ -89,7 +104,7 @@ def test_channel_shares_as_one_block_would_lose_the_personas(sample) -> None:
     # 0.99 with each share a variable).
     features, truth, n_personas = sample
     blocked = segment(
-        features, k=n_personas, seed=7, n_bootstrap=0, n_init=3, families=("channel_share_",)
+        features, k=n_personas, seed=7, n_bootstrap=0, n_init=3, families=("early_channel_share_",)
     )
     separate = segment(features, k=n_personas, seed=7, n_bootstrap=0, n_init=3)
     assert (

@@ -3,7 +3,9 @@
 :func:`prepare` checks the events, customers and personas once and turns them into a
 :class:`Log`: per event the customer, stage, touchpoint and channel codes (sorted by customer
 and time), per customer the group (persona) and churn, per customer and stage the first and
-last event time. Every table of :mod:`cjresearch.analysis.journey_map` is computed from it
+last event time, per customer the stratum (persona by the study's controls) that pain points
+are adjusted within, and per event its session when the study has sessions. Every table of
+:mod:`cjresearch.analysis.journey_map` is computed from it
 with ``numpy.bincount`` over these codes; memory grows with the events plus customers x
 stages, never customers x touchpoints.
 """
@@ -29,6 +31,8 @@ from cjresearch.analysis._codes import (
     touchpoint_codes,
     unique_ids,
 )
+from cjresearch.analysis.journey_map.evidence import strata
+from cjresearch.analysis.journeys import session_codes
 from cjresearch.data.schema import ALL
 from cjresearch.errors import CJResearchError
 
@@ -58,6 +62,9 @@ class Log:
     first: np.ndarray  # customers x stages: first event time (ns), int64 max if never
     last: np.ndarray
     reached: np.ndarray  # customers x stages, bool
+    time: np.ndarray  # per event, ns, sorted with the events
+    stratum: np.ndarray  # per customer: persona x controls (journey_map.evidence.strata)
+    session: np.ndarray | None = None  # per event: session code, None without sessions
 
     @property
     def n_groups(self) -> int:
@@ -66,6 +73,19 @@ class Log:
     @property
     def n_stages(self) -> int:
         return len(self.stages)
+
+    @property
+    def n_labels(self) -> int:
+        """Touchpoint labels (at least 1, so that cell arithmetic never divides by 0)."""
+        return max(len(self.touchpoint_labels), 1)
+
+    def session_order(self) -> np.ndarray:
+        """The order that sorts events by session and time (sessions need not be contiguous
+        in customer-time order when a session_id column names them)."""
+        if self.session is None:
+            msg = "the study has no sessions"
+            raise CJResearchError(msg)
+        return np.lexsort((np.arange(len(self.session)), self.time, self.session))
 
     def group_sum(self, values: np.ndarray, customers: np.ndarray | None = None) -> np.ndarray:
         """Sum of per-row ``values`` by group (row 0 "all"); rows are customers or the given
@@ -109,8 +129,13 @@ def prepare(
     *,
     stages: Sequence[str],
     personas: pd.DataFrame | None,
+    controls: Sequence[str] = (),
+    session_gap_minutes: float | None = None,
 ) -> Log:
-    """The events, customers and personas checked and coded once (see :class:`Log`)."""
+    """The events, customers and personas checked and coded once (see :class:`Log`).
+
+    ``controls`` are the customers' columns pain points are adjusted for; sessions come from
+    the events' ``session_id`` or, without one, from ``session_gap_minutes``."""
     require_columns(events, ("customer_id", "timestamp", "touchpoint", "stage"), "events")
     require_columns(customers, ("customer_id", "churned"), "customers")
     stages = check_stages(stages)
@@ -144,6 +169,10 @@ def prepare(
         )
         if channel is not None:
             channel = channel[order]
+    session_id = None
+    if "session_id" in events.columns:
+        session_id = events["session_id"] if order is None else events["session_id"].iloc[order]
+    session = session_codes(customer, time, session_id, gap_minutes=session_gap_minutes)
 
     n_customers, n_stages = len(ids), len(stages)
     cell = customer * n_stages + stage
@@ -168,6 +197,9 @@ def prepare(
         first=first.reshape(n_customers, n_stages),
         last=last.reshape(n_customers, n_stages),
         reached=reached,
+        time=time,
+        stratum=strata(customers.reset_index(drop=True), group, tuple(controls)),
+        session=session,
     )
 
 

@@ -21,6 +21,29 @@ churn_ci_high``: the most common paths, a path being the stages in the order a c
 first reached them (``"awareness > purchase > usage"``). Paths of fewer than
 ``min_group_size`` customers are left out: a rare path describes a few identifiable people.
 
+The ``funnel`` counts stages reached in any order over the whole observation; the ordered
+tables below count what happened *in order*:
+
+``ordered_funnel``: ``persona, unit, step, stage, n_units, share, conversion,
+median_minutes_from_previous, n_customers, suppressed``. For each ``unit`` (``customers``;
+also ``sessions`` in a study with sessions), the units that reached the stages in the study's
+order: step 1 is an event at the first stage, step k an event at stage k after the event that
+matched step k - 1 (events in time order; a unit that skips a stage stops there). ``share`` is
+of the group's units, ``conversion`` of the previous step's, ``median_minutes_from_previous``
+the median time between the two matched events, ``n_customers`` the customers behind the
+units (figures of fewer than ``min_group_size`` customers are suppressed).
+
+``step_conversion`` (studies with sessions only): ``persona, from_stage, from_touchpoint,
+to_stage, to_touchpoint, n_occurrences, n_converted, conversion, baseline, lift, lift_ci_low,
+lift_ci_high, median_minutes, n_customers``. "A then B": of the ``n_occurrences`` events A
+(a touchpoint at a stage), ``n_converted`` were followed by B within the next ``within_steps``
+events of the same session (``[sessions] within_steps``, default 10) and, when
+``[sessions] within_minutes`` is set, within that many minutes. ``baseline`` is the same
+share over every other event of the group, ``lift = conversion / baseline`` with its Katz
+95% interval (events of one session are not independent: read the interval as a guide),
+``median_minutes`` the median time from A to the first such B. Pairs done by fewer than
+``min_group_size`` customers are left out.
+
 :func:`transitions` and :func:`funnel` compute one table each from the event log;
 :func:`transition_table`, :func:`funnel_table` and :func:`variant_table` compute them from the
 prepared log, for these and for :func:`cjresearch.analysis.journey_map.build_map`.
@@ -34,13 +57,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cjresearch.analysis.intervals import wilson_intervals
+from cjresearch.analysis.intervals import risk_ratio, wilson_intervals
 from cjresearch.analysis.journey_map._log import Log, empty_frame, prepare, ratio
 from cjresearch.analysis.privacy import suppress
 from cjresearch.analysis.settings import Settings
 from cjresearch.errors import CJResearchError
 
-__all__ = ["TRANSITION_COLUMNS", "funnel", "transitions"]
+__all__ = [
+    "ORDERED_FUNNEL_COLUMNS",
+    "STEP_CONVERSION_COLUMNS",
+    "TRANSITION_COLUMNS",
+    "funnel",
+    "transitions",
+]
 
 # Largest (from, to) pair space counted with bincount rather than a sort.
 _DIRECT_PAIRS = 20_000_000
@@ -320,3 +349,241 @@ def funnel(
     settings = Settings.resolve(settings, **options)
     log = prepare(events, customers, stages=settings.require_stages(), personas=personas)
     return funnel_table(log, settings.min_group_size)
+
+
+#: The columns of ``ordered_funnel.csv``.
+ORDERED_FUNNEL_COLUMNS: tuple[str, ...] = (
+    "persona",
+    "unit",
+    "step",
+    "stage",
+    "n_units",
+    "share",
+    "conversion",
+    "median_minutes_from_previous",
+    "n_customers",
+    "suppressed",
+)
+
+#: The columns of ``step_conversion.csv``.
+STEP_CONVERSION_COLUMNS: tuple[str, ...] = (
+    "persona",
+    "from_stage",
+    "from_touchpoint",
+    "to_stage",
+    "to_touchpoint",
+    "n_occurrences",
+    "n_converted",
+    "conversion",
+    "baseline",
+    "lift",
+    "lift_ci_low",
+    "lift_ci_high",
+    "median_minutes",
+    "n_customers",
+)
+
+
+def _ordered_matches(
+    stage: np.ndarray, unit: np.ndarray, start: np.ndarray, n_stages: int
+) -> np.ndarray:
+    """(units, stages): the event index where each unit reached each stage in order (the first
+    event of stage k after the match of stage k - 1; -1 when it never did). ``stage`` and
+    ``unit`` are per event, sorted by unit and time; ``start`` is each unit's first index."""
+    n_units = len(start)
+    matched = np.full((n_units, n_stages), -1, dtype=np.int64)
+    previous = start - 1  # "before the unit's first event"
+    alive = start >= 0
+    for k in range(n_stages):
+        at = np.flatnonzero(stage == k)
+        candidate = np.full(n_units, -1, dtype=np.int64)
+        if len(at):
+            j = np.searchsorted(at, previous, side="right")
+            inside = alive & (j < len(at))
+            candidate[inside] = at[j[inside]]
+        found = candidate >= 0
+        found[found] = unit[candidate[found]] == np.flatnonzero(found)
+        matched[found, k] = candidate[found]
+        alive = found
+        previous = np.where(found, candidate, previous)
+    return matched
+
+
+def _funnel_rows(
+    log: Log,
+    unit_name: str,
+    stage: np.ndarray,
+    unit: np.ndarray,
+    time: np.ndarray,
+    owner: np.ndarray,
+) -> pd.DataFrame:
+    """One unit kind's ordered funnel per group (``owner``: each unit's customer)."""
+    n_units = len(owner)  # every unit, with events or not (customers without any)
+    start = np.full(n_units, -1, dtype=np.int64)
+    first = np.flatnonzero(np.r_[True, unit[1:] != unit[:-1]]) if len(unit) else np.array([], int)
+    start[unit[first]] = first
+    matched = _ordered_matches(stage, unit, start, log.n_stages)
+    reached = matched >= 0
+    totals = log.group_cells(np.zeros(n_units, dtype=np.int64), 1, owner)[:, 0]
+    rows: list[dict[str, object]] = []
+    for k in range(log.n_stages):
+        counts = log.group_cells(reached[:, k].astype(np.int64), 2, owner)[:, 1]
+        customers = np.unique(owner[reached[:, k]])
+        n_customers = log.group_cells(np.zeros(len(customers), dtype=np.int64), 1, customers)[:, 0]
+        minutes = np.full(log.n_groups, np.nan)
+        if k:
+            both = reached[:, k]
+            gap = (time[matched[both, k]] - time[matched[both, k - 1]]) / 6e10
+            frame = pd.DataFrame({"g": log.group[owner[both]], "m": gap})
+            if len(frame):
+                minutes[0] = frame["m"].median()
+                per = frame[frame["g"] > 0].groupby("g")["m"].median()
+                minutes[per.index.to_numpy()] = per.to_numpy()
+        previous: np.ndarray = counts if not k else np.asarray(rows[-1]["n_units"])
+        rows.append(
+            {
+                "step": k + 1,
+                "stage": log.stages[k],
+                "n_units": counts,
+                "share": ratio(counts, totals),
+                "conversion": ratio(counts, previous) if k else np.full(log.n_groups, np.nan),
+                "median_minutes_from_previous": minutes,
+                "n_customers": n_customers,
+            }
+        )
+    return pd.DataFrame(
+        {
+            "persona": np.tile(log.labels, len(rows)),
+            "unit": unit_name,
+            **{
+                key: np.concatenate([np.asarray(r[key]) for r in rows])
+                if key not in ("step", "stage")
+                else np.repeat([r[key] for r in rows], log.n_groups)
+                for key in rows[0]
+            },
+        }
+    )
+
+
+def ordered_funnel_table(log: Log, min_group_size: int) -> pd.DataFrame:
+    """The ``ordered_funnel`` table: units (customers, and sessions when the study has them)
+    that reached the stages in the study's order, each after the previous one."""
+    parts = [
+        _funnel_rows(log, "customers", log.stage, log.customer, log.time, np.arange(len(log.ids)))
+    ]
+    if log.session is not None and len(log.session):
+        order = log.session_order()
+        session = log.session[order]
+        owner = np.zeros(int(session.max()) + 1, dtype=np.int64)
+        owner[session] = log.customer[order]
+        parts.append(
+            _funnel_rows(log, "sessions", log.stage[order], session, log.time[order], owner)
+        )
+    frame = pd.concat(parts, ignore_index=True)
+    order_of = {label: i for i, label in enumerate(log.labels)}
+    frame = frame.sort_values(
+        ["unit", "persona", "step"],
+        key=lambda c: c.map(order_of) if c.name == "persona" else c,
+        kind="stable",
+    ).reset_index(drop=True)
+    frame["persona"] = pd.array(frame["persona"], dtype="str")
+    frame["unit"] = pd.array(frame["unit"], dtype="str")
+    frame["stage"] = pd.Categorical(
+        frame["stage"], dtype=pd.CategoricalDtype(log.stages, ordered=True)
+    )
+    frame["step"] = frame["step"].astype(np.int64)
+    frame = suppress(
+        frame,
+        min_group_size=min_group_size,
+        count_col="n_customers",
+        columns=["n_units", "share", "conversion", "median_minutes_from_previous", "n_customers"],
+        complementary_by=log.complementary(["unit", "stage"]),
+    )
+    return frame[list(ORDERED_FUNNEL_COLUMNS)]
+
+
+def step_conversion_table(
+    log: Log, min_group_size: int, *, within_steps: int, within_minutes: float | None
+) -> pd.DataFrame:
+    """The ``step_conversion`` table: within sessions, how often touchpoint A is followed by
+    touchpoint B within ``within_steps`` events (and ``within_minutes``, when set), against
+    how often any other event is (empty without sessions)."""
+    if log.session is None or len(log.session) < 2:
+        return empty_frame(STEP_CONVERSION_COLUMNS)
+    order = log.session_order()
+    session, time = log.session[order], log.time[order]
+    node = log.stage[order] * log.n_labels + log.touchpoint[order]
+    customer = log.customer[order]
+    n_nodes = log.n_stages * log.n_labels
+    starts, targets, gaps = [], [], []
+    for d in range(1, within_steps + 1):
+        i = np.arange(len(node) - d)
+        ok = session[i + d] == session[i]
+        if within_minutes is not None:
+            ok &= (time[i + d] - time[i]) <= within_minutes * 6e10
+        i = i[ok & (node[i + d] != node[i])]
+        starts.append(i)
+        targets.append(node[i + d])
+        gaps.append((time[i + d] - time[i]) / 6e10)
+    start, target, gap = np.concatenate(starts), np.concatenate(targets), np.concatenate(gaps)
+    # each occurrence counts a target once, timed by its first appearance
+    key = start * n_nodes + target
+    first = np.lexsort((gap, key))
+    keep = first[np.r_[True, key[first][1:] != key[first][:-1]]]
+    start, target, gap = start[keep], target[keep], gap[keep]
+    pair = node[start] * n_nodes + target
+    occurring, pair_code = np.unique(pair, return_inverse=True)
+    n_pairs = len(occurring)
+    if not n_pairs:
+        return empty_frame(STEP_CONVERSION_COLUMNS)
+    converted = log.group_cells(pair_code, n_pairs, customer[start]).astype(np.float64)
+    occurrences = log.group_cells(node, n_nodes, customer).astype(np.float64)
+    n_events = occurrences.sum(axis=1)
+    a_node, b_node = occurring // n_nodes, occurring % n_nodes
+    into_b = np.zeros((log.n_groups, n_nodes))
+    for group in range(log.n_groups):
+        np.add.at(into_b[group], b_node, converted[group])
+    distinct = np.unique(customer[start] * n_pairs + pair_code)
+    n_customers = log.group_cells(distinct % n_pairs, n_pairs, distinct // n_pairs)
+    g, p = np.nonzero(n_customers >= min_group_size)
+    n1 = occurrences[g, a_node[p]]
+    a = converted[g, p]
+    n0 = n_events[g] - n1
+    c = into_b[g, b_node[p]] - a
+    lift, low, high = risk_ratio(a, n1, c, n0)
+    timing = pd.DataFrame({"key": pair_code, "group": log.group[customer[start]], "m": gap})
+    overall = timing.groupby("key")["m"].median()
+    personas = timing[timing["group"] > 0].groupby(["group", "key"])["m"].median()
+    median = np.where(
+        g == 0,
+        overall.reindex(p).to_numpy(),
+        personas.reindex(pd.MultiIndex.from_arrays([g, p])).to_numpy(),
+    )
+    names = np.asarray(log.touchpoint_labels.astype(str), dtype=object)
+    dtype = pd.CategoricalDtype(log.stages, ordered=True)
+    frame = pd.DataFrame(
+        {
+            "persona": pd.array(np.asarray(log.labels, dtype=object)[g], dtype="str"),
+            "from_stage": pd.Categorical.from_codes(a_node[p] // log.n_labels, dtype=dtype),
+            "from_touchpoint": pd.array(names[a_node[p] % log.n_labels], dtype="str"),
+            "to_stage": pd.Categorical.from_codes(b_node[p] // log.n_labels, dtype=dtype),
+            "to_touchpoint": pd.array(names[b_node[p] % log.n_labels], dtype="str"),
+            "n_occurrences": n1.astype(np.int64),
+            "n_converted": a.astype(np.int64),
+            "conversion": ratio(a, n1),
+            "baseline": ratio(c, n0),
+            "lift": lift,
+            "lift_ci_low": low,
+            "lift_ci_high": high,
+            "median_minutes": median,
+            "n_customers": n_customers[g, p].astype(np.int64),
+        }
+    )
+    return frame.sort_values(
+        ["persona", "from_stage", "from_touchpoint", "lift"],
+        ascending=[True, True, True, False],
+        key=lambda c: (
+            c.map({label: i for i, label in enumerate(log.labels)}) if c.name == "persona" else c
+        ),
+        kind="stable",
+    ).reset_index(drop=True)[list(STEP_CONVERSION_COLUMNS)]

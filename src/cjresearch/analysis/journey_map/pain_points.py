@@ -3,47 +3,41 @@
 Groups, the label ``"all"``, suppression and column types are as described in
 :mod:`cjresearch.analysis.journey_map`; columns are listed in order.
 
-``pain_points``: ``persona, stage, touchpoint, n_customers, emotion_mean, churn_lift,
-lift_ci_low, lift_ci_high, drop_off, score, rank``, then ``n_comparison, churn_rate,
-churn_rate_comparison, emotion_gap, emotion_gap_ci_low, emotion_gap_ci_high,
-drop_off_comparison``. For each touchpoint at a stage, the customers who met it
-(``n_customers``) are compared with the persona's other customers at that stage
-(``n_comparison``):
-
-- ``emotion_mean``: their mean stage emotion at the stage; ``emotion_gap`` = that minus the
-  comparison group's, with a Welch 95% interval;
-- ``churn_lift``: their churn rate over the comparison group's (a risk ratio), with a 95%
-  interval on the log scale (Katz; 0.5 added to every cell when one is empty);
-- ``drop_off``: share of them who reached no later stage of the study (missing at the last
-  stage); ``drop_off_comparison`` likewise for the comparison group.
-
-The **score** is the mean of three terms, each in [0, 1] and counting only what lies beyond
-chance::
-
-    emotion term = clip(-emotion_gap_ci_high, 0, 1)     # worse emotion, the interval's near end
-    churn term   = clip(log(lift_ci_low), 0, 1)          # higher churn, the interval's near end
-    drop term    = clip(drop_off - drop_off_comparison, 0, 1)
-    score        = (emotion term + churn term + drop term) / 3
-
-A term that cannot be computed (no emotion, a comparison group below ``min_group_size``,
-the last stage) counts 0. Touchpoints met by fewer than ``min_group_size`` customers of the
-persona are not ranked (no row). ``rank`` is 1 for the highest score within each persona
-(ties broken by ``n_customers``). All of it is association: a touchpoint that scores high
-goes together with low emotion and churn, it is not shown to cause them.
+``pain_points``: one row per group and touchpoint met at a stage by at least
+``min_group_size`` of the group's customers, whether or not it is a pain point; the rule that
+decides, the evidence behind it and every column are defined once in
+:mod:`cjresearch.analysis.journey_map.evidence` (the explorer uses the same rule). In short:
+the customers who met the touchpoint are compared with the group's other customers at the
+stage on churn, drop-off (censored at the end of observation), their own emotion about the
+touchpoint and, in studies with sessions, session conversion; each comparison is adjusted
+for persona and the study's controls and pooled across touchpoints; a touchpoint is a pain
+point (``is_pain_point``) only when at least one of them shows harm beyond chance
+(``evidence`` names which), and only pain points get a ``score`` above 0 and a ``rank``.
+Columns: :data:`PAIN_POINT_COLUMNS` (``persona, stage, touchpoint, n_customers,
+emotion_mean, churn_lift, lift_ci_low, lift_ci_high, drop_off, score, rank`` as in earlier
+releases; ``emotion_mean`` is now the touchpoint's own emotion, missing when it has none).
 
 ``opportunities``: ``persona, stage, touchpoint, source, n_customers, reach, effect,
-effect_ci_low, effect_ci_high, score, rank, reason``; ranked by ``score = reach x effect``
-within each persona. With an ``emotion_churn`` table (from the statistics step: one row per
-persona and stage with ``odds_ratio, ci_low, ci_high`` per ``unit_size`` of emotion and
-``finding``), each stage that is a ``finding`` there (its association survives the one family
-of tests and the joint model) and whose interval lies below 1 is an opportunity
-(``source="emotion_churn"``): ``effect
-= 1 - odds_ratio`` (lower odds of churn per ``unit_size`` better emotion), ``reach`` the share
-of the persona reaching the stage, ``touchpoint`` missing. Without it, each pain point whose
-lift interval lies above 1 is one (``source="pain_points"``): ``effect = churn_rate -
-churn_rate_comparison`` (risk difference, Wald interval) and ``reach`` the share of the
-persona meeting the touchpoint, so the score is the excess churn per customer of the persona
-that goes with it. ``reason`` says so in plain, associational words.
+effect_ci_low, effect_ci_high, score, rank, reason``, then ``churn_rate,
+churn_rate_comparison, n_comparison``. Two kinds, ranked together within each group by
+``score = reach x effect``, the churners per customer of the group that go with it:
+
+- touchpoint level (``source = "pain_points"``): every pain point with churn among its
+  evidence. ``reach`` is the share of the group that met it, ``churn_rate`` /
+  ``churn_rate_comparison`` the churn pair (with / without it at the stage, ``n_customers``
+  / ``n_comparison`` customers) and ``effect = churn_rate x (1 - 1 / lift)`` with the
+  adjusted and pooled churn lift (``churn_lift_shrunk``; its interval gives the effect's):
+  the share of the touchpoint's customers whose churn goes beyond what their persona and
+  controls predict;
+- stage level (``source = "emotion_churn"``, ``touchpoint`` missing): every row of the
+  statistics step's ``emotion_churn`` table whose ``finding`` is True (it survived that
+  step's correction for many tests) with an odds ratio below 1. ``reach`` is the share of
+  the group reaching the stage; with ``p`` its churn rate and ``OR`` the odds ratio per
+  ``unit_size`` of emotion, ``effect = p - p OR / (1 - p + p OR)``, the drop in churn
+  that goes with feeling one step better there (intervals from the odds ratio's).
+
+When the statistics give no finding (or no table), the touchpoint-level opportunities are
+the whole table. ``reason`` says each in plain, associational words.
 
 ``verbatims``: ``persona, stage, touchpoint, pain_rank, kind, text, text_emotion, n_texts``:
 for each of the first ``max_pain_points`` pain points of each persona, up to three feedback
@@ -54,7 +48,8 @@ one (``kind="most negative"``, lowest ``text_emotion``) and the most typical one
 written, with the study's lexicon setting (``cx_lexicon``,
 :func:`cjresearch.analysis.emotion.score_texts`). Only pools of at least ``min_group_size``
 customers' comments are quoted from (``n_texts``); the rule is
-:mod:`cjresearch.analysis.verbatims`.
+:mod:`cjresearch.analysis.verbatims`. A touchpoint that is not a pain point is never quoted
+as one.
 
 :func:`pain_point_table`, :func:`opportunity_table` and :func:`verbatim_table` compute the
 tables from the prepared log for :func:`cjresearch.analysis.journey_map.build_map`.
@@ -62,7 +57,6 @@ tables from the prepared log for :func:`cjresearch.analysis.journey_map.build_ma
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -71,36 +65,14 @@ import pandas as pd
 
 from cjresearch._checks import require_columns
 from cjresearch.analysis._codes import codes
-from cjresearch.analysis.intervals import Z95, risk_ratio, t_interval, welch_interval
-from cjresearch.analysis.journey_map._log import Log, empty_frame, ratio
+from cjresearch.analysis.journey_map._log import Log, empty_frame
+from cjresearch.analysis.journey_map._pain_sums import pain_sums
+from cjresearch.analysis.journey_map.evidence import PAIN_POINT_COLUMNS, pain_table
 from cjresearch.analysis.settings import Settings
 from cjresearch.analysis.verbatims import comment_pool, n_quotable, pick, scored
 from cjresearch.data.schema import ALL
 
 __all__ = ["EMOTION_CHURN_COLUMNS", "OPPORTUNITY_COLUMNS", "PAIN_POINT_COLUMNS"]
-
-
-#: The columns of ``pain_points.csv``.
-PAIN_POINT_COLUMNS: tuple[str, ...] = (
-    "persona",
-    "stage",
-    "touchpoint",
-    "n_customers",
-    "emotion_mean",
-    "churn_lift",
-    "lift_ci_low",
-    "lift_ci_high",
-    "drop_off",
-    "score",
-    "rank",
-    "n_comparison",
-    "churn_rate",
-    "churn_rate_comparison",
-    "emotion_gap",
-    "emotion_gap_ci_low",
-    "emotion_gap_ci_high",
-    "drop_off_comparison",
-)
 
 
 #: The columns of ``opportunities.csv``.
@@ -117,10 +89,14 @@ OPPORTUNITY_COLUMNS: tuple[str, ...] = (
     "score",
     "rank",
     "reason",
+    "churn_rate",
+    "churn_rate_comparison",
+    "n_comparison",
 )
 
 
-#: The columns an ``emotion_churn`` table must have (the statistics step's output).
+#: The columns an ``emotion_churn`` table must have (the statistics step's output); only its
+#: rows whose ``finding`` column is True become opportunities.
 EMOTION_CHURN_COLUMNS: tuple[str, ...] = (
     "persona",
     "stage",
@@ -145,135 +121,45 @@ _VERBATIM_COLUMNS = (
 )
 
 
+def own_emotion(
+    log: Log, observations: pd.DataFrame | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (customer, touchpoint cell) pairs with emotion observations tied to the
+    touchpoint at a stage, and each one's mean (a cell is ``stage * n_labels + touchpoint``)."""
+    empty = np.array([], dtype=np.int64)
+    if observations is None or observations.empty:
+        return empty, empty, np.array([], dtype=np.float64)
+    require_columns(observations, ("customer_id", "stage", "touchpoint", "emotion"), "observations")
+    n_inner = log.n_stages * log.n_labels
+    customer = codes(observations["customer_id"], log.ids)
+    stage = codes(observations["stage"], pd.Index(log.stages))
+    touchpoint = codes(observations["touchpoint"], log.touchpoint_labels)
+    emotion = observations["emotion"].to_numpy(dtype=np.float64, na_value=np.nan)
+    keep = (customer >= 0) & (stage >= 0) & (touchpoint >= 0) & np.isfinite(emotion)
+    key = customer[keep] * n_inner + stage[keep] * log.n_labels + touchpoint[keep]
+    per_customer = pd.Series(emotion[keep]).groupby(key).mean()
+    keys = per_customer.index.to_numpy(dtype=np.int64)
+    return keys // n_inner, keys % n_inner, per_customer.to_numpy(dtype=np.float64)
+
+
 def pain_point_table(
-    log: Log, emotion: np.ndarray, tp_cells: tuple[np.ndarray, np.ndarray], min_group_size: int
+    log: Log,
+    emotion: np.ndarray,
+    tp_cells: tuple[np.ndarray, np.ndarray],
+    own: tuple[np.ndarray, np.ndarray, np.ndarray],
+    settings: Settings,
 ) -> pd.DataFrame:
-    """The ``pain_points`` table: every touchpoint met at a stage by enough customers, scored."""
-    with_, at_stage = _sums(log, emotion, tp_cells)
-    n_labels = max(len(log.touchpoint_labels), 1)
-    n_with, churn_with, drop_with = with_["n"], with_["churned"], with_["dropped"]
-    e_n_with, e_sum_with, e_sq_with = with_["e_n"], with_["e_sum"], with_["e_sq"]
-    n_stage, churn_stage, drop_stage = at_stage["n"], at_stage["churned"], at_stage["dropped"]
-    e_n_stage, e_sum_stage, e_sq_stage = at_stage["e_n"], at_stage["e_sum"], at_stage["e_sq"]
-
-    g, inner = np.nonzero(n_with >= min_group_size)
-    s = inner // n_labels
-    t = inner % n_labels
-    n1 = n_with[g, inner]
-    a = churn_with[g, inner]
-    n0 = n_stage[g, s] - n1
-    c = churn_stage[g, s] - a
-    comparable = n0 >= min_group_size
-    lift, lift_low, lift_high = risk_ratio(a, n1, c, n0)
-    lift, lift_low, lift_high = (
-        np.where(comparable, x, np.nan) for x in (lift, lift_low, lift_high)
+    """The ``pain_points`` table: every touchpoint met at a stage by enough customers, judged by
+    the rule of :mod:`cjresearch.analysis.journey_map.evidence`."""
+    goal = None if settings.session_goal is None else log.stages.index(settings.session_goal)
+    sums = pain_sums(log, emotion, tp_cells, own, goal=goal, min_group_size=settings.min_group_size)
+    return pain_table(
+        sums,
+        min_group_size=settings.min_group_size,
+        alpha=settings.alpha,
+        seed=settings.seed,
+        group_order=log.labels,
     )
-    p1 = a / n1
-    p0 = np.where(comparable, ratio(c, n0), np.nan)
-
-    en1 = e_n_with[g, inner]
-    en0 = e_n_stage[g, s] - en1
-    m1, _, _, v1 = t_interval(e_sum_with[g, inner], e_sq_with[g, inner], en1)
-    m0, _, _, v0 = t_interval(
-        e_sum_stage[g, s] - e_sum_with[g, inner], e_sq_stage[g, s] - e_sq_with[g, inner], en0
-    )
-    gap, gap_low, gap_high = welch_interval(m1, v1, en1, m0, v0, en0)
-    usable = (en1 >= min_group_size) & (en0 >= min_group_size)
-    gap, gap_low, gap_high = (np.where(usable, x, np.nan) for x in (gap, gap_low, gap_high))
-    m1 = np.where(en1 >= min_group_size, m1, np.nan)
-
-    last = s == log.n_stages - 1
-    drop1 = np.where(last, np.nan, drop_with[g, inner] / n1)
-    drop0 = np.where(last | ~comparable, np.nan, ratio(drop_stage[g, s] - drop_with[g, inner], n0))
-
-    emotion_term = np.clip(np.nan_to_num(-gap_high, nan=0.0), 0, 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        churn_term = np.clip(np.nan_to_num(np.log(lift_low), nan=0.0, neginf=0.0), 0, 1)
-    drop_term = np.clip(np.nan_to_num(drop1 - drop0, nan=0.0), 0, 1)
-    score = (emotion_term + churn_term + drop_term) / 3
-
-    dtype = pd.CategoricalDtype(log.stages, ordered=True)
-    names = np.asarray(log.touchpoint_labels.astype(str), dtype=object)
-    frame = pd.DataFrame(
-        {
-            "persona": pd.array(np.asarray(log.labels, dtype=object)[g], dtype="str"),
-            "_group": g,
-            "stage": pd.Categorical.from_codes(s, dtype=dtype),
-            "touchpoint": pd.array(names[t] if len(names) else [], dtype="str"),
-            "n_customers": n1.astype(np.int64),
-            "emotion_mean": m1,
-            "churn_lift": lift,
-            "lift_ci_low": lift_low,
-            "lift_ci_high": lift_high,
-            "drop_off": drop1,
-            "score": score,
-            "rank": 0,
-            "n_comparison": np.where(comparable, n0, np.nan),
-            "churn_rate": p1,
-            "churn_rate_comparison": p0,
-            "emotion_gap": gap,
-            "emotion_gap_ci_low": gap_low,
-            "emotion_gap_ci_high": gap_high,
-            "drop_off_comparison": drop0,
-        }
-    )
-    frame = frame.sort_values(
-        ["_group", "score", "n_customers", "stage", "touchpoint"],
-        ascending=[True, False, False, True, True],
-        kind="stable",
-    )
-    frame["rank"] = frame.groupby("_group").cumcount().astype(np.int64) + 1
-    return frame.drop(columns="_group").reset_index(drop=True)[list(PAIN_POINT_COLUMNS)]
-
-
-def _sums(
-    log: Log, emotion: np.ndarray, tp_cells: tuple[np.ndarray, np.ndarray]
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Per group and touchpoint cell, and per group and stage: customers (``n``), churned,
-    dropped off (reached no later stage), and the count, sum and sum of squares of their stage
-    emotion (``e_n``, ``e_sum``, ``e_sq``)."""
-    customers, cells = tp_cells
-    n_labels = max(len(log.touchpoint_labels), 1)
-    n_inner = log.n_stages * n_labels
-    stage_of_cell = cells // n_labels
-    reached = log.reached.astype(np.float64)
-    furthest = np.where(
-        log.reached.any(axis=1),
-        log.n_stages - 1 - np.argmax(log.reached[:, ::-1], axis=1),
-        -1,
-    )
-
-    def per_cell(weights: np.ndarray) -> np.ndarray:
-        return log.group_cells(cells, n_inner, customers, weights=weights)
-
-    def per_stage(matrix: np.ndarray) -> np.ndarray:
-        return np.stack([log.group_sum(matrix[:, s]) for s in range(log.n_stages)], axis=1)
-
-    churned = log.churned.astype(np.float64)
-    emo = emotion[customers, stage_of_cell]
-    has = np.isfinite(emo)
-    e_val = np.where(has, emo, 0.0)
-    with_ = {
-        "n": per_cell(np.ones(len(customers))),
-        "churned": per_cell(churned[customers]),
-        "e_n": per_cell(has.astype(float)),
-        "e_sum": per_cell(e_val),
-        "e_sq": per_cell(e_val**2),
-        "dropped": per_cell((furthest[customers] == stage_of_cell).astype(float)),
-    }
-    has_stage = np.isfinite(emotion) & log.reached
-    s_val = np.where(has_stage, emotion, 0.0)
-    at_stage = {
-        "n": per_stage(reached),
-        "churned": per_stage(reached * churned[:, None]),
-        "e_n": per_stage(has_stage.astype(float)),
-        "e_sum": per_stage(s_val),
-        "e_sq": per_stage(s_val**2),
-        "dropped": per_stage(
-            reached * (furthest[:, None] == np.arange(log.n_stages)[None, :]).astype(float)
-        ),
-    }
-    return with_, at_stage
 
 
 def opportunity_table(
@@ -283,89 +169,136 @@ def opportunity_table(
     n_persona: Mapping[str, float],
     emotion_churn: pd.DataFrame | None,
     min_group_size: int,
-) -> pd.DataFrame:
-    """The ``opportunities`` table, from the ``emotion_churn`` table when given, else from the pain
-    points."""
-    rows: list[dict[str, Any]] = []
+) -> tuple[pd.DataFrame, list[str]]:
+    """The ``opportunities`` table (touchpoint and stage level, ranked together) and notes."""
+    notes: list[str] = []
+    rows = _touchpoint_opportunities(pain_points, n_persona)
     if emotion_churn is not None:
         require_columns(emotion_churn, EMOTION_CHURN_COLUMNS, "emotion_churn")
-        reach = journey_map.set_index(["persona", journey_map["stage"].astype(str)])["reach"]
-        for rec in emotion_churn.to_dict("records"):
-            persona, stage = str(rec["persona"]), str(rec["stage"])
-            odds, low, high = (float(rec[k]) for k in ("odds_ratio", "ci_low", "ci_high"))
-            n = float(rec["n_customers"])
-            r = reach.get((persona, stage), np.nan)
-            found = not pd.isna(rec["finding"]) and bool(rec["finding"])
-            if not (found and n >= min_group_size and np.isfinite(r) and high < 1 and odds < 1):
-                continue
-            unit = float(rec["unit_size"])
-            rows.append(
-                {
-                    "persona": persona,
-                    "stage": stage,
-                    "touchpoint": None,
-                    "source": "emotion_churn",
-                    "n_customers": n,
-                    "reach": r,
-                    "effect": 1 - odds,
-                    "effect_ci_low": 1 - high,
-                    "effect_ci_high": 1 - low,
-                    "score": r * (1 - odds),
-                    "reason": (
-                        f"{_share(r)} of {_who(persona)} reach {stage}. There, customers who "
-                        f"feel {unit:g} better on the emotion scale have {_share(1 - odds)} "
-                        f"lower odds of churning (odds ratio {odds:.2f}, 95% CI {low:.2f} to "
-                        f"{high:.2f}, n = {int(n):,}). This is an association, not a proven "
-                        f"cause: improving how {stage} feels is worth testing."
-                    ),
-                }
+        if "finding" not in emotion_churn.columns:
+            notes.append(
+                "the emotion -> churn table has no 'finding' column, so no stage is an "
+                "opportunity; the opportunities are touchpoints"
             )
-    else:
-        useful = pain_points[pain_points["lift_ci_low"] > 1]
-        for rec in useful.to_dict("records"):
-            persona, stage, touchpoint = rec["persona"], str(rec["stage"]), rec["touchpoint"]
-            n1, n0 = float(rec["n_customers"]), float(rec["n_comparison"])
-            p1, p0 = float(rec["churn_rate"]), float(rec["churn_rate_comparison"])
-            total = n_persona.get(persona, np.nan)
-            r = n1 / total if total and np.isfinite(total) else np.nan
-            diff = p1 - p0
-            se = math.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
-            rows.append(
-                {
-                    "persona": persona,
-                    "stage": stage,
-                    "touchpoint": touchpoint,
-                    "source": "pain_points",
-                    "n_customers": n1,
-                    "reach": r,
-                    "effect": diff,
-                    "effect_ci_low": diff - Z95 * se,
-                    "effect_ci_high": diff + Z95 * se,
-                    "score": r * diff,
-                    "reason": (
-                        f"{int(n1):,} customers ({_share(r)} of {_who(persona)}) met "
-                        f"{touchpoint} at {stage}; {_share(p1)} of them churned against "
-                        f"{_share(p0)} of the others at {stage} (churn {rec['churn_lift']:.2f} "
-                        f"times as high, 95% CI {rec['lift_ci_low']:.2f} to "
-                        f"{rec['lift_ci_high']:.2f}). That is about {100 * r * diff:.1f} more "
-                        f"churners per 100 customers going together with {touchpoint}; an "
-                        f"association, not a proven cause, so fixing it is worth testing."
-                    ),
-                }
-            )
+        else:
+            rows += _stage_opportunities(journey_map, emotion_churn, min_group_size)
     if not rows:
-        return empty_frame(OPPORTUNITY_COLUMNS).astype(
-            {c: "str" for c in ("persona", "stage", "touchpoint", "source", "reason")}
-        )
+        return _no_opportunities(), notes
     frame = pd.DataFrame(rows)
     order = {label: i for i, label in enumerate(labels)}
     frame["_group"] = frame["persona"].map(order)
-    frame = frame.sort_values(["_group", "score"], ascending=[True, False], kind="stable")
+    frame = frame.sort_values(
+        ["_group", "score", "n_customers"], ascending=[True, False, False], kind="stable"
+    )
     frame["rank"] = frame.groupby("persona").cumcount().astype(np.int64) + 1
     for column in ("persona", "stage", "touchpoint", "source", "reason"):
         frame[column] = pd.array(frame[column].to_numpy(dtype=object), dtype="str")
     frame["n_customers"] = frame["n_customers"].astype(np.int64)
-    return frame.reset_index(drop=True)[list(OPPORTUNITY_COLUMNS)]
+    return frame.reset_index(drop=True)[list(OPPORTUNITY_COLUMNS)], notes
+
+
+def _no_opportunities() -> pd.DataFrame:
+    return empty_frame(OPPORTUNITY_COLUMNS).astype(
+        {c: "str" for c in ("persona", "stage", "touchpoint", "source", "reason")}
+    )
+
+
+def _touchpoint_opportunities(
+    pain_points: pd.DataFrame, n_persona: Mapping[str, float]
+) -> list[dict[str, Any]]:
+    """Pain points with churn among their evidence, sized by their excess churn."""
+    rows: list[dict[str, Any]] = []
+    churn = pain_points["is_pain_point"] & pain_points["evidence"].str.contains("churn")
+    for rec in pain_points[churn.fillna(False)].to_dict("records"):
+        persona, stage, touchpoint = rec["persona"], str(rec["stage"]), rec["touchpoint"]
+        n1, n0 = float(rec["n_customers"]), float(rec["n_comparison"])
+        p1, p0 = float(rec["churn_rate"]), float(rec["churn_rate_comparison"])
+        total = n_persona.get(persona, np.nan)
+        reach = n1 / total if total and np.isfinite(total) else np.nan
+        lift = float(rec["churn_lift_shrunk"])
+        low, high = float(rec["churn_lift_shrunk_ci_low"]), float(rec["churn_lift_shrunk_ci_high"])
+        effect = p1 * (1 - 1 / lift)
+        rows.append(
+            {
+                "persona": persona,
+                "stage": stage,
+                "touchpoint": touchpoint,
+                "source": "pain_points",
+                "n_customers": n1,
+                "reach": reach,
+                "effect": effect,
+                "effect_ci_low": p1 * (1 - 1 / low),
+                "effect_ci_high": p1 * (1 - 1 / high),
+                "score": reach * effect,
+                "churn_rate": p1,
+                "churn_rate_comparison": p0,
+                "n_comparison": n0,
+                "reason": (
+                    f"{int(n1):,} customers ({_share(reach)} of {_who(persona)}) met "
+                    f"{touchpoint} at {stage}; {_share(p1)} of them churned against "
+                    f"{_share(p0)} of the {int(n0):,} others at {stage}. Adjusted for "
+                    f"persona and the study's controls, their churn was {lift:.2f} times "
+                    f"what customers like them had (95% interval {low:.2f} to {high:.2f}): "
+                    f"about {100 * reach * effect:.1f} more churners per 100 customers go "
+                    f"together with {touchpoint}. This is an association, not a proven "
+                    f"cause, so fixing it is worth testing."
+                ),
+            }
+        )
+    return rows
+
+
+def _stage_opportunities(
+    journey_map: pd.DataFrame, emotion_churn: pd.DataFrame, min_group_size: int
+) -> list[dict[str, Any]]:
+    """Stages whose emotion -> churn association is a finding of the statistics step."""
+    rows: list[dict[str, Any]] = []
+    at = journey_map.set_index(["persona", journey_map["stage"].astype(str)])
+    found = emotion_churn[emotion_churn["finding"].fillna(False).astype(bool)]
+    for rec in found.to_dict("records"):
+        persona, stage = str(rec["persona"]), str(rec["stage"])
+        odds, low, high = (float(rec[k]) for k in ("odds_ratio", "ci_low", "ci_high"))
+        n = float(rec["n_customers"])
+        if (persona, stage) not in at.index:
+            continue
+        reach = float(at.loc[(persona, stage), "reach"])
+        p = float(at.loc[(persona, stage), "churn_rate"])
+        if not (n >= min_group_size and np.isfinite(reach) and np.isfinite(p) and odds < 1):
+            continue
+
+        def fewer(ratio: float, p: float = p) -> float:
+            return p - p * ratio / (1 - p + p * ratio)
+
+        unit = float(rec["unit_size"])
+        effect = fewer(odds)
+        rows.append(
+            {
+                "persona": persona,
+                "stage": stage,
+                "touchpoint": None,
+                "source": "emotion_churn",
+                "n_customers": n,
+                "reach": reach,
+                "effect": effect,
+                "effect_ci_low": fewer(high),
+                "effect_ci_high": fewer(low),
+                "score": reach * effect,
+                "churn_rate": p,
+                "churn_rate_comparison": np.nan,
+                "n_comparison": np.nan,
+                "reason": (
+                    f"{_share(reach)} of {_who(persona)} reach {stage}, and {_share(p)} of "
+                    f"them churned. There, customers who felt {unit:g} better on the emotion "
+                    f"scale had {_share(1 - odds)} lower odds of churning (odds ratio "
+                    f"{odds:.2f}, 95% CI {low:.2f} to {high:.2f}, n = {int(n):,}; a finding "
+                    f"after correction for many tests): about {100 * reach * effect:.1f} "
+                    f"fewer churners per 100 customers would go with that. This is an "
+                    f"association, not a proven cause: improving how {stage} feels is worth "
+                    f"testing."
+                ),
+            }
+        )
+    return rows
 
 
 def _share(value: float) -> str:
@@ -411,7 +344,8 @@ def verbatim_table(
     # Without a touchpoint on the feedback row: the stage's comments of customers who met it.
     met = None if "touchpoint" in rows.columns else set(pd.unique(_met_keys(log)).tolist())
     parts = []
-    for rec in pain_points[pain_points["rank"] <= max_pain_points].to_dict("records"):
+    quoted = pain_points["is_pain_point"] & (pain_points["rank"] <= max_pain_points).fillna(False)
+    for rec in pain_points[quoted.astype(bool)].to_dict("records"):
         candidates = _pain_pool(log, pool, rec, met)
         n_texts = n_quotable(candidates["customer"], min_group_size=settings.min_group_size)
         if n_texts is None:

@@ -57,9 +57,16 @@ from cjresearch._checks import require_columns
 from cjresearch.analysis._codes import NS_PER_DAY, codes
 from cjresearch.analysis.intervals import t_interval, wilson_intervals
 from cjresearch.analysis.journey_map._log import Log, empty_frame, prepare, ratio
-from cjresearch.analysis.journey_map.flows import funnel_table, transition_table, variant_table
+from cjresearch.analysis.journey_map.flows import (
+    funnel_table,
+    ordered_funnel_table,
+    step_conversion_table,
+    transition_table,
+    variant_table,
+)
 from cjresearch.analysis.journey_map.pain_points import (
     opportunity_table,
+    own_emotion,
     pain_point_table,
     verbatim_table,
 )
@@ -297,27 +304,16 @@ def _label_table(
 
 
 def _touchpoint_emotion(
-    log: Log, observations: pd.DataFrame | None
+    log: Log, own: tuple[np.ndarray, np.ndarray, np.ndarray] | None
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """(groups, stages, touchpoints) sum of customer-mean emotion and customer counts."""
-    if observations is None:
+    if own is None:
         return None
-    require_columns(observations, ("customer_id", "stage", "touchpoint", "emotion"), "observations")
-    n_labels = max(len(log.touchpoint_labels), 1)
-    n_inner = log.n_stages * n_labels
-    customer = codes(observations["customer_id"], log.ids)
-    stage = codes(observations["stage"], pd.Index(log.stages))
-    touchpoint = codes(observations["touchpoint"], log.touchpoint_labels)
-    emotion = observations["emotion"].to_numpy(dtype=np.float64, na_value=np.nan)
-    keep = (customer >= 0) & (stage >= 0) & (touchpoint >= 0) & np.isfinite(emotion)
-    key = customer[keep] * n_inner + stage[keep] * n_labels + touchpoint[keep]
-    per_customer = pd.Series(emotion[keep]).groupby(key).mean()
-    keys = per_customer.index.to_numpy()
-    total = log.group_cells(
-        keys % n_inner, n_inner, keys // n_inner, weights=per_customer.to_numpy()
-    )
-    n = log.group_cells(keys % n_inner, n_inner, keys // n_inner)
-    shape = (log.n_groups, log.n_stages, n_labels)
+    customers, cells, means = own
+    n_inner = log.n_stages * log.n_labels
+    total = log.group_cells(cells, n_inner, customers, weights=means)
+    n = log.group_cells(cells, n_inner, customers)
+    shape = (log.n_groups, log.n_stages, log.n_labels)
     return total.reshape(shape), n.reshape(shape)
 
 
@@ -334,13 +330,13 @@ class JourneyMap:
     min_group_size
         The suppression threshold the tables were built with.
     journey_map, funnel, touchpoints, channels, transitions, variants, pain_points,
-    opportunities, verbatims
+    opportunities, verbatims, ordered_funnel, step_conversion
         The tables (see :mod:`cjresearch.analysis.journey_map` for their columns). None holds a
         customer id; every figure describing fewer than ``min_group_size`` customers is
         suppressed.
     notes
-        Caveats to show beside the map (e.g. groups too small to show anything); each was
-        also emitted as a :class:`~cjresearch.errors.StatisticalWarning`.
+        Caveats to show beside the map (e.g. groups too small to show anything, no stage
+        among the opportunities because the statistics table has no ``finding`` column).
     """
 
     stages: tuple[str, ...]
@@ -356,6 +352,8 @@ class JourneyMap:
     opportunities: pd.DataFrame
     verbatims: pd.DataFrame
     notes: tuple[str, ...] = field(default_factory=tuple)
+    ordered_funnel: pd.DataFrame = field(default_factory=pd.DataFrame)
+    step_conversion: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -374,6 +372,8 @@ class JourneyMap:
             "pain_points": self.pain_points,
             "opportunities": self.opportunities,
             "verbatims": self.verbatims,
+            "ordered_funnel": self.ordered_funnel,
+            "step_conversion": self.step_conversion,
         }
 
     def _repr_html_(self) -> str:
@@ -381,7 +381,7 @@ class JourneyMap:
             shown = display_frame(frame) if "suppressed" in frame.columns else frame
             return shown.to_html(index=False, escape=True, na_rep="", float_format="{:.3g}".format)
 
-        top = self.pain_points[self.pain_points["rank"] <= 3]
+        top = self.pain_points[(self.pain_points["rank"] <= 3).fillna(False).astype(bool)]
         notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
         return (
             f"<div><h4>Journey map: {len(self.personas) - 1} persona(s) x "
@@ -440,8 +440,11 @@ def build_map(
     settings, **options
         A :class:`~cjresearch.analysis.settings.Settings` and/or its fields as keywords:
         ``stages`` (the study's stages, in journey order), ``min_group_size`` (the smallest
-        number of customers any published figure may describe) and ``cx_lexicon`` (how the
-        quoted comments are scored).
+        number of customers any published figure may describe), ``cx_lexicon`` (how the
+        quoted comments are scored), ``controls`` (customer columns pain points are adjusted
+        for, besides persona), ``alpha`` (pain points' intervals are ``1 - alpha``), ``seed``
+        (of the rank bootstrap), ``session_gap_minutes``, ``session_goal``, ``step_within``
+        and ``step_minutes`` (sessions and step conversion).
 
     Returns
     -------
@@ -462,7 +465,14 @@ def build_map(
     """
     settings = Settings.resolve(settings, **options)
     min_group_size = settings.min_group_size
-    log = prepare(events, customers, stages=settings.require_stages(), personas=personas)
+    log = prepare(
+        events,
+        customers,
+        stages=settings.require_stages(),
+        personas=personas,
+        controls=settings.controls,
+        session_gap_minutes=settings.session_gap_minutes,
+    )
     notes = _size_notes(log, min_group_size)
     emotion = _stage_emotion_matrix(log, stage_emotion)
     tp_customers, tp_cells, tp_counts = _distinct_cells(
@@ -472,20 +482,32 @@ def build_map(
     if log.channel is not None and log.channel_labels is not None:
         _, _, ch_counts = _distinct_cells(log, log.channel, max(len(log.channel_labels), 1))
     journey = _map_table(log, emotion, tp_counts, ch_counts, min_group_size)
+    own = own_emotion(log, observations) if observations is not None else None
     touchpoints = _label_table(
         log,
         tp_counts,
         log.touchpoint_labels,
         "touchpoint",
         min_group_size,
-        emotion=_touchpoint_emotion(log, observations),
+        emotion=_touchpoint_emotion(log, own),
     )
     if ch_counts is not None and log.channel_labels is not None:
         channels = _label_table(log, ch_counts, log.channel_labels, "channel", min_group_size)
     else:
         channels = empty_frame(("persona", "stage", "channel", "n_customers", "n_events", "share"))
-    pains = pain_point_table(log, emotion, (tp_customers, tp_cells), min_group_size)
+    empty = np.array([], dtype=np.int64)
+    pains = pain_point_table(
+        log,
+        emotion,
+        (tp_customers, tp_cells),
+        own if own is not None else (empty, empty, np.array([], dtype=np.float64)),
+        settings,
+    )
     n_persona = dict(zip(log.labels, log.group_sum(np.ones(len(log.ids))), strict=True))
+    opportunities, opportunity_notes = opportunity_table(
+        log.labels, journey, pains, n_persona, emotion_churn, min_group_size
+    )
+    notes += opportunity_notes
     result = JourneyMap(
         stages=tuple(log.stages),
         personas=tuple(log.labels),
@@ -497,11 +519,16 @@ def build_map(
         transitions=transition_table(log, min_group_size, levels),
         variants=variant_table(log, min_group_size, top_variants),
         pain_points=pains,
-        opportunities=opportunity_table(
-            log.labels, journey, pains, n_persona, emotion_churn, min_group_size
-        ),
+        opportunities=opportunities,
         verbatims=verbatim_table(log, pains, feedback, settings, max_pain_points),
         notes=tuple(notes),
+        ordered_funnel=ordered_funnel_table(log, min_group_size),
+        step_conversion=step_conversion_table(
+            log,
+            min_group_size,
+            within_steps=settings.step_within,
+            within_minutes=settings.step_minutes,
+        ),
     )
     known = set(log.ids.astype(str))
     for name, frame in result.tables().items():

@@ -49,7 +49,13 @@ from cjresearch.analysis.personas.profiles import (
     persona_verbatims,
     usage_profile,
 )
-from cjresearch.analysis.personas.segment import Method, Segmentation, assign, segment
+from cjresearch.analysis.personas.segment import (
+    ONE_PERSONA,
+    Method,
+    Segmentation,
+    assign,
+    segment,
+)
 from cjresearch.analysis.privacy import suppress
 from cjresearch.errors import CJResearchError, StatisticalWarning, StudyFileError
 
@@ -251,6 +257,8 @@ def fit_personas(
     previous: PersonaModel | None = None,
     n_bootstrap: int = 10,
     n_init: int = 4,
+    min_group_size: int = 1,
+    early_days: int | None = None,
 ) -> PersonaModel:
     """Find personas: segment, keep identities, profile and name them.
 
@@ -269,10 +277,17 @@ def fit_personas(
         Persona id -> name overrides (see :func:`name_overrides`).
     previous
         The previous run's model, to keep persona ids and names (see the module docstring).
+    min_group_size
+        Segments smaller than this are merged into their nearest neighbour (the study's
+        ``[reports] min_group_size``).
+    early_days
+        The early window the ``early_*`` features were measured in, recorded in the notes.
 
     Returns
     -------
     PersonaModel
+        With one persona, named ``"All customers"`` (unless the study file names it), when
+        no persona structure is found (see :func:`cjresearch.analysis.personas.segment.segment`).
     """
     selected = select_features(features, requested)
     segmentation = segment(
@@ -283,8 +298,16 @@ def fit_personas(
         seed=seed,
         n_bootstrap=n_bootstrap,
         n_init=n_init,
+        min_size=min_group_size,
     )
     notes = list(segmentation.notes)
+    early = [c for c in selected.columns if c.startswith("early_")]
+    if early and early_days is not None:
+        notes.append(
+            f"features {early} are measured in each customer's first {early_days} days "
+            "(from signup, else the first event), so how long a customer stayed does not "
+            "shape the personas"
+        )
     columns = tuple(c for c in selected.columns if c != "customer_id")
     prior: list[PersonaIdentity] = []
     centroids = None
@@ -314,6 +337,9 @@ def fit_personas(
     final: dict[int, str] = {}
     for identity in matching.identities:
         pid = identity.persona_id
+        if segmentation.k == 1:  # one population: a kept name would describe a segment
+            final[pid] = ONE_PERSONA
+            continue
         final[pid] = kept.get(pid) or generated.get(pid) or f"Persona {pid}"
     overrides = dict(names or {})
     unknown = sorted(set(overrides) - set(final))

@@ -33,6 +33,7 @@ from typing import Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.mixture import GaussianMixture
@@ -42,7 +43,15 @@ from cjresearch.analysis.personas._html import fitted_html
 from cjresearch.analysis.personas.encoding import DEFAULT_FAMILIES, FeatureEncoder, check_features
 from cjresearch.errors import CJResearchError, StatisticalWarning
 
-__all__ = ["Segmentation", "assign", "segment"]
+__all__ = [
+    "EVIDENCE_COLUMNS",
+    "ONE_PERSONA",
+    "Segmentation",
+    "assign",
+    "one_population",
+    "one_population_test",
+    "segment",
+]
 
 
 #: Above this many customers k-means is fitted as MiniBatchKMeans.
@@ -55,12 +64,34 @@ SILHOUETTE_SAMPLE = 5_000
 STABILITY_SAMPLE = 10_000
 #: A k whose mean bootstrap ARI reaches this is "stable" (see :func:`segment`).
 STABILITY_THRESHOLD = 0.75
+#: ... and each of whose segments keeps at least this mean bootstrap Jaccard similarity
+#: (Hennig: below 0.6 a cluster's membership is "highly doubtful").
+MIN_SEGMENT_STABILITY = 0.6
+#: Draws of the one-population null behind ``null_p_value`` (a Monte Carlo test at 0.05
+#: needs 19: the observed statistic must be below every draw).
+NULL_DRAWS = 19
+#: The level at which a clustering must beat one population for personas to exist.
+NULL_ALPHA = 0.05
+#: The name of the one persona when no persona structure is found.
+ONE_PERSONA = "All customers"
 
 #: Added to every Gaussian-mixture variance. The encoded columns have variances between
 #: about 0.02 and 1; without a floor a component collapses onto one value of a binary or
 #: one-hot column, where the likelihood is unbounded (sklearn's default is 1e-6).
 GMM_VARIANCE_FLOOR = 1e-3
 
+
+#: The columns of the evidence for k (``persona_k_evidence.csv``).
+EVIDENCE_COLUMNS: tuple[str, ...] = (
+    "k",
+    "silhouette",
+    "bic",
+    "stability_ari",
+    "chosen",
+    "min_segment_stability",
+    "within_ss_ratio",
+    "null_p_value",
+)
 
 Method: TypeAlias = Literal["kmeans", "gmm"]
 Model: TypeAlias = KMeans | MiniBatchKMeans | GaussianMixture
@@ -78,8 +109,10 @@ class Segmentation:
     k, method, seed
         The number of segments, ``"kmeans"`` or ``"gmm"``, the seed.
     evidence
-        One row per k tried: ``k, silhouette, bic, stability_ari, chosen`` (``bic`` is the
-        Gaussian mixture's BIC for ``method="gmm"`` and NaN for k-means).
+        One row per k tried: ``k, silhouette, bic, stability_ari, chosen,
+        min_segment_stability, within_ss_ratio, null_p_value`` (``bic`` is the Gaussian
+        mixture's BIC for ``method="gmm"`` and NaN for k-means; the last two only for the k
+        tested against one population; with ``k="auto"`` a row for ``k = 1``).
     centroids
         One row per segment (index ``segment``), the mean encoded features of its
         customers; columns are ``encoder.columns_``.
@@ -197,19 +230,76 @@ def _best_jaccard(reference: np.ndarray, other: np.ndarray, k: int) -> np.ndarra
 
 
 def _choose(evidence: pd.DataFrame) -> tuple[int, str | None]:
-    stable = evidence[evidence["stability_ari"] >= STABILITY_THRESHOLD]
+    """The stable k with the best silhouette, or 1 (with a note) when no k is stable."""
+    if evidence["stability_ari"].isna().all():
+        best = evidence.loc[evidence["silhouette"].fillna(-np.inf).idxmax()]
+        return int(best["k"]), "no bootstrap was run (n_bootstrap=0); chose the best silhouette"
+    stable = evidence[
+        (evidence["stability_ari"] >= STABILITY_THRESHOLD)
+        & (evidence["min_segment_stability"] >= MIN_SEGMENT_STABILITY)
+    ]
     if not stable.empty and stable["silhouette"].notna().any():
         return int(stable.loc[stable["silhouette"].idxmax(), "k"]), None
-    if evidence["stability_ari"].notna().any():
-        best = evidence.loc[evidence["stability_ari"].idxmax()]
-        note = (
-            f"no k in {evidence['k'].tolist()} reached a bootstrap stability (mean ARI) of "
-            f"{STABILITY_THRESHOLD}; chose the most stable, k={int(best['k'])} "
-            f"(ARI {best['stability_ari']:.2f}): treat the segments as tentative"
-        )
-        return int(best["k"]), note
-    best = evidence.loc[evidence["silhouette"].fillna(-np.inf).idxmax()]
-    return int(best["k"]), "no bootstrap was run (n_bootstrap=0); chose the best silhouette"
+    best = evidence.loc[evidence["stability_ari"].idxmax()]
+    note = (
+        f"no persona structure found: no k in {evidence['k'].tolist()} is stable (a mean "
+        f"bootstrap ARI of at least {STABILITY_THRESHOLD} and every segment's Jaccard "
+        f"stability at least {MIN_SEGMENT_STABILITY}; the most stable, k={int(best['k'])}, "
+        f"has ARI {best['stability_ari']:.2f} and a segment at "
+        f"{best['min_segment_stability']:.2f}), so all customers are one persona"
+    )
+    return 1, note
+
+
+def _within_ratio(x: np.ndarray, labels: np.ndarray) -> float:
+    """Within-cluster sum of squares over the total: how much a partition explains."""
+    total = float(((x - x.mean(axis=0)) ** 2).sum())
+    if total <= 0:
+        return 1.0
+    within = 0.0
+    for cluster in np.unique(labels):
+        part = x[labels == cluster]
+        within += float(((part - part.mean(axis=0)) ** 2).sum())
+    return within / total
+
+
+def one_population(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A draw of one population like ``x``: a single Gaussian copula with ``x``'s rank
+    correlations and each column's own distribution (the empirical marginals, so counts stay
+    counts and binary columns binary), with no mixture of groups in it."""
+    n, d = x.shape
+    ranks = np.argsort(np.argsort(x, axis=0, kind="stable"), axis=0, kind="stable")
+    scores = stats.norm.ppf((ranks + 0.5) / n)
+    corr = np.atleast_2d(np.corrcoef(scores, rowvar=False))
+    corr = np.where(np.isfinite(corr), corr, np.eye(d))
+    z = rng.multivariate_normal(np.zeros(d), corr, size=n, method="svd")
+    position = np.clip((stats.norm.cdf(z) * n).astype(np.int64), 0, n - 1)
+    ordered = np.sort(x, axis=0)
+    return np.take_along_axis(ordered, position, axis=0)
+
+
+def one_population_test(
+    x: np.ndarray, k: int, *, method: str, rng: np.random.Generator, n_init: int
+) -> tuple[float, float]:
+    """Does a k-segment partition of ``x`` explain more than it would of one population?
+
+    The statistic is the partition's within-cluster sum of squares over the total (lower:
+    more structure). The null is one population with the data's own marginal distributions
+    and rank correlations (:func:`one_population`; the parametric bootstrap of SigClust, Liu,
+    Hayes, Nobel and Marron 2008, JASA 103:1281, with a Gaussian copula in place of their
+    Gaussian so that counts, shares and binary columns are not mistaken for clusters), drawn
+    :data:`NULL_DRAWS` times at the data's size and partitioned the same way. Returns
+    ``(statistic, p)`` with ``p = (1 + draws at or below the statistic) / (1 + draws)``.
+    """
+    if len(x) > SILHOUETTE_SAMPLE:
+        x = x[rng.choice(len(x), SILHOUETTE_SAMPLE, replace=False)]
+    observed = _within_ratio(x, _model(method, k, len(x), _seed_from(rng), n_init).fit_predict(x))
+    below = 0
+    for _ in range(NULL_DRAWS):
+        draw = one_population(x, rng)
+        labels = _model(method, k, len(draw), _seed_from(rng), n_init).fit_predict(draw)
+        below += _within_ratio(draw, labels) <= observed
+    return observed, (1 + below) / (1 + NULL_DRAWS)
 
 
 def _canonical(raw: np.ndarray, x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -237,6 +327,7 @@ def segment(
     n_bootstrap: int = 10,
     n_init: int = 4,
     families: Sequence[str] = DEFAULT_FAMILIES,
+    min_size: int = 1,
 ) -> Segmentation:
     """Segment customers on their features, choosing the number of segments if asked.
 
@@ -266,23 +357,37 @@ def segment(
         Starts per fit (k-means and Gaussian mixture alike).
     families
         Column-name prefixes that form one block in the :class:`FeatureEncoder`.
+    min_size
+        Segments with fewer customers are merged into the segment with the nearest centroid
+        (the study's ``min_group_size``: a persona that small could not be published).
 
     Returns
     -------
     Segmentation
-        ``labels``, ``k``, ``evidence`` (columns ``k, silhouette, bic, stability_ari,
-        chosen``), ``centroids``, ``encoder``, ``notes`` and ``summary`` (columns
-        ``segment, n_customers, share``).
+        ``labels``, ``k``, ``evidence`` (columns :data:`EVIDENCE_COLUMNS`), ``centroids``,
+        ``encoder``, ``notes`` and ``summary`` (columns ``segment, n_customers, share``).
 
     Notes
     -----
-    Choice of k (``k="auto"``): a segmentation is only useful if it is reproducible, so
-    first keep the k whose mean bootstrap ARI is at least 0.75 (``STABILITY_THRESHOLD``;
-    Hennig's rule of thumb for ``clusterboot`` calls clusters with a bootstrap similarity
-    above 0.75 stable); among those, take the k with the highest silhouette (the best
-    separated stable solution). If no k is stable, the most stable k is taken and a
-    :class:`~cjresearch.errors.StatisticalWarning` says so. The silhouette is computed on
-    a seeded sample of at most 5,000 customers.
+    Choice of k (``k="auto"``), where one segment is a possible answer:
+
+    1. a segmentation is only useful if it is reproducible, so keep the k whose mean
+       bootstrap ARI is at least 0.75 (``STABILITY_THRESHOLD``; Hennig's rule of thumb for
+       ``clusterboot`` calls clusters with a bootstrap similarity above 0.75 stable) *and*
+       each of whose segments keeps a mean Jaccard similarity of at least 0.6
+       (``MIN_SEGMENT_STABILITY``); among those, take the k with the highest silhouette
+       (the best separated stable solution). When no k is stable: one segment;
+    2. a stable partition is not yet evidence of personas: k-means splits even one
+       homogeneous population reproducibly. So the chosen k is tested against one
+       population (:func:`one_population_test`, a parametric bootstrap against one
+       population with the data's marginal distributions and rank correlations); unless it
+       explains clearly more of the variance than it would there (p <= 0.05), one segment:
+       "no persona structure found".
+
+    Either way a :class:`~cjresearch.errors.StatisticalWarning` and a note say why, and the
+    evidence has a row for k = 1. Then (any k) segments smaller than ``min_size`` are
+    merged into their nearest neighbour, so none is ever kept. The silhouette and the test
+    use a seeded sample of at most 5,000 customers.
 
     The silhouette favours few segments when segments overlap, and k-means on many binary
     and one-hot columns (``reached_*``, missing indicators) splits along them first: the
@@ -326,20 +431,40 @@ def segment(
             x, candidate, method=method, rng=rng, n_init=n_init, n_bootstrap=n_bootstrap
         )
         fitted[candidate] = (model, raw, per_cluster)
-        rows.append({"k": candidate, **scores})
+        rows.append({"k": candidate, **scores, "min_segment_stability": _min(per_cluster)})
     evidence = pd.DataFrame(rows)
+    evidence["within_ss_ratio"] = np.nan
+    evidence["null_p_value"] = np.nan
     if k == "auto":
         chosen, note = _choose(evidence)
+        if chosen > 1:
+            ratio, p = one_population_test(x, chosen, method=method, rng=rng, n_init=n_init)
+            evidence.loc[evidence["k"] == chosen, ["within_ss_ratio", "null_p_value"]] = (ratio, p)
+            if p > NULL_ALPHA:
+                note = (
+                    f"no persona structure found: the best stable segmentation (k={chosen}) "
+                    f"separates the customers no better than one population with their "
+                    f"distributions and correlations would (within-segment share of variance "
+                    f"{ratio:.2f}, p = {p:.2f} against {NULL_DRAWS} draws), so all customers "
+                    "are one persona"
+                )
+                chosen = 1
         if note:
             notes.append(note)
             warnings.warn(note, StatisticalWarning, stacklevel=2)
+        one = {"k": 1, "silhouette": np.nan, "bic": np.nan, "stability_ari": np.nan}
+        one |= {"min_segment_stability": np.nan, "within_ss_ratio": 1.0, "null_p_value": np.nan}
+        evidence = pd.concat([pd.DataFrame([one]), evidence], ignore_index=True)
     else:
         chosen = int(k)
     evidence["k"] = evidence["k"].astype(np.int64)
     evidence["chosen"] = evidence["k"] == chosen
+    evidence = evidence[list(EVIDENCE_COLUMNS)]
     if method == "kmeans":
         notes.append("bic is NaN for k-means (no likelihood); use method='gmm' for a BIC")
-
+    if chosen == 1 and chosen not in fitted:
+        fitted[1] = (_model(method, 1, len(x), _seed_from(rng), 1).fit(x), np.zeros(len(x), int),
+                     np.ones(1))  # fmt: skip
     model, raw, per_cluster = fitted[chosen]
     n_found = len(np.unique(raw))
     if n_found < chosen:
@@ -347,15 +472,20 @@ def segment(
         notes.append(note)
         warnings.warn(note, StatisticalWarning, stacklevel=2)
     mapping, centres = _canonical(raw, x, chosen)
-    labels = pd.Series(mapping[raw], index=ids, name="segment", dtype=np.int64)
-    centroids = pd.DataFrame(
-        centres, columns=encoder.columns_, index=pd.RangeIndex(chosen, name="segment")
-    )
     stability = np.empty(chosen)
     stability[mapping] = per_cluster
+    mapping, centres, stability, merged = _merge_small(mapping, raw, x, stability, min_size)
+    if merged:
+        notes.append(merged)
+        warnings.warn(merged, StatisticalWarning, stacklevel=2)
+    segments = len(centres)
+    labels = pd.Series(mapping[raw], index=ids, name="segment", dtype=np.int64)
+    centroids = pd.DataFrame(
+        centres, columns=encoder.columns_, index=pd.RangeIndex(segments, name="segment")
+    )
     return Segmentation(
         labels=labels,
-        k=chosen,
+        k=segments,
         segment_stability=tuple(float(v) for v in stability),
         method=method,
         seed=seed,
@@ -366,6 +496,60 @@ def segment(
         label_map=tuple(int(m) for m in mapping),
         notes=tuple(notes),
     )
+
+
+def _min(values: np.ndarray) -> float:
+    finite = np.asarray(values, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    return float(finite.min()) if len(finite) else float("nan")
+
+
+def _merge_small(
+    mapping: np.ndarray, raw: np.ndarray, x: np.ndarray, stability: np.ndarray, min_size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, str | None]:
+    """Segments smaller than ``min_size`` merged, the smallest first, into the segment with
+    the nearest centroid; segments renumbered largest first. Returns the new raw-cluster ->
+    segment map, the centroids, each segment's stability (a merged segment's: the
+    size-weighted mean of its parts') and a note (None when nothing was merged)."""
+    mapping = mapping.copy()
+    labels = mapping[raw]
+    weights = np.bincount(labels, minlength=len(stability)).astype(np.float64)
+    stability = stability.astype(np.float64) * weights
+    merged = []
+    while True:
+        present = np.flatnonzero(np.bincount(mapping[raw], minlength=len(mapping)))
+        sizes = np.bincount(mapping[raw], minlength=len(mapping))
+        small = [s for s in present if sizes[s] < min_size]
+        if not small or len(present) < 2:
+            break
+        victim = min(small, key=lambda s: (sizes[s], s))
+        centres = {s: x[mapping[raw] == s].mean(axis=0) for s in present}
+        target = min(
+            (s for s in present if s != victim),
+            key=lambda s: (float(((centres[s] - centres[victim]) ** 2).sum()), s),
+        )
+        merged.append((int(sizes[victim]), int(victim), int(target)))
+        mapping[mapping == victim] = target
+        stability[target] += stability[victim]
+        weights[target] += weights[victim]
+    present = np.flatnonzero(np.bincount(mapping[raw], minlength=len(mapping)))
+    sizes = np.bincount(mapping[raw], minlength=len(mapping))[present]
+    order = present[np.lexsort((present, -sizes))]
+    renumber = np.full(len(mapping), -1, dtype=np.int64)
+    renumber[order] = np.arange(len(order))
+    new_mapping = renumber[mapping]
+    labels = new_mapping[raw]
+    centres_out = np.stack([x[labels == s].mean(axis=0) for s in range(len(order))])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kept = stability[order] / weights[order]
+    if not merged:
+        return new_mapping, centres_out, kept, None
+    parts = ", ".join(f"{n} customers into their nearest segment" for n, _, _ in merged)
+    note = (
+        f"segments smaller than min_group_size ({min_size}) are merged, never published on "
+        f"their own: {parts}; {len(order)} segments remain"
+    )
+    return new_mapping, centres_out, kept, note
 
 
 def _candidates(k: int | Literal["auto"], k_range: tuple[int, int], n: int) -> list[int]:
