@@ -27,7 +27,7 @@ import fcntl
 import hashlib
 import json
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -253,11 +253,22 @@ def publishable(
     *,
     journey: JourneyMap,
     result: EmotionChurnResult,
+    labels: Mapping[str, str] | None = None,
+    named_personas: Sequence[int] = (),
 ) -> dict[str, pd.DataFrame]:
-    """Step 7: every publishable table by name, each checked to hold no customer id."""
+    """Step 7: every publishable table by name, each checked to hold no customer id.
+
+    Besides the personas', the journey map's and the statistics' tables: ``instruments``
+    (NPS, CSAT and CES per persona and stage,
+    :func:`cjresearch.analysis.instruments.instrument_summary`) and ``labels`` (the words
+    the pages use for the data's names: the study file's ``[labels]``, else automatic;
+    ``named_personas`` are the ids whose names the study file gives).
+    """
+    from cjresearch.analysis.instruments import instrument_summary
     from cjresearch.analysis.personas.model import publishable_tables
     from cjresearch.analysis.privacy import check_publishable
 
+    assignments = model.assignments()
     published: dict[str, pd.DataFrame] = {
         **publishable_tables(
             model,
@@ -268,11 +279,52 @@ def publishable(
         ),
         **journey.tables(),
         **statistics_tables(result),
+        "instruments": instrument_summary(
+            tables.feedback,
+            assignments,
+            stages=settings.require_stages(),
+            min_group_size=settings.min_group_size,
+        ),
     }
+    published["labels"] = _labels(published, settings, labels or {}, named_personas)
     ids = set(tables.customers["customer_id"].astype(str))  # built once for every table
     for name, frame in published.items():
         check_publishable(frame, name=name, customer_ids=ids)
     return published
+
+
+def _labels(
+    published: Mapping[str, pd.DataFrame],
+    settings: Settings,
+    given: Mapping[str, str],
+    named_personas: Sequence[int],
+) -> pd.DataFrame:
+    """The ``labels`` table: every stage, touchpoint, channel, trait and persona name the
+    published tables hold, with the words the pages use for it."""
+    from cjresearch.analysis.labels import Labels, labels_table
+
+    def names(table: str, column: str) -> list[Any]:
+        frame = published.get(table)
+        return [] if frame is None or column not in frame else frame[column].tolist()
+
+    channels = names("channels", "channel")
+    labels = Labels(given, stages=settings.require_stages(), channels=channels)
+    personas, traits = published["personas"], published["persona_traits"]
+    shown = labels.persona_names(personas, traits, fixed=named_personas)
+    fixed = set(named_personas)
+    return labels_table(
+        labels,
+        stages=settings.require_stages(),
+        touchpoints=names("touchpoints", "touchpoint"),
+        channels=channels,
+        features=names("persona_traits", "feature"),
+        personas=shown,
+        study_personas=[
+            str(n)
+            for p, n in zip(personas["persona_id"], personas["persona_name"], strict=True)
+            if int(p) in fixed
+        ],
+    )
 
 
 def cube(
@@ -400,6 +452,7 @@ def compute_artifacts(study: Study, folder: str | Path, *, force: bool = False) 
 def _compute(
     study: Study, folder: Path, digest: str, input_hashes: Mapping[str, dict[str, Any]]
 ) -> Artifacts:
+    from cjresearch.analysis.personas.model import name_overrides
     from cjresearch.data.tables import write_parquet
 
     settings = Settings.from_study(study)
@@ -424,7 +477,16 @@ def _compute(
         journey = journey_map(
             tables, felt, assignments, settings, emotion_churn=result.emotion_churn
         )
-    published = publishable(model, journeys, tables, settings, journey=journey, result=result)
+    published = publishable(
+        model,
+        journeys,
+        tables,
+        settings,
+        journey=journey,
+        result=result,
+        labels=study.labels,
+        named_personas=list(name_overrides(study.personas.names)),
+    )
 
     written = [
         write_parquet(tables.customers, folder / CUSTOMERS),
