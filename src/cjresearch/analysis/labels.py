@@ -190,14 +190,22 @@ class Labels:
             return self(text)
         kind, rest = self._split(text)
         stage = self._stage(rest) if rest else ""
-        phrases = {
-            "channel_share": f"Share of interactions {self._via(rest)}",
-            "n_emotion": f"Emotion signals at {stage}",
-            "reached": f"Reached {stage}",
+        if kind == "channel_share":
+            return f"Share of interactions {self._via(rest)}"
+        if kind == "level":
+            column, level = text.split("=", 1)
+            return f"{self(column)}: {self(level)}"
+        staged = {
+            "n_emotion": "Emotion signals at {}",
+            "reached": "Reached {}",
+            "events": "Interactions at {}",
+            "days_in": "Days in {}",
+            "emotion": "Emotion at {}",
+        }
+        if kind in staged:
+            return staged[kind].format(stage)
+        plain = {
             "per_month": "Interactions per 30 days",
-            "events": f"Interactions at {stage}",
-            "days_in": f"Days in {stage}",
-            "emotion": f"Emotion at {stage}",
             "n_events": "Interactions",
             "n_touchpoints": "Touchpoints used",
             "touchpoint_entropy": "Variety of touchpoints",
@@ -206,10 +214,7 @@ class Labels:
             "recency_days": "Days since the last interaction",
             "tenure_days": "Days from first to last interaction",
         }
-        if kind == "level":
-            column, level = text.split("=", 1)
-            return f"{self(column)}: {self(level)}"
-        return phrases.get(kind, self(text))
+        return plain.get(kind, self(text))
 
     def _via(self, fragment: str) -> str:
         phrase = self.channel(fragment)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import altair as alt
@@ -40,6 +40,7 @@ from cjresearch.errors import CJResearchError
 __all__ = [
     "ALL_COLOR",
     "PALETTE",
+    "TERCILE_COLORS",
     "emotion_curves",
     "forest_plot",
     "funnel_chart",
@@ -67,7 +68,11 @@ PALETTE: tuple[str, ...] = (
     "#9d755d",
 )
 _SUPPRESSED = "suppressed"
-_TERCILE_COLORS = {"low": "#e45756", "middle": "#4c78a8", "high": "#54a24b"}
+#: Emotion terciles: a sequential palette (dark = felt worst) that no persona uses, and a
+#: dash pattern each, so that the curves stay apart in print and for colour-blind readers.
+TERCILE_COLORS = {"low": "#3f007d", "middle": "#6a51a3", "high": "#9e9ac8"}
+_TERCILE_DASHES = {"low": [1, 0], "middle": [6, 3], "high": [2, 2]}
+_LOG_TICKS = (0.05, 0.1, 0.2, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 10, 20, 50)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _MAX_LABEL = 200
 
@@ -150,9 +155,21 @@ def _color_scale(colors: Mapping[str, str] | None, present: Sequence[str]) -> al
     return alt.Scale(domain=domain, range=[colors[p] for p in domain])
 
 
-def _persona_color(colors: Mapping[str, str] | None, present: Sequence[str]) -> alt.Color:
-    """The colour channel of a chart of several personas (the build's colours)."""
-    return alt.Color("persona:N", scale=_color_scale(colors, present), title="Persona")
+def _persona_color(
+    colors: Mapping[str, str] | None, present: Sequence[str], *, legend: bool = True
+) -> alt.Color:
+    """The colour channel of a chart of several personas (the build's colours); the legend
+    shows solid strokes (never the pale fill of a band) and whole names."""
+    shown = (
+        alt.Legend(
+            symbolType="stroke", symbolStrokeWidth=4, symbolOpacity=1, labelLimit=0, orient="bottom"
+        )
+        if legend
+        else None
+    )
+    return alt.Color(
+        "persona:N", scale=_color_scale(colors, present), title="Persona", legend=shown
+    )
 
 
 def _shown_personas(
@@ -211,6 +228,7 @@ def journey_map_chart(
     colors: Mapping[str, str] | None = None,
     top_n: int = 3,
     lane_width: int = 120,
+    labels: Callable[[str], str] | None = None,
 ) -> alt.TopLevelMixin:
     """The journey map of one persona: stages as columns, lanes below each other.
 
@@ -232,6 +250,8 @@ def journey_map_chart(
         Touchpoints, channels, pain points and opportunities shown per stage.
     lane_width
         Width of one stage column in pixels.
+    labels
+        The words for a touchpoint's or channel's name (default: the name as it is).
 
     Returns
     -------
@@ -250,17 +270,24 @@ def journey_map_chart(
     label = str(safe_label(persona))
     palette = dict(colors) if colors is not None else persona_colors([label])
     color = palette.get(label, PALETTE[0])
+    words = labels or str
     lanes: list[Any] = [
-        _touchpoint_lane(touchpoints, "touchpoint", "Touchpoints", label, stages, width, top_n)
+        _touchpoint_lane(
+            touchpoints, "touchpoint", "Touchpoints", label, stages, width, top_n, words
+        )
     ]
     if channels is not None and len(channels):
-        lanes.append(_touchpoint_lane(channels, "channel", "Channels", label, stages, width, top_n))
+        lanes.append(
+            _touchpoint_lane(channels, "channel", "Channels", label, stages, width, top_n, words)
+        )
     lanes.append(_reach_lane(the_map, stages, width, color))
     lanes.append(_emotion_lane(the_map, stages, width, color))
     if pain_points is not None:
-        lanes.append(_ranked_lane(pain_points, "Pain points", label, stages, width, top_n))
+        lanes.append(_ranked_lane(pain_points, "Pain points", label, stages, width, top_n, words))
     if opportunities is not None:
-        lanes.append(_ranked_lane(opportunities, "Opportunities", label, stages, width, top_n))
+        lanes.append(
+            _ranked_lane(opportunities, "Opportunities", label, stages, width, top_n, words)
+        )
     return (
         alt.vconcat(*lanes, spacing=6)
         .properties(title=f"Journey map: {label}")
@@ -280,24 +307,25 @@ def _touchpoint_lane(
     stages: list[str],
     width: int,
     top_n: int,
+    words: Callable[[str], str] = str,
 ) -> alt.Chart:
     frame = _pick_persona(
         _prepare(table, column + "s", ("persona", "stage", column, "n_customers", "share")),
         persona,
     )
-    visible = frame[~_flag(frame)].copy()
+    visible = frame[~_flag(frame) & (frame["share"] > 0)].copy()
     visible = visible.sort_values(["stage", "share"], ascending=[True, False], kind="stable")
     visible["row"] = visible.groupby("stage", sort=False).cumcount() + 1
     visible = visible[visible["row"] <= top_n]
     visible["label"] = [
-        f"{name} {100 * share:.0f}%"
+        f"{words(name)} {100 * share:.0f}%" if share >= 0.005 else f"{words(name)} <1%"
         for name, share in zip(visible[column], visible["share"], strict=True)
     ]
     visible["n"] = _n_label(visible["n_customers"], _flag(visible))
     data = visible[["stage", "row", "label", column, "n", "share"]]
     return (
         alt.Chart(data)
-        .mark_text(fontSize=10, limit=width // max(len(stages), 1) - 4)
+        .mark_text(fontSize=10)
         .encode(
             x=_stage_x(stages, orient="top"),
             y=_lane_title(title),
@@ -366,9 +394,11 @@ def _emotion_lane(
     ]
     shown = data[~hidden.to_numpy()]
     base = alt.Chart(shown).encode(x=_stage_x(stages))
-    band = base.mark_area(color=color, opacity=0.2).encode(y=y, y2="emotion_ci_high:Q")
+    band = base.mark_area(color=color, opacity=0.3).encode(y=y, y2="emotion_ci_high:Q")
     band = band.encode(y=alt.Y("emotion_ci_low:Q", scale=alt.Scale(domain=[-1, 1])))
-    line = base.mark_line(color=color, point=True).encode(y=y, tooltip=tooltip)
+    line = base.mark_line(
+        color=color, point=alt.OverlayMarkDef(color=color, filled=True, size=50)
+    ).encode(y=y, tooltip=tooltip)
     zero = alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="#bbb").encode(y="zero:Q")
     missing = (
         alt.Chart(data[hidden.to_numpy()])
@@ -379,7 +409,13 @@ def _emotion_lane(
 
 
 def _ranked_lane(
-    table: pd.DataFrame, title: str, persona: str, stages: list[str], width: int, top_n: int
+    table: pd.DataFrame,
+    title: str,
+    persona: str,
+    stages: list[str],
+    width: int,
+    top_n: int,
+    words: Callable[[str], str] = str,
 ) -> alt.Chart:
     frame = _pick_persona(
         _prepare(table, title.lower().replace(" ", "_"), ("persona", "stage", "rank", "score")),
@@ -387,10 +423,13 @@ def _ranked_lane(
         strict=False,  # a persona too small to rank anything has no rows here
     )
     frame = frame[frame["rank"] <= top_n].copy()
+    # an opportunity of a whole stage (no touchpoint) is how the stage feels
+    feels = "How " + frame["stage"].astype(str).map(words) + " feels"
     if "touchpoint" in frame:
-        what = frame["touchpoint"].where(frame["touchpoint"].notna(), "stage emotion")
+        what = frame["touchpoint"].map(lambda t: words(t) if t is not None else None)
+        what = what.where(frame["touchpoint"].notna(), feels)
     else:
-        what = pd.Series("stage emotion", index=frame.index)
+        what = feels
     frame["label"] = [f"#{int(r)} {w}" for r, w in zip(frame["rank"], what, strict=True)]
     frame["what"] = what
     frame["n"] = _n_label(frame["n_customers"], _flag(frame)) if "n_customers" in frame else ""
@@ -455,13 +494,14 @@ def emotion_curves(
     frame["n"] = _n_label(frame[n_col], _flag(frame))
     shown = frame[~_flag(frame) & frame["emotion_mean"].notna()]
     data = shown[["persona", "stage", "emotion_mean", "emotion_ci_low", "emotion_ci_high", "n"]]
-    color = _persona_color(colors, present)
-    base = alt.Chart(data).encode(x=_stage_x(stages), color=color)
-    band = base.mark_area(opacity=0.12).encode(
+    base = alt.Chart(data).encode(x=_stage_x(stages))
+    band = base.mark_area(opacity=0.18).encode(
+        color=_persona_color(colors, present),
         y=alt.Y("emotion_ci_low:Q", scale=alt.Scale(domain=[-1, 1]), title="Emotion (95% CI)"),
         y2="emotion_ci_high:Q",
     )
-    line = base.mark_line(point=True).encode(
+    line = base.mark_line(point=alt.OverlayMarkDef(filled=True, size=50), strokeWidth=2.5).encode(
+        color=_persona_color(colors, present),
         y="emotion_mean:Q",
         tooltip=[
             "persona:N",
@@ -548,8 +588,14 @@ def forest_plot(
     colors: Mapping[str, str] | None = None,
     estimate: str | None = None,
     width: int = 420,
+    labels: Callable[[str], str] | None = None,
 ) -> alt.TopLevelMixin:
     """Odds or hazard ratios with their 95% intervals, one row per persona and stage.
+
+    The tables hold ratios per step of *higher* emotion; the plot draws them per step of
+    *lower* emotion (``1 / ratio``, the interval turned round), as the findings say them: a
+    point right of 1 means that customers who felt worse churned more. The axis says so
+    ("higher churn" to the right, "lower churn" to the left).
 
     Parameters
     ----------
@@ -563,6 +609,8 @@ def forest_plot(
         :func:`persona_colors` of the build.
     estimate
         The estimate column; default ``odds_ratio`` or else ``hazard_ratio``.
+    labels
+        The words for a stage's name (default: the name).
 
     Returns
     -------
@@ -572,6 +620,7 @@ def forest_plot(
     if estimate is None:
         estimate = "odds_ratio" if "odds_ratio" in table.columns else "hazard_ratio"
     stages = _stages(stages)
+    words = labels or str
     frame = _prepare(
         table, "table", ("persona", "stage", "n_customers", estimate, "ci_low", "ci_high")
     )
@@ -579,11 +628,15 @@ def forest_plot(
     frame = frame.assign(_p=frame["stage"].map(position)).sort_values(
         ["_p", "persona"], kind="stable"
     )
-    frame["row"] = frame["stage"].astype(str) + " · " + frame["persona"].astype(str)
+    frame["row"] = frame["stage"].astype(str).map(words) + " · " + frame["persona"].astype(str)
     flags = _flag(frame)
     frame["n"] = _n_label(frame["n_customers"], flags)
     valid = frame[estimate].notna() & (frame[estimate] > 0) & ~flags
     frame["label"] = np.where(flags, _SUPPRESSED, np.where(valid, "", "not estimated"))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frame["shown"] = 1 / frame[estimate].astype(float)
+        frame["shown_low"] = 1 / frame["ci_high"].astype(float)
+        frame["shown_high"] = 1 / frame["ci_low"].astype(float)
     for optional in ("n_churned", "p_value", "q_value", "unit_size", "flags"):
         if optional not in frame:
             frame[optional] = None
@@ -595,41 +648,48 @@ def forest_plot(
             "row",
             "persona",
             "stage",
-            estimate,
-            "ci_low",
-            "ci_high",
+            "shown",
+            "shown_low",
+            "shown_high",
             "n",
             "n_churned",
-            "p_value",
             "q_value",
-            "unit_size",
             "flags",
             "label",
         ]
     ]
-    title = estimate.replace("_", " ")
-    tooltip: list[Any]
-    y = alt.Y("row:N", sort=rows, title=None)
-    x = alt.X(f"{estimate}:Q", scale=alt.Scale(type="log"), title=f"{title} (95% CI, log scale)")
+    units = pd.to_numeric(frame["unit_size"], errors="coerce").dropna().unique()
+    step = f"{units[0]:g} points" if len(units) == 1 and units[0] != 1 else "1 point"
+    what = "odds ratio" if estimate == "odds_ratio" else "hazard ratio"
+    title = (
+        f"\u2190 lower churn    {what} of churn per {step} lower emotion "
+        "(95% CI, log scale)    higher churn \u2192"
+    )
+    y = alt.Y("row:N", sort=rows, title=None, axis=alt.Axis(labelLimit=0))
+    scale = alt.Scale(type="log")
+    x = alt.X("shown:Q", scale=scale, title=title)
     color = _persona_color(colors, present)
-    tooltip = [
+    tooltip: list[Any] = [
         "persona:N",
         "stage:N",
-        alt.Tooltip(f"{estimate}:Q", format=".2f", title=title),
-        alt.Tooltip("ci_low:Q", format=".2f", title="95% CI low"),
-        alt.Tooltip("ci_high:Q", format=".2f", title="95% CI high"),
-        alt.Tooltip("q_value:Q", format=".3g", title="q value"),
+        alt.Tooltip("shown:Q", format=".2f", title=what),
+        alt.Tooltip("shown_low:Q", format=".2f", title="95% CI low"),
+        alt.Tooltip("shown_high:Q", format=".2f", title="95% CI high"),
+        alt.Tooltip("q_value:Q", format=".3f", title="q value"),
         alt.Tooltip("n:N", title="n customers"),
-        alt.Tooltip("n_churned:Q", title="n churned"),
-        alt.Tooltip("flags:N"),
     ]
     shown = data[valid.to_numpy()]
+    low = float(np.nanmin([*shown["shown_low"], 1.0]))
+    high = float(np.nanmax([*shown["shown_high"], 1.0]))
+    scale = alt.Scale(type="log", domain=[low / 1.15, high * 1.15], nice=False)
+    ticks = [t for t in _LOG_TICKS if low / 1.15 <= t <= high * 1.15]
+    axis = alt.Axis(values=ticks, format="~g", labelLimit=0)
+    x = alt.X("shown:Q", scale=scale, title=title, axis=axis)
     base = alt.Chart(shown).encode(y=y, color=color, tooltip=tooltip)
-    rule = base.mark_rule().encode(x=x, x2="ci_high:Q")
-    rule = rule.encode(
-        x=alt.X("ci_low:Q", scale=alt.Scale(type="log"), title=f"{title} (95% CI, log scale)")
+    rule = base.mark_rule(strokeWidth=2).encode(
+        x=alt.X("shown_low:Q", scale=scale, title=title, axis=axis), x2="shown_high:Q"
     )
-    point = base.mark_point(filled=True, size=60).encode(x=x)
+    point = base.mark_point(filled=True, size=70, opacity=1).encode(x=x)
     one = (
         alt.Chart(pd.DataFrame({"one": [1.0]}))
         .mark_rule(color="#888", strokeDash=[4, 3])
@@ -641,7 +701,7 @@ def forest_plot(
         .encode(y=y, x=alt.datum(1.0), text="label:N", tooltip=["persona:N", "stage:N", "n:N"])
     )
     return alt.layer(one, rule, point, missing).properties(
-        width=width, height=max(18 * len(rows), 40), title=f"Emotion and churn: {title}"
+        width=width, height=max(20 * len(rows), 40), title=f"Emotion and churn: {what}"
     )
 
 
@@ -650,9 +710,14 @@ def km_chart(
     *,
     stages: Sequence[str],
     persona: str = "all",
-    width: int = 220,
+    width: int = 330,
+    columns: int = 3,
+    labels: Callable[[str], str] | None = None,
 ) -> alt.TopLevelMixin:
     """Kaplan-Meier curves by emotion tercile, one panel per stage, for one persona.
+
+    Terciles take a sequential palette of their own (dark: the third who felt worst) and a
+    dash pattern each, never the persona colours; panels wrap after ``columns``.
 
     Parameters
     ----------
@@ -663,12 +728,15 @@ def km_chart(
         The study's stages, in order (panels follow it).
     persona
         The persona label.
+    labels
+        The words for a stage's name (default: the name).
 
     Returns
     -------
     altair.FacetChart
     """
     stages = _stages(stages)
+    words = labels or str
     frame = _pick_persona(
         _prepare(
             km,
@@ -684,39 +752,62 @@ def km_chart(
             lambda g: g.iloc[np.unique(np.r_[np.arange(0, len(g), step), len(g) - 1])]
         )
     data = frame[["stage", "tercile", "time", "survival", "ci_low", "ci_high", "n_at_risk"]]
+    data = data.assign(panel=data["stage"].astype(str).map(words))
     terciles = [t for t in ("low", "middle", "high") if t in set(data["tercile"])] or sorted(
         data["tercile"].dropna().astype(str).unique()
     )
+    known = set(terciles) <= set(TERCILE_COLORS)
+    names = {"low": "lowest third", "middle": "middle third", "high": "highest third"}
+    data = data.assign(felt=data["tercile"].map(lambda t: names.get(t, t)))
+    shown = [names.get(t, t) for t in terciles]
     color = alt.Color(
-        "tercile:N",
-        sort=terciles,
-        scale=alt.Scale(domain=terciles, range=[_TERCILE_COLORS[t] for t in terciles])
-        if set(terciles) <= set(_TERCILE_COLORS)
-        else alt.Scale(domain=terciles),
-        title="Emotion tercile",
+        "felt:N",
+        sort=shown,
+        scale=alt.Scale(domain=shown, range=[TERCILE_COLORS[t] for t in terciles])
+        if known
+        else alt.Scale(domain=shown, scheme="purples"),
+        title="Emotion at the stage",
+        legend=alt.Legend(
+            symbolType="stroke",
+            symbolStrokeWidth=3,
+            symbolOpacity=1,
+            labelLimit=0,
+            orient="bottom",
+        ),
+    )
+    dash = alt.StrokeDash(
+        "felt:N",
+        sort=shown,
+        scale=alt.Scale(domain=shown, range=[_TERCILE_DASHES[t] for t in terciles])
+        if known
+        else alt.Undefined,
+        legend=None,
     )
     base = alt.Chart().encode(x=alt.X("time:Q", title="Days"), color=color)
-    band = base.mark_area(opacity=0.15, interpolate="step-after").encode(
+    band = base.mark_area(opacity=0.12, interpolate="step-after").encode(
         y=alt.Y("ci_low:Q", scale=alt.Scale(domain=[0, 1]), title="Still a customer"),
         y2="ci_high:Q",
     )
-    line = base.mark_line(interpolate="step-after").encode(
+    line = base.mark_line(interpolate="step-after", strokeWidth=2).encode(
         y="survival:Q",
+        strokeDash=dash,
         tooltip=[
             "stage:N",
-            "tercile:N",
+            "felt:N",
             alt.Tooltip("time:Q", format=".0f", title="day"),
             alt.Tooltip("survival:Q", format=".3f"),
-            alt.Tooltip("ci_low:Q", format=".3f", title="95% CI low"),
-            alt.Tooltip("ci_high:Q", format=".3f", title="95% CI high"),
             alt.Tooltip("n_at_risk:Q", title="n at risk"),
         ],
     )
+    order = [words(s) for s in stages]
     return (
         alt.layer(band, line, data=data)
-        .properties(width=width, height=180)
-        .facet(column=alt.Column("stage:N", sort=stages, title=None))
-        .properties(title=f"Time to churn by emotion tercile: {safe_label(persona)}")
+        .properties(width=width, height=200)
+        .facet(
+            facet=alt.Facet("panel:N", sort=order, title=None, header=alt.Header(labelFontSize=13)),
+            columns=columns,
+        )
+        .properties(title=f"Time to churn by emotion at each stage: {safe_label(persona)}")
     )
 
 

@@ -144,13 +144,13 @@ def _sentence(
     who: str,
     stage: str,
 ) -> Finding | None:
-    keep = [
+    keep: list[tuple[pd.Series, str, str]] = [
         (row, ratio, what)
         for row, ratio, what in (
             (odds, "odds_ratio", "odds"),
             (hazard, "hazard_ratio", "rate over time"),
         )
-        if _significant(row, ratio, alpha)
+        if row is not None and _significant(row, ratio, alpha)
     ]
     if not keep:
         return None

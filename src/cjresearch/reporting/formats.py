@@ -167,7 +167,7 @@ class Column:
     decimals: int | None = None
     low: str = "ci_low"
     high: str = "ci_high"
-    format: Callable[[pd.Series], str] | None = None
+    format: Callable[[pd.Series], str | None] | None = None
 
     def cell(self, row: pd.Series) -> str | None:
         """The cell's text (None: missing, shown as a mark)."""
@@ -213,7 +213,8 @@ def _gt_html(
 ) -> str:
     from great_tables import GT
 
-    table = GT(shown, id=table_id).cols_label(**{f"c{i}": c.label for i, c in enumerate(columns)})
+    headings: dict[str, Any] = {f"c{i}": c.label for i, c in enumerate(columns)}
+    table = GT(shown, id=table_id).cols_label(cases=headings)
     numeric = [f"c{i}" for i, c in enumerate(columns) if c.numeric]
     if numeric:
         table = table.cols_align(align="right", columns=numeric)

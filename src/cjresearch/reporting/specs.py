@@ -28,6 +28,8 @@ def report_specs(study: Study, artifacts: Artifacts) -> list[ReportSpec]:
         "study_file": str(study.path.resolve()),
         "artifacts_dir": str(artifacts.folder.resolve()),
     }
+    # every page uses the build's words (tables/labels.csv): a changed label rebuilds them
+    words = [p for p in [artifacts.folder / TABLES_DIR / "labels.parquet"] if p.is_file()]
 
     def sliced(
         kind: str, name: str, value: object, folder: Path, slug: str | None = None
@@ -38,7 +40,7 @@ def report_specs(study: Study, artifacts: Artifacts) -> list[ReportSpec]:
             name=name,
             notebook=find_notebook(f"{kind}_report"),
             parameters={**common, kind: value},
-            inputs=sorted(folder.glob("*.parquet")),
+            inputs=sorted([*folder.glob("*.parquet"), *words]),
             title=f"{kind.capitalize()}: {name}",
             slug=slug,
         )
@@ -55,7 +57,7 @@ def report_specs(study: Study, artifacts: Artifacts) -> list[ReportSpec]:
     analyses: dict[str, tuple[dict[str, Any], list[Path], str]] = {  # parameters, reads, title
         "personas": (
             {"k": chosen.k, "method": chosen.method, "seed": chosen.seed},
-            sorted(tables.glob("persona*.parquet")),
+            sorted([*tables.glob("persona*.parquet"), *words]),
             "Personas: how they were found",
         ),
         "emotion_churn": (
@@ -66,7 +68,9 @@ def report_specs(study: Study, artifacts: Artifacts) -> list[ReportSpec]:
                 "unit_size": statistics.unit_size,
                 "correction": statistics.correction,
             },
-            sorted(tables / f"{name}.parquet" for name in ("personas", *STATISTICS_TABLES)),
+            sorted(
+                [*(tables / f"{name}.parquet" for name in ("personas", *STATISTICS_TABLES)), *words]
+            ),
             "Emotion and churn",
         ),
     }
