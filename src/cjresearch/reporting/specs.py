@@ -18,6 +18,8 @@ from cjresearch.data.study import Study
 from cjresearch.reporting.notebooks import find_notebook
 from cjresearch.reporting.portal import PortalContext
 from cjresearch.reporting.reports import ReportSpec
+from cjresearch.reporting.summary import executive_summary
+from cjresearch.reporting.views import words_for
 
 __all__ = ["portal_context", "report_specs"]
 
@@ -30,6 +32,10 @@ def report_specs(study: Study, artifacts: Artifacts) -> list[ReportSpec]:
     }
     # every page uses the build's words (tables/labels.csv): a changed label rebuilds them
     words = [p for p in [artifacts.folder / TABLES_DIR / "labels.parquet"] if p.is_file()]
+    vocabulary = words_for(artifacts)
+
+    def shown(kind: str, name: str) -> str:
+        return vocabulary.persona(name) if kind == "persona" else vocabulary(name)
 
     def sliced(
         kind: str, name: str, value: object, folder: Path, slug: str | None = None
@@ -41,7 +47,7 @@ def report_specs(study: Study, artifacts: Artifacts) -> list[ReportSpec]:
             notebook=find_notebook(f"{kind}_report"),
             parameters={**common, kind: value},
             inputs=sorted([*folder.glob("*.parquet"), *words]),
-            title=f"{kind.capitalize()}: {name}",
+            title=f"{kind.capitalize()}: {shown(kind, name)}",
             slug=slug,
         )
 
@@ -89,7 +95,7 @@ def report_specs(study: Study, artifacts: Artifacts) -> list[ReportSpec]:
 
 
 def portal_context(study: Study, artifacts: Artifacts, run_id: str) -> PortalContext:
-    """The portal's study summary and top findings."""
+    """The portal's study summary, executive summary and top findings."""
     summary = artifacts.summary
     counts = summary["counts"]
     dropped = sum(d["n_rows"] for d in summary["dropped_rows"])
@@ -109,6 +115,7 @@ def portal_context(study: Study, artifacts: Artifacts, run_id: str) -> PortalCon
         findings=summary["findings"],
         run_id=run_id,
         has_tables=True,
+        executive=executive_summary(artifacts),
     )
 
 
