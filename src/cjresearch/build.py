@@ -66,6 +66,7 @@ def build(
     wait: bool = False,
     progress: bool | None = None,
     reports: bool = True,
+    pdf: bool = False,
 ) -> BuildResult:
     """Build a study: artifacts, reports, portal, tables and manifest.
 
@@ -87,6 +88,9 @@ def build(
         A progress bar (default: when the output is a terminal; plain lines otherwise).
     reports
         Run the report notebooks (False: artifacts, tables and manifest only).
+    pdf
+        Also print every published page to PDF beside it with Chromium
+        (:func:`cjresearch.reporting.pdf.print_pdfs`); checked before anything is computed.
 
     Returns
     -------
@@ -99,6 +103,8 @@ def build(
         The study's tables have fatal problems. Nothing is written in that case.
     OutputLockedError
         Another build holds the output folder.
+    CJResearchError
+        With ``pdf``, no Chromium to print with (nothing is built then).
     """
     from cjresearch.reporting.execute import ExecutionOptions
     from cjresearch.reporting.html import Provenance
@@ -106,6 +112,11 @@ def build(
     from cjresearch.reporting.reports import publish_reports
     from cjresearch.reporting.specs import portal_context, report_specs
 
+    chromium = None
+    if pdf:
+        from cjresearch.reporting.pdf import find_chromium
+
+        chromium = find_chromium()  # before any work: a clear message, nothing half done
     started = utc_now()
     run_id = new_run_id()
     output = Path(output) if output is not None else study.output_dir
@@ -144,6 +155,10 @@ def build(
             progress=progress,
             lock=False,
         )
+        if chromium is not None:
+            from cjresearch.reporting.pdf import print_pdfs
+
+            print_pdfs(output, chromium=chromium)
     if not outcome.published and (output / "manifest.json").is_file():
         # nothing changed: the published manifest is still the truth
         manifest = json.loads((output / "manifest.json").read_text(encoding="utf-8"))

@@ -224,6 +224,9 @@ def build(
     wait: Annotated[
         bool, _flag("--wait", help="Wait for a running build of the same output.")
     ] = False,
+    pdf: Annotated[
+        bool, _flag("--pdf", help="Also print every page to PDF beside it (needs Chromium).")
+    ] = False,
 ) -> None:
     """Build a study: validate, compute artifacts, run the reports, publish (the main job)."""
     from cjresearch.build import build as run_build
@@ -235,7 +238,13 @@ def build(
         artifacts = artifacts or SAMPLE_ARTIFACTS
     result = _run(
         lambda: run_build(
-            load_study(study), output=output, artifacts=artifacts, jobs=jobs, force=force, wait=wait
+            load_study(study),
+            output=output,
+            artifacts=artifacts,
+            jobs=jobs,
+            force=force,
+            wait=wait,
+            pdf=pdf,
         )
     )
     summary = result.artifacts.summary
@@ -251,6 +260,8 @@ def build(
         soft_wrap=True,
     )
     out.print(escape(f"Portal:    {result.output / 'index.html'}"))
+    if pdf:
+        out.print(escape(f"PDFs:      beside every page (e.g. {result.output / 'index.pdf'})"))
     out.print(escape(f"Manifest:  {result.manifest_path}"))
     out.print(escape(f"Artifacts: {result.artifacts.folder} (hold customer ids; never publish)"))
     if result.failures:

@@ -184,11 +184,13 @@ def _top_lane(
     )
 
 
-def _points(values: Sequence[float | None], width: float) -> list[tuple[float, float] | None]:
+def _points(
+    values: Sequence[float | None], width: float, span: float = 1.0
+) -> list[tuple[float, float] | None]:
     step = width / max(len(values), 1)
-    half = _CURVE_HEIGHT / 2 - 6
+    half = (_CURVE_HEIGHT / 2 - 6) / span
     return [
-        (step * i + step / 2, _CURVE_HEIGHT / 2 - half * float(v))
+        (step * i + step / 2, _CURVE_HEIGHT / 2 - half * max(-span, min(span, float(v))))
         if v is not None and _finite(v)
         else None
         for i, v in enumerate(values)
@@ -209,8 +211,29 @@ def _path(points: Sequence[tuple[float, float]]) -> str:
     return " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
 
 
+def curve_span(*frames: pd.DataFrame) -> float:
+    """The half-height of the emotion lane's scale: 0.5 (emotion means are rarely far from
+    0), or 1 when a band or mean reaches beyond it.
+
+    >>> curve_span(pd.DataFrame({"emotion_mean": [0.2], "emotion_ci_low": [-0.7]}))
+    1.0
+    """
+    extreme = 0.0
+    for frame in frames:
+        for column in ("emotion_mean", "emotion_ci_low", "emotion_ci_high"):
+            if not frame.empty and column in frame.columns:
+                values = pd.to_numeric(frame[column], errors="coerce").abs()
+                extreme = max(extreme, float(values.max(skipna=True) or 0.0))
+    return 0.5 if extreme <= 0.5 else 1.0
+
+
 def _curve_svg(
-    mine: pd.DataFrame, everyone: pd.DataFrame, stages: Sequence[str], color: str, label: str
+    mine: pd.DataFrame,
+    everyone: pd.DataFrame,
+    stages: Sequence[str],
+    color: str,
+    label: str,
+    span: float,
 ) -> str:
     """The emotion lane's drawing: the persona's band and line, all customers dashed."""
     width = 100.0 * len(stages)
@@ -226,20 +249,20 @@ def _curve_svg(
         f'<line x1="0" x2="{width:.0f}" y1="{_CURVE_HEIGHT / 2}" y2="{_CURVE_HEIGHT / 2}" '
         'class="cj-zero" vector-effect="non-scaling-stroke"/>'
     ]
-    high = _points(column(mine, "emotion_ci_high"), width)
-    low = _points(column(mine, "emotion_ci_low"), width)
+    high = _points(column(mine, "emotion_ci_high"), width, span)
+    low = _points(column(mine, "emotion_ci_low"), width, span)
     for upper, lower in zip(_runs(high), _runs(low), strict=False):
         outline = upper + list(reversed(lower))
         parts.append(
             f'<polygon points="{_path(outline)}" fill="{html.escape(color)}" '
             'fill-opacity="0.25" stroke="none"/>'
         )
-    for run in _runs(_points(column(everyone, "emotion_mean"), width)):
+    for run in _runs(_points(column(everyone, "emotion_mean"), width, span)):
         parts.append(
             f'<polyline points="{_path(run)}" class="cj-all" fill="none" '
             'vector-effect="non-scaling-stroke"/>'
         )
-    line = _points(column(mine, "emotion_mean"), width)
+    line = _points(column(mine, "emotion_mean"), width, span)
     for run in _runs(line):
         parts.append(
             f'<polyline points="{_path(run)}" fill="none" stroke="{html.escape(color)}" '
@@ -295,16 +318,17 @@ def _emotion_lane(
             f"({signed(worst[1])}), highest at {best[0]} ({signed(best[1])})."
         )
     swatch = html.escape(color)
+    span = curve_span(mine, everyone)
     note = (
         f'<span class="cj-key"><i style="background:{swatch}"></i>this persona, 95% band</span>'
         '<span class="cj-key"><i class="cj-key-all"></i>all customers</span>'
-        '<span class="cj-key">scale \u22121 to +1, 0 marked</span>'
+        f'<span class="cj-key">scale \u2212{span:g} to +{span:g}, 0 dotted</span>'
     )
     return Lane(
         key="emotion",
         title="How they feel",
         cells=cells,
-        graphic=_curve_svg(mine, everyone, stages, color, alt),
+        graphic=_curve_svg(mine, everyone, stages, color, alt, span),
         note=note,
     )
 
