@@ -126,7 +126,7 @@ def test_stage_order_follows_the_study(specs, pipeline) -> None:
     text = json.dumps(specs["emotion_curves"])
     assert json.dumps(stages) in text  # the x scale's domain, in the study's order
     assert json.dumps(sorted(stages)) not in text
-    facet = specs["km"]["facet"]["column"]
+    facet = specs["km"]["facet"]["facet"]
     assert facet["sort"] == stages
 
 

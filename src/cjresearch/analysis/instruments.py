@@ -89,12 +89,9 @@ def _latest(answers: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return ordered.drop_duplicates([*by, "customer_id"], keep="last")
 
 
-def _cells(answers: pd.DataFrame) -> pd.DataFrame:
+def _cells(answers: pd.DataFrame, *, personas: bool) -> pd.DataFrame:
     """One row per persona x stage x instrument of customers' latest answers, both the
-    single personas and stages and ``"all"`` of each."""
-    per_stage = _latest(answers, ["persona", "stage", "instrument"])
-    every_stage = _latest(answers, ["persona", "instrument"]).assign(stage=ALL)
-    mine = pd.concat([per_stage, every_stage], ignore_index=True)
+    single personas (with ``personas``) and stages and ``"all"`` of each."""
     everyone = pd.concat(
         [
             _latest(answers, ["stage", "instrument"]),
@@ -102,6 +99,11 @@ def _cells(answers: pd.DataFrame) -> pd.DataFrame:
         ],
         ignore_index=True,
     ).assign(persona=ALL)
+    if not personas:
+        return everyone
+    per_stage = _latest(answers, ["persona", "stage", "instrument"])
+    every_stage = _latest(answers, ["persona", "instrument"]).assign(stage=ALL)
+    mine = pd.concat([per_stage, every_stage], ignore_index=True)
     return pd.concat([everyone, mine], ignore_index=True)
 
 
@@ -157,7 +159,7 @@ def instrument_summary(
         answers = answers.rename(columns={"persona_name": "persona"})
     else:
         answers = answers.assign(persona=ALL)
-    cells = _cells(answers)
+    cells = _cells(answers, personas=assignments is not None)
     score = cells["score"].to_numpy(float)
     instrument = cells["instrument"].to_numpy()
     top = np.select(

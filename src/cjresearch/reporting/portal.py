@@ -223,7 +223,15 @@ def heat(value: float | None) -> str:
 
 def _executive(context: PortalContext, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The executive summary with its pictures, links and colours, ready to render."""
-    summary = dict(context.executive or {})
+    summary: dict[str, Any] = {
+        "tiles": [],
+        "pain_points": [],
+        "opportunities": [],
+        "overview": {},
+        "findings": [],
+        "nulls": None,
+        **dict(context.executive or {}),
+    }
     published = {r["path"] for r in rows if r["linked"]}
     tiles = []
     for tile in summary.get("tiles", []):
