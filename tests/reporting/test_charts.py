@@ -126,8 +126,9 @@ def test_stage_order_follows_the_study(specs, pipeline) -> None:
     text = json.dumps(specs["emotion_curves"])
     assert json.dumps(stages) in text  # the x scale's domain, in the study's order
     assert json.dumps(sorted(stages)) not in text
-    facet = specs["km"]["facet"]["facet"]
+    facet = specs["km"]["facet"]  # panels wrap (a facet with columns), in the study's order
     assert facet["sort"] == stages
+    assert specs["km"]["columns"] == 3
 
 
 def test_persona_colours_are_the_same_in_every_chart(specs, jm) -> None:

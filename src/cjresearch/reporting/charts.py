@@ -25,7 +25,6 @@ Conventions shared by every chart:
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -33,9 +32,23 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from cjresearch._checks import require_columns
-from cjresearch.analysis.privacy import check_publishable
 from cjresearch.errors import CJResearchError
+from cjresearch.reporting._chartbase import (
+    ALL_COLOR,
+    PALETTE,
+    SUPPRESSED,
+    color_scale,
+    flag,
+    n_label,
+    persona_color,
+    persona_colors,
+    pick_persona,
+    prepare,
+    safe_label,
+    shown_personas,
+    stage_list,
+    stage_x,
+)
 
 __all__ = [
     "ALL_COLOR",
@@ -53,164 +66,11 @@ __all__ = [
     "safe_label",
 ]
 
-#: The colour of "all" customers.
-ALL_COLOR = "#8c8c8c"
-#: Persona colours in order (Tableau 10 without its grey), cycled beyond ten personas.
-PALETTE: tuple[str, ...] = (
-    "#4c78a8",
-    "#f58518",
-    "#54a24b",
-    "#e45756",
-    "#72b7b2",
-    "#eeca3b",
-    "#b279a2",
-    "#ff9da6",
-    "#9d755d",
-)
-_SUPPRESSED = "suppressed"
 #: Emotion terciles: a sequential palette (dark = felt worst) that no persona uses, and a
 #: dash pattern each, so that the curves stay apart in print and for colour-blind readers.
 TERCILE_COLORS = {"low": "#3f007d", "middle": "#6a51a3", "high": "#9e9ac8"}
 _TERCILE_DASHES = {"low": [1, 0], "middle": [6, 3], "high": [2, 2]}
 _LOG_TICKS = (0.05, 0.1, 0.2, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 10, 20, 50)
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_MAX_LABEL = 200
-
-
-def safe_label(value: object) -> object:
-    """A data string made safe to embed in a page (see the module docstring).
-
-    Examples
-    --------
-    >>> safe_label("<script>alert(1)</script>")
-    '‹script›alert(1)‹/script›'
-    """
-    if not isinstance(value, str):
-        return value
-    text = _CONTROL.sub("", value).replace("<", "\u2039").replace(">", "\u203a")
-    return text if len(text) <= _MAX_LABEL else text[: _MAX_LABEL - 1] + "\u2026"
-
-
-def persona_colors(persona_names: Sequence[str]) -> dict[str, str]:
-    """One colour per persona, the same in every chart of a build.
-
-    Parameters
-    ----------
-    persona_names
-        The persona labels in a stable order (e.g. ``JourneyMap.personas``); ``"all"`` may
-        be among them and is always grey.
-
-    Returns
-    -------
-    dict
-        ``{label: "#rrggbb"}`` with ``"all"`` first.
-
-    Examples
-    --------
-    >>> persona_colors(["all", "App natives", "Store loyalists"])
-    {'all': '#8c8c8c', 'App natives': '#4c78a8', 'Store loyalists': '#f58518'}
-    """
-    if isinstance(persona_names, str):
-        msg = f"persona_names must be a sequence of names, found the string {persona_names!r}"
-        raise CJResearchError(msg)
-    colors = {"all": ALL_COLOR}
-    others = [str(safe_label(str(n))) for n in dict.fromkeys(persona_names) if n != "all"]
-    for i, name in enumerate(others):
-        colors[name] = PALETTE[i % len(PALETTE)]
-    return colors
-
-
-# --- helpers -----------------------------------------------------------------------------
-
-
-def _prepare(frame: pd.DataFrame, name: str, columns: Sequence[str]) -> pd.DataFrame:
-    """Check and copy a table for charting: no ids, required columns, safe strings."""
-    require_columns(frame, columns, name)
-    check_publishable(frame, name=name)
-    out = frame.reset_index(drop=True).copy()
-    for column in out.columns:
-        series = out[column]
-        if isinstance(series.dtype, pd.CategoricalDtype) or not (
-            pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
-        ):
-            out[column] = series.astype(object).map(safe_label)
-            out[column] = out[column].where(series.notna().to_numpy(), None)
-    return out
-
-
-def _stages(stages: Sequence[str]) -> list[str]:
-    if isinstance(stages, str) or not len(stages):
-        msg = "stages must be the study's list of stages, in order"
-        raise CJResearchError(msg)
-    return [str(safe_label(str(s))) for s in stages]
-
-
-def _color_scale(colors: Mapping[str, str] | None, present: Sequence[str]) -> alt.Scale:
-    if colors is None:
-        colors = persona_colors(list(present))
-    missing = [p for p in present if p not in colors]
-    if missing:
-        colors = {**colors, **{p: PALETTE[i % len(PALETTE)] for i, p in enumerate(missing)}}
-    domain = [p for p in colors if p in set(present)]
-    return alt.Scale(domain=domain, range=[colors[p] for p in domain])
-
-
-def _persona_color(
-    colors: Mapping[str, str] | None, present: Sequence[str], *, legend: bool = True
-) -> alt.Color:
-    """The colour channel of a chart of several personas (the build's colours); the legend
-    shows solid strokes (never the pale fill of a band) and whole names."""
-    shown = (
-        alt.Legend(
-            symbolType="stroke", symbolStrokeWidth=4, symbolOpacity=1, labelLimit=0, orient="bottom"
-        )
-        if legend
-        else None
-    )
-    return alt.Color(
-        "persona:N", scale=_color_scale(colors, present), title="Persona", legend=shown
-    )
-
-
-def _shown_personas(
-    frame: pd.DataFrame, personas: Sequence[str] | None
-) -> tuple[pd.DataFrame, list[str]]:
-    """The rows of the personas to draw (None: every one in the table) and their labels."""
-    if personas is not None:
-        frame = frame[frame["persona"].isin([str(safe_label(p)) for p in personas])]
-    return frame, list(dict.fromkeys(frame["persona"]))
-
-
-def _flag(frame: pd.DataFrame, column: str = "suppressed") -> pd.Series:
-    if column not in frame.columns:
-        return pd.Series(False, index=frame.index)
-    return frame[column].fillna(False).astype(bool)
-
-
-def _n_label(values: pd.Series, suppressed: pd.Series) -> pd.Series:
-    text = values.map(lambda v: f"{int(v):,}" if pd.notna(v) else "not measured")
-    return text.where(~suppressed, _SUPPRESSED)
-
-
-def _stage_x(stages: list[str], *, title: str | None = None, orient: str = "bottom") -> alt.X:
-    return alt.X(
-        "stage:N",
-        sort=stages,
-        scale=alt.Scale(domain=stages),
-        axis=alt.Axis(labelAngle=0, orient=orient, title=title),  # type: ignore[arg-type]
-    )
-
-
-def _pick_persona(frame: pd.DataFrame, persona: str, *, strict: bool = True) -> pd.DataFrame:
-    persona = str(safe_label(persona))
-    if "persona" not in frame.columns:
-        return frame
-    picked = frame[frame["persona"] == persona]
-    if strict and picked.empty and len(frame):
-        known = sorted(frame["persona"].dropna().unique().tolist())
-        msg = f"persona {persona!r} is not in the table; found {known}"
-        raise CJResearchError(msg)
-    return picked
 
 
 # --- the journey map ---------------------------------------------------------------------
@@ -257,10 +117,10 @@ def journey_map_chart(
     -------
     altair.VConcatChart
     """
-    stages = _stages(stages)
+    stages = stage_list(stages)
     width = lane_width * len(stages)
-    the_map = _pick_persona(
-        _prepare(
+    the_map = pick_persona(
+        prepare(
             journey_map,
             "journey_map",
             ("persona", "stage", "n_customers", "reach", "emotion_mean", "suppressed"),
@@ -309,11 +169,11 @@ def _touchpoint_lane(
     top_n: int,
     words: Callable[[str], str] = str,
 ) -> alt.Chart:
-    frame = _pick_persona(
-        _prepare(table, column + "s", ("persona", "stage", column, "n_customers", "share")),
+    frame = pick_persona(
+        prepare(table, column + "s", ("persona", "stage", column, "n_customers", "share")),
         persona,
     )
-    visible = frame[~_flag(frame) & (frame["share"] > 0)].copy()
+    visible = frame[~flag(frame) & (frame["share"] > 0)].copy()
     visible = visible.sort_values(["stage", "share"], ascending=[True, False], kind="stable")
     visible["row"] = visible.groupby("stage", sort=False).cumcount() + 1
     visible = visible[visible["row"] <= top_n]
@@ -321,13 +181,13 @@ def _touchpoint_lane(
         f"{words(name)} {100 * share:.0f}%" if share >= 0.005 else f"{words(name)} <1%"
         for name, share in zip(visible[column], visible["share"], strict=True)
     ]
-    visible["n"] = _n_label(visible["n_customers"], _flag(visible))
+    visible["n"] = n_label(visible["n_customers"], flag(visible))
     data = visible[["stage", "row", "label", column, "n", "share"]]
     return (
         alt.Chart(data)
         .mark_text(fontSize=10)
         .encode(
-            x=_stage_x(stages, orient="top"),
+            x=stage_x(stages, orient="top"),
             y=_lane_title(title),
             text="label:N",
             tooltip=[
@@ -345,11 +205,11 @@ def _reach_lane(
     the_map: pd.DataFrame, stages: list[str], width: int, color: str
 ) -> alt.TopLevelMixin:
     data = the_map[["stage", "n_customers", "reach", "churn_rate", "suppressed"]].copy()
-    flags = _flag(data)
-    data["n"] = _n_label(data["n_customers"], flags)
-    data["label"] = np.where(flags, _SUPPRESSED, "")
+    flags = flag(data)
+    data["n"] = n_label(data["n_customers"], flags)
+    data["label"] = np.where(flags, SUPPRESSED, "")
     data = data.drop(columns=["suppressed", "n_customers"])
-    base = alt.Chart(data).encode(x=_stage_x(stages))
+    base = alt.Chart(data).encode(x=stage_x(stages))
     bars = base.mark_bar(color=color, opacity=0.7).encode(
         y=alt.Y(
             "reach:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%", title="Reach")
@@ -374,10 +234,10 @@ def _emotion_lane(
     for c in ("emotion_ci_low", "emotion_ci_high", "n_emotion"):
         if c not in data:
             data[c] = np.nan
-    hidden = _flag(data) | data["emotion_mean"].isna()
-    data["n"] = _n_label(data["n_emotion"], _flag(data))
+    hidden = flag(data) | data["emotion_mean"].isna()
+    data["n"] = n_label(data["n_emotion"], flag(data))
     data["label"] = np.where(
-        _flag(data), _SUPPRESSED, np.where(data["emotion_mean"].isna(), "no emotion", "")
+        flag(data), SUPPRESSED, np.where(data["emotion_mean"].isna(), "no emotion", "")
     )
     data = data.drop(columns=["suppressed"])
     y = alt.Y(
@@ -393,7 +253,7 @@ def _emotion_lane(
         alt.Tooltip("n:N", title="n customers"),
     ]
     shown = data[~hidden.to_numpy()]
-    base = alt.Chart(shown).encode(x=_stage_x(stages))
+    base = alt.Chart(shown).encode(x=stage_x(stages))
     band = base.mark_area(color=color, opacity=0.3).encode(y=y, y2="emotion_ci_high:Q")
     band = band.encode(y=alt.Y("emotion_ci_low:Q", scale=alt.Scale(domain=[-1, 1])))
     line = base.mark_line(
@@ -403,7 +263,7 @@ def _emotion_lane(
     missing = (
         alt.Chart(data[hidden.to_numpy()])
         .mark_text(color="#555", fontStyle="italic")
-        .encode(x=_stage_x(stages), y=alt.datum(0), text="label:N", tooltip=["stage:N", "n:N"])
+        .encode(x=stage_x(stages), y=alt.datum(0), text="label:N", tooltip=["stage:N", "n:N"])
     )
     return alt.layer(zero, band, line, missing).properties(width=width, height=140)
 
@@ -417,8 +277,8 @@ def _ranked_lane(
     top_n: int,
     words: Callable[[str], str] = str,
 ) -> alt.Chart:
-    frame = _pick_persona(
-        _prepare(table, title.lower().replace(" ", "_"), ("persona", "stage", "rank", "score")),
+    frame = pick_persona(
+        prepare(table, title.lower().replace(" ", "_"), ("persona", "stage", "rank", "score")),
         persona,
         strict=False,  # a persona too small to rank anything has no rows here
     )
@@ -432,7 +292,7 @@ def _ranked_lane(
         what = feels
     frame["label"] = [f"#{int(r)} {w}" for r, w in zip(frame["rank"], what, strict=True)]
     frame["what"] = what
-    frame["n"] = _n_label(frame["n_customers"], _flag(frame)) if "n_customers" in frame else ""
+    frame["n"] = n_label(frame["n_customers"], flag(frame)) if "n_customers" in frame else ""
     frame["row"] = frame.sort_values("rank").groupby("stage", sort=False).cumcount() + 1
     data = frame[["stage", "row", "label", "what", "rank", "score", "n"]]
     color = "#c0392b" if title == "Pain points" else "#27ae60"
@@ -440,7 +300,7 @@ def _ranked_lane(
         alt.Chart(data)
         .mark_text(fontSize=10, color=color, fontWeight="bold")
         .encode(
-            x=_stage_x(stages),
+            x=stage_x(stages),
             y=_lane_title(title),
             text="label:N",
             tooltip=[
@@ -483,25 +343,25 @@ def emotion_curves(
     -------
     altair.LayerChart
     """
-    stages = _stages(stages)
-    frame = _prepare(
+    stages = stage_list(stages)
+    frame = prepare(
         journey_map,
         "journey_map",
         ("persona", "stage", "emotion_mean", "emotion_ci_low", "emotion_ci_high", "suppressed"),
     )
-    frame, present = _shown_personas(frame, personas)
+    frame, present = shown_personas(frame, personas)
     n_col = "n_emotion" if "n_emotion" in frame else "n_customers"
-    frame["n"] = _n_label(frame[n_col], _flag(frame))
-    shown = frame[~_flag(frame) & frame["emotion_mean"].notna()]
+    frame["n"] = n_label(frame[n_col], flag(frame))
+    shown = frame[~flag(frame) & frame["emotion_mean"].notna()]
     data = shown[["persona", "stage", "emotion_mean", "emotion_ci_low", "emotion_ci_high", "n"]]
-    base = alt.Chart(data).encode(x=_stage_x(stages))
+    base = alt.Chart(data).encode(x=stage_x(stages))
     band = base.mark_area(opacity=0.18).encode(
-        color=_persona_color(colors, present),
+        color=persona_color(colors, present),
         y=alt.Y("emotion_ci_low:Q", scale=alt.Scale(domain=[-1, 1]), title="Emotion (95% CI)"),
         y2="emotion_ci_high:Q",
     )
     line = base.mark_line(point=alt.OverlayMarkDef(filled=True, size=50), strokeWidth=2.5).encode(
-        color=_persona_color(colors, present),
+        color=persona_color(colors, present),
         y="emotion_mean:Q",
         tooltip=[
             "persona:N",
@@ -543,18 +403,18 @@ def funnel_chart(
     -------
     altair.LayerChart
     """
-    stages = _stages(stages)
-    frame = _prepare(funnel, "funnel", ("persona", "stage", "n_customers", "share", "suppressed"))
-    frame, present = _shown_personas(frame, personas)
-    flags = _flag(frame)
-    frame["n"] = _n_label(frame["n_customers"], flags)
+    stages = stage_list(stages)
+    frame = prepare(funnel, "funnel", ("persona", "stage", "n_customers", "share", "suppressed"))
+    frame, present = shown_personas(frame, personas)
+    flags = flag(frame)
+    frame["n"] = n_label(frame["n_customers"], flags)
     frame["shown_share"] = frame["share"].where(~flags, 0.0)
-    frame["label"] = np.where(flags, _SUPPRESSED, "")
+    frame["label"] = np.where(flags, SUPPRESSED, "")
     if "conversion" not in frame:
         frame["conversion"] = np.nan
     data = frame[["persona", "stage", "share", "shown_share", "conversion", "n", "label"]]
     y = alt.Y("stage:N", sort=stages, scale=alt.Scale(domain=stages), title=None)
-    color = _persona_color(colors, present)
+    color = persona_color(colors, present)
     base = alt.Chart(data).encode(y=y, yOffset=alt.YOffset("persona:N", sort=present))
     bars = base.mark_bar().encode(
         x=alt.X(
@@ -619,9 +479,9 @@ def forest_plot(
     """
     if estimate is None:
         estimate = "odds_ratio" if "odds_ratio" in table.columns else "hazard_ratio"
-    stages = _stages(stages)
+    stages = stage_list(stages)
     words = labels or str
-    frame = _prepare(
+    frame = prepare(
         table, "table", ("persona", "stage", "n_customers", estimate, "ci_low", "ci_high")
     )
     position = {s: i for i, s in enumerate(stages)}
@@ -629,10 +489,10 @@ def forest_plot(
         ["_p", "persona"], kind="stable"
     )
     frame["row"] = frame["stage"].astype(str).map(words) + " · " + frame["persona"].astype(str)
-    flags = _flag(frame)
-    frame["n"] = _n_label(frame["n_customers"], flags)
+    flags = flag(frame)
+    frame["n"] = n_label(frame["n_customers"], flags)
     valid = frame[estimate].notna() & (frame[estimate] > 0) & ~flags
-    frame["label"] = np.where(flags, _SUPPRESSED, np.where(valid, "", "not estimated"))
+    frame["label"] = np.where(flags, SUPPRESSED, np.where(valid, "", "not estimated"))
     with np.errstate(divide="ignore", invalid="ignore"):
         frame["shown"] = 1 / frame[estimate].astype(float)
         frame["shown_low"] = 1 / frame["ci_high"].astype(float)
@@ -666,9 +526,7 @@ def forest_plot(
         "(95% CI, log scale)    higher churn \u2192"
     )
     y = alt.Y("row:N", sort=rows, title=None, axis=alt.Axis(labelLimit=0))
-    scale = alt.Scale(type="log")
-    x = alt.X("shown:Q", scale=scale, title=title)
-    color = _persona_color(colors, present)
+    color = persona_color(colors, present)
     tooltip: list[Any] = [
         "persona:N",
         "stage:N",
@@ -735,10 +593,10 @@ def km_chart(
     -------
     altair.FacetChart
     """
-    stages = _stages(stages)
+    stages = stage_list(stages)
     words = labels or str
-    frame = _pick_persona(
-        _prepare(
+    frame = pick_persona(
+        prepare(
             km,
             "km",
             ("persona", "stage", "tercile", "time", "survival", "ci_low", "ci_high", "n_at_risk"),
@@ -822,7 +680,7 @@ def k_evidence_chart(evidence: pd.DataFrame) -> alt.Chart:
     evidence
         ``k, silhouette, bic, stability_ari, chosen`` (``tables/persona_k_evidence.csv``).
     """
-    frame = _prepare(evidence, "evidence", ("k", "silhouette", "bic", "stability_ari", "chosen"))
+    frame = prepare(evidence, "evidence", ("k", "silhouette", "bic", "stability_ari", "chosen"))
     long = frame.melt(
         id_vars=["k", "chosen"],
         value_vars=["silhouette", "stability_ari", "bic"],
@@ -864,11 +722,11 @@ def persona_traits_chart(
     colors
         From :func:`persona_colors`.
     """
-    traits = _prepare(traits, "traits", ("persona_id", "feature", "std_diff", "rank"))
-    named = _prepare(personas, "personas", ("persona_id", "persona_name", "n_customers"))
+    traits = prepare(traits, "traits", ("persona_id", "feature", "std_diff", "rank"))
+    named = prepare(personas, "personas", ("persona_id", "persona_name", "n_customers"))
     frame = traits.merge(named[["persona_id", "persona_name", "n_customers"]], on="persona_id")
     frame["n"] = frame["n_customers"].map(lambda v: f"{int(v):,}" if pd.notna(v) else "suppressed")
-    scale = _color_scale(colors, frame["persona_name"].dropna().unique().tolist())
+    scale = color_scale(colors, frame["persona_name"].dropna().unique().tolist())
     return (
         alt.Chart(frame)
         .mark_bar()
@@ -916,13 +774,13 @@ def persona_profile_chart(
     if kind not in ("channel", "stage"):
         msg = f'kind must be "channel" or "stage", found {kind!r}'
         raise CJResearchError(msg)
-    frame = _prepare(profile, "profile", ("persona_name", "kind", "item", "value", "n_customers"))
+    frame = prepare(profile, "profile", ("persona_name", "kind", "item", "value", "n_customers"))
     frame = frame[frame["kind"] == kind]
-    suppressed = _flag(frame)
-    frame = frame.assign(n=_n_label(frame["n_customers"], suppressed)).dropna(subset=["value"])
-    order = _stages(stages) if (kind == "stage" and stages is not None) else None
+    suppressed = flag(frame)
+    frame = frame.assign(n=n_label(frame["n_customers"], suppressed)).dropna(subset=["value"])
+    order = stage_list(stages) if (kind == "stage" and stages is not None) else None
     personas = list(dict.fromkeys(frame["persona_name"]))
-    scale = _color_scale(colors, personas)
+    scale = color_scale(colors, personas)
     title = "share of events" if kind == "channel" else "share who reached the stage"
     return (
         alt.Chart(frame)
