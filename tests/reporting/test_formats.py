@@ -51,6 +51,9 @@ def test_numbers_read_as_numbers_never_scientific() -> None:
     assert number(2e4, 0) == "20,000" and number(5.97e3) == "5,970.00"
     assert percent(1) == "100%" and percent(0.004) == "<1%" and percent(0) == "0%"
     assert estimate(2.2712, 2.19, 2.351) == "2.27 (2.19\u20132.35)"
+    # a negative interval is written out, with minus signs: "−0.29 (−0.31 to −0.28)"
+    assert estimate(-0.294, -0.31, -0.281) == "\u22120.29 (\u22120.31 to \u22120.28)"
+    assert estimate(0.01, -0.02, 0.03) == "0.01 (\u22120.02 to 0.03)"
     assert pvalue(1e-30) == "< 0.001" and pvalue(0) == "< 0.001"
     out = format_table(_frame(), COLUMNS, caption="Pain points")
     text = re.sub(r"<style>.*?</style>", "", out, flags=re.S)

@@ -106,22 +106,34 @@ def percent(value: Any, decimals: int = 0) -> str:
 def estimate(
     value: Any, low: Any, high: Any, *, decimals: int = 2, kind: Literal["num", "pct"] = "num"
 ) -> str:
-    """An estimate with its 95% interval: ``2.27 (2.19–2.35)``.
+    """An estimate with its 95% interval: ``2.27 (2.19–2.35)``; with a negative bound the
+    interval reads ``−0.31 to −0.28`` (a dash between two minus signs would not read).
 
     >>> estimate(2.2712, 2.19, 2.351), estimate(0.21, 0.2, 0.22, kind="pct")
     ('2.27 (2.19–2.35)', '21% (20–22%)')
+    >>> estimate(-0.294, -0.31, -0.281)
+    '−0.29 (−0.31 to −0.28)'
     """
     if _missing(value):
         return NOT_MEASURED
     if kind == "pct":
         if _missing(low) or _missing(high):
-            return percent(value)
+            return _minus(percent(value))
         lo, hi = percent(low).removesuffix("%"), percent(high)
-        return f"{percent(value)} ({lo}\u2013{hi})"
+        return _minus(f"{percent(value)} ({lo}{_between(low, high)}{hi})")
     shown = number(value, decimals)
     if _missing(low) or _missing(high):
-        return shown
-    return f"{shown} ({number(low, decimals)}\u2013{number(high, decimals)})"
+        return _minus(shown)
+    lo, hi = number(low, decimals), number(high, decimals)
+    return _minus(f"{shown} ({lo}{_between(low, high)}{hi})")
+
+
+def _between(low: Any, high: Any) -> str:
+    return " to " if min(float(low), float(high)) < 0 else "\u2013"
+
+
+def _minus(text: str) -> str:
+    return text.replace("-", "\u2212")
 
 
 def pvalue(value: Any) -> str:
