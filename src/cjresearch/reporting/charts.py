@@ -68,8 +68,23 @@ __all__ = [
 
 #: Emotion terciles: a sequential palette (dark = felt worst) that no persona uses, and a
 #: dash pattern each, so that the curves stay apart in print and for colour-blind readers.
-TERCILE_COLORS = {"low": "#3f007d", "middle": "#6a51a3", "high": "#9e9ac8"}
-_TERCILE_DASHES = {"low": [1, 0], "middle": [6, 3], "high": [2, 2]}
+#: Where ties leave only two groups at a stage, the survival step names them q1 (felt worse)
+#: and q2: they take the palette's ends.
+TERCILE_COLORS = {
+    "low": "#3f007d",
+    "middle": "#6a51a3",
+    "high": "#9e9ac8",
+    "q1": "#3f007d",
+    "q2": "#9e9ac8",
+}
+_TERCILE_DASHES = {"low": [1, 0], "middle": [6, 3], "high": [2, 2], "q1": [8, 2], "q2": [1, 3]}
+_TERCILE_NAMES = {
+    "low": "lowest third",
+    "middle": "middle third",
+    "high": "highest third",
+    "q1": "lower of two groups (ties)",
+    "q2": "upper of two groups (ties)",
+}
 _LOG_TICKS = (0.05, 0.1, 0.2, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 10, 20, 50)
 
 
@@ -611,11 +626,11 @@ def km_chart(
         )
     data = frame[["stage", "tercile", "time", "survival", "ci_low", "ci_high", "n_at_risk"]]
     data = data.assign(panel=data["stage"].astype(str).map(words))
-    terciles = [t for t in ("low", "middle", "high") if t in set(data["tercile"])] or sorted(
-        data["tercile"].dropna().astype(str).unique()
-    )
+    present = set(data["tercile"].dropna().astype(str))
+    terciles = [t for t in TERCILE_COLORS if t in present]
+    terciles += sorted(present - set(terciles))  # every group is drawn, named or not
     known = set(terciles) <= set(TERCILE_COLORS)
-    names = {"low": "lowest third", "middle": "middle third", "high": "highest third"}
+    names = _TERCILE_NAMES
     data = data.assign(felt=data["tercile"].map(lambda t: names.get(t, t)))
     shown = [names.get(t, t) for t in terciles]
     color = alt.Color(
@@ -687,6 +702,12 @@ def k_evidence_chart(evidence: pd.DataFrame) -> alt.Chart:
         var_name="score",
         value_name="value",
     ).dropna(subset=["value"])
+    words = {
+        "silhouette": "Silhouette (separation)",
+        "stability_ari": "Stability (adjusted Rand)",
+        "bic": "BIC (lower is better)",
+    }
+    long["score"] = long["score"].map(words)
     base = alt.Chart(long).encode(
         x=alt.X("k:O", title="number of personas (k)"),
         y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
@@ -699,7 +720,7 @@ def k_evidence_chart(evidence: pd.DataFrame) -> alt.Chart:
     return (
         alt.layer(line, chosen, data=long)
         .properties(width=180, height=140)
-        .facet(column=alt.Column("score:N", title=None))
+        .facet(column=alt.Column("score:N", title=None, sort=list(words.values())))
         .resolve_scale(y="independent")
         .properties(title="Evidence per k (diamond: chosen)")
     )
