@@ -59,7 +59,8 @@ def explorer(opened: object, target: Path) -> None:
         try:
             url = dashboard_url(port)
             if not answering(url, timeout=120, alive=lambda: server.poll() is None):
-                raise SystemExit(f"Voila did not answer at {url}")
+                msg = f"Voila did not answer at {url}"
+                raise SystemExit(msg)
             context = opened.browser.new_context(viewport={"width": 1250, "height": 1400})  # type: ignore[attr-defined]
             context.route(
                 "**/*",

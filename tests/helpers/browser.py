@@ -13,15 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from cjresearch.reporting.pdf import CHROMIUM_FLAGS
+
+CHROMIUM_ARGS = list(CHROMIUM_FLAGS)
 
 #: Chart containers: nbconvert's SVG outputs (Altair's svg renderer), vega-embed divs and the
 #: reports' figures (an SVG image with alt text, cjresearch.reporting.figures).

@@ -22,11 +22,13 @@ from pathlib import Path
 
 from cjresearch.errors import CJResearchError
 
-__all__ = ["CHROMIUM_NAMES", "find_chromium", "print_pdfs", "published_pages"]
+__all__ = ["CHROMIUM_FLAGS", "CHROMIUM_NAMES", "find_chromium", "print_pdfs", "published_pages"]
 
 #: Executables tried, in order, after ``$CJRESEARCH_CHROMIUM``.
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-_FLAGS = (
+#: A headless Chromium that asks the network for nothing of its own (the tests' browser
+#: starts with the same flags).
+CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -34,9 +36,8 @@ _FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
-    "--no-pdf-header-footer",
-    "--run-all-compositor-stages-before-draw",
 )
+_PRINT_FLAGS = ("--no-pdf-header-footer", "--run-all-compositor-stages-before-draw")
 _FOLDERS = ("personas", "stages", "analysis")
 
 
@@ -82,7 +83,8 @@ def _print(chromium: str, page: Path, target: Path, timeout: float) -> None:
         profile = Path(tmp) / "profile"
         command = [
             chromium,
-            *_FLAGS,
+            *CHROMIUM_FLAGS,
+            *_PRINT_FLAGS,
             f"--user-data-dir={profile}",
             f"--print-to-pdf={staged}",
             page.resolve().as_uri(),
