@@ -177,13 +177,14 @@ def avatar(name: str, color: str) -> str:
     )
 
 
-def sparkline(curve: Sequence[Mapping[str, Any]], color: str) -> str:
-    """Emotion per stage as a small inline SVG line (0 marked), with a text alternative."""
+def sparkline(curve: Sequence[Mapping[str, Any]], color: str, *, span: float = 1.0) -> str:
+    """Emotion per stage as a small inline SVG line (0 marked), with a text alternative;
+    ``span`` is the half-height of the scale (the same for every tile of a portal)."""
     values = [c.get("emotion") for c in curve]
     width, height = 160.0, 40.0
     step = width / max(len(values), 1)
     points = [
-        (step * i + step / 2, height / 2 - (height / 2 - 4) * float(v))
+        (step * i + step / 2, height / 2 - (height / 2 - 4) * max(-1.0, min(1.0, float(v) / span)))
         for i, v in enumerate(values)
         if v is not None
     ]
@@ -233,6 +234,14 @@ def _executive(context: PortalContext, rows: Sequence[Mapping[str, Any]]) -> dic
         **dict(context.executive or {}),
     }
     published = {r["path"] for r in rows if r["linked"]}
+    emotions = [
+        abs(float(c["emotion"]))
+        for tile in summary.get("tiles", [])
+        for c in tile.get("curve", [])
+        if c.get("emotion") is not None
+    ]
+    # one scale for every tile: +-0.5 (emotion means rarely reach beyond), else +-1
+    span = 0.5 if max(emotions, default=0.0) <= 0.5 else 1.0
     tiles = []
     for tile in summary.get("tiles", []):
         path = f"personas/{tile.get('slug')}.html"
@@ -241,7 +250,7 @@ def _executive(context: PortalContext, rows: Sequence[Mapping[str, Any]]) -> dic
                 **tile,
                 "href": path if path in published else None,
                 "avatar": avatar(str(tile.get("name", "")), str(tile.get("color", ""))),
-                "spark": sparkline(tile.get("curve", []), str(tile.get("color", ""))),
+                "spark": sparkline(tile.get("curve", []), str(tile.get("color", "")), span=span),
             }
         )
     overview = dict(summary.get("overview") or {})
