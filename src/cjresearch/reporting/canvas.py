@@ -111,6 +111,10 @@ class Canvas:
             f'<h3 class="cj-canvas-title">{html.escape(self.title)}</h3>{"".join(rows)}</section>'
         )
 
+    def __repr__(self) -> str:
+        lanes = ", ".join(lane.title for lane in self.lanes)
+        return f"{self.title}: {len(self.stages)} stages; lanes: {lanes}"
+
     def _repr_html_(self) -> str:
         return str(self.html)
 

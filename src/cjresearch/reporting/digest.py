@@ -79,6 +79,11 @@ class Digest:
         ranked = sorted(self.findings, key=lambda f: (f.tentative, f.q_value, -f.strength))
         return [f.text for f in ranked[:limit]]
 
+    def __repr__(self) -> str:
+        # the notebook's text/plain output: the sentences, never a function's address
+        lines = [*self.sentences(), self.nulls or ""] if self.findings else [self.empty]
+        return "\n".join(line for line in lines if line)
+
     def _repr_html_(self) -> str:
         return str(self.html)
 

@@ -59,5 +59,8 @@ class Figure:
             f' alt="{html.escape(self.alt, quote=True)}"{dims}>{caption}</figure>'
         )
 
+    def __repr__(self) -> str:
+        return self.alt  # the notebook's text/plain output: what the chart shows
+
     def _repr_html_(self) -> str:
         return str(self.html)
