@@ -9,6 +9,7 @@ words for names, formatted tables, figures with alt text, a findings digest.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from cjresearch.errors import CJResearchError
 from cjresearch.reporting import charts
 from cjresearch.reporting.digest import CAVEATS, Digest, digest
 from cjresearch.reporting.figures import Figure
-from cjresearch.reporting.formats import Column, Html, format_table
+from cjresearch.reporting.formats import Column, Html, finite, format_table
 from cjresearch.reporting.views import (
     Words,
     card_html,
@@ -250,7 +251,12 @@ def _lower(ratio: str) -> Column:
         value, low, high = row.get(ratio), row.get("ci_low"), row.get("ci_high")
         if value is None or pd.isna(value) or float(value) <= 0:
             return None
-        return estimate(1 / float(value), 1 / float(high), 1 / float(low))
+
+        def turned(bound: Any) -> float:
+            # a bound of 0 (or none) has no finite inverse: the interval is left out
+            return 1 / float(bound) if finite(bound) and float(bound) > 0 else math.nan
+
+        return estimate(1 / float(value), turned(high), turned(low))
 
     what = "Odds ratio" if ratio == "odds_ratio" else "Hazard ratio"
     return Column(ratio, f"{what} per step of lower emotion (95% CI)", "num", format=shown)

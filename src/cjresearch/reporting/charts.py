@@ -512,6 +512,8 @@ def forest_plot(
         frame["shown"] = 1 / frame[estimate].astype(float)
         frame["shown_low"] = 1 / frame["ci_high"].astype(float)
         frame["shown_high"] = 1 / frame["ci_low"].astype(float)
+    for column in ("shown", "shown_low", "shown_high"):  # a bound of 0 has no finite inverse
+        frame[column] = frame[column].where(np.isfinite(frame[column]) & (frame[column] > 0))
     for optional in ("n_churned", "p_value", "q_value", "unit_size", "flags"):
         if optional not in frame:
             frame[optional] = None
