@@ -123,7 +123,7 @@ def test_build_pdf_prints_beside_the_pages_and_says_when_it_cannot(
     assert not stray.exists()  # its page is gone
     monkeypatch.setenv("PATH", str(site))
     monkeypatch.delenv("CJRESEARCH_CHROMIUM", raising=False)
-    with pytest.raises(CJResearchError, match=r"--pdf needs Chromium .* apt-get install chromium"):
+    with pytest.raises(CJResearchError, match=r"--pdf needs Chromium .*apt-get install chromium"):
         pdf.find_chromium()
     monkeypatch.setenv("CJRESEARCH_CHROMIUM", "/nowhere/chromium")
     with pytest.raises(CJResearchError, match="CJRESEARCH_CHROMIUM is '/nowhere/chromium'"):

@@ -40,7 +40,10 @@ def test_persona_view_shows_only_that_persona_and_all(built) -> None:
     assert view.title.split(",")[0].split("-")[0] in view.card and "customers" in view.card
     assert "They " in view.card  # traits as sentences
     assert "customer_id" not in "".join(view.tables)
-    assert "instruments" in view.tables and "labels" not in view.tables
+    assert "instruments" in view.tables
+    labels = view.tables["labels"]  # the data's words, and of the personas only this one's name
+    assert set(labels.loc[labels["kind"] == "persona", "name"]) == {name}
+    assert {"stage", "touchpoint"} <= set(labels["kind"])
     assert view.canvas.lane_keys[:3] == ["actions", "channels", "emotion"]
     figure = view.emotion_curve
     assert isinstance(figure, Figure) and figure.to_dict()["$schema"]

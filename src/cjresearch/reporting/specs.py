@@ -31,6 +31,7 @@ def report_specs(study: Study, artifacts: Artifacts) -> list[ReportSpec]:
         "artifacts_dir": str(artifacts.folder.resolve()),
     }
     # every page uses the build's words (tables/labels.csv): a changed label rebuilds them
+    # (a persona's or stage's slice holds the labels it uses)
     words = [p for p in [artifacts.folder / TABLES_DIR / "labels.parquet"] if p.is_file()]
     vocabulary = words_for(artifacts)
 
@@ -46,7 +47,7 @@ def report_specs(study: Study, artifacts: Artifacts) -> list[ReportSpec]:
             name=name,
             notebook=find_notebook(f"{kind}_report"),
             parameters={**common, kind: value},
-            inputs=sorted([*folder.glob("*.parquet"), *words]),
+            inputs=sorted(folder.glob("*.parquet")),  # with the slice's labels
             title=f"{kind.capitalize()}: {shown(kind, name)}",
             slug=slug,
         )
