@@ -27,6 +27,8 @@ PAGES = {
     "portal.png": ROOT / "reports" / "index.html",
     "persona_report.png": ROOT / "reports" / "personas" / "persona-2.html",
 }
+#: Pages shot whole (the portal's summary runs below the first screen), the others' tops.
+FULL_PAGES = {"portal.png"}
 #: Screenshots of one element of a page: (page, CSS selector).
 ELEMENTS = {
     "persona_canvas.png": (ROOT / "reports" / "personas" / "persona-2.html", ".cj-canvas"),
@@ -93,7 +95,12 @@ def main() -> None:
         opened = OfflineBrowser(browser)
         try:
             for name, page in PAGES.items():
-                report = opened.open(page, screenshot=ROOT / "docs" / "img" / name, width=WIDTH)
+                report = opened.open(
+                    page,
+                    screenshot=ROOT / "docs" / "img" / name,
+                    width=WIDTH,
+                    full_page=name in FULL_PAGES,
+                )
                 if report.blocked or report.console_errors:
                     msg = f"{page}: {report.blocked or report.console_errors}"
                     raise SystemExit(msg)
