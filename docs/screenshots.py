@@ -1,7 +1,8 @@
 """Screenshots for the README, taken by the tests' offline browser (Debian's chromium).
 
-The portal and a persona report from `reports/`, and the explorer served by Voila on the
-sample study's artifacts (every non-loopback request aborted).
+The portal, a persona report and its journey-map canvas from `reports/` at 1,280 px, and the
+explorer served by Voila on the sample study's artifacts (every non-loopback request
+aborted; `--no-explorer` skips it).
 
 Run after `make demo`:  .venv/bin/python docs/screenshots.py
 """
@@ -19,11 +20,18 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from _browser import offline_browser  # noqa: E402
+from helpers.browser import CHROMIUM_ARGS, OfflineBrowser  # noqa: E402
 
+WIDTH = 1280
 PAGES = {
     "portal.png": ROOT / "reports" / "index.html",
     "persona_report.png": ROOT / "reports" / "personas" / "persona-2.html",
+}
+#: Pages shot whole (the portal's summary runs below the first screen), the others' tops.
+FULL_PAGES = {"portal.png"}
+#: Screenshots of one element of a page: (page, CSS selector).
+ELEMENTS = {
+    "persona_canvas.png": (ROOT / "reports" / "personas" / "persona-2.html", ".cj-canvas"),
 }
 
 
@@ -53,7 +61,8 @@ def explorer(opened: object, target: Path) -> None:
         try:
             url = dashboard_url(port)
             if not answering(url, timeout=120, alive=lambda: server.poll() is None):
-                raise SystemExit(f"Voila did not answer at {url}")
+                msg = f"Voila did not answer at {url}"
+                raise SystemExit(msg)
             context = opened.browser.new_context(viewport={"width": 1250, "height": 1400})  # type: ignore[attr-defined]
             context.route(
                 "**/*",
@@ -75,16 +84,37 @@ def explorer(opened: object, target: Path) -> None:
 
 
 def main() -> None:
-    browser = offline_browser.__wrapped__()  # the fixture's generator, outside pytest
-    opened = next(browser)
-    try:
-        for name, page in PAGES.items():
-            report = opened.open(page, screenshot=ROOT / "docs" / "img" / name)
-            if report.blocked or report.console_errors:
-                raise SystemExit(f"{page}: {report.blocked or report.console_errors}")
-        explorer(opened, ROOT / "docs" / "img" / "explorer.png")
-    finally:
-        browser.close()
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS
+        )
+        opened = OfflineBrowser(browser)
+        try:
+            for name, page in PAGES.items():
+                report = opened.open(
+                    page,
+                    screenshot=ROOT / "docs" / "img" / name,
+                    width=WIDTH,
+                    full_page=name in FULL_PAGES,
+                )
+                if report.blocked or report.console_errors:
+                    msg = f"{page}: {report.blocked or report.console_errors}"
+                    raise SystemExit(msg)
+            for name, (page, selector) in ELEMENTS.items():
+                target = ROOT / "docs" / "img" / name
+                opened.open(
+                    page,
+                    width=WIDTH,
+                    inspect=lambda p, s=selector, t=target: p.locator(s).screenshot(path=str(t)),
+                )
+            if "--no-explorer" not in sys.argv:
+                explorer(opened, ROOT / "docs" / "img" / "explorer.png")
+        finally:
+            browser.close()
 
 
 if __name__ == "__main__":

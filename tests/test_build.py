@@ -78,6 +78,7 @@ def test_a_build_publishes_every_expected_file(hostile) -> None:
     assert pages == sorted(
         [
             "index.html",
+            "status.html",
             "analysis/personas.html",
             "analysis/emotion-churn.html",
             *[f"personas/persona-{pid}.html" for pid in (1, 2, 3)],

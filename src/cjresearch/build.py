@@ -83,6 +83,7 @@ def build(
     wait: bool = False,
     progress: bool | None = None,
     reports: bool = True,
+    pdf: bool = False,
 ) -> BuildResult:
     """Build a study: artifacts, reports, portal, tables and manifest.
 
@@ -104,6 +105,9 @@ def build(
         A progress bar (default: when the output is a terminal; plain lines otherwise).
     reports
         Run the report notebooks (False: artifacts, tables and manifest only).
+    pdf
+        Also print every published page to PDF beside it with Chromium
+        (:func:`cjresearch.reporting.pdf.print_pdfs`); checked before anything is computed.
 
     Returns
     -------
@@ -116,6 +120,8 @@ def build(
         The study's tables have fatal problems. Nothing is written in that case.
     OutputLockedError
         Another build holds the output folder.
+    CJResearchError
+        With ``pdf``, no Chromium to print with (nothing is built then).
     """
     from cjresearch.reporting.execute import ExecutionOptions
     from cjresearch.reporting.html import Provenance
@@ -128,6 +134,11 @@ def build(
     from cjresearch.reporting.reports import publish_reports
     from cjresearch.reporting.specs import portal_context, report_specs
 
+    chromium = None
+    if pdf:
+        from cjresearch.reporting.pdf import find_chromium
+
+        chromium = find_chromium()  # before any work: a clear message, nothing half done
     started = utc_now()
     run_id = new_run_id()
     folder = Path(artifacts) if artifacts is not None else study.artifacts_dir
@@ -182,6 +193,10 @@ def build(
             with PublishTransaction(output, run_id) as tx:
                 stage_tables(tx, list(outcome.reports))
                 tx.commit()
+        if chromium is not None:
+            from cjresearch.reporting.pdf import print_pdfs
+
+            print_pdfs(output, chromium=chromium)
     if not new and not outcome.published and (output / "manifest.json").is_file():
         # nothing changed: the published manifest is still the truth
         manifest = json.loads((output / "manifest.json").read_text(encoding="utf-8"))

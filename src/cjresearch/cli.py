@@ -270,6 +270,9 @@ def build(
             help="Exit with code 3 when the build raised an alert (for cron and CI).",
         ),
     ] = False,
+    pdf: Annotated[
+        bool, _flag("--pdf", help="Also print every page to PDF beside it (needs Chromium).")
+    ] = False,
 ) -> None:
     """Build a study: validate, compute artifacts, run the reports, publish (the main job).
 
@@ -284,7 +287,13 @@ def build(
         study = _ensure_sample()
     result = _run(
         lambda: run_build(
-            load_study(study), output=output, artifacts=artifacts, jobs=jobs, force=force, wait=wait
+            load_study(study),
+            output=output,
+            artifacts=artifacts,
+            jobs=jobs,
+            force=force,
+            wait=wait,
+            pdf=pdf,
         )
     )
     summary = result.artifacts.summary
@@ -300,6 +309,8 @@ def build(
         soft_wrap=True,
     )
     out.print(escape(f"Portal:    {result.output / 'index.html'}"))
+    if pdf:
+        out.print(escape(f"PDFs:      beside every page (e.g. {result.output / 'index.pdf'})"))
     out.print(escape(f"Manifest:  {result.manifest_path}"))
     out.print(escape(f"Artifacts: {result.artifacts.folder} (hold customer ids; never publish)"))
     _print_alerts(result)

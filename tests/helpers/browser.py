@@ -13,18 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from cjresearch.reporting.pdf import CHROMIUM_FLAGS
 
-#: Chart containers: nbconvert's SVG outputs (Altair's svg renderer) and vega-embed divs.
-CHART_CONTAINERS = ".output_svg, .vega-embed"
+CHROMIUM_ARGS = list(CHROMIUM_FLAGS)
+
+#: Chart containers: nbconvert's SVG outputs (Altair's svg renderer), vega-embed divs and the
+#: reports' figures (an SVG image with alt text, cjresearch.reporting.figures).
+CHART_CONTAINERS = ".output_svg, .vega-embed, figure.cj-figure"
 
 _CHARTS_JS = """
 (selector) => Array.from(document.querySelectorAll(selector)).map((el) => {
@@ -51,6 +46,7 @@ class PageReport:
     xss: Any = None
     links: list[str] = field(default_factory=list)
     page: Any = None
+    inspected: Any = None
 
 
 class OfflineBrowser:
@@ -59,8 +55,18 @@ class OfflineBrowser:
     def __init__(self, browser: Any) -> None:
         self.browser = browser
 
-    def open(self, path: Path, *, screenshot: Path | None = None) -> PageReport:
-        context = self.browser.new_context(viewport={"width": 1100, "height": 900})
+    def open(
+        self,
+        path: Path,
+        *,
+        screenshot: Path | None = None,
+        width: int = 1100,
+        full_page: bool = False,
+        inspect: Any = None,
+    ) -> PageReport:
+        """Open a page; ``inspect(page)`` runs on it before it closes (result in
+        ``inspected``)."""
+        context = self.browser.new_context(viewport={"width": width, "height": 900})
         report = PageReport(url=path.resolve().as_uri())
 
         def route(route: Any) -> None:
@@ -91,7 +97,9 @@ class OfflineBrowser:
         report.links = page.evaluate(
             "() => Array.from(document.querySelectorAll('a[href]')).map((a) => a.href)"
         )
+        if inspect is not None:
+            report.inspected = inspect(page)
         if screenshot is not None:
-            page.screenshot(path=str(screenshot), full_page=False)
+            page.screenshot(path=str(screenshot), full_page=full_page)
         context.close()
         return report

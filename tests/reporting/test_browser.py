@@ -52,6 +52,7 @@ def test_every_page_offline_renders_and_executes_nothing(
         "index.html",
         "personas/script-window-xss-script-script.html",
         "stages/img-src-x-onerror-window-xss-img-alert-1.html",
+        "status.html",
     ]
     for page in pages:
         report = offline_browser.open(page)

@@ -126,8 +126,9 @@ def test_stage_order_follows_the_study(specs, pipeline) -> None:
     text = json.dumps(specs["emotion_curves"])
     assert json.dumps(stages) in text  # the x scale's domain, in the study's order
     assert json.dumps(sorted(stages)) not in text
-    facet = specs["km"]["facet"]["column"]
+    facet = specs["km"]["facet"]  # panels wrap (a facet with columns), in the study's order
     assert facet["sort"] == stages
+    assert specs["km"]["columns"] == 3
 
 
 def test_persona_colours_are_the_same_in_every_chart(specs, jm) -> None:
@@ -281,3 +282,22 @@ def test_persona_charts_are_valid_and_render(persona_tables, pipeline) -> None:
     assert stage_spec.index('"awareness"') < stage_spec.index('"renewal"')
     with pytest.raises(CJResearchError, match='kind must be "channel" or "stage"'):
         charts.persona_profile_chart(profile, kind="touchpoint")
+
+
+def test_a_stage_with_two_groups_of_emotion_is_drawn_too() -> None:
+    # ties leave two groups (q1, q2) at a stage: they are drawn and named, never dropped
+    km = km_table()
+    tied = km[(km["stage"] == "support") & (km["tercile"] != "middle")].copy()
+    tied["tercile"] = tied["tercile"].map({"low": "q1", "high": "q2"})
+    table = pd.concat([km[km["stage"] != "support"], tied], ignore_index=True)
+    spec = charts.km_chart(table, stages=["onboarding", "support"]).to_dict()
+    domain = spec["spec"]["layer"][1]["encoding"]["color"]["scale"]["domain"]
+    assert domain == [
+        "lowest third",
+        "middle third",
+        "highest third",
+        "lower of two groups (ties)",
+        "upper of two groups (ties)",
+    ]
+    dashes = spec["spec"]["layer"][1]["encoding"]["strokeDash"]["scale"]["range"]
+    assert len({tuple(d) for d in dashes}) == 5

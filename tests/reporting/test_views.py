@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from cjresearch.errors import CJResearchError
-from cjresearch.reporting import views
+from cjresearch.reporting import analyses, views
+from cjresearch.reporting.figures import Figure
 from helpers import FIXTURE_STUDY
 
 FIXTURE = FIXTURE_STUDY
@@ -36,10 +37,17 @@ def test_persona_view_shows_only_that_persona_and_all(built) -> None:
     view = views.persona_view(artifacts, pid)
     assert view.name == name
     assert set(view.tables["journey_map"]["persona"].astype(str)) == {name, "all"}
-    assert name.split(",")[0] in view.card and "customers" in view.card
+    assert view.title.split(",")[0].split("-")[0] in view.card and "customers" in view.card
+    assert "They " in view.card  # traits as sentences
     assert "customer_id" not in "".join(view.tables)
-    for chart in (view.journey_map, view.emotion_curve):
-        chart.to_dict()
+    assert "instruments" in view.tables
+    labels = view.tables["labels"]  # the data's words, and of the personas only this one's name
+    assert set(labels.loc[labels["kind"] == "persona", "name"]) == {name}
+    assert {"stage", "touchpoint"} <= set(labels["kind"])
+    assert view.canvas.lane_keys[:3] == ["actions", "channels", "emotion"]
+    figure = view.emotion_curve
+    assert isinstance(figure, Figure) and figure.to_dict()["$schema"]
+    assert figure.alt.startswith("Emotion per stage") and 'alt="Emotion per stage' in figure.html
     with pytest.raises(CJResearchError, match="has no report"):
         views.persona_view(artifacts, 999)
 
@@ -50,26 +58,30 @@ def test_stage_view_is_one_stage_for_every_persona(built) -> None:
     assert set(view.tables["journey_map"]["stage"].astype(str)) == {"onboarding"}
     assert "all" in set(view.tables["journey_map"]["persona"].astype(str))
     view.emotion_by_persona.to_dict()
+    assert "Personas at Onboarding" in view.personas_compared
+    assert "NPS" in view.scores or "no NPS" in view.scores
     with pytest.raises(CJResearchError, match="not in the study"):
         views.stage_view(artifacts, "checkout")
 
 
 def test_analyses_use_the_build_or_recompute_when_settings_differ(built) -> None:
     study, artifacts = built
-    as_built = views.persona_analysis(study, artifacts)
+    as_built = analyses.persona_analysis(study, artifacts)
     assert not as_built.refitted
-    refit = views.persona_analysis(study, artifacts, k=2)
+    assert "[" not in as_built.summary and "Personas as built" in as_built.summary
+    refit = analyses.persona_analysis(study, artifacts, k=2)
     assert refit.refitted and len(refit.personas) == 2
-    churn = views.emotion_churn_analysis(study, artifacts)
+    churn = analyses.emotion_churn_analysis(study, artifacts)
     assert not churn.recomputed
-    other = views.emotion_churn_analysis(study, artifacts, stages=["onboarding"], unit_size=1.0)
+    assert "per step of lower emotion" in churn.emotion_churn
+    other = analyses.emotion_churn_analysis(study, artifacts, stages=["onboarding"], unit_size=1.0)
     assert other.recomputed
     assert set(other.tables["emotion_churn"]["stage"].astype(str)) == {"onboarding"}
     assert (other.tables["emotion_churn"]["unit_size"] == 1.0).all()
     with pytest.raises(CJResearchError, match="not in the study"):
-        views.emotion_churn_analysis(study, artifacts, stages=["checkout"])
+        analyses.emotion_churn_analysis(study, artifacts, stages=["checkout"])
     with pytest.raises(CJResearchError, match="is not one of"):
-        views.emotion_churn_analysis(study, artifacts, persona="nobody")
+        analyses.emotion_churn_analysis(study, artifacts, persona="nobody")
 
 
 def test_tables_are_escaped_and_suppressed_cells_say_so() -> None:
@@ -80,7 +92,8 @@ def test_tables_are_escaped_and_suppressed_cells_say_so() -> None:
     ).assign(suppressed=[True, False])
     out = views.table_html(frame)
     assert "<script>" not in out and "&lt;script&gt;" in out
-    assert "suppressed" in out
+    assert "\u2020" in out and "Withheld" in out and ">suppressed<" not in out
+    assert ">Customers<" in out and "n_customers" not in out
     assert "Nothing to show" in views.table_html(frame.iloc[0:0])
 
 

@@ -243,7 +243,8 @@ def report_slices(
     stages: list[str],
 ) -> dict[str, pd.DataFrame]:
     """Each report's slice of the tables by path relative to the artifacts folder: a
-    persona's rows (and all customers'), a stage's rows."""
+    persona's rows (and all customers'), a stage's rows; the ``labels`` a persona's page
+    uses (not the other personas' names: renaming one persona rebuilds only its page)."""
     slices: dict[str, pd.DataFrame] = {}
     for pid, name in personas:
         for table, frame in tables.items():
@@ -251,6 +252,8 @@ def report_slices(
                 keep = frame["persona_id"].isna() | (frame["persona_id"] == pid)
             elif "persona" in frame.columns:
                 keep = frame["persona"].astype(str).isin([name, ALL])
+            elif table == "labels":  # the words of the data, and of this persona's name only
+                keep = (frame["kind"] != "persona") | (frame["name"].astype(str) == name)
             else:
                 continue
             slices[f"{REPORTS_DIR}/persona-{pid}/{table}.parquet"] = frame[keep.to_numpy()]
@@ -260,7 +263,7 @@ def report_slices(
                 keep = frame["stage"].astype(str).isin([stage, ""])
             elif "stage" in frame.columns:
                 keep = frame["stage"].astype(str) == stage
-            elif table in ("personas", "persona_k_evidence"):
+            elif table in ("personas", "persona_k_evidence", "labels"):
                 keep = pd.Series(True, index=frame.index)
             else:
                 continue

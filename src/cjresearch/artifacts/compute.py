@@ -33,7 +33,7 @@ import fcntl
 import hashlib
 import json
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -281,14 +281,25 @@ def publishable(
     journey: JourneyMap,
     result: EmotionChurnResult,
     extra: Mapping[str, pd.DataFrame] | None = None,
+    labels: Mapping[str, str] | None = None,
+    named_personas: Sequence[int] = (),
 ) -> tuple[dict[str, pd.DataFrame], Disclosure]:
     """Step 7: every publishable table by name, after one suppression pass over them all
     (:func:`cjresearch.analysis.disclosure.protect`), each checked to hold no customer id;
-    and what that pass suppressed."""
+    and what that pass suppressed.
+
+    Besides the personas', the journey map's, the statistics' and the ``extra`` tables (the
+    journey management's): ``instruments`` (NPS, CSAT and CES per persona and stage,
+    :func:`cjresearch.analysis.instruments.instrument_summary`) and ``labels`` (the words
+    the pages use for the data's names: the study file's ``[labels]``, else automatic;
+    ``named_personas`` are the ids whose names the study file gives).
+    """
     from cjresearch.analysis.disclosure import protect
+    from cjresearch.analysis.instruments import instrument_summary
     from cjresearch.analysis.personas.model import publishable_tables
     from cjresearch.analysis.privacy import check_publishable
 
+    assignments = model.assignments()
     published: dict[str, pd.DataFrame] = {
         **publishable_tables(
             model,
@@ -299,8 +310,15 @@ def publishable(
         ),
         **journey.tables(),
         **statistics_tables(result),
+        "instruments": instrument_summary(
+            tables.feedback,
+            assignments,
+            stages=settings.require_stages(),
+            min_group_size=settings.min_group_size,
+        ),
         **(extra or {}),
     }
+    published["labels"] = _labels(published, settings, labels or {}, named_personas)
     published, disclosure = protect(
         published, min_group_size=settings.min_group_size, n_customers=len(tables.customers)
     )
@@ -308,6 +326,40 @@ def publishable(
     for name, frame in published.items():
         check_publishable(frame, name=name, customer_ids=ids)
     return published, disclosure
+
+
+def _labels(
+    published: Mapping[str, pd.DataFrame],
+    settings: Settings,
+    given: Mapping[str, str],
+    named_personas: Sequence[int],
+) -> pd.DataFrame:
+    """The ``labels`` table: every stage, touchpoint, channel, trait and persona name the
+    published tables hold, with the words the pages use for it."""
+    from cjresearch.analysis.labels import Labels, labels_table
+
+    def names(table: str, column: str) -> list[Any]:
+        frame = published.get(table)
+        return [] if frame is None or column not in frame else frame[column].tolist()
+
+    channels = names("channels", "channel")
+    labels = Labels(given, stages=settings.require_stages(), channels=channels)
+    personas, traits = published["personas"], published["persona_traits"]
+    shown = labels.persona_names(personas, traits, fixed=named_personas)
+    fixed = set(named_personas)
+    return labels_table(
+        labels,
+        stages=settings.require_stages(),
+        touchpoints=names("touchpoints", "touchpoint"),
+        channels=channels,
+        features=names("persona_traits", "feature"),
+        personas=shown,
+        study_personas=[
+            str(n)
+            for p, n in zip(personas["persona_id"], personas["persona_name"], strict=True)
+            if int(p) in fixed
+        ],
+    )
 
 
 def cube(
@@ -489,6 +541,7 @@ def _compute(
     input_hashes: Mapping[str, dict[str, Any]],
     run_id: str,
 ) -> Artifacts:
+    from cjresearch.analysis.personas.model import name_overrides
     from cjresearch.data.tables import write_parquet
 
     settings = Settings.from_study(study)
@@ -537,7 +590,15 @@ def _compute(
     )
     # the management tables go through the same suppression pass as every other table
     published, disclosure = publishable(
-        model, journeys, tables, settings, journey=journey, result=result, extra=managed.tables
+        model,
+        journeys,
+        tables,
+        settings,
+        journey=journey,
+        result=result,
+        extra=managed.tables,
+        labels=study.labels,
+        named_personas=list(name_overrides(study.personas.names)),
     )
 
     written = [

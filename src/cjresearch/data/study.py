@@ -352,6 +352,20 @@ class Study(BaseModel):
     kpis: list[KpiSettings] = Field(default_factory=list)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     sessions: SessionSettings = Field(default_factory=SessionSettings)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("labels")
+    @classmethod
+    def _usable_labels(cls, labels: dict[str, str]) -> dict[str, str]:
+        blank = sorted(k for k, v in labels.items() if not v.strip())
+        if blank:
+            msg = f"the labels of {blank} are blank"
+            raise ValueError(msg)
+        long = sorted(k for k, v in labels.items() if len(v) > MAX_NAME_LENGTH)
+        if long:
+            msg = f"labels of at most {MAX_NAME_LENGTH} characters; {long} are longer"
+            raise ValueError(msg)
+        return labels
 
     @field_validator("valence")
     @classmethod

@@ -25,21 +25,35 @@ Conventions shared by every chart:
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import altair as alt
 import numpy as np
 import pandas as pd
 
-from cjresearch._checks import require_columns
-from cjresearch.analysis.privacy import check_publishable
 from cjresearch.errors import CJResearchError
+from cjresearch.reporting._chartbase import (
+    ALL_COLOR,
+    PALETTE,
+    SUPPRESSED,
+    color_scale,
+    flag,
+    n_label,
+    persona_color,
+    persona_colors,
+    pick_persona,
+    prepare,
+    safe_label,
+    shown_personas,
+    stage_list,
+    stage_x,
+)
 
 __all__ = [
     "ALL_COLOR",
     "PALETTE",
+    "TERCILE_COLORS",
     "emotion_curves",
     "forest_plot",
     "funnel_chart",
@@ -52,148 +66,26 @@ __all__ = [
     "safe_label",
 ]
 
-#: The colour of "all" customers.
-ALL_COLOR = "#8c8c8c"
-#: Persona colours in order (Tableau 10 without its grey), cycled beyond ten personas.
-PALETTE: tuple[str, ...] = (
-    "#4c78a8",
-    "#f58518",
-    "#54a24b",
-    "#e45756",
-    "#72b7b2",
-    "#eeca3b",
-    "#b279a2",
-    "#ff9da6",
-    "#9d755d",
-)
-_SUPPRESSED = "suppressed"
-_TERCILE_COLORS = {"low": "#e45756", "middle": "#4c78a8", "high": "#54a24b"}
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_MAX_LABEL = 200
-
-
-def safe_label(value: object) -> object:
-    """A data string made safe to embed in a page (see the module docstring).
-
-    Examples
-    --------
-    >>> safe_label("<script>alert(1)</script>")
-    '‹script›alert(1)‹/script›'
-    """
-    if not isinstance(value, str):
-        return value
-    text = _CONTROL.sub("", value).replace("<", "\u2039").replace(">", "\u203a")
-    return text if len(text) <= _MAX_LABEL else text[: _MAX_LABEL - 1] + "\u2026"
-
-
-def persona_colors(persona_names: Sequence[str]) -> dict[str, str]:
-    """One colour per persona, the same in every chart of a build.
-
-    Parameters
-    ----------
-    persona_names
-        The persona labels in a stable order (e.g. ``JourneyMap.personas``); ``"all"`` may
-        be among them and is always grey.
-
-    Returns
-    -------
-    dict
-        ``{label: "#rrggbb"}`` with ``"all"`` first.
-
-    Examples
-    --------
-    >>> persona_colors(["all", "App natives", "Store loyalists"])
-    {'all': '#8c8c8c', 'App natives': '#4c78a8', 'Store loyalists': '#f58518'}
-    """
-    if isinstance(persona_names, str):
-        msg = f"persona_names must be a sequence of names, found the string {persona_names!r}"
-        raise CJResearchError(msg)
-    colors = {"all": ALL_COLOR}
-    others = [str(safe_label(str(n))) for n in dict.fromkeys(persona_names) if n != "all"]
-    for i, name in enumerate(others):
-        colors[name] = PALETTE[i % len(PALETTE)]
-    return colors
-
-
-# --- helpers -----------------------------------------------------------------------------
-
-
-def _prepare(frame: pd.DataFrame, name: str, columns: Sequence[str]) -> pd.DataFrame:
-    """Check and copy a table for charting: no ids, required columns, safe strings."""
-    require_columns(frame, columns, name)
-    check_publishable(frame, name=name)
-    out = frame.reset_index(drop=True).copy()
-    for column in out.columns:
-        series = out[column]
-        if isinstance(series.dtype, pd.CategoricalDtype) or not (
-            pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
-        ):
-            out[column] = series.astype(object).map(safe_label)
-            out[column] = out[column].where(series.notna().to_numpy(), None)
-    return out
-
-
-def _stages(stages: Sequence[str]) -> list[str]:
-    if isinstance(stages, str) or not len(stages):
-        msg = "stages must be the study's list of stages, in order"
-        raise CJResearchError(msg)
-    return [str(safe_label(str(s))) for s in stages]
-
-
-def _color_scale(colors: Mapping[str, str] | None, present: Sequence[str]) -> alt.Scale:
-    if colors is None:
-        colors = persona_colors(list(present))
-    missing = [p for p in present if p not in colors]
-    if missing:
-        colors = {**colors, **{p: PALETTE[i % len(PALETTE)] for i, p in enumerate(missing)}}
-    domain = [p for p in colors if p in set(present)]
-    return alt.Scale(domain=domain, range=[colors[p] for p in domain])
-
-
-def _persona_color(colors: Mapping[str, str] | None, present: Sequence[str]) -> alt.Color:
-    """The colour channel of a chart of several personas (the build's colours)."""
-    return alt.Color("persona:N", scale=_color_scale(colors, present), title="Persona")
-
-
-def _shown_personas(
-    frame: pd.DataFrame, personas: Sequence[str] | None
-) -> tuple[pd.DataFrame, list[str]]:
-    """The rows of the personas to draw (None: every one in the table) and their labels."""
-    if personas is not None:
-        frame = frame[frame["persona"].isin([str(safe_label(p)) for p in personas])]
-    return frame, list(dict.fromkeys(frame["persona"]))
-
-
-def _flag(frame: pd.DataFrame, column: str = "suppressed") -> pd.Series:
-    if column not in frame.columns:
-        return pd.Series(False, index=frame.index)
-    return frame[column].fillna(False).astype(bool)
-
-
-def _n_label(values: pd.Series, suppressed: pd.Series) -> pd.Series:
-    text = values.map(lambda v: f"{int(v):,}" if pd.notna(v) else "not measured")
-    return text.where(~suppressed, _SUPPRESSED)
-
-
-def _stage_x(stages: list[str], *, title: str | None = None, orient: str = "bottom") -> alt.X:
-    return alt.X(
-        "stage:N",
-        sort=stages,
-        scale=alt.Scale(domain=stages),
-        axis=alt.Axis(labelAngle=0, orient=orient, title=title),  # type: ignore[arg-type]
-    )
-
-
-def _pick_persona(frame: pd.DataFrame, persona: str, *, strict: bool = True) -> pd.DataFrame:
-    persona = str(safe_label(persona))
-    if "persona" not in frame.columns:
-        return frame
-    picked = frame[frame["persona"] == persona]
-    if strict and picked.empty and len(frame):
-        known = sorted(frame["persona"].dropna().unique().tolist())
-        msg = f"persona {persona!r} is not in the table; found {known}"
-        raise CJResearchError(msg)
-    return picked
+#: Emotion terciles: a sequential palette (dark = felt worst) that no persona uses, and a
+#: dash pattern each, so that the curves stay apart in print and for colour-blind readers.
+#: Where ties leave only two groups at a stage, the survival step names them q1 (felt worse)
+#: and q2: they take the palette's ends.
+TERCILE_COLORS = {
+    "low": "#3f007d",
+    "middle": "#6a51a3",
+    "high": "#9e9ac8",
+    "q1": "#3f007d",
+    "q2": "#9e9ac8",
+}
+_TERCILE_DASHES = {"low": [1, 0], "middle": [6, 3], "high": [2, 2], "q1": [8, 2], "q2": [1, 3]}
+_TERCILE_NAMES = {
+    "low": "lowest third",
+    "middle": "middle third",
+    "high": "highest third",
+    "q1": "lower of two groups (ties)",
+    "q2": "upper of two groups (ties)",
+}
+_LOG_TICKS = (0.05, 0.1, 0.2, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 10, 20, 50)
 
 
 # --- the journey map ---------------------------------------------------------------------
@@ -211,6 +103,7 @@ def journey_map_chart(
     colors: Mapping[str, str] | None = None,
     top_n: int = 3,
     lane_width: int = 120,
+    labels: Callable[[str], str] | None = None,
 ) -> alt.TopLevelMixin:
     """The journey map of one persona: stages as columns, lanes below each other.
 
@@ -232,15 +125,17 @@ def journey_map_chart(
         Touchpoints, channels, pain points and opportunities shown per stage.
     lane_width
         Width of one stage column in pixels.
+    labels
+        The words for a touchpoint's or channel's name (default: the name as it is).
 
     Returns
     -------
     altair.VConcatChart
     """
-    stages = _stages(stages)
+    stages = stage_list(stages)
     width = lane_width * len(stages)
-    the_map = _pick_persona(
-        _prepare(
+    the_map = pick_persona(
+        prepare(
             journey_map,
             "journey_map",
             ("persona", "stage", "n_customers", "reach", "emotion_mean", "suppressed"),
@@ -250,17 +145,24 @@ def journey_map_chart(
     label = str(safe_label(persona))
     palette = dict(colors) if colors is not None else persona_colors([label])
     color = palette.get(label, PALETTE[0])
+    words = labels or str
     lanes: list[Any] = [
-        _touchpoint_lane(touchpoints, "touchpoint", "Touchpoints", label, stages, width, top_n)
+        _touchpoint_lane(
+            touchpoints, "touchpoint", "Touchpoints", label, stages, width, top_n, words
+        )
     ]
     if channels is not None and len(channels):
-        lanes.append(_touchpoint_lane(channels, "channel", "Channels", label, stages, width, top_n))
+        lanes.append(
+            _touchpoint_lane(channels, "channel", "Channels", label, stages, width, top_n, words)
+        )
     lanes.append(_reach_lane(the_map, stages, width, color))
     lanes.append(_emotion_lane(the_map, stages, width, color))
     if pain_points is not None:
-        lanes.append(_ranked_lane(pain_points, "Pain points", label, stages, width, top_n))
+        lanes.append(_ranked_lane(pain_points, "Pain points", label, stages, width, top_n, words))
     if opportunities is not None:
-        lanes.append(_ranked_lane(opportunities, "Opportunities", label, stages, width, top_n))
+        lanes.append(
+            _ranked_lane(opportunities, "Opportunities", label, stages, width, top_n, words)
+        )
     return (
         alt.vconcat(*lanes, spacing=6)
         .properties(title=f"Journey map: {label}")
@@ -280,26 +182,27 @@ def _touchpoint_lane(
     stages: list[str],
     width: int,
     top_n: int,
+    words: Callable[[str], str] = str,
 ) -> alt.Chart:
-    frame = _pick_persona(
-        _prepare(table, column + "s", ("persona", "stage", column, "n_customers", "share")),
+    frame = pick_persona(
+        prepare(table, column + "s", ("persona", "stage", column, "n_customers", "share")),
         persona,
     )
-    visible = frame[~_flag(frame)].copy()
+    visible = frame[~flag(frame) & (frame["share"] > 0)].copy()
     visible = visible.sort_values(["stage", "share"], ascending=[True, False], kind="stable")
     visible["row"] = visible.groupby("stage", sort=False).cumcount() + 1
     visible = visible[visible["row"] <= top_n]
     visible["label"] = [
-        f"{name} {100 * share:.0f}%"
+        f"{words(name)} {100 * share:.0f}%" if share >= 0.005 else f"{words(name)} <1%"
         for name, share in zip(visible[column], visible["share"], strict=True)
     ]
-    visible["n"] = _n_label(visible["n_customers"], _flag(visible))
+    visible["n"] = n_label(visible["n_customers"], flag(visible))
     data = visible[["stage", "row", "label", column, "n", "share"]]
     return (
         alt.Chart(data)
-        .mark_text(fontSize=10, limit=width // max(len(stages), 1) - 4)
+        .mark_text(fontSize=10)
         .encode(
-            x=_stage_x(stages, orient="top"),
+            x=stage_x(stages, orient="top"),
             y=_lane_title(title),
             text="label:N",
             tooltip=[
@@ -317,11 +220,11 @@ def _reach_lane(
     the_map: pd.DataFrame, stages: list[str], width: int, color: str
 ) -> alt.TopLevelMixin:
     data = the_map[["stage", "n_customers", "reach", "churn_rate", "suppressed"]].copy()
-    flags = _flag(data)
-    data["n"] = _n_label(data["n_customers"], flags)
-    data["label"] = np.where(flags, _SUPPRESSED, "")
+    flags = flag(data)
+    data["n"] = n_label(data["n_customers"], flags)
+    data["label"] = np.where(flags, SUPPRESSED, "")
     data = data.drop(columns=["suppressed", "n_customers"])
-    base = alt.Chart(data).encode(x=_stage_x(stages))
+    base = alt.Chart(data).encode(x=stage_x(stages))
     bars = base.mark_bar(color=color, opacity=0.7).encode(
         y=alt.Y(
             "reach:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%", title="Reach")
@@ -346,10 +249,10 @@ def _emotion_lane(
     for c in ("emotion_ci_low", "emotion_ci_high", "n_emotion"):
         if c not in data:
             data[c] = np.nan
-    hidden = _flag(data) | data["emotion_mean"].isna()
-    data["n"] = _n_label(data["n_emotion"], _flag(data))
+    hidden = flag(data) | data["emotion_mean"].isna()
+    data["n"] = n_label(data["n_emotion"], flag(data))
     data["label"] = np.where(
-        _flag(data), _SUPPRESSED, np.where(data["emotion_mean"].isna(), "no emotion", "")
+        flag(data), SUPPRESSED, np.where(data["emotion_mean"].isna(), "no emotion", "")
     )
     data = data.drop(columns=["suppressed"])
     y = alt.Y(
@@ -365,35 +268,46 @@ def _emotion_lane(
         alt.Tooltip("n:N", title="n customers"),
     ]
     shown = data[~hidden.to_numpy()]
-    base = alt.Chart(shown).encode(x=_stage_x(stages))
-    band = base.mark_area(color=color, opacity=0.2).encode(y=y, y2="emotion_ci_high:Q")
+    base = alt.Chart(shown).encode(x=stage_x(stages))
+    band = base.mark_area(color=color, opacity=0.3).encode(y=y, y2="emotion_ci_high:Q")
     band = band.encode(y=alt.Y("emotion_ci_low:Q", scale=alt.Scale(domain=[-1, 1])))
-    line = base.mark_line(color=color, point=True).encode(y=y, tooltip=tooltip)
+    line = base.mark_line(
+        color=color, point=alt.OverlayMarkDef(color=color, filled=True, size=50)
+    ).encode(y=y, tooltip=tooltip)
     zero = alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="#bbb").encode(y="zero:Q")
     missing = (
         alt.Chart(data[hidden.to_numpy()])
         .mark_text(color="#555", fontStyle="italic")
-        .encode(x=_stage_x(stages), y=alt.datum(0), text="label:N", tooltip=["stage:N", "n:N"])
+        .encode(x=stage_x(stages), y=alt.datum(0), text="label:N", tooltip=["stage:N", "n:N"])
     )
     return alt.layer(zero, band, line, missing).properties(width=width, height=140)
 
 
 def _ranked_lane(
-    table: pd.DataFrame, title: str, persona: str, stages: list[str], width: int, top_n: int
+    table: pd.DataFrame,
+    title: str,
+    persona: str,
+    stages: list[str],
+    width: int,
+    top_n: int,
+    words: Callable[[str], str] = str,
 ) -> alt.Chart:
-    frame = _pick_persona(
-        _prepare(table, title.lower().replace(" ", "_"), ("persona", "stage", "rank", "score")),
+    frame = pick_persona(
+        prepare(table, title.lower().replace(" ", "_"), ("persona", "stage", "rank", "score")),
         persona,
         strict=False,  # a persona too small to rank anything has no rows here
     )
     frame = frame[frame["rank"] <= top_n].copy()
+    # an opportunity of a whole stage (no touchpoint) is how the stage feels
+    feels = "How " + frame["stage"].astype(str).map(words) + " feels"
     if "touchpoint" in frame:
-        what = frame["touchpoint"].where(frame["touchpoint"].notna(), "stage emotion")
+        what = frame["touchpoint"].map(lambda t: words(t) if t is not None else None)
+        what = what.where(frame["touchpoint"].notna(), feels)
     else:
-        what = pd.Series("stage emotion", index=frame.index)
+        what = feels
     frame["label"] = [f"#{int(r)} {w}" for r, w in zip(frame["rank"], what, strict=True)]
     frame["what"] = what
-    frame["n"] = _n_label(frame["n_customers"], _flag(frame)) if "n_customers" in frame else ""
+    frame["n"] = n_label(frame["n_customers"], flag(frame)) if "n_customers" in frame else ""
     frame["row"] = frame.sort_values("rank").groupby("stage", sort=False).cumcount() + 1
     data = frame[["stage", "row", "label", "what", "rank", "score", "n"]]
     color = "#c0392b" if title == "Pain points" else "#27ae60"
@@ -401,7 +315,7 @@ def _ranked_lane(
         alt.Chart(data)
         .mark_text(fontSize=10, color=color, fontWeight="bold")
         .encode(
-            x=_stage_x(stages),
+            x=stage_x(stages),
             y=_lane_title(title),
             text="label:N",
             tooltip=[
@@ -444,24 +358,25 @@ def emotion_curves(
     -------
     altair.LayerChart
     """
-    stages = _stages(stages)
-    frame = _prepare(
+    stages = stage_list(stages)
+    frame = prepare(
         journey_map,
         "journey_map",
         ("persona", "stage", "emotion_mean", "emotion_ci_low", "emotion_ci_high", "suppressed"),
     )
-    frame, present = _shown_personas(frame, personas)
+    frame, present = shown_personas(frame, personas)
     n_col = "n_emotion" if "n_emotion" in frame else "n_customers"
-    frame["n"] = _n_label(frame[n_col], _flag(frame))
-    shown = frame[~_flag(frame) & frame["emotion_mean"].notna()]
+    frame["n"] = n_label(frame[n_col], flag(frame))
+    shown = frame[~flag(frame) & frame["emotion_mean"].notna()]
     data = shown[["persona", "stage", "emotion_mean", "emotion_ci_low", "emotion_ci_high", "n"]]
-    color = _persona_color(colors, present)
-    base = alt.Chart(data).encode(x=_stage_x(stages), color=color)
-    band = base.mark_area(opacity=0.12).encode(
+    base = alt.Chart(data).encode(x=stage_x(stages))
+    band = base.mark_area(opacity=0.18).encode(
+        color=persona_color(colors, present),
         y=alt.Y("emotion_ci_low:Q", scale=alt.Scale(domain=[-1, 1]), title="Emotion (95% CI)"),
         y2="emotion_ci_high:Q",
     )
-    line = base.mark_line(point=True).encode(
+    line = base.mark_line(point=alt.OverlayMarkDef(filled=True, size=50), strokeWidth=2.5).encode(
+        color=persona_color(colors, present),
         y="emotion_mean:Q",
         tooltip=[
             "persona:N",
@@ -503,18 +418,18 @@ def funnel_chart(
     -------
     altair.LayerChart
     """
-    stages = _stages(stages)
-    frame = _prepare(funnel, "funnel", ("persona", "stage", "n_customers", "share", "suppressed"))
-    frame, present = _shown_personas(frame, personas)
-    flags = _flag(frame)
-    frame["n"] = _n_label(frame["n_customers"], flags)
+    stages = stage_list(stages)
+    frame = prepare(funnel, "funnel", ("persona", "stage", "n_customers", "share", "suppressed"))
+    frame, present = shown_personas(frame, personas)
+    flags = flag(frame)
+    frame["n"] = n_label(frame["n_customers"], flags)
     frame["shown_share"] = frame["share"].where(~flags, 0.0)
-    frame["label"] = np.where(flags, _SUPPRESSED, "")
+    frame["label"] = np.where(flags, SUPPRESSED, "")
     if "conversion" not in frame:
         frame["conversion"] = np.nan
     data = frame[["persona", "stage", "share", "shown_share", "conversion", "n", "label"]]
     y = alt.Y("stage:N", sort=stages, scale=alt.Scale(domain=stages), title=None)
-    color = _persona_color(colors, present)
+    color = persona_color(colors, present)
     base = alt.Chart(data).encode(y=y, yOffset=alt.YOffset("persona:N", sort=present))
     bars = base.mark_bar().encode(
         x=alt.X(
@@ -548,8 +463,14 @@ def forest_plot(
     colors: Mapping[str, str] | None = None,
     estimate: str | None = None,
     width: int = 420,
+    labels: Callable[[str], str] | None = None,
 ) -> alt.TopLevelMixin:
     """Odds or hazard ratios with their 95% intervals, one row per persona and stage.
+
+    The tables hold ratios per step of *higher* emotion; the plot draws them per step of
+    *lower* emotion (``1 / ratio``, the interval turned round), as the findings say them: a
+    point right of 1 means that customers who felt worse churned more. The axis says so
+    ("higher churn" to the right, "lower churn" to the left).
 
     Parameters
     ----------
@@ -563,6 +484,8 @@ def forest_plot(
         :func:`persona_colors` of the build.
     estimate
         The estimate column; default ``odds_ratio`` or else ``hazard_ratio``.
+    labels
+        The words for a stage's name (default: the name).
 
     Returns
     -------
@@ -571,19 +494,26 @@ def forest_plot(
     """
     if estimate is None:
         estimate = "odds_ratio" if "odds_ratio" in table.columns else "hazard_ratio"
-    stages = _stages(stages)
-    frame = _prepare(
+    stages = stage_list(stages)
+    words = labels or str
+    frame = prepare(
         table, "table", ("persona", "stage", "n_customers", estimate, "ci_low", "ci_high")
     )
     position = {s: i for i, s in enumerate(stages)}
     frame = frame.assign(_p=frame["stage"].map(position)).sort_values(
         ["_p", "persona"], kind="stable"
     )
-    frame["row"] = frame["stage"].astype(str) + " · " + frame["persona"].astype(str)
-    flags = _flag(frame)
-    frame["n"] = _n_label(frame["n_customers"], flags)
+    frame["row"] = frame["stage"].astype(str).map(words) + " · " + frame["persona"].astype(str)
+    flags = flag(frame)
+    frame["n"] = n_label(frame["n_customers"], flags)
     valid = frame[estimate].notna() & (frame[estimate] > 0) & ~flags
-    frame["label"] = np.where(flags, _SUPPRESSED, np.where(valid, "", "not estimated"))
+    frame["label"] = np.where(flags, SUPPRESSED, np.where(valid, "", "not estimated"))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frame["shown"] = 1 / frame[estimate].astype(float)
+        frame["shown_low"] = 1 / frame["ci_high"].astype(float)
+        frame["shown_high"] = 1 / frame["ci_low"].astype(float)
+    for column in ("shown", "shown_low", "shown_high"):  # a bound of 0 has no finite inverse
+        frame[column] = frame[column].where(np.isfinite(frame[column]) & (frame[column] > 0))
     for optional in ("n_churned", "p_value", "q_value", "unit_size", "flags"):
         if optional not in frame:
             frame[optional] = None
@@ -595,41 +525,46 @@ def forest_plot(
             "row",
             "persona",
             "stage",
-            estimate,
-            "ci_low",
-            "ci_high",
+            "shown",
+            "shown_low",
+            "shown_high",
             "n",
             "n_churned",
-            "p_value",
             "q_value",
-            "unit_size",
             "flags",
             "label",
         ]
     ]
-    title = estimate.replace("_", " ")
-    tooltip: list[Any]
-    y = alt.Y("row:N", sort=rows, title=None)
-    x = alt.X(f"{estimate}:Q", scale=alt.Scale(type="log"), title=f"{title} (95% CI, log scale)")
-    color = _persona_color(colors, present)
-    tooltip = [
+    units = pd.to_numeric(frame["unit_size"], errors="coerce").dropna().unique()
+    step = f"{units[0]:g} points" if len(units) == 1 and units[0] != 1 else "1 point"
+    what = "odds ratio" if estimate == "odds_ratio" else "hazard ratio"
+    title = (
+        f"\u2190 lower churn    {what} of churn per {step} lower emotion "
+        "(95% CI, log scale)    higher churn \u2192"
+    )
+    y = alt.Y("row:N", sort=rows, title=None, axis=alt.Axis(labelLimit=0))
+    color = persona_color(colors, present)
+    tooltip: list[Any] = [
         "persona:N",
         "stage:N",
-        alt.Tooltip(f"{estimate}:Q", format=".2f", title=title),
-        alt.Tooltip("ci_low:Q", format=".2f", title="95% CI low"),
-        alt.Tooltip("ci_high:Q", format=".2f", title="95% CI high"),
-        alt.Tooltip("q_value:Q", format=".3g", title="q value"),
+        alt.Tooltip("shown:Q", format=".2f", title=what),
+        alt.Tooltip("shown_low:Q", format=".2f", title="95% CI low"),
+        alt.Tooltip("shown_high:Q", format=".2f", title="95% CI high"),
+        alt.Tooltip("q_value:Q", format=".3f", title="q value"),
         alt.Tooltip("n:N", title="n customers"),
-        alt.Tooltip("n_churned:Q", title="n churned"),
-        alt.Tooltip("flags:N"),
     ]
     shown = data[valid.to_numpy()]
+    low = float(np.nanmin([*shown["shown_low"], 1.0]))
+    high = float(np.nanmax([*shown["shown_high"], 1.0]))
+    scale = alt.Scale(type="log", domain=[low / 1.15, high * 1.15], nice=False)
+    ticks = [t for t in _LOG_TICKS if low / 1.15 <= t <= high * 1.15]
+    axis = alt.Axis(values=ticks, format="~g", labelLimit=0)
+    x = alt.X("shown:Q", scale=scale, title=title, axis=axis)
     base = alt.Chart(shown).encode(y=y, color=color, tooltip=tooltip)
-    rule = base.mark_rule().encode(x=x, x2="ci_high:Q")
-    rule = rule.encode(
-        x=alt.X("ci_low:Q", scale=alt.Scale(type="log"), title=f"{title} (95% CI, log scale)")
+    rule = base.mark_rule(strokeWidth=2).encode(
+        x=alt.X("shown_low:Q", scale=scale, title=title, axis=axis), x2="shown_high:Q"
     )
-    point = base.mark_point(filled=True, size=60).encode(x=x)
+    point = base.mark_point(filled=True, size=70, opacity=1).encode(x=x)
     one = (
         alt.Chart(pd.DataFrame({"one": [1.0]}))
         .mark_rule(color="#888", strokeDash=[4, 3])
@@ -641,7 +576,7 @@ def forest_plot(
         .encode(y=y, x=alt.datum(1.0), text="label:N", tooltip=["persona:N", "stage:N", "n:N"])
     )
     return alt.layer(one, rule, point, missing).properties(
-        width=width, height=max(18 * len(rows), 40), title=f"Emotion and churn: {title}"
+        width=width, height=max(20 * len(rows), 40), title=f"Emotion and churn: {what}"
     )
 
 
@@ -650,9 +585,14 @@ def km_chart(
     *,
     stages: Sequence[str],
     persona: str = "all",
-    width: int = 220,
+    width: int = 330,
+    columns: int = 3,
+    labels: Callable[[str], str] | None = None,
 ) -> alt.TopLevelMixin:
     """Kaplan-Meier curves by emotion tercile, one panel per stage, for one persona.
+
+    Terciles take a sequential palette of their own (dark: the third who felt worst) and a
+    dash pattern each, never the persona colours; panels wrap after ``columns``.
 
     Parameters
     ----------
@@ -663,14 +603,17 @@ def km_chart(
         The study's stages, in order (panels follow it).
     persona
         The persona label.
+    labels
+        The words for a stage's name (default: the name).
 
     Returns
     -------
     altair.FacetChart
     """
-    stages = _stages(stages)
-    frame = _pick_persona(
-        _prepare(
+    stages = stage_list(stages)
+    words = labels or str
+    frame = pick_persona(
+        prepare(
             km,
             "km",
             ("persona", "stage", "tercile", "time", "survival", "ci_low", "ci_high", "n_at_risk"),
@@ -684,39 +627,62 @@ def km_chart(
             lambda g: g.iloc[np.unique(np.r_[np.arange(0, len(g), step), len(g) - 1])]
         )
     data = frame[["stage", "tercile", "time", "survival", "ci_low", "ci_high", "n_at_risk"]]
-    terciles = [t for t in ("low", "middle", "high") if t in set(data["tercile"])] or sorted(
-        data["tercile"].dropna().astype(str).unique()
-    )
+    data = data.assign(panel=data["stage"].astype(str).map(words))
+    present = set(data["tercile"].dropna().astype(str))
+    terciles = [t for t in TERCILE_COLORS if t in present]
+    terciles += sorted(present - set(terciles))  # every group is drawn, named or not
+    known = set(terciles) <= set(TERCILE_COLORS)
+    names = _TERCILE_NAMES
+    data = data.assign(felt=data["tercile"].map(lambda t: names.get(t, t)))
+    shown = [names.get(t, t) for t in terciles]
     color = alt.Color(
-        "tercile:N",
-        sort=terciles,
-        scale=alt.Scale(domain=terciles, range=[_TERCILE_COLORS[t] for t in terciles])
-        if set(terciles) <= set(_TERCILE_COLORS)
-        else alt.Scale(domain=terciles),
-        title="Emotion tercile",
+        "felt:N",
+        sort=shown,
+        scale=alt.Scale(domain=shown, range=[TERCILE_COLORS[t] for t in terciles])
+        if known
+        else alt.Scale(domain=shown, scheme="purples"),
+        title="Emotion at the stage",
+        legend=alt.Legend(
+            symbolType="stroke",
+            symbolStrokeWidth=3,
+            symbolOpacity=1,
+            labelLimit=0,
+            orient="bottom",
+        ),
+    )
+    dash = alt.StrokeDash(
+        "felt:N",
+        sort=shown,
+        scale=alt.Scale(domain=shown, range=[_TERCILE_DASHES[t] for t in terciles])
+        if known
+        else alt.Undefined,
+        legend=None,
     )
     base = alt.Chart().encode(x=alt.X("time:Q", title="Days"), color=color)
-    band = base.mark_area(opacity=0.15, interpolate="step-after").encode(
+    band = base.mark_area(opacity=0.12, interpolate="step-after").encode(
         y=alt.Y("ci_low:Q", scale=alt.Scale(domain=[0, 1]), title="Still a customer"),
         y2="ci_high:Q",
     )
-    line = base.mark_line(interpolate="step-after").encode(
+    line = base.mark_line(interpolate="step-after", strokeWidth=2).encode(
         y="survival:Q",
+        strokeDash=dash,
         tooltip=[
             "stage:N",
-            "tercile:N",
+            "felt:N",
             alt.Tooltip("time:Q", format=".0f", title="day"),
             alt.Tooltip("survival:Q", format=".3f"),
-            alt.Tooltip("ci_low:Q", format=".3f", title="95% CI low"),
-            alt.Tooltip("ci_high:Q", format=".3f", title="95% CI high"),
             alt.Tooltip("n_at_risk:Q", title="n at risk"),
         ],
     )
+    order = [words(s) for s in stages]
     return (
         alt.layer(band, line, data=data)
-        .properties(width=width, height=180)
-        .facet(column=alt.Column("stage:N", sort=stages, title=None))
-        .properties(title=f"Time to churn by emotion tercile: {safe_label(persona)}")
+        .properties(width=width, height=200)
+        .facet(
+            facet=alt.Facet("panel:N", sort=order, title=None, header=alt.Header(labelFontSize=13)),
+            columns=columns,
+        )
+        .properties(title=f"Time to churn by emotion at each stage: {safe_label(persona)}")
     )
 
 
@@ -731,13 +697,19 @@ def k_evidence_chart(evidence: pd.DataFrame) -> alt.Chart:
     evidence
         ``k, silhouette, bic, stability_ari, chosen`` (``tables/persona_k_evidence.csv``).
     """
-    frame = _prepare(evidence, "evidence", ("k", "silhouette", "bic", "stability_ari", "chosen"))
+    frame = prepare(evidence, "evidence", ("k", "silhouette", "bic", "stability_ari", "chosen"))
     long = frame.melt(
         id_vars=["k", "chosen"],
         value_vars=["silhouette", "stability_ari", "bic"],
         var_name="score",
         value_name="value",
     ).dropna(subset=["value"])
+    words = {
+        "silhouette": "Silhouette (separation)",
+        "stability_ari": "Stability (adjusted Rand)",
+        "bic": "BIC (lower is better)",
+    }
+    long["score"] = long["score"].map(words)
     base = alt.Chart(long).encode(
         x=alt.X("k:O", title="number of personas (k)"),
         y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
@@ -750,7 +722,7 @@ def k_evidence_chart(evidence: pd.DataFrame) -> alt.Chart:
     return (
         alt.layer(line, chosen, data=long)
         .properties(width=180, height=140)
-        .facet(column=alt.Column("score:N", title=None))
+        .facet(column=alt.Column("score:N", title=None, sort=list(words.values())))
         .resolve_scale(y="independent")
         .properties(title="Evidence per k (diamond: chosen)")
     )
@@ -773,11 +745,11 @@ def persona_traits_chart(
     colors
         From :func:`persona_colors`.
     """
-    traits = _prepare(traits, "traits", ("persona_id", "feature", "std_diff", "rank"))
-    named = _prepare(personas, "personas", ("persona_id", "persona_name", "n_customers"))
+    traits = prepare(traits, "traits", ("persona_id", "feature", "std_diff", "rank"))
+    named = prepare(personas, "personas", ("persona_id", "persona_name", "n_customers"))
     frame = traits.merge(named[["persona_id", "persona_name", "n_customers"]], on="persona_id")
     frame["n"] = frame["n_customers"].map(lambda v: f"{int(v):,}" if pd.notna(v) else "suppressed")
-    scale = _color_scale(colors, frame["persona_name"].dropna().unique().tolist())
+    scale = color_scale(colors, frame["persona_name"].dropna().unique().tolist())
     return (
         alt.Chart(frame)
         .mark_bar()
@@ -825,13 +797,13 @@ def persona_profile_chart(
     if kind not in ("channel", "stage"):
         msg = f'kind must be "channel" or "stage", found {kind!r}'
         raise CJResearchError(msg)
-    frame = _prepare(profile, "profile", ("persona_name", "kind", "item", "value", "n_customers"))
+    frame = prepare(profile, "profile", ("persona_name", "kind", "item", "value", "n_customers"))
     frame = frame[frame["kind"] == kind]
-    suppressed = _flag(frame)
-    frame = frame.assign(n=_n_label(frame["n_customers"], suppressed)).dropna(subset=["value"])
-    order = _stages(stages) if (kind == "stage" and stages is not None) else None
+    suppressed = flag(frame)
+    frame = frame.assign(n=n_label(frame["n_customers"], suppressed)).dropna(subset=["value"])
+    order = stage_list(stages) if (kind == "stage" and stages is not None) else None
     personas = list(dict.fromkeys(frame["persona_name"]))
-    scale = _color_scale(colors, personas)
+    scale = color_scale(colors, personas)
     title = "share of events" if kind == "channel" else "share who reached the stage"
     return (
         alt.Chart(frame)

@@ -18,6 +18,8 @@ from cjresearch.data.study import Study
 from cjresearch.reporting.notebooks import find_notebook
 from cjresearch.reporting.portal import PortalContext
 from cjresearch.reporting.reports import ReportSpec
+from cjresearch.reporting.summary import executive_summary
+from cjresearch.reporting.views import words_for
 
 __all__ = ["portal_context", "report_specs"]
 
@@ -28,6 +30,13 @@ def report_specs(study: Study, artifacts: Artifacts) -> list[ReportSpec]:
         "study_file": str(study.path.resolve()),
         "artifacts_dir": str(artifacts.folder.resolve()),
     }
+    # every page uses the build's words (tables/labels.csv): a changed label rebuilds them
+    # (a persona's or stage's slice holds the labels it uses)
+    words = [p for p in [artifacts.folder / TABLES_DIR / "labels.parquet"] if p.is_file()]
+    vocabulary = words_for(artifacts)
+
+    def shown(kind: str, name: str) -> str:
+        return vocabulary.persona(name) if kind == "persona" else vocabulary(name)
 
     def sliced(
         kind: str, name: str, value: object, folder: Path, slug: str | None = None
@@ -38,8 +47,8 @@ def report_specs(study: Study, artifacts: Artifacts) -> list[ReportSpec]:
             name=name,
             notebook=find_notebook(f"{kind}_report"),
             parameters={**common, kind: value},
-            inputs=sorted(folder.glob("*.parquet")),
-            title=f"{kind.capitalize()}: {name}",
+            inputs=sorted(folder.glob("*.parquet")),  # with the slice's labels
+            title=f"{kind.capitalize()}: {shown(kind, name)}",
             slug=slug,
         )
 
@@ -55,7 +64,7 @@ def report_specs(study: Study, artifacts: Artifacts) -> list[ReportSpec]:
     analyses: dict[str, tuple[dict[str, Any], list[Path], str]] = {  # parameters, reads, title
         "personas": (
             {"k": chosen.k, "method": chosen.method, "seed": chosen.seed},
-            sorted(tables.glob("persona*.parquet")),
+            sorted([*tables.glob("persona*.parquet"), *words]),
             "Personas: how they were found",
         ),
         "emotion_churn": (
@@ -66,7 +75,9 @@ def report_specs(study: Study, artifacts: Artifacts) -> list[ReportSpec]:
                 "unit_size": statistics.unit_size,
                 "correction": statistics.correction,
             },
-            sorted(tables / f"{name}.parquet" for name in ("personas", *STATISTICS_TABLES)),
+            sorted(
+                [*(tables / f"{name}.parquet" for name in ("personas", *STATISTICS_TABLES)), *words]
+            ),
             "Emotion and churn",
         ),
     }
@@ -85,7 +96,7 @@ def report_specs(study: Study, artifacts: Artifacts) -> list[ReportSpec]:
 
 
 def portal_context(study: Study, artifacts: Artifacts, run_id: str) -> PortalContext:
-    """The portal's study summary and top findings."""
+    """The portal's study summary, executive summary and top findings."""
     summary = artifacts.summary
     counts = summary["counts"]
     dropped = sum(d["n_rows"] for d in summary["dropped_rows"])
@@ -105,6 +116,7 @@ def portal_context(study: Study, artifacts: Artifacts, run_id: str) -> PortalCon
         findings=summary["findings"],
         run_id=run_id,
         has_tables=True,
+        executive=executive_summary(artifacts),
     )
 
 
