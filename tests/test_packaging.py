@@ -81,8 +81,10 @@ def test_the_wheel_ships_and_finds_the_bundled_notebooks(tmp_path: Path) -> None
 def test_the_license_file_is_the_mit_license_pyproject_declares() -> None:
     import tomllib
 
-    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["license"]
-    assert declared == {"text": "MIT"}
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    # an SPDX expression (PEP 639): setuptools >= 77 builds it without a deprecation banner
+    assert project["license"] == "MIT"
+    assert project["license-files"] == ["LICENSE"]
     text = (REPO / "LICENSE").read_text()
     assert text.startswith("MIT License\n\nCopyright (c) 2026 the cjresearch authors\n")
     assert "Permission is hereby granted, free of charge" in text
