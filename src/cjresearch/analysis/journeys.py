@@ -373,18 +373,8 @@ def customer_features(
     _add(columns, "recency_days", np.where(has_events, (end - last_event) / NS_PER_DAY, np.nan))
     _add(columns, "tenure_days", tenure)
     _add(columns, "events_per_30_days", n_events / np.fmax(tenure, 1.0) * 30.0)
-    _add_all(
-        columns,
-        _early_window(
-            events,
-            customers,
-            (customer, touchpoint, time),
-            first_event,
-            has_events,
-            end,
-            early_days,
-        ),
-    )
+    window = (events, customers, (customer, touchpoint, time), first_event, has_events, end)
+    _add_all(columns, _early_window(*window, early_days))
 
     if stage_emotion is not None:
         _add_all(columns, _emotion_columns(stage_emotion, ids, stages, stage_names))

@@ -452,8 +452,7 @@ def segment(
         if note:
             notes.append(note)
             warnings.warn(note, StatisticalWarning, stacklevel=2)
-        one = {"k": 1, "silhouette": np.nan, "bic": np.nan, "stability_ari": np.nan}
-        one |= {"min_segment_stability": np.nan, "within_ss_ratio": 1.0, "null_p_value": np.nan}
+        one = {**dict.fromkeys(EVIDENCE_COLUMNS, np.nan), "k": 1, "within_ss_ratio": 1.0}
         evidence = pd.concat([pd.DataFrame([one]), evidence], ignore_index=True)
     else:
         chosen = int(k)
@@ -463,8 +462,8 @@ def segment(
     if method == "kmeans":
         notes.append("bic is NaN for k-means (no likelihood); use method='gmm' for a BIC")
     if chosen == 1 and chosen not in fitted:
-        fitted[1] = (_model(method, 1, len(x), _seed_from(rng), 1).fit(x), np.zeros(len(x), int),
-                     np.ones(1))  # fmt: skip
+        one_fit = _model(method, 1, len(x), seed or 0, 1).fit(x)
+        fitted[1] = (one_fit, np.zeros(len(x), int), np.ones(1))
     model, raw, per_cluster = fitted[chosen]
     n_found = len(np.unique(raw))
     if n_found < chosen:
