@@ -30,9 +30,11 @@ free of them (``tests/test_build.py`` checks).
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import logging
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,7 +154,7 @@ def build(
         _early_pool(study, folder, jobs, force=force, reports=reports) as pool,
     ):
         published_measurement = _published_measurement(output)
-        computed = compute_artifacts(study, folder, force=force, run_id=run_id)
+        computed = compute_artifacts(study, folder, force=force, run_id=run_id, progress=_log_line)
         specs = report_specs(study, computed) if reports else []
         manifest = manifests.start_manifest(run_id, started, study, computed)
 
@@ -210,6 +212,12 @@ def build(
             timeout=study.alerts.timeout_seconds,
         )
     return BuildResult(run_id, output, computed, manifest, list(outcome.reports), alerts, command)
+
+
+def _log_line(text: str) -> None:
+    """A progress line on standard error, stamped like the reports' lines."""
+    stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+    print(f"{stamp} {text}", file=sys.stderr, flush=True)
 
 
 def _published_measurement(output: Path) -> str | None:

@@ -32,8 +32,9 @@ import dataclasses
 import fcntl
 import hashlib
 import json
+import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -500,7 +501,12 @@ def _recorded_warnings() -> Iterator[list[warnings.WarningMessage]]:
 
 
 def compute_artifacts(
-    study: Study, folder: str | Path, *, force: bool = False, run_id: str | None = None
+    study: Study,
+    folder: str | Path,
+    *,
+    force: bool = False,
+    run_id: str | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Artifacts:
     """Compute (or reuse) a study's artifacts: every heavy step of a build, once.
 
@@ -512,6 +518,8 @@ def compute_artifacts(
         The artifacts folder.
     force
         Recompute even if the inputs, the study file and the package are unchanged.
+    progress
+        Called with a line as each step of a computation ends (what, and in how long).
     run_id
         The build's run id, under which a computation is recorded in the history
         (default: a new one).
@@ -531,7 +539,25 @@ def compute_artifacts(
         state = None if force else _reusable(folder, digest)
         if state is not None:
             return artifacts_from_state(folder, state, reused=True)
-        return _compute(study, folder, digest, input_hashes, run_id or history.new_run_id())
+        step = _Steps(progress)
+        return _compute(
+            study, folder, digest, input_hashes, run_id or history.new_run_id(), step=step
+        )
+
+
+class _Steps:
+    """Tells ``progress`` (when given) what each step did and how long it took: the
+    artifacts of a large study take minutes, and a silent terminal looks hung."""
+
+    def __init__(self, progress: Callable[[str], None] | None) -> None:
+        self.progress = progress
+
+    @contextlib.contextmanager
+    def __call__(self, what: str) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        if self.progress is not None:
+            self.progress(f"artifacts: {what} in {time.perf_counter() - started:.1f} s")
 
 
 def _compute(
@@ -540,12 +566,15 @@ def _compute(
     digest: str,
     input_hashes: Mapping[str, dict[str, Any]],
     run_id: str,
+    *,
+    step: _Steps,
 ) -> Artifacts:
     from cjresearch.analysis.personas.model import name_overrides
     from cjresearch.data.tables import write_parquet
 
     settings = Settings.from_study(study)
-    tables = load(study)
+    with step("read and checked the tables"):
+        tables = load(study)
     n, k = len(tables.customers), settings.min_group_size
     if n < k:
         msg = (
@@ -554,52 +583,59 @@ def _compute(
             "customers, so nothing can be published"
         )
         raise CJResearchError(msg)
-    felt = emotion(tables, settings)
-    journeys = features(tables, settings, felt.per_stage)
+    with step("scored emotion"):
+        felt = emotion(tables, settings)
+    with step("measured every customer's journey"):
+        journeys = features(tables, settings, felt.per_stage)
     previous, unreadable = _previous_model(folder)
-    model = personas(
-        study, journeys, tables.customers.set_index("customer_id")["churned"], previous=previous
-    )
+    with step("found the personas"):
+        model = personas(
+            study, journeys, tables.customers.set_index("customer_id")["churned"], previous=previous
+        )
     if unreadable is not None:
         model = dataclasses.replace(model, notes=(*model.notes, unreadable))
     assignments = model.assignments()
     reached = reach(tables)
     with _recorded_warnings() as caught:
-        result = statistics(
-            tables.customers,
+        with step("fitted the emotion -> churn models"):
+            result = statistics(
+                tables.customers,
+                felt,
+                assignments,
+                settings,
+                observation_end=tables.observation_end,
+                reach=reached,
+            )
+        with step("mapped the journeys"):
+            journey = journey_map(
+                tables, felt, assignments, settings, emotion_churn=result.emotion_churn
+            )
+    past = history.read_history(folder)
+    with step("measured the KPIs"):
+        managed = management(
+            study,
+            tables,
             felt,
             assignments,
+            model.personas,
             settings,
-            observation_end=tables.observation_end,
-            reach=reached,
+            past=past,
+            run_id=run_id,
+            fingerprint=digest,
         )
-        journey = journey_map(
-            tables, felt, assignments, settings, emotion_churn=result.emotion_churn
-        )
-    past = history.read_history(folder)
-    managed = management(
-        study,
-        tables,
-        felt,
-        assignments,
-        model.personas,
-        settings,
-        past=past,
-        run_id=run_id,
-        fingerprint=digest,
-    )
     # the management tables go through the same suppression pass as every other table
-    published, disclosure = publishable(
-        model,
-        journeys,
-        tables,
-        settings,
-        journey=journey,
-        result=result,
-        extra=managed.tables,
-        labels=study.labels,
-        named_personas=list(name_overrides(study.personas.names)),
-    )
+    with step("made every table publishable (one suppression pass)"):
+        published, disclosure = publishable(
+            model,
+            journeys,
+            tables,
+            settings,
+            journey=journey,
+            result=result,
+            extra=managed.tables,
+            labels=study.labels,
+            named_personas=list(name_overrides(study.personas.names)),
+        )
 
     written = [
         write_parquet(tables.customers, folder / CUSTOMERS),
