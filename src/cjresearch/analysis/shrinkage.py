@@ -112,11 +112,14 @@ def shrink(
 
     Examples
     --------
-    With one normal component, the posterior is the textbook normal-normal one: an
-    estimate of 2 with se 1 against a prior sd of 1 has posterior mean 1 and sd sqrt(1/2).
+    One large, precise effect among noisy small ones stays large; the noisy ones are pulled
+    to about no effect, with intervals that hold 0 (here the fitted prior puts much of its
+    weight on "no effect", so their intervals reach it exactly):
 
-    >>> out = shrink(np.array([2.0, 0.1, -0.2]), np.array([1.0, 1.0, 1.0]))
-    >>> bool(abs(out.mean[0]) < 2.0), bool(out.low[1] < 0 < out.high[1])
+    >>> out = shrink(np.array([6.0, 0.1, -0.2, 0.3]), np.array([0.5, 1.0, 1.0, 1.0]))
+    >>> round(float(out.mean[0]), 1), round(float(out.mean[1]), 2)
+    (6.0, 0.01)
+    >>> bool(out.low[0] > 4), bool(out.low[1] <= 0 <= out.high[1])
     (True, True)
     """
     x = np.asarray(estimate, dtype=np.float64)
