@@ -389,7 +389,9 @@ def _blank(
         cells = mask[:, j]
         if not cells.any():
             continue
-        if pd.api.types.is_bool_dtype(out[col]):
+        if pd.api.types.is_bool_dtype(out[col]) and str(col).endswith("_suppressed"):
+            out.loc[cells, col] = True  # a flag of what is suppressed says so
+        elif pd.api.types.is_bool_dtype(out[col]):
             out[col] = out[col].astype("boolean")
             out.loc[cells, col] = pd.NA
         elif pd.api.types.is_numeric_dtype(out[col]):

@@ -34,6 +34,7 @@ from typing import Any
 
 import altair as alt
 import ipywidgets as w
+import numpy as np
 import pandas as pd
 
 from cjresearch.analysis.cube import ALL_SOURCES
@@ -128,6 +129,16 @@ class Explorer(w.VBox):
         self.emotion_churn = artifacts.table("emotion_churn")
         self.findings = artifacts.table("findings")
         self.kpis, self.kpi_history, _ = owner_views.management_tables(artifacts)
+        # cells the build's suppression pass hid (against differencing across the published
+        # tables) stay hidden here too
+        published = artifacts.table("journey_map")
+        self._hidden_emotion = set(
+            zip(
+                published.loc[published["emotion_mean"].isna(), "persona"].astype(str),
+                published.loc[published["emotion_mean"].isna(), "stage"].astype(str),
+                strict=True,
+            )
+        )
         names = [name for _, name in artifacts.personas if name in self.cube.personas]
         self.selection: Selection | None = None
         self.last_update_s = float("nan")
@@ -303,8 +314,19 @@ class Explorer(w.VBox):
         )
 
     def _chart_emotion(self, selection: Selection) -> alt.TopLevelMixin:
+        frame = selection["journey_map"]
+        hidden = [
+            (str(p), str(s)) in self._hidden_emotion
+            for p, s in zip(frame["persona"], frame["stage"], strict=True)
+        ]
+        if any(hidden):
+            frame = frame.copy()
+            emotion = [
+                c for c in frame.columns if c.startswith("emotion_") and c != "emotion_suppressed"
+            ]
+            frame.loc[hidden, emotion] = np.nan
         chart = charts.emotion_curves(
-            selection["journey_map"],
+            frame,
             stages=self.stages,
             colors=self.colors,
             personas=selection.labels,
