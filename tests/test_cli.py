@@ -219,12 +219,20 @@ def test_the_models_warnings_reach_the_printer_in_words(tmp_path: Path) -> None:
     from cjresearch.cli import in_words
 
     customers = pd.DataFrame({"customer_id": list("abcdef"), "churned": [True] * 3 + [False] * 3})
-    per_stage = pd.DataFrame(
-        {"customer_id": list("abcdef"), "stage": ["s"] * 6, "emotion_mean": [0.1] * 6}
+    # emotion observations in time (the models order exposure before outcome)
+    observations = pd.DataFrame(
+        {
+            "customer_id": list("abcdef"),
+            "timestamp": pd.Timestamp("2026-01-05", tz="UTC"),
+            "stage": ["s"] * 6,
+            "emotion": [0.1] * 6,
+        }
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        emotion_churn(customers, per_stage, stages=["s"], min_group_size=10)
+        emotion_churn(
+            customers, observations, stages=["s"], min_group_size=10, design="whole_follow_up"
+        )
     texts = [in_words(str(w.message)) for w in caught if "model(s)" in str(w.message)]
     assert texts, [str(w.message) for w in caught]
     for text in texts:
@@ -309,3 +317,23 @@ def test_a_parameter_that_is_not_utf8_is_named(tmp_path: Path) -> None:
     assert "parameter 'persona' of emotion_churn.ipynb: the value is not UTF-8 text" in (
         result.stderr
     )
+
+
+def test_run_publishes_into_the_portal_of_the_study_build(tmp_path: Path) -> None:
+    """One output folder per study, whichever command: `run <notebook> <study>` publishes
+    beside the build's pages and into its portal, with no full recompute."""
+    folder = tmp_path / "study"
+    assert runner.invoke(app, ["sample", str(folder), "--customers", "300"]).exit_code == 0
+    study = str(folder / "study.toml")
+    built = runner.invoke(app, ["build", study, "--jobs", "2"])
+    assert built.exit_code == 0, built.output
+    out = folder / "reports"  # the study file's [reports] output
+    pages = {p.relative_to(out).as_posix() for p in out.rglob("*.html")}
+    result = runner.invoke(app, ["run", "emotion_churn", study, "-p", "unit_size", "1.0"])
+    assert result.exit_code == 0, result.output
+    assert "Computing" not in result.output  # the build's artifacts were reused
+    after = {p.relative_to(out).as_posix() for p in out.rglob("*.html")}
+    assert after >= pages and "analysis/emotion-churn.html" in after
+    portal = (out / "index.html").read_text(encoding="utf-8")
+    assert 'href="analysis/emotion-churn.html"' in portal
+    assert 'href="personas/persona-1.html"' in portal  # the build's reports still listed

@@ -393,3 +393,29 @@ def test_explore_without_the_explore_extra_says_how_to_install_it(
         "pip install 'cjresearch[explore]'"
     )
     assert recorded == Recorded()  # nothing computed, nothing launched
+
+
+def test_explore_dashboard_without_a_study_uses_the_sample_with_absolute_paths(
+    recorded: Recorded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No study argument: the bundled sample study (generated on first use), its artifacts
+    resolved before Voila changes into the notebook's folder, and from any working folder."""
+    import shutil
+
+    from cjresearch import cli
+
+    sample = tmp_path / "data" / "sample"
+    shutil.copytree(FIXTURE, sample, ignore=shutil.ignore_patterns("processed", "reports"))
+    monkeypatch.setattr(cli, "_ensure_sample", lambda: sample / "study.toml")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = runner.invoke(app, ["explore", "--dashboard", "--no-browser"])
+    assert result.exit_code == 0, result.output
+    [computed] = recorded.computed
+    assert computed.is_absolute() and computed.is_relative_to(sample.resolve())
+    [launched] = recorded.launches
+    notebook = computed / "explore" / "explore.ipynb"
+    assert launched["cwd"] == notebook.parent and launched["open_url"] is None
+    text = notebook.read_text(encoding="utf-8")
+    assert json.dumps(str(computed))[1:-1] in text  # the artifacts, as an absolute literal
