@@ -343,7 +343,7 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
     "n_customers_with_text": (),
 }
 #: Key columns that differ between the persona rows of one cell (so never group them).
-_NON_GROUP = frozenset({"persona", "persona_id", "persona_name", "rank", "pain_rank"})
+_NON_GROUP = frozenset({"persona", "persona_id", "persona_name", "rank", "pain_rank", "family"})
 
 
 def _flagged(frame: pd.DataFrame) -> pd.Series:
@@ -389,11 +389,10 @@ def _blank(
         cells = mask[:, j]
         if not cells.any():
             continue
-        if pd.api.types.is_bool_dtype(out[col]) and str(col).endswith("_suppressed"):
-            out.loc[cells, col] = True  # a flag of what is suppressed says so
-        elif pd.api.types.is_bool_dtype(out[col]):
-            out[col] = out[col].astype("boolean")
-            out.loc[cells, col] = pd.NA
+        if pd.api.types.is_bool_dtype(out[col]):
+            # a flag of what is suppressed says so; any other yes/no (a finding, a converged
+            # fit) is not shown for a suppressed figure: False, so that no reader trips on NA
+            out.loc[cells, col] = str(col).endswith("_suppressed")
         elif pd.api.types.is_numeric_dtype(out[col]):
             out[col] = out[col].astype(float)
             out.loc[cells, col] = np.nan

@@ -26,9 +26,17 @@ from typing import Any
 
 import pandas as pd
 
+from cjresearch.analysis.settings import Settings
 from cjresearch.data.names import sanitise_name
 
-__all__ = ["LABEL_COLUMNS", "Labels", "auto_label", "labels_table", "quoted"]
+__all__ = [
+    "LABEL_COLUMNS",
+    "Labels",
+    "auto_label",
+    "labels_table",
+    "published_labels",
+    "quoted",
+]
 
 #: Columns of ``tables/labels.csv``.
 LABEL_COLUMNS = ("kind", "name", "label", "source")
@@ -429,3 +437,36 @@ def labels_table(
         source = "study" if labels.is_given(name) or name in named else "automatic"
         rows.append({"kind": "persona", "name": name, "label": shown, "source": source})
     return pd.DataFrame(rows, columns=list(LABEL_COLUMNS)).astype(str)
+
+
+def published_labels(
+    published: Mapping[str, pd.DataFrame],
+    settings: Settings,
+    given: Mapping[str, str],
+    named_personas: Sequence[int],
+) -> pd.DataFrame:
+    """The ``labels`` table: every stage, touchpoint, channel, trait and persona name the
+    published tables hold, with the words the pages use for it."""
+
+    def names(table: str, column: str) -> list[Any]:
+        frame = published.get(table)
+        return [] if frame is None or column not in frame else frame[column].tolist()
+
+    channels = names("channels", "channel")
+    labels = Labels(given, stages=settings.require_stages(), channels=channels)
+    personas, traits = published["personas"], published["persona_traits"]
+    shown = labels.persona_names(personas, traits, fixed=named_personas)
+    fixed = set(named_personas)
+    return labels_table(
+        labels,
+        stages=settings.require_stages(),
+        touchpoints=names("touchpoints", "touchpoint"),
+        channels=channels,
+        features=names("persona_traits", "feature"),
+        personas=shown,
+        study_personas=[
+            str(n)
+            for p, n in zip(personas["persona_id"], personas["persona_name"], strict=True)
+            if int(p) in fixed
+        ],
+    )

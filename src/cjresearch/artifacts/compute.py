@@ -32,7 +32,6 @@ import dataclasses
 import fcntl
 import hashlib
 import json
-import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ from cjresearch._files import file_sha256, write_json
 from cjresearch._version import __version__
 from cjresearch.analysis.settings import Settings
 from cjresearch.artifacts import history, manifest, tracking
+from cjresearch.artifacts._steps import Steps
 from cjresearch.artifacts.catalog import (
     ALERTS,
     ASSIGNMENTS,
@@ -297,6 +297,7 @@ def publishable(
     """
     from cjresearch.analysis.disclosure import protect
     from cjresearch.analysis.instruments import instrument_summary
+    from cjresearch.analysis.labels import published_labels
     from cjresearch.analysis.personas.model import publishable_tables
     from cjresearch.analysis.privacy import check_publishable
 
@@ -319,7 +320,7 @@ def publishable(
         ),
         **(extra or {}),
     }
-    published["labels"] = _labels(published, settings, labels or {}, named_personas)
+    published["labels"] = published_labels(published, settings, labels or {}, named_personas)
     published, disclosure = protect(
         published, min_group_size=settings.min_group_size, n_customers=len(tables.customers)
     )
@@ -327,40 +328,6 @@ def publishable(
     for name, frame in published.items():
         check_publishable(frame, name=name, customer_ids=ids)
     return published, disclosure
-
-
-def _labels(
-    published: Mapping[str, pd.DataFrame],
-    settings: Settings,
-    given: Mapping[str, str],
-    named_personas: Sequence[int],
-) -> pd.DataFrame:
-    """The ``labels`` table: every stage, touchpoint, channel, trait and persona name the
-    published tables hold, with the words the pages use for it."""
-    from cjresearch.analysis.labels import Labels, labels_table
-
-    def names(table: str, column: str) -> list[Any]:
-        frame = published.get(table)
-        return [] if frame is None or column not in frame else frame[column].tolist()
-
-    channels = names("channels", "channel")
-    labels = Labels(given, stages=settings.require_stages(), channels=channels)
-    personas, traits = published["personas"], published["persona_traits"]
-    shown = labels.persona_names(personas, traits, fixed=named_personas)
-    fixed = set(named_personas)
-    return labels_table(
-        labels,
-        stages=settings.require_stages(),
-        touchpoints=names("touchpoints", "touchpoint"),
-        channels=channels,
-        features=names("persona_traits", "feature"),
-        personas=shown,
-        study_personas=[
-            str(n)
-            for p, n in zip(personas["persona_id"], personas["persona_name"], strict=True)
-            if int(p) in fixed
-        ],
-    )
 
 
 def cube(
@@ -539,25 +506,10 @@ def compute_artifacts(
         state = None if force else _reusable(folder, digest)
         if state is not None:
             return artifacts_from_state(folder, state, reused=True)
-        step = _Steps(progress)
+        step = Steps(progress)
         return _compute(
             study, folder, digest, input_hashes, run_id or history.new_run_id(), step=step
         )
-
-
-class _Steps:
-    """Tells ``progress`` (when given) what each step did and how long it took: the
-    artifacts of a large study take minutes, and a silent terminal looks hung."""
-
-    def __init__(self, progress: Callable[[str], None] | None) -> None:
-        self.progress = progress
-
-    @contextlib.contextmanager
-    def __call__(self, what: str) -> Iterator[None]:
-        started = time.perf_counter()
-        yield
-        if self.progress is not None:
-            self.progress(f"artifacts: {what} in {time.perf_counter() - started:.1f} s")
 
 
 def _compute(
@@ -567,22 +519,14 @@ def _compute(
     input_hashes: Mapping[str, dict[str, Any]],
     run_id: str,
     *,
-    step: _Steps,
+    step: Steps,
 ) -> Artifacts:
     from cjresearch.analysis.personas.model import name_overrides
-    from cjresearch.data.tables import write_parquet
 
     settings = Settings.from_study(study)
     with step("read and checked the tables"):
         tables = load(study)
-    n, k = len(tables.customers), settings.min_group_size
-    if n < k:
-        msg = (
-            f"{study.data_path('customers')}: {n:,} customers, fewer than the study's "
-            f"min_group_size ({k}): every published figure would describe fewer than {k} "
-            "customers, so nothing can be published"
-        )
-        raise CJResearchError(msg)
+    _check_publishable_size(study, tables, settings)
     with step("scored emotion"):
         felt = emotion(tables, settings)
     with step("measured every customer's journey"):
@@ -637,35 +581,10 @@ def _compute(
             named_personas=list(name_overrides(study.personas.names)),
         )
 
-    written = [
-        write_parquet(tables.customers, folder / CUSTOMERS),
-        write_parquet(tables.events, folder / EVENTS),
-        write_parquet(felt.observations, folder / OBSERVATIONS),
-        write_parquet(felt.per_stage, folder / STAGE_EMOTION),
-        write_parquet(reached, folder / STAGE_REACH),
-        write_parquet(journeys, folder / FEATURES),
-        write_parquet(assignments, folder / ASSIGNMENTS),
-        model.save(folder),
-    ]
-    if tables.feedback is not None:
-        written.append(write_parquet(tables.feedback, folder / FEEDBACK))
-    for name, frame in published.items():
-        written.append(write_parquet(frame, folder / TABLES_DIR / f"{name}.parquet"))
-    reportable = reportable_personas(published["personas"])
-    # the management tables change with every measurement (previous values, the history),
-    # not only with the data: in the slices they would rerun every report each time
-    sliced = {k: v for k, v in published.items() if k not in managed.tables}
-    for relative, frame in report_slices(sliced, reportable, study.stages).items():
-        written.append(write_parquet(frame, folder / relative))
-    written += cube(
-        tables.customers,
-        tables.events,
-        felt.observations,
-        assignments,
-        tables.feedback,
-        settings,
-    ).save(folder)
-    written.append(write_json(folder / ALERTS, managed.alert_records()))
+    with step("wrote the artifacts"):
+        written, reportable = _write(
+            folder, study, settings, tables, felt, reached, journeys, model, published, managed
+        )
 
     summary = manifest.artifacts_summary(
         study,
@@ -697,6 +616,67 @@ def _compute(
     # before this line leaves a history one measurement short, never one too many)
     history.record(folder, managed.measurement)
     return artifacts_from_state(folder, state, reused=False)
+
+
+def _write(
+    folder: Path,
+    study: Study,
+    settings: Settings,
+    tables: StudyTables,
+    felt: Emotion,
+    reached: pd.DataFrame,
+    journeys: pd.DataFrame,
+    model: PersonaModel,
+    published: Mapping[str, pd.DataFrame],
+    managed: Management,
+) -> tuple[list[Path], list[tuple[int, str]]]:
+    """Write every artifact; the files written and the personas large enough to report on."""
+    from cjresearch.data.tables import write_parquet
+
+    assignments = model.assignments()
+    written = [
+        write_parquet(tables.customers, folder / CUSTOMERS),
+        write_parquet(tables.events, folder / EVENTS),
+        write_parquet(felt.observations, folder / OBSERVATIONS),
+        write_parquet(felt.per_stage, folder / STAGE_EMOTION),
+        write_parquet(reached, folder / STAGE_REACH),
+        write_parquet(journeys, folder / FEATURES),
+        write_parquet(assignments, folder / ASSIGNMENTS),
+        model.save(folder),
+    ]
+    if tables.feedback is not None:
+        written.append(write_parquet(tables.feedback, folder / FEEDBACK))
+    for name, frame in published.items():
+        written.append(write_parquet(frame, folder / TABLES_DIR / f"{name}.parquet"))
+    reportable = reportable_personas(published["personas"])
+    # the management tables change with every measurement (previous values, the history),
+    # not only with the data: in the slices they would rerun every report each time
+    sliced = {k: v for k, v in published.items() if k not in managed.tables}
+    for relative, frame in report_slices(sliced, reportable, study.stages).items():
+        written.append(write_parquet(frame, folder / relative))
+    written += cube(
+        tables.customers,
+        tables.events,
+        felt.observations,
+        assignments,
+        tables.feedback,
+        settings,
+    ).save(folder)
+    written.append(write_json(folder / ALERTS, managed.alert_records()))
+    return written, reportable
+
+
+def _check_publishable_size(study: Study, tables: StudyTables, settings: Settings) -> None:
+    """Refuse a study smaller than its smallest publishable group: every figure would be
+    suppressed, and the study's size itself would describe too few customers."""
+    n, k = len(tables.customers), settings.min_group_size
+    if n < k:
+        msg = (
+            f"{study.data_path('customers')}: {n:,} customers, fewer than the study's "
+            f"min_group_size ({k}): every published figure would describe fewer than {k} "
+            "customers, so nothing can be published"
+        )
+        raise CJResearchError(msg)
 
 
 def _previous_model(folder: Path) -> tuple[PersonaModel | None, str | None]:

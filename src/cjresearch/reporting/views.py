@@ -48,6 +48,7 @@ from cjresearch.reporting.formats import (
     percent,
     signed,
 )
+from cjresearch.reporting.lags import LagSensitivity, lag_sensitivity
 
 __all__ = [
     "Html",
@@ -353,43 +354,6 @@ def survival_figure(
         f"for each third of emotion at that stage.{widest}"
     )
     return Figure(chart, alt=alt_text)
-
-
-@dataclass(frozen=True)
-class LagSensitivity:
-    """A stage's association at every lag of the study, and the warning if it collapses.
-
-    Attributes
-    ----------
-    warning
-        The plain-language warning, or "" when the association holds as the lag grows.
-    table
-        The stage's rows of ``emotion_churn_lag``.
-    """
-
-    warning: str
-    table: pd.DataFrame
-
-    def _repr_html_(self) -> str:
-        said = (
-            f'<p class="cj-warning"><strong>Warning:</strong> {html.escape(self.warning)}</p>'
-            if self.warning
-            else "<p>The association holds as the lag grows.</p>"
-        )
-        if self.table.empty:
-            return said + "<p><em>No lag-sensitivity table in this build.</em></p>"
-        shown = [
-            c
-            for c in (
-                "model", "lag_days", "ratio", "ci_low", "ci_high", "p_value", "n_customers",
-                "n_churned",
-            )
-            if c in self.table
-        ]  # fmt: skip
-        body = self.table[shown].to_html(
-            index=False, escape=True, na_rep="suppressed", float_format=lambda v: f"{v:.3g}"
-        )
-        return said + "<p>The association at each lag between what was said and churn:</p>" + body
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -857,18 +821,9 @@ class StageView(_SliceView):
 
     @property
     def lag_sensitivity(self) -> LagSensitivity:
-        """The stage's lag-sensitivity table (``emotion_churn_lag``) and, when its association
-        collapses as the lag grows, the statistics step's plain-language warning."""
-        findings = self.tables.get("findings")
-        warning = ""
-        if findings is not None and not findings.empty:
-            mine = findings[
-                (findings["kind"] == "lag_sensitivity")
-                & (findings["stage"].astype(str) == self.stage)
-            ]
-            warning = " ".join(mine["text"].astype(str))
-        lags = self.tables.get("emotion_churn_lag")
-        return LagSensitivity(warning, lags if lags is not None else pd.DataFrame())
+        """The stage's lag-sensitivity table and, when its association collapses as the lag
+        grows, the statistics step's warning (:func:`cjresearch.reporting.lags.lag_sensitivity`)."""
+        return lag_sensitivity(self.tables, self.stage)
 
     @property
     def findings(self) -> Digest:

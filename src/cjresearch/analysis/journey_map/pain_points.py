@@ -174,7 +174,8 @@ def opportunity_table(
     notes: list[str] = []
     rows = _touchpoint_opportunities(pain_points, n_persona)
     if emotion_churn is not None:
-        require_columns(emotion_churn, EMOTION_CHURN_COLUMNS, "emotion_churn")
+        needed = [c for c in EMOTION_CHURN_COLUMNS if c != "finding"]  # without: a note
+        require_columns(emotion_churn, needed, "emotion_churn")
         if "finding" not in emotion_churn.columns:
             notes.append(
                 "the emotion -> churn table has no 'finding' column, so no stage is an "

@@ -100,7 +100,10 @@ def cox_cell(
         flags.append("quasi_separation")
     if m.vif(x, 0) > m.MAX_VIF:
         flags.append("high_vif")
-    ratio, low, high, p = m.wald(beta, float(np.sqrt(fit.cov[0, 0])))
+    variance = float(fit.cov[0, 0])
+    if not variance >= 0 and "not_converged" not in flags:
+        flags.append("not_converged")  # an unconverged solver can give a negative variance
+    ratio, low, high, p = m.wald(beta, float(np.sqrt(variance)) if variance >= 0 else np.nan)
     ph_ok: object = pd.NA
     if len(fit.event_times) >= 3 and np.ptp(fit.event_times) > 0:
         residual = fit.schoenfeld[:, 0]
