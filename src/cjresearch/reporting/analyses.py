@@ -388,7 +388,9 @@ class EmotionChurnView:
                 Column(
                     "converged",
                     "Converged",
-                    format=lambda r: "yes" if bool(r["converged"]) else "no",
+                    format=lambda r: (
+                        None if pd.isna(r["converged"]) else "yes" if r["converged"] else "no"
+                    ),
                 ),
                 Column("auc", "Cross-validated AUC", "num"),
                 Column("calibration_slope", "Calibration slope", "num"),

@@ -11,7 +11,21 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from cjresearch.reporting.formats import NOT_MEASURED
+
 __all__ = ["LagSensitivity", "lag_sensitivity"]
+
+#: The lag table's headings, in words.
+_HEADINGS = {
+    "model": "Model",
+    "lag_days": "Lag (days)",
+    "ratio": "Ratio",
+    "ci_low": "95% CI from",
+    "ci_high": "95% CI to",
+    "p_value": "p-value",
+    "n_customers": "Customers",
+    "n_churned": "Churned",
+}
 
 
 @dataclass(frozen=True)
@@ -45,11 +59,24 @@ class LagSensitivity:
             )
             if c in self.table
         ]  # fmt: skip
-        body = self.table[shown].to_html(
-            index=False, escape=True, na_rep="suppressed", float_format=lambda v: f"{v:.3g}"
-        )
+        cells = {col: [_cell(col, v) for v in self.table[col]] for col in shown}
+        body = pd.DataFrame(cells).rename(columns=_HEADINGS).to_html(index=False, escape=True)
         caption = "<p>The association at each lag (emotion_churn_lag.csv):</p>"
         return said + caption + body
+
+
+def _cell(column: str, value: object) -> str:
+    """A figure as the reports write them: no scientific notation, p-values from 0.001."""
+    if value is None or pd.isna(value):
+        return NOT_MEASURED
+    if isinstance(value, str):
+        return value
+    number = float(value)  # type: ignore[arg-type]
+    if column == "p_value":
+        return "< 0.001" if number < 0.001 else f"{number:.3f}"
+    if column in ("n_customers", "n_churned", "lag_days"):
+        return f"{number:,.0f}"
+    return f"{number:.2f}"
 
 
 def lag_sensitivity(tables: Mapping[str, pd.DataFrame], stage: str) -> LagSensitivity:
