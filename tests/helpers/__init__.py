@@ -22,6 +22,7 @@ from cjresearch.artifacts import compute
 from cjresearch.artifacts.catalog import Artifacts
 from cjresearch.data.study import Study, load_study, study_from_dict
 from cjresearch.data.tables import StudyTables, validate_tables
+from cjresearch.datasets.generated import toml_value
 from cjresearch.datasets.sample import SampleStudy, generate_sample, study_toml, write_sample
 
 #: The repository root and the test fixtures (tables, studies, notebooks) under tests/fixtures.
@@ -32,27 +33,17 @@ FIXTURE_STUDY = FIXTURES / "fixture_study"
 TINY_STAGES = ["awareness", "purchase", "usage"]
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return str(value)
-
-
 def write_study_file(folder: Path, sections: dict[str, dict[str, Any]]) -> Path:
     """Write a study.toml from nested dicts (one level of sub-tables, e.g. columns.events)."""
     lines: list[str] = []
     for section, values in sections.items():
         scalars = {k: v for k, v in values.items() if not isinstance(v, dict)}
         lines.append(f"[{section}]")
-        lines += [f"{_key(k)} = {_toml_value(v)}" for k, v in scalars.items()]
+        lines += [f"{_key(k)} = {toml_value(v)}" for k, v in scalars.items()]
         for sub, table in values.items():
             if isinstance(table, dict):
                 lines.append(f"[{section}.{sub}]")
-                lines += [f"{_key(k)} = {_toml_value(v)}" for k, v in table.items()]
+                lines += [f"{_key(k)} = {toml_value(v)}" for k, v in table.items()]
     path = folder / "study.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

@@ -31,7 +31,14 @@ import pandas as pd
 
 from cjresearch._files import write_text
 
-__all__ = ["GeneratedStudy", "clickstream", "confounded", "one_population", "stepwise"]
+__all__ = [
+    "GeneratedStudy",
+    "clickstream",
+    "confounded",
+    "one_population",
+    "stepwise",
+    "toml_value",
+]
 
 _START = pd.Timestamp("2025-01-01", tz="UTC")
 
@@ -80,13 +87,14 @@ class GeneratedStudy:
         return write_text(directory / "study.toml", self.study_toml())
 
 
-def _toml_value(value: Any) -> str:
+def toml_value(value: Any) -> str:
+    """A value as TOML writes it (strings quoted as JSON, lists in brackets)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
         return json.dumps(value)
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     return repr(value) if isinstance(value, float) else str(value)
 
 
@@ -94,11 +102,11 @@ def _toml(sections: Mapping[str, Mapping[str, Any]]) -> str:
     lines: list[str] = []
     for section, values in sections.items():
         lines.append(f"[{section}]")
-        lines += [f"{k} = {_toml_value(v)}" for k, v in values.items() if not isinstance(v, dict)]
+        lines += [f"{k} = {toml_value(v)}" for k, v in values.items() if not isinstance(v, dict)]
         for sub, table in values.items():
             if isinstance(table, dict):
                 lines.append(f"[{section}.{sub}]")
-                lines += [f"{json.dumps(k)} = {_toml_value(v)}" for k, v in table.items()]
+                lines += [f"{json.dumps(k)} = {toml_value(v)}" for k, v in table.items()]
         lines.append("")
     return "\n".join(lines)
 
