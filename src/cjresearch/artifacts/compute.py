@@ -609,7 +609,11 @@ def _compute(
         "stages": study.stages,
         "files": sorted(str(p.relative_to(folder)) for p in written),
         # checked before the artifacts are reused (sha256, bytes)
-        "hashes": {str(p.relative_to(folder)): [file_sha256(p), p.stat().st_size] for p in written},
+        # (the manifest hashed every file but the model already: not read twice)
+        "hashes": {
+            rel: [summary["artifacts"].get(rel) or file_sha256(p), p.stat().st_size]
+            for rel, p in ((str(p.relative_to(folder)), p) for p in written)
+        },
     }
     write_json(folder / STATE_FILE, state)
     # last: a measurement is recorded once the artifacts it describes are complete (a crash
