@@ -1,15 +1,30 @@
 """Multiple imputation of non-response by chained equations, and Rubin's rules (not API).
 
-Each column to impute is drawn, in turn, by predictive mean matching on a Bayesian normal
-linear regression on every other column of the matrix (the analysis model's outcome
-included), fitted on the rows where it was observed: van Buuren and Groothuis-Oudshoorn's
-``mice.impute.pmm`` (van Buuren 2018, *Flexible Imputation of Missing Data*, 3.4, type-1
-matching): ``sigma^2 ~ SSR / chi^2(n - p)`` and ``beta* ~ N(beta_hat, sigma^2 (X'X)^-1)``
-(Rubin 1987, algorithm 5.3), then each missing value takes the observed value of one of the
-5 observed rows whose fitted ``x beta_hat`` is closest to its ``x beta*``. Matching keeps the
-imputations within the observed emotions (the scale is bounded; a normal draw is not).
-Predictors constant among the observed rows are left out (nothing identifies their
-coefficient there). Ten cycles per imputation, each imputation from its own draws.
+Each column to impute is drawn, in turn, by predictive mean matching on a linear regression
+on every other column of the matrix (the analysis model's outcome included), fitted on the rows
+where it was observed, with the **approximate Bayesian bootstrap** making the draws *proper*
+(Rubin and Schenker 1986; Siddique and Belin 2008, ABB-PMM): each draw resamples the observed
+rows with replacement, fits the regression on that resample, and gives each missing value the
+observed value of a donor drawn uniformly among the resample's rows whose fitted value is at
+least as close to the missing row's fitted value as the 5th closest (ties at that distance
+all count). Matching keeps the imputations within the observed emotions (the scale is
+bounded; a normal draw is not). Predictors constant among the observed rows are left out
+(nothing identifies their coefficient there). Ten cycles per imputation, each imputation from
+its own draws.
+
+Why the bootstrap rather than van Buuren's ``mice.impute.pmm`` alone (a draw of the
+regression's coefficients, ``beta* ~ N(beta_hat, sigma^2 (X'X)^-1)``, matched to the fitted
+values of the observed rows): when the predictors take few values (the first stage's model
+has only the outcome and a plan), the fitted values fall in a few blocks of ties, the drawn
+coefficients never move a missing row to another block, and matching becomes a hot deck
+within cells from a *fixed* model. Its imputations do not carry the uncertainty about the
+cells' distributions: Rubin's total variance is then too small (measured: by a quarter for a
+mean with half the values missing, ``tests/analysis/stats/test_impute.py``), and the joint
+model's 95% interval covered a planted odds ratio in 87.5% of 40 repetitions of
+``bench/simulation.py``. Resampling the observed rows draws the model itself. Before, the
+donors were also taken from a stable sort, so every missing value of a block got the same
+five donors at the block's edge (coverage 82%, power 52%); now all tied rows are candidates
+alike.
 
 Why by hand rather than scikit-learn's ``IterativeImputer`` or statsmodels' ``MICEData``: an
 emotion is missing data only for customers who *reached* the stage and said nothing there. For
@@ -69,33 +84,39 @@ def impute(
 def _draw(
     x: np.ndarray, y: np.ndarray, x_missing: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
-    """Values for ``x_missing`` by predictive mean matching on ``y ~ x`` (see the module)."""
+    """Values for ``x_missing`` by predictive mean matching on ``y ~ x`` fitted on a bootstrap
+    sample of the observed rows, which are also the donors (see the module)."""
+    boot = rng.integers(0, len(y), len(y))
+    x, y = x[boot], y[boot]
     varies = np.ptp(x, axis=0) > 0
     varies[0] = True  # the intercept
     x, x_missing = x[:, varies], x_missing[:, varies]
     gram = x.T @ x
     gram += _RIDGE * np.diag(np.maximum(np.diag(gram), 1.0))
-    inverse = np.linalg.inv(gram)
-    beta_hat = inverse @ (x.T @ y)
-    residual = y - x @ beta_hat
-    df = max(len(y) - x.shape[1], 1)
-    sigma2 = float(residual @ residual) / rng.chisquare(df)
-    chol = np.linalg.cholesky((inverse + inverse.T) / 2)
-    beta = beta_hat + np.sqrt(sigma2) * chol @ rng.standard_normal(x.shape[1])
-    fitted = x @ beta_hat
+    beta = np.linalg.solve(gram, x.T @ y)
+    return y[donors(x @ beta, x_missing @ beta, rng)]
+
+
+def donors(fitted: np.ndarray, wanted: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """For each ``wanted`` value, the index of one row of ``fitted`` drawn uniformly among
+    every row at most as far from it as its ``DONORS``-th nearest: ties at that distance are
+    all candidates, so a block of equal fitted values (a predictor with few values) gives
+    every row of the block the same chance, not the few a sort happens to put first."""
     order = np.argsort(fitted, kind="stable")
     ranked = fitted[order]
-    wanted = x_missing @ beta
-    # the DONORS nearest fitted values lie within DONORS places either side of the insertion
-    # point; pick them from that window, then one of them at random
-    k = min(DONORS, len(y))
+    n, k = len(fitted), min(DONORS, len(fitted))
+    # the DONORS nearest fitted values lie within DONORS places either side of the
+    # insertion point (a window kept inside the array at its ends): the DONORS-th smallest
+    # distance there is the matching radius
     at = np.searchsorted(ranked, wanted)
-    window = at[:, None] + np.arange(-k, k)[None, :]
-    window = np.clip(window, 0, len(y) - 1)
-    distance = np.abs(ranked[window] - wanted[:, None])
-    nearest = np.argsort(distance, axis=1, kind="stable")[:, :k]
-    choice = nearest[np.arange(len(wanted)), rng.integers(0, k, len(wanted))]
-    return y[order[window[np.arange(len(wanted)), choice]]]
+    first = np.clip(at - k, 0, max(n - 2 * k, 0))
+    window = np.minimum(first[:, None] + np.arange(2 * k)[None, :], n - 1)
+    radius = np.sort(np.abs(ranked[window] - wanted[:, None]), axis=1)[:, k - 1]
+    slack = radius * (1 + 1e-9) + 1e-12  # equal values computed in another order
+    low = np.searchsorted(ranked, wanted - slack, side="left")
+    high = np.searchsorted(ranked, wanted + slack, side="right")
+    pick = low + np.floor(rng.random(len(wanted)) * np.maximum(high - low, 1)).astype(int)
+    return order[np.clip(pick, 0, n - 1)]
 
 
 def rubin(
