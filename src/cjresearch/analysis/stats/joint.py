@@ -16,7 +16,9 @@ expressed before the exposure window of ``s`` ended, so it can confound the asso
 is centred on its mean among the respondents of its stage. A stage not reached is a state (0
 plus the indicator), not missing data; a stage reached without feedback is missing data,
 **multiply imputed** by chained equations whose models include the outcome, the controls, the
-reach indicators and every other stage's emotion (``imputations`` completed data sets,
+reach indicators and every other stage's emotion (with ``interactions``, also each persona and
+persona x outcome, so that the imputations keep the personas' own slopes the model estimates;
+``imputations`` completed data sets, proper draws by the approximate Bayesian bootstrap,
 :mod:`cjresearch.analysis.stats._impute`), and the estimates are pooled by **Rubin's rules**
 (t intervals with Barnard-Rubin degrees of freedom).
 
@@ -370,15 +372,19 @@ def _imputed_estimates(
     The first fit is the one whose diagnostics are recorded."""
     j = list(x.columns).index(target)
     shift = miss[:, j]
-    with_y = np.column_stack([y, x.to_numpy(dtype=float)])
-    keep_y = np.zeros((len(y), 1), dtype=bool)
+    # the outcome, and with personas' own slopes their dummies and dummy x outcome, so that
+    # the imputations carry the persona differences the analysis model estimates (congenial)
+    dummies = [member[name].astype(float) for name in list(member)[1:]] if len(member) >= 2 else []
+    known = np.column_stack([y, *dummies, *(d * y for d in dummies)])
+    with_y = np.column_stack([known, x.to_numpy(dtype=float)])
+    keep_y = np.zeros(known.shape, dtype=bool)
     estimates: dict[tuple[str, float], list[tuple[float, float]]] = {}
     first_flags: list[str] = []
     for i in range(settings.imputations if miss.any() else 1):
         completed = x
         if miss.any():
             drawn = impute(with_y, np.hstack([keep_y, miss]), np.hstack([~keep_y, appl]), rng)
-            completed = pd.DataFrame(drawn[:, 1:], columns=x.columns, index=x.index)
+            completed = pd.DataFrame(drawn[:, known.shape[1] :], columns=x.columns, index=x.index)
         for delta in (0.0, *NONRESPONSE_DELTAS) if shift.any() else (0.0,):
             shifted = completed
             if delta:
