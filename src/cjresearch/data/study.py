@@ -222,6 +222,8 @@ class PersonaSettings(_Section):
     features: list[str] | None = None
     names: dict[str, str] = Field(default_factory=dict)
     early_days: int = Field(default=90, ge=1)
+    #: Above this many customers the number of personas is searched on a seeded sample.
+    search_sample: int = Field(default=50_000, ge=100)
 
     @field_validator("names")
     @classmethod
