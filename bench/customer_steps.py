@@ -111,6 +111,46 @@ def old_start_stop(
     )
 
 
+def old_cox_table(
+    customers: pd.DataFrame,
+    observations: pd.DataFrame,
+    reach: pd.DataFrame,
+    follow: pd.DataFrame,
+    personas: pd.DataFrame | None,
+    settings: Settings,
+    *,
+    lag_days: float | None = None,
+) -> pd.DataFrame:
+    s = survival_module
+    lag = settings.lag_days if lag_days is None else float(lag_days)
+    controls_frame = customers.set_index("customer_id")[list(settings.controls)]
+    reach_stage = reach["stage"].astype("str").to_numpy()
+    obs_stage = observations["stage"].astype("str").to_numpy()
+    said = observations["emotion"].notna().to_numpy()
+    out = []
+    for stage in settings.stages:
+        rows = s.start_stop(observations, follow, stage, lag_days=lag)
+        reached = pd.Index(pd.unique(reach["customer_id"].to_numpy()[reach_stage == stage]))
+        expressed = pd.Index(
+            pd.unique(observations["customer_id"].to_numpy()[(obs_stage == stage) & said])
+        )
+        for label, ids in s.groups(customers, personas):
+            mine = rows if label == s.ALL else rows[rows["customer_id"].isin(ids)]
+            counts = {
+                "n_reached": int(reached.isin(ids).sum()),
+                "n_responded": int(expressed.isin(ids).sum()),
+            }
+            cell = s.cox_cell(mine, controls_frame, settings, s.follow_flags(follow, ids), counts)
+            out.append({"persona": label, "stage": stage, **cell})
+    frame = pd.DataFrame(out).assign(
+        unit_size=float(settings.unit_size), design=s.LAGGED, lag_days=lag, finding=False
+    )
+    frame = s.add_q(frame, settings.correction, "Cox per stage x persona")
+    frame = s.finish(frame, s.TIME_TO_CHURN_COLUMNS)
+    frame["ph_ok"] = frame["ph_ok"].astype("boolean")
+    return frame
+
+
 def old_sorted_cells(
     group: np.ndarray, unit: np.ndarray, period: np.ndarray, n_periods: int
 ) -> tuple[np.ndarray, ...]:
@@ -223,6 +263,7 @@ def survival_step(inputs: dict[str, Any], assignments: pd.DataFrame) -> None:
         (sums, "_tail", old_tail),
         (sums, "at_deaths", old_at_deaths),
         (survival_module, "start_stop", old_start_stop),
+        (survival_module, "cox_table", old_cox_table),
     ):
         old, *old_t = measure(run)
     new, *new_t = measure(run)

@@ -62,10 +62,16 @@ N = 2000
 
 @pytest.fixture(scope="module")
 def cube_and_map():
-    from helpers import planted_personas, sample_journey_map, sample_pipeline
+    from helpers import sample_journey_map
+
+    return _generated_cube(), sample_journey_map(N)
+
+
+def _generated_cube():
+    from helpers import planted_personas, sample_pipeline
 
     p = sample_pipeline(N)
-    cube = build_cube(
+    return build_cube(
         customers=p.tables.customers,
         events=p.tables.events,
         observations=p.observations,
@@ -73,7 +79,6 @@ def cube_and_map():
         stages=p.study.stages,
         feedback=p.tables.feedback,
     )
-    return cube, sample_journey_map(N)
 
 
 def _whole(array: np.ndarray) -> np.ndarray:
@@ -169,59 +174,24 @@ def test_verbatims_are_redacted_negative_first_and_hold_no_ids(cube_and_map, tmp
 # --- the key coding: int32 keys and one argsort give the cells np.unique gave ---------------
 
 
-def _unique_sorted_cells(group, unit, period, n_periods):
-    """The cells as build_cube coded them before: int64 keys through np.unique."""
-    n_units = int(unit.max(initial=0)) + 1
-    key = (group.astype(np.int64) * n_units + unit) * n_periods + period
-    cells, inverse = np.unique(key, return_inverse=True)
-    owner = cells // n_periods
-    p = cells % n_periods
-    new_owner = np.ones(len(cells), dtype=bool)
-    new_owner[1:] = owner[1:] != owner[:-1]
-    last_of_owner = np.ones(len(cells), dtype=bool)
-    last_of_owner[:-1] = owner[1:] != owner[:-1]
-    prev = np.where(new_owner, -1, np.concatenate(([-1], p[:-1])))
-    nxt = np.where(last_of_owner, n_periods, np.concatenate((p[1:], [n_periods])))
-    return owner // n_units, owner % n_units, p, prev, nxt, inverse
-
-
-def _unique_window_totals(group, period, *, n_groups, n_periods):
-    from cjresearch.analysis import cube as module
-
-    if len(group) == 0:
-        return np.zeros((n_groups, n_periods, n_periods))
-    cells, counts = np.unique(group.astype(np.int64) * n_periods + period, return_counts=True)
-    g, p = cells // n_periods, cells % n_periods
-    zero, last = np.zeros(len(p), dtype=np.int64), np.full(len(p), n_periods - 1)
-    return module._rectangles(n_groups, n_periods, g, zero, p, p, last, counts.astype(float))
-
-
 def test_the_cells_equal_those_of_np_unique_on_a_generated_study(cube_and_map, monkeypatch):
     from cjresearch.analysis import cube as module
-    from helpers import planted_personas, sample_pipeline
 
     new, _ = cube_and_map
-    p = sample_pipeline(N)
-    monkeypatch.setattr(module, "_sorted_cells", _unique_sorted_cells)
-    monkeypatch.setattr(module, "window_totals", _unique_window_totals)
-    old = build_cube(
-        customers=p.tables.customers,
-        events=p.tables.events,
-        observations=p.observations,
-        assignments=planted_personas(p.sample.truth),
-        stages=p.study.stages,
-        feedback=p.tables.feedback,
+    # the coding before: int64 keys through np.unique
+    monkeypatch.setattr(
+        module, "_distinct", lambda key: np.unique(key.astype(np.int64), return_inverse=True)
     )
+    old = _generated_cube()
     assert sorted(old.arrays) == sorted(new.arrays)
     for name, array in old.arrays.items():
         assert array.shape == new.arrays[name].shape, name
         assert np.array_equal(array, new.arrays[name]), name
-    assert old.touchpoints == new.touchpoints
-    assert old.channels == new.channels
+    assert (old.touchpoints, old.channels) == (new.touchpoints, new.channels)
 
 
 @pytest.mark.parametrize("wide", [False, True])
-def test_distinct_keys_match_np_unique(wide: bool) -> None:
+def test_sorted_cells_are_the_distinct_int64_keys(wide: bool) -> None:
     from cjresearch.analysis import cube as module
 
     rng = np.random.default_rng(3)
@@ -229,7 +199,13 @@ def test_distinct_keys_match_np_unique(wide: bool) -> None:
     group = rng.integers(0, 50 if wide else 5, 5_000)
     unit = rng.integers(0, 3_000_000 if wide else 400, 5_000)
     period = rng.integers(0, 24, 5_000)
-    got = module._sorted_cells(group, unit, period, 24)
-    expected = _unique_sorted_cells(group, unit, period, 24)
-    for a, b in zip(got, expected, strict=True):
-        assert np.array_equal(a, b)
+    n_units = int(unit.max()) + 1
+    key = (group * n_units + unit) * 24 + period
+    cells, inverse = np.unique(key, return_inverse=True)
+    g, u, p, prev, nxt, rows = module._sorted_cells(group, unit, period, 24)
+    assert np.array_equal((g * n_units + u) * 24 + p, cells)
+    assert np.array_equal(rows, inverse)
+    first = np.r_[True, (g[1:] != g[:-1]) | (u[1:] != u[:-1])]
+    assert np.array_equal(prev[first], np.full(first.sum(), -1))
+    assert np.array_equal(prev[~first], p[np.flatnonzero(~first) - 1])
+    assert (nxt > p).all()
