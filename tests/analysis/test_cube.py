@@ -62,10 +62,16 @@ N = 2000
 
 @pytest.fixture(scope="module")
 def cube_and_map():
-    from helpers import planted_personas, sample_journey_map, sample_pipeline
+    from helpers import sample_journey_map
+
+    return _generated_cube(), sample_journey_map(N)
+
+
+def _generated_cube():
+    from helpers import planted_personas, sample_pipeline
 
     p = sample_pipeline(N)
-    cube = build_cube(
+    return build_cube(
         customers=p.tables.customers,
         events=p.tables.events,
         observations=p.observations,
@@ -73,7 +79,6 @@ def cube_and_map():
         stages=p.study.stages,
         feedback=p.tables.feedback,
     )
-    return cube, sample_journey_map(N)
 
 
 def _whole(array: np.ndarray) -> np.ndarray:
@@ -164,3 +169,43 @@ def test_verbatims_are_redacted_negative_first_and_hold_no_ids(cube_and_map, tmp
     np.testing.assert_array_equal(again.arrays["emotion_sum"], cube.arrays["emotion_sum"])
     pd.testing.assert_frame_equal(again.verbatims, cube.verbatims)
     assert load_cube(tmp_path / "nothing") is None
+
+
+# --- the key coding: int32 keys and one argsort give the cells np.unique gave ---------------
+
+
+def test_the_cells_equal_those_of_np_unique_on_a_generated_study(cube_and_map, monkeypatch):
+    from cjresearch.analysis import cube as module
+
+    new, _ = cube_and_map
+    # the coding before: int64 keys through np.unique
+    monkeypatch.setattr(
+        module, "_distinct", lambda key: np.unique(key.astype(np.int64), return_inverse=True)
+    )
+    old = _generated_cube()
+    assert sorted(old.arrays) == sorted(new.arrays)
+    for name, array in old.arrays.items():
+        assert array.shape == new.arrays[name].shape, name
+        assert np.array_equal(array, new.arrays[name]), name
+    assert (old.touchpoints, old.channels) == (new.touchpoints, new.channels)
+
+
+@pytest.mark.parametrize("wide", [False, True])
+def test_sorted_cells_are_the_distinct_int64_keys(wide: bool) -> None:
+    from cjresearch.analysis import cube as module
+
+    rng = np.random.default_rng(3)
+    # wide: more groups x units x periods than int32 holds, so the keys stay int64
+    group = rng.integers(0, 50 if wide else 5, 5_000)
+    unit = rng.integers(0, 3_000_000 if wide else 400, 5_000)
+    period = rng.integers(0, 24, 5_000)
+    n_units = int(unit.max()) + 1
+    key = (group * n_units + unit) * 24 + period
+    cells, inverse = np.unique(key, return_inverse=True)
+    g, u, p, prev, nxt, rows = module._sorted_cells(group, unit, period, 24)
+    assert np.array_equal((g * n_units + u) * 24 + p, cells)
+    assert np.array_equal(rows, inverse)
+    first = np.r_[True, (g[1:] != g[:-1]) | (u[1:] != u[:-1])]
+    assert np.array_equal(prev[first], np.full(first.sum(), -1))
+    assert np.array_equal(prev[~first], p[np.flatnonzero(~first) - 1])
+    assert (nxt > p).all()

@@ -131,6 +131,14 @@ def test_renames_invert_the_mapping_and_include_the_churn_column() -> None:
         ({"sessions": {"goal": "zzz"}}, r"\[sessions\] goal must be one of the stages .*'zzz'"),
         ({"sessions": {"within_steps": 0}}, r"\[sessions\] within_steps: expected .* at least 1"),
         ({"personas": {"early_days": 0}}, r"\[personas\] early_days: expected .* at least 1"),
+        (
+            {"personas": {"search_sample": 99}},
+            r"\[personas\] search_sample: expected .* at least 100",
+        ),
+        (
+            {"statistics": {"max_model_customers": 10}},
+            r"\[statistics\] max_model_customers: expected .* at least 100",
+        ),
     ],
 )
 def test_errors_name_the_file_the_key_and_what_was_expected(

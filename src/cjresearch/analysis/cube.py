@@ -101,8 +101,13 @@ def _sorted_cells(
     input row, the index of its cell.
     """
     n_units = int(unit.max(initial=0)) + 1
-    key = (group.astype(np.int64) * n_units + unit) * n_periods + period
-    cells, inverse = np.unique(key, return_inverse=True)
+    n_groups = int(group.max(initial=0)) + 1
+    # int32 keys where they fit (half the memory and a faster sort than int64)
+    wide = n_groups * n_units * n_periods >= np.iinfo(np.int32).max
+    kind = np.dtype(np.int64 if wide else np.int32)
+    key = (group.astype(kind) * n_units + unit.astype(kind)) * n_periods + period.astype(kind)
+    cells, inverse = _distinct(key)
+    cells = cells.astype(np.int64)
     owner = cells // n_periods
     p = cells % n_periods
     new_owner = np.ones(len(cells), dtype=bool)
@@ -112,6 +117,20 @@ def _sorted_cells(
     prev = np.where(new_owner, -1, np.concatenate(([-1], p[:-1])))
     nxt = np.where(last_of_owner, n_periods, np.concatenate((p[1:], [n_periods])))
     return owner // n_units, owner % n_units, p, prev, nxt, inverse
+
+
+def _distinct(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of ``key`` in order and each row's position among them: what
+    ``np.unique(key, return_inverse=True)`` gives, with one argsort and no second pass."""
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    new = np.empty(len(ordered), dtype=bool)
+    new[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    position = np.cumsum(new, dtype=np.int64) - 1
+    inverse = np.empty(len(key), dtype=np.int64)
+    inverse[order] = position
+    return ordered[new], inverse
 
 
 def window_counts(
@@ -227,7 +246,10 @@ def window_totals(
     """Rows per group in each window (plain counts, additive over months)."""
     if len(group) == 0:
         return np.zeros((n_groups, n_periods, n_periods))
-    cells, counts = np.unique(group.astype(np.int64) * n_periods + period, return_counts=True)
+    # the (group, period) keys are dense and few: count them, no sort
+    every = np.bincount(group.astype(np.int64) * n_periods + period, minlength=n_groups * n_periods)
+    cells = np.flatnonzero(every)
+    counts = every[cells]
     g, p = cells // n_periods, cells % n_periods
     zero, last = np.zeros(len(p), dtype=np.int64), np.full(len(p), n_periods - 1)
     return _rectangles(n_groups, n_periods, g, zero, p, p, last, counts.astype(np.float64))

@@ -87,6 +87,10 @@ class Settings:
     early_days
         The fixed early window of each customer's life that persona features are measured in
         (``[personas] early_days``).
+    max_model_customers
+        The emotion -> churn models are fitted on every customer up to this many; above it,
+        on a seeded stratified sample of this many (``[statistics] max_model_customers``; see
+        :func:`cjresearch.analysis.stats.analyse`).
     """
 
     stages: tuple[str, ...] = ()
@@ -110,6 +114,7 @@ class Settings:
     step_within: int = 10
     step_minutes: float | None = None
     early_days: int = 90
+    max_model_customers: int = 1_000_000
 
     def __post_init__(self) -> None:
         # Sequences arrive as lists from callers and the study file: keep them immutable.
@@ -146,6 +151,7 @@ class Settings:
             step_within=study.sessions.within_steps,
             step_minutes=study.sessions.within_minutes,
             early_days=study.personas.early_days,
+            max_model_customers=study.statistics.max_model_customers,
         )
 
     @classmethod
@@ -255,6 +261,9 @@ def _session_problem(settings: Settings) -> tuple[str, str, object] | None:
     days = settings.early_days
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         return "early_days", "a whole number of days of at least 1", days
+    most = settings.max_model_customers
+    if isinstance(most, bool) or not isinstance(most, int) or most < 100:
+        return "max_model_customers", "a whole number of at least 100", most
     return None
 
 

@@ -215,6 +215,7 @@ def personas(
         previous=previous,
         min_group_size=study.reports.min_group_size,
         early_days=chosen.early_days,
+        search_sample=chosen.search_sample,
     )
 
 
@@ -539,7 +540,6 @@ def _compute(
     if unreadable is not None:
         model = dataclasses.replace(model, notes=(*model.notes, unreadable))
     assignments = model.assignments()
-    reached = reach(tables)
     with _recorded_warnings() as caught:
         with step("fitted the emotion -> churn models"):
             result = statistics(
@@ -548,13 +548,12 @@ def _compute(
                 assignments,
                 settings,
                 observation_end=tables.observation_end,
-                reach=reached,
+                reach=(reached := reach(tables)),
             )
         with step("mapped the journeys"):
             journey = journey_map(
                 tables, felt, assignments, settings, emotion_churn=result.emotion_churn
             )
-    past = history.read_history(folder)
     with step("measured the KPIs"):
         managed = management(
             study,
@@ -563,7 +562,7 @@ def _compute(
             assignments,
             model.personas,
             settings,
-            past=past,
+            past=history.read_history(folder),
             run_id=run_id,
             fingerprint=digest,
         )
@@ -585,6 +584,8 @@ def _compute(
         written, reportable = _write(
             folder, study, settings, tables, felt, reached, journeys, model, published, managed
         )
+        del journeys, reached, result  # frames the cube does not read go before it is built
+        written += _write_cube(folder, tables, felt, model, settings)
 
     summary = manifest.artifacts_summary(
         study,
@@ -658,16 +659,22 @@ def _write(
     sliced = {k: v for k, v in published.items() if k not in managed.tables}
     for relative, frame in report_slices(sliced, reportable, study.stages).items():
         written.append(write_parquet(frame, folder / relative))
-    written += cube(
+    written.append(write_json(folder / ALERTS, managed.alert_records()))
+    return written, reportable
+
+
+def _write_cube(
+    folder: Path, tables: StudyTables, felt: Emotion, model: PersonaModel, settings: Settings
+) -> list[Path]:
+    """Build and write the explorer's cube (after :func:`_write`, its inputs only alive)."""
+    return cube(
         tables.customers,
         tables.events,
         felt.observations,
-        assignments,
+        model.assignments(),
         tables.feedback,
         settings,
     ).save(folder)
-    written.append(write_json(folder / ALERTS, managed.alert_records()))
-    return written, reportable
 
 
 def _check_publishable_size(study: Study, tables: StudyTables, settings: Settings) -> None:

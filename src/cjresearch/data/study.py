@@ -222,6 +222,8 @@ class PersonaSettings(_Section):
     features: list[str] | None = None
     names: dict[str, str] = Field(default_factory=dict)
     early_days: int = Field(default=90, ge=1)
+    #: Above this many customers the number of personas is searched on a seeded sample.
+    search_sample: int = Field(default=50_000, ge=100)
 
     @field_validator("names")
     @classmethod
@@ -288,6 +290,8 @@ class StatisticsSettings(_Section):
     horizon_days: int = Field(default=180, gt=0, le=3650)
     lags: list[int] = Field(default_factory=lambda: [0, 7, 14, 30, 60], min_length=1)
     imputations: int = Field(default=10, ge=2, le=200)
+    #: Above this many customers the models are fitted on a seeded stratified sample of it.
+    max_model_customers: int = Field(default=1_000_000, ge=100)
 
     @field_validator("lags")
     @classmethod

@@ -226,3 +226,31 @@ def test_every_customer_gets_one_segment_and_nothing_is_mutated(n: int, k: int, 
     assert result.labels.between(0, k - 1).all()
     assert result.summary["n_customers"].sum() == n
     pd.testing.assert_frame_equal(features, before)
+
+
+# --- the search on a sample of a large study ----------------------------------------------
+
+
+def test_the_search_on_a_sample_still_finds_the_planted_personas(sample) -> None:
+    # a study above search_sample: the candidate k are scored on 3,000 of the 20,000
+    # customers and the chosen k is fitted on all of them (the default search_sample, 50,000,
+    # leaves the sample study itself searched whole)
+    features, truth, planted = sample
+    result = segment(features, k="auto", k_range=(2, 8), seed=7, search_sample=3_000, **FAST)
+    assert result.k == planted
+    assert len(result.labels) == len(features)
+    assert adjusted_rand_score(truth, result.labels) >= 0.8
+    assert any("seeded sample of 3,000 of the 20,000 customers" in n for n in result.notes)
+    again = segment(features, k="auto", k_range=(2, 8), seed=7, search_sample=3_000, **FAST)
+    assert again.labels.equals(result.labels)
+
+
+def test_below_search_sample_nothing_is_sampled(small) -> None:
+    whole = segment(small, k=3, seed=1, **FAST)
+    above = segment(small, k=3, seed=1, search_sample=len(small), **FAST)
+    assert whole.labels.equals(above.labels)
+    assert not any("seeded sample" in n for n in whole.notes)
+    sampled = segment(small, k=3, seed=1, search_sample=300, **FAST)
+    assert adjusted_rand_score(whole.labels, sampled.labels) >= 0.8  # same partition, refitted
+    with pytest.raises(CJResearchError, match="search_sample must be at least 100"):
+        segment(small, k=3, search_sample=99)

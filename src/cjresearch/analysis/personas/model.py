@@ -51,6 +51,7 @@ from cjresearch.analysis.personas.profiles import (
 )
 from cjresearch.analysis.personas.segment import (
     ONE_PERSONA,
+    SEARCH_SAMPLE,
     Method,
     Segmentation,
     assign,
@@ -259,6 +260,7 @@ def fit_personas(
     n_init: int = 4,
     min_group_size: int = 1,
     early_days: int | None = None,
+    search_sample: int = SEARCH_SAMPLE,
 ) -> PersonaModel:
     """Find personas: segment, keep identities, profile and name them.
 
@@ -282,6 +284,10 @@ def fit_personas(
         ``[reports] min_group_size``).
     early_days
         The early window the ``early_*`` features were measured in, recorded in the notes.
+    search_sample
+        Above this many customers the number of personas is searched on a seeded sample of
+        this many (``[personas] search_sample``; see
+        :func:`cjresearch.analysis.personas.segment.segment`).
 
     Returns
     -------
@@ -299,6 +305,7 @@ def fit_personas(
         n_bootstrap=n_bootstrap,
         n_init=n_init,
         min_size=min_group_size,
+        search_sample=search_sample,
     )
     notes = list(segmentation.notes)
     early = [c for c in selected.columns if c.startswith("early_")]

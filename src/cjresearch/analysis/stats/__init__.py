@@ -79,9 +79,12 @@ from cjresearch.analysis.stats._common import (
     TIME_TO_CHURN_COLUMNS,
     adjust_pvalues,
     check_common,
+    end_of_observation,
+    join_flags,
     warn,
 )
 from cjresearch.analysis.stats._cox import CoxFit, fit_cox
+from cjresearch.analysis.stats._sample import ModelSample, model_sample
 from cjresearch.analysis.stats.exposure import REACH_COLUMNS, follow_up, stage_frames, stage_reach
 from cjresearch.analysis.stats.family import declare_family
 from cjresearch.analysis.stats.findings import NOTE_COLUMNS, findings
@@ -275,6 +278,13 @@ def analyse(
     family; persona rows are tested only where personas differ; ``finding`` marks what
     survives the correction and the joint model (:mod:`cjresearch.analysis.stats.family`).
 
+    Up to ``settings.max_model_customers`` customers (``[statistics] max_model_customers``,
+    default 1,000,000) every model is fitted on all of them. Above it, on a seeded sample of
+    that many, stratified by churn and persona with one sampling rate for every stratum (a
+    self-weighting sample: the inverse-probability weights are equal up to rounding, so the
+    fits are unweighted; see :mod:`cjresearch.analysis.stats._sample`), and a caveat among
+    the findings says so.
+
     Returns
     -------
     EmotionChurnResult
@@ -283,6 +293,15 @@ def analyse(
     del stage_emotion  # the exposure comes from the observations, in time
     settings = Settings.resolve(settings, **options)
     check_common(customers, settings, personas)
+    sampled = model_sample(
+        customers, personas, limit=settings.max_model_customers, seed=settings.seed
+    )
+    if sampled is not None:
+        # the end of observation is everyone's, not the sample's
+        observation_end = end_of_observation(observations, observation_end)
+        customers, observations, reach, personas = _sampled(
+            sampled, customers, observations, reach, personas
+        )
     customers, observations, reach, personas, follow = prepare(
         customers, observations, reach, personas, observation_end
     )
@@ -302,6 +321,8 @@ def analyse(
         odds, hazards, logrank, joint.summary, settings, lag_sensitive=sensitive
     )
     summary = _same_findings(joint.summary, odds)
+    if sampled is not None:  # every model row says so (the pages show the flags in words)
+        odds, hazards, logrank = (_flag_sample(t) for t in (odds, hazards, logrank))
     warn("emotion_churn", odds)
     warn("time_to_churn", hazards)
     warn("survival_curves", logrank)
@@ -309,6 +330,9 @@ def analyse(
     notes = _notes(
         follow, lag_warnings(lags, alpha=settings.alpha, unit_size=settings.unit_size), settings
     )
+    if sampled is not None:
+        sample_note = {"persona": ALL, "stage": "", "kind": "caveat", "text": sampled.note}
+        notes = pd.concat([pd.DataFrame([sample_note]), notes], ignore_index=True)
     found = findings(odds, hazards, opp, logrank=logrank, notes=notes, settings=settings)
     run = {**settings.as_dict(), "interactions": interactions, "personas": personas is not None}
     return EmotionChurnResult(
@@ -324,6 +348,34 @@ def analyse(
         lags=lags,
         nonresponse=joint.nonresponse,
     )
+
+
+def _sampled(
+    sampled: ModelSample,
+    customers: pd.DataFrame,
+    observations: pd.DataFrame,
+    reach: pd.DataFrame | None,
+    personas: pd.DataFrame | None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]:
+    """The models' inputs restricted to the sampled customers."""
+    customers = customers.iloc[sampled.rows]
+    ids = pd.Index(customers["customer_id"])
+
+    def keep(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[ids.get_indexer(frame["customer_id"]) >= 0]
+
+    return (
+        customers,
+        keep(observations),
+        None if reach is None else keep(reach),
+        None if personas is None else keep(personas),
+    )
+
+
+def _flag_sample(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with the flag ``fitted_on_sample`` on every row."""
+    flags = [join_flags([*str(f).split(";"), "fitted_on_sample"]) for f in table["flags"]]
+    return table.assign(flags=flags)
 
 
 def _same_findings(joint: pd.DataFrame, odds: pd.DataFrame) -> pd.DataFrame:

@@ -215,6 +215,8 @@ EXPLAIN = {
     "test_undefined": "the log-rank test is not defined here (singular variance)",
     "weak_discrimination": "cross-validated AUC below 0.6",
     "poor_calibration": "poor cross-validated calibration",
+    "fitted_on_sample": "fitted on a seeded stratified sample of the customers (the study has "
+    "more than [statistics] max_model_customers)",
 }
 
 

@@ -9,6 +9,15 @@ from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 from cjresearch.analysis.stats.exposure import with_days
 
 
+def is_stage(values: pd.Series, stage: str) -> np.ndarray:
+    """``values == stage`` as text; a categorical column is compared on its few categories
+    and its integer codes (not by turning every row into a Python string)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        names = values.cat.categories.astype("str").to_numpy()
+        return np.isin(values.cat.codes.to_numpy(), np.flatnonzero(names == stage))
+    return values.astype("str").to_numpy() == stage
+
+
 def start_stop(
     observations: pd.DataFrame, follow: pd.DataFrame, stage: str, *, lag_days: float = 0.0
 ) -> pd.DataFrame:
@@ -26,25 +35,25 @@ def start_stop(
     Returns columns ``customer_id, start, stop, event, emotion``.
     """
     observations = with_days(observations, "timestamp", "day")
-    obs = observations.loc[
-        observations["stage"].astype("str") == stage, ["customer_id", "day", "emotion"]
-    ]
-    obs = obs[obs["emotion"].notna()]
+    here = is_stage(observations["stage"], stage)
+    here &= observations["emotion"].notna().to_numpy()
     usable = follow[follow["excluded"] == ""]
-    obs = obs[obs["customer_id"].isin(usable.index)]
-    info = usable.loc[obs["customer_id"]]
-    t = obs["day"].to_numpy(dtype=float) - info["origin_day"].to_numpy(dtype=float)
-    end = info["end_days"].to_numpy(dtype=float)
+    # positions in the follow-up table, not label look-ups: one integer gather per column
+    at = usable.index.get_indexer(observations["customer_id"].to_numpy()[here])
+    known = at >= 0
+    at = at[known]
+    day = observations["day"].to_numpy(dtype=float)[here][known]
+    t = day - usable["origin_day"].to_numpy(dtype=float)[at]
     frame = pd.DataFrame(
         {
-            "customer_id": obs["customer_id"].to_numpy(),
+            "customer_id": usable.index.to_numpy()[at],
             "t": np.maximum(t + float(lag_days), 0.0),
-            "emotion": obs["emotion"].to_numpy(dtype=float),
-            "end": end,
-            "event": info["event"].to_numpy(dtype=bool),
+            "emotion": observations["emotion"].to_numpy(dtype=float)[here][known],
+            "end": usable["end_days"].to_numpy(dtype=float)[at],
+            "event": usable["event"].to_numpy(dtype=bool)[at],
         }
     )
-    frame = frame[frame["t"] < frame["end"]]
+    frame = frame[frame["t"].to_numpy() < frame["end"].to_numpy()]
     grouped = frame.groupby(["customer_id", "t"], sort=True, observed=True).agg(
         total=("emotion", "sum"),
         count=("emotion", "size"),

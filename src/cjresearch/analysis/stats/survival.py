@@ -34,7 +34,7 @@ from cjresearch.analysis.stats._common import (
     warn,
 )
 from cjresearch.analysis.stats._cox import fit_cox
-from cjresearch.analysis.stats._survival import kaplan_meier, log_rank, start_stop
+from cjresearch.analysis.stats._survival import is_stage, kaplan_meier, log_rank, start_stop
 from cjresearch.analysis.stats.exposure import stage_frames
 from cjresearch.analysis.stats.logistic import prepare
 from cjresearch.data.schema import ALL
@@ -190,23 +190,31 @@ def cox_table(
     q-values over its own tests (``lag_days`` defaults to the settings')."""
     lag = settings.lag_days if lag_days is None else float(lag_days)
     controls_frame = customers.set_index("customer_id")[list(settings.controls)]
-    reach_stage = reach["stage"].astype("str").to_numpy()
-    obs_stage = observations["stage"].astype("str").to_numpy()
     said = observations["emotion"].notna().to_numpy()
     out = []
+    # the groups and their follow-up flags are the same at every stage: found once
+    grouped = [
+        (label, ids, follow_flags(follow, ids)) for label, ids in groups(customers, personas)
+    ]
     for stage in settings.stages:
         rows = start_stop(observations, follow, stage, lag_days=lag)
-        reached = pd.Index(pd.unique(reach["customer_id"].to_numpy()[reach_stage == stage]))
-        expressed = pd.Index(
-            pd.unique(observations["customer_id"].to_numpy()[(obs_stage == stage) & said])
+        reached = pd.Index(
+            pd.unique(reach["customer_id"].to_numpy()[is_stage(reach["stage"], stage)])
         )
-        for label, ids in groups(customers, personas):
+        expressed = pd.Index(
+            pd.unique(
+                observations["customer_id"].to_numpy()[
+                    is_stage(observations["stage"], stage) & said
+                ]
+            )
+        )
+        for label, ids, flags in grouped:
             mine = rows if label == ALL else rows[rows["customer_id"].isin(ids)]
             counts = {
                 "n_reached": int(reached.isin(ids).sum()),
                 "n_responded": int(expressed.isin(ids).sum()),
             }
-            cell = cox_cell(mine, controls_frame, settings, follow_flags(follow, ids), counts)
+            cell = cox_cell(mine, controls_frame, settings, flags, counts)
             out.append({"persona": label, "stage": stage, **cell})
     frame = pd.DataFrame(out).assign(
         unit_size=float(settings.unit_size), design=LAGGED, lag_days=lag, finding=False
