@@ -350,6 +350,7 @@ def cube(
         stages=settings.require_stages(),
         feedback=feedback,
         cx_lexicon=settings.cx_lexicon,
+        settings=settings,
     )
 
 
