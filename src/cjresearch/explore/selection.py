@@ -40,6 +40,7 @@ touchpoint's figures are shown (the disclosure rule above).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -58,6 +59,12 @@ __all__ = ["ALL", "TOP_PAIN_POINTS", "Query", "Selection", "select"]
 
 #: Pain points per persona that the pane lists and quotes comments for.
 TOP_PAIN_POINTS = 5
+#: Windows (and minimum group sizes) whose pain points are kept: they depend on nothing else
+#: of a query, and the definition's pooling is the dearest part of a selection.
+PAIN_CACHE_SIZE = 32
+_pain_cache: OrderedDict[tuple[int, int, int, int], tuple[Cube, pd.DataFrame, list[str]]] = (
+    OrderedDict()
+)
 #: Comments shown per pain point.
 VERBATIMS_PER_PAIN = 3
 
@@ -357,19 +364,7 @@ def _pain_points(rows: _Rows, touchpoints: pd.DataFrame, m: int) -> tuple[pd.Dat
             "judge any: widen the window to see pain points."
         )
         return empty, [note]
-    hidden = touchpoints.loc[touchpoints["suppressed"].astype(bool), ["persona", "stage"]]
-    hidden = set(
-        zip(
-            hidden["persona"],
-            hidden["stage"].astype(str),
-            touchpoints.loc[hidden.index, "touchpoint"],
-            strict=True,
-        )
-    )
-    keys = zip(table["persona"], table["stage"].astype(str), table["touchpoint"], strict=True)
-    shown = np.array([key not in hidden for key in keys], dtype=bool)
-    pains = table[table["is_pain_point"].to_numpy(dtype=bool) & shown]
-    return pains.reset_index(drop=True), []
+    return table[table["is_pain_point"].to_numpy(dtype=bool)].reset_index(drop=True), []
 
 
 def _verbatims(cube: Cube, pains: pd.DataFrame, a: int, b: int) -> pd.DataFrame:
