@@ -501,12 +501,8 @@ def build_cube(
         arrays[name] = arrays[name].reshape(*lead, m, m)
 
     verbatims = _verbatims(feedback, ids, persona_of, stages, tp_pairs, m, periods, cx_lexicon)
-    pain = None
-    if settings is not None:
-        pain, pain_arrays = _pain_arrays(
-            customers, events, observations, assignments, settings, periods[0], m
-        )
-        arrays |= pain_arrays
+    study = (customers, events, observations, assignments)
+    pain = None if settings is None else _pain_arrays(arrays, *study, settings, periods[0], m)
     return Cube(
         periods=tuple(periods),
         personas=tuple(personas),
@@ -522,6 +518,7 @@ def build_cube(
 
 
 def _pain_arrays(
+    arrays: dict[str, np.ndarray],
     customers: pd.DataFrame,
     events: pd.DataFrame,
     observations: pd.DataFrame,
@@ -529,16 +526,16 @@ def _pain_arrays(
     settings: Settings,
     first_period: str,
     n_periods: int,
-) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The pain-point pieces of :mod:`cjresearch.analysis.journey_map.windows` for every
-    window, and what they refer to (:attr:`Cube.pain`)."""
+) -> dict[str, Any]:
+    """Add the pain-point pieces of :mod:`cjresearch.analysis.journey_map.windows` for every
+    window to ``arrays`` (the cube's, being built); return what they refer to
+    (:attr:`Cube.pain`)."""
     from cjresearch.analysis.journey_map.windows import PIECES, pain_pieces
 
     pieces = pain_pieces(events, customers, observations, personas=assignments, settings=settings)
     start = int(first_period[:4]) * 12 + int(first_period[5:]) - 1
     n_k = pieces.n_strata
     sizes = {"stage": len(pieces.stages), "touchpoint": len(pieces.touchpoints)}
-    arrays: dict[str, np.ndarray] = {}
     for name, (axis, how) in PIECES.items():
         group, unit, time, weight = pieces.rows[name]
         n_groups = n_k * sizes[axis]
@@ -572,7 +569,7 @@ def _pain_arrays(
         "alpha": float(settings.alpha),
         "seed": int(settings.seed),
     }
-    return pain, arrays
+    return pain
 
 
 def _persona_codes(

@@ -34,8 +34,10 @@ customers and the study's minimum group size the explorer's pain points are the 
 ones. In a window, customers count at a touchpoint when they met it there; churn and
 drop-off are by the end of observation. Where no touchpoint has ``min_group_size`` customers
 on both sides of any comparison in the window, the explorer says so and lists no pain
-point; it never falls back to another rule. A pain point is shown only where its
-touchpoint's figures are shown (the disclosure rule above).
+point; it never falls back to another rule. The window's pain-point table goes through the
+published tables' disclosure pass (:func:`cjresearch.analysis.disclosure.protect`, which also
+removes rows from which a small group could be recovered by differencing), and a pain point
+is shown only where its touchpoint's figures are shown (the suppression above).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from cjresearch.analysis.cube import ALL_SOURCES, NO_PERSONA, Cube
+from cjresearch.analysis.disclosure import protect
 from cjresearch.analysis.intervals import t_interval, wilson_intervals
 from cjresearch.analysis.journey_map.evidence import PAIN_POINT_COLUMNS, pain_table
 from cjresearch.analysis.journey_map.windows import window_sums
@@ -318,8 +321,31 @@ def _labelled(
 
 
 def _pain_points(rows: _Rows, touchpoints: pd.DataFrame, m: int) -> tuple[pd.DataFrame, list[str]]:
-    """The pain points of the window by the journey map's definition (module docstring),
-    ranked within each group, and what to tell the researcher when there are none."""
+    """The shown pain points of the window (module docstring), and what to tell the
+    researcher when there are none."""
+    key = (id(rows.cube), rows.a, rows.b, m)
+    found = _pain_cache.get(key)
+    if found is None or found[0] is not rows.cube:
+        found = (rows.cube, *_judged(rows, m))
+        _pain_cache[key] = found
+        while len(_pain_cache) > PAIN_CACHE_SIZE:
+            _pain_cache.popitem(last=False)
+    _pain_cache.move_to_end(key)
+    _, table, notes = found
+    if table.empty:
+        return table, list(notes)
+    hidden = touchpoints.loc[touchpoints["suppressed"].astype(bool)]
+    hidden_keys = set(
+        zip(hidden["persona"], hidden["stage"].astype(str), hidden["touchpoint"], strict=True)
+    )
+    keys = zip(table["persona"], table["stage"].astype(str), table["touchpoint"], strict=True)
+    shown = np.array([k not in hidden_keys for k in keys], dtype=bool)
+    return table[shown].reset_index(drop=True), list(notes)
+
+
+def _judged(rows: _Rows, m: int) -> tuple[pd.DataFrame, list[str]]:
+    """Every group's pain points in the window by the journey map's definition, through the
+    published tables' disclosure pass, ranked within each group; or none and why."""
     cube = rows.cube
     empty = pd.DataFrame({c: pd.Series(dtype="float64") for c in PAIN_POINT_COLUMNS})
     pain = cube.pain
@@ -364,7 +390,12 @@ def _pain_points(rows: _Rows, touchpoints: pd.DataFrame, m: int) -> tuple[pd.Dat
             "judge any: widen the window to see pain points."
         )
         return empty, [note]
-    return table[table["is_pain_point"].to_numpy(dtype=bool)].reset_index(drop=True), []
+    n_customers = int(cube.arrays["persona_size"].sum())
+    table = protect({"pain_points": table}, min_group_size=m, n_customers=n_customers)[0][
+        "pain_points"
+    ]
+    pains = table[table["is_pain_point"].astype("boolean").fillna(False).to_numpy(dtype=bool)]
+    return pains.reset_index(drop=True)[list(PAIN_POINT_COLUMNS)], []
 
 
 def _verbatims(cube: Cube, pains: pd.DataFrame, a: int, b: int) -> pd.DataFrame:
