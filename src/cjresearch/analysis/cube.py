@@ -539,8 +539,8 @@ def _pain_arrays(
     for name, (axis, how) in PIECES.items():
         group, unit, time, weight = pieces.rows[name]
         n_groups = n_k * sizes[axis]
-        stamps = pd.Series(pd.to_datetime(np.asarray(time, dtype=np.int64), utc=True))
-        period = np.clip(_month_number(stamps) - start, 0, n_periods - 1)
+        month = np.asarray(time, dtype="datetime64[ns]").astype("datetime64[M]").astype(np.int64)
+        period = np.clip(month + 1970 * 12 - start, 0, n_periods - 1)  # UTC months
         shape = (n_k, sizes[axis], n_periods, n_periods)
         none = np.zeros(0, dtype=np.int64)
         if how == "distinct":
