@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from cjresearch.analysis._codes import codes
-from cjresearch.analysis.journey_map._log import Log, prepare
+from cjresearch.analysis.journey_map._log import Log, prepare_study
 from cjresearch.analysis.journey_map._pain_sums import drop_outcomes
 from cjresearch.analysis.journey_map.evidence import SUM_COLUMNS
 from cjresearch.analysis.settings import Settings
@@ -127,14 +127,7 @@ def pain_pieces(
     PainPieces
         The coded rows, with the labels and axes they refer to.
     """
-    log = prepare(
-        events,
-        customers,
-        stages=settings.require_stages(),
-        personas=personas,
-        controls=settings.controls,
-        session_gap_minutes=settings.session_gap_minutes,
-    )
+    log = prepare_study(events, customers, personas=personas, settings=settings)
     n_s, n_l = log.n_stages, log.n_labels
     cell = log.stage * n_l + log.touchpoint
     pairs = np.unique(cell[log.touchpoint >= 0])
