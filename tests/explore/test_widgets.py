@@ -202,3 +202,29 @@ def test_artifacts_without_a_cube_get_one_computed_on_first_open(artifacts, tmp_
     assert again is not None and again.periods == built.periods
     np.testing.assert_array_equal(again.arrays["emotion_sum"], built.arrays["emotion_sum"])
     pd.testing.assert_frame_equal(again.verbatims, built.verbatims)
+
+
+def test_the_whole_period_pain_points_are_the_published_table(explorer, artifacts) -> None:
+    """One definition: for all customers and every persona over the whole period, the
+    explorer lists exactly the published pain points (tables/pain_points), figure by
+    figure, and its pane shows them with their evidence."""
+    from cjresearch.analysis.journey_map.evidence import PAIN_POINT_COLUMNS
+    from cjresearch.explore.selection import Query, select
+
+    personas = tuple(explorer.persona.options)
+    selection = select(explorer.cube, Query(personas=personas, min_group_size=explorer.study_min))
+    published = pd.read_parquet(artifacts / "tables" / "pain_points.parquet")
+    want = published[published["is_pain_point"].fillna(False).to_numpy(dtype=bool)]
+    assert len(want) > 0  # the fixture has a planted pain point
+    got = selection["pain_points"]
+
+    def ordered(frame: pd.DataFrame) -> pd.DataFrame:
+        out = frame.assign(stage=frame["stage"].astype(str))[list(PAIN_POINT_COLUMNS)]
+        return out.sort_values(["persona", "stage", "touchpoint"]).reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(
+        ordered(got), ordered(want), check_dtype=False, check_categorical=False
+    )
+    explorer.persona.value = personas[:1]
+    assert "evidence" in explorer.pain_pane.value
+    assert "one definition" in explorer.pain_pane.value

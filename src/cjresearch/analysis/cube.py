@@ -37,12 +37,14 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from cjresearch._files import atomic_path
 from cjresearch.analysis._codes import codes, factorize
+from cjresearch.analysis.settings import Settings
 from cjresearch.analysis.verbatims import comment_pool, pick, scored
 from cjresearch.errors import CJResearchError
 
@@ -59,6 +61,9 @@ __all__ = [
 ]
 
 CUBE_FILE = "explorer_cube.npz"
+#: The cube's format: 2 added the pain-point pieces (:attr:`Cube.pain`); a cube without them
+#: (format 1, no ``format`` in its metadata) still loads, with ``pain`` None.
+CUBE_FORMAT = 2
 VERBATIMS_FILE = "explorer_verbatims.parquet"
 ALL_SOURCES = "all"
 NO_PERSONA = "(no persona)"
@@ -308,6 +313,16 @@ class Cube:
         Redacted comments: ``persona, touchpoint`` (codes; -1 for none), ``stage`` (code),
         ``period``, ``text``, ``text_emotion``, at most :data:`VERBATIMS_PER_CELL` per persona,
         stage, touchpoint and month (the most negative). No customer ids.
+    pain
+        What the one definition of a pain point needs for every window (None in a cube of
+        format 1, or built without settings): ``labels`` (``"all"``, then persona names),
+        ``touchpoints`` (``(stage, touchpoint)`` pairs of its touchpoint axis),
+        ``stratum_group`` (per stratum of persona by the study's controls, its index into
+        ``labels``; 0 for customers without a persona), ``stage_touchpoints`` (per stage),
+        and the settings the build judged pain points with (``min_group_size``, ``alpha``,
+        ``seed``). Its arrays are ``pain_<piece>`` for each piece of
+        :data:`cjresearch.analysis.journey_map.windows.PIECES` (``pain_se_n`` / ``_s`` /
+        ``_ss`` for the means), (stratum, stage or touchpoint, a, b).
     """
 
     periods: tuple[str, ...]
@@ -319,6 +334,7 @@ class Cube:
     channels: tuple[tuple[str, str], ...]
     arrays: dict[str, np.ndarray] = field(repr=False)
     verbatims: pd.DataFrame = field(repr=False)
+    pain: dict[str, Any] | None = field(default=None, repr=False)
 
     def save(self, folder: str | Path) -> list[Path]:
         """Write ``explorer_cube.npz`` and ``explorer_verbatims.parquet`` atomically."""
@@ -334,6 +350,8 @@ class Cube:
             "sources": self.sources,
             "touchpoints": self.touchpoints,
             "channels": self.channels,
+            "format": CUBE_FORMAT,
+            "pain": self.pain,
         }
         target = folder / CUBE_FILE
         with atomic_path(target) as temporary:  # keeps the .npz suffix numpy insists on
@@ -363,6 +381,7 @@ def load_cube(folder: str | Path) -> Cube | None:
         channels=tuple((str(s), str(c)) for s, c in meta["channels"]),
         arrays=arrays,
         verbatims=pd.read_parquet(folder / VERBATIMS_FILE),
+        pain=meta.get("pain"),
     )
 
 
@@ -402,6 +421,7 @@ def build_cube(
     stages: Sequence[str],
     feedback: pd.DataFrame | None = None,
     cx_lexicon: bool = True,
+    settings: Settings | None = None,
 ) -> Cube:
     """Aggregate a study's canonical tables into a :class:`Cube`.
 
@@ -421,6 +441,9 @@ def build_cube(
         Canonical feedback with ``text`` (for the verbatims), or None.
     cx_lexicon
         Score the comments as the study does (``[emotion] text_lexicon``).
+    settings
+        The study's settings: with them the cube also keeps the pain-point pieces
+        (:attr:`Cube.pain`, by the study's controls, sessions and thresholds).
     """
     stages = [str(s) for s in stages]
     ids = pd.Index(customers["customer_id"])
@@ -500,6 +523,8 @@ def build_cube(
         arrays[name] = arrays[name].reshape(*lead, m, m)
 
     verbatims = _verbatims(feedback, ids, persona_of, stages, tp_pairs, m, periods, cx_lexicon)
+    study = (customers, events, observations, assignments)
+    pain = None if settings is None else _pain_arrays(arrays, *study, settings, periods[0], m)
     return Cube(
         periods=tuple(periods),
         personas=tuple(personas),
@@ -510,7 +535,63 @@ def build_cube(
         channels=tuple(channels),
         arrays=arrays,
         verbatims=verbatims,
+        pain=pain,
     )
+
+
+def _pain_arrays(
+    arrays: dict[str, np.ndarray],
+    customers: pd.DataFrame,
+    events: pd.DataFrame,
+    observations: pd.DataFrame,
+    assignments: pd.DataFrame | None,
+    settings: Settings,
+    first_period: str,
+    n_periods: int,
+) -> dict[str, Any]:
+    """Add the pain-point pieces of :mod:`cjresearch.analysis.journey_map.windows` for every
+    window to ``arrays`` (the cube's, being built); return what they refer to
+    (:attr:`Cube.pain`)."""
+    from cjresearch.analysis.journey_map.windows import PIECES, pain_pieces
+
+    pieces = pain_pieces(events, customers, observations, personas=assignments, settings=settings)
+    start = int(first_period[:4]) * 12 + int(first_period[5:]) - 1
+    n_k = pieces.n_strata
+    sizes = {"stage": len(pieces.stages), "touchpoint": len(pieces.touchpoints)}
+    for name, (axis, how) in PIECES.items():
+        group, unit, time, weight = pieces.rows[name]
+        n_groups = n_k * sizes[axis]
+        month = np.asarray(time, dtype="datetime64[ns]").astype("datetime64[M]").astype(np.int64)
+        period = np.clip(month + 1970 * 12 - start, 0, n_periods - 1)  # UTC months
+        shape = (n_k, sizes[axis], n_periods, n_periods)
+        none = np.zeros(0, dtype=np.int64)
+        if how == "distinct":
+            unit = none if unit is None else unit
+            found = _first_in_window(group, unit, period, n_groups, n_periods, [weight])[0]
+            arrays[f"pain_{name}"] = found.reshape(shape)
+        elif how == "means":
+            values = np.ones(len(group)) if weight is None else weight
+            means = window_means(
+                group, none if unit is None else unit, period, values,
+                n_groups=n_groups, n_periods=n_periods,
+            )  # fmt: skip
+            for part, summed in zip(("n", "s", "ss"), means, strict=True):
+                arrays[f"pain_{name}_{part}"] = summed.reshape(shape)
+        else:
+            weight = np.ones(len(group)) if weight is None else weight
+            zero, last = np.zeros(len(period), dtype=np.int64), np.full(len(period), n_periods - 1)
+            totals = _rectangles(n_groups, n_periods, group, zero, period, period, last, weight)
+            arrays[f"pain_{name}"] = totals.reshape(shape)
+    pain = {
+        "labels": list(pieces.labels),
+        "touchpoints": [list(pair) for pair in pieces.touchpoints],
+        "stratum_group": [int(g) for g in pieces.stratum_group],
+        "stage_touchpoints": [float(n) for n in pieces.stage_touchpoints],
+        "min_group_size": int(settings.min_group_size),
+        "alpha": float(settings.alpha),
+        "seed": int(settings.seed),
+    }
+    return pain
 
 
 def _persona_codes(

@@ -351,6 +351,7 @@ def cube(
         stages=settings.require_stages(),
         feedback=feedback,
         cx_lexicon=settings.cx_lexicon,
+        settings=settings,
     )
 
 

@@ -115,6 +115,25 @@ def _ids(n: int, prefix: str) -> list[str]:
     return [f"{prefix}{i:06d}" for i in range(1, n + 1)]
 
 
+def _at(days: np.ndarray) -> pd.Series | pd.DatetimeIndex:
+    """Timestamps ``days`` (fractional) after :data:`_START`."""
+    return _START + pd.to_timedelta(days, unit="D")
+
+
+def _events(ids: list[str], raw: pd.DataFrame, *, stage: str = "stage") -> pd.DataFrame:
+    """Canonical events from generated rows: ``customer`` (index into ``ids``), ``day``,
+    ``touchpoint``, the ``stage`` column and, when present, ``channel``."""
+    frame = {
+        "customer_id": np.asarray(ids, dtype=object)[raw["customer"]],
+        "timestamp": _at(raw["day"].to_numpy()),
+        "touchpoint": raw["touchpoint"].to_numpy(),
+        "stage": raw[stage].to_numpy(),
+    }
+    if "channel" in raw.columns:
+        frame["channel"] = raw["channel"].to_numpy()
+    return pd.DataFrame(frame)
+
+
 def _sections(name: str, stages: list[str], **extra: dict[str, Any]) -> dict[str, dict[str, Any]]:
     sections: dict[str, dict[str, Any]] = {
         "study": {"name": name, "stages": stages},
@@ -150,6 +169,14 @@ _PLANTED_LOG_ODDS = 1.0
 _PLANTED_MOOD = -0.35
 
 
+def _persona_choice(rng: np.random.Generator, stage: str, persona: str) -> str:
+    """One of the stage's touchpoints, the persona's own six times as likely as another."""
+    options = list(_CONFOUNDED_TOUCHPOINTS[stage])
+    owners = [_CONFOUNDED_TOUCHPOINTS[stage][t] for t in options]
+    weights = np.array([6.0 if o == persona else 1.0 for o in owners])
+    return options[rng.choice(len(options), p=weights / weights.sum())]
+
+
 def confounded(n_customers: int = 6_000, *, seed: int = 3) -> GeneratedStudy:
     """Personas with their own touchpoints and base churn, and one touchpoint with a real
     effect (see the module docstring).
@@ -178,10 +205,7 @@ def confounded(n_customers: int = 6_000, *, seed: int = 3) -> GeneratedStudy:
     for i in range(n_customers):
         own = names[persona[i]]
         for stage, offset in (("discover", -5.0), ("join", 0.0)):
-            options = list(_CONFOUNDED_TOUCHPOINTS[stage])
-            owners = [_CONFOUNDED_TOUCHPOINTS[stage][t] for t in options]
-            weights = np.array([6.0 if o == own else 1.0 for o in owners])
-            choice = options[rng.choice(len(options), p=weights / weights.sum())]
+            choice = _persona_choice(rng, stage, own)
             rows.append((i, signup[i] + offset + rng.uniform(0, 2), choice, stage))
         use = [t for t, o in _CONFOUNDED_TOUCHPOINTS["use"].items() if o == own]
         for day in np.arange(signup[i] + 3, end[i], 12.0):
@@ -192,21 +216,11 @@ def confounded(n_customers: int = 6_000, *, seed: int = 3) -> GeneratedStudy:
         if hit[i]:
             rows.append((i, signup[i] + rng.uniform(5, 40), "broken_link", "use"))
         if rng.random() < 0.45:
-            options = list(_CONFOUNDED_TOUCHPOINTS["help"])
-            owners = [_CONFOUNDED_TOUCHPOINTS["help"][t] for t in options]
-            weights = np.array([6.0 if o == own else 1.0 for o in owners])
-            choice = options[rng.choice(len(options), p=weights / weights.sum())]
+            choice = _persona_choice(rng, "help", own)
             rows.append((i, signup[i] + rng.uniform(20, 60), choice, "help"))
     raw = pd.DataFrame(rows, columns=["customer", "day", "touchpoint", "stage"])
     raw = raw[raw["day"] < np.minimum(end[raw["customer"]], 330.0)]
-    events = pd.DataFrame(
-        {
-            "customer_id": np.asarray(ids, dtype=object)[raw["customer"]],
-            "timestamp": _START + pd.to_timedelta(raw["day"].to_numpy(), unit="D"),
-            "touchpoint": raw["touchpoint"].to_numpy(),
-            "stage": raw["stage"].to_numpy(),
-        }
-    ).sort_values(["customer_id", "timestamp"], kind="stable")
+    events = _events(ids, raw).sort_values(["customer_id", "timestamp"], kind="stable")
     # feedback: a CSAT about one touchpoint met at use, felt as the persona feels
     use_events = raw[raw["stage"] == "use"].groupby("customer").sample(n=1, random_state=seed)
     asked = use_events[rng.random(len(use_events)) < 0.6]
@@ -218,7 +232,7 @@ def confounded(n_customers: int = 6_000, *, seed: int = 3) -> GeneratedStudy:
     feedback = pd.DataFrame(
         {
             "customer_id": np.asarray(ids, dtype=object)[asked["customer"]],
-            "timestamp": _START + pd.to_timedelta(asked["day"].to_numpy() + 0.01, unit="D"),
+            "timestamp": _at(asked["day"].to_numpy() + 0.01),
             "stage": "use",
             "touchpoint": asked["touchpoint"].to_numpy(),
             "instrument": "csat",
@@ -294,15 +308,7 @@ def one_population(n_customers: int = 3_000, *, seed: int = 5) -> GeneratedStudy
     raw = pd.DataFrame(rows, columns=["customer", "day", "touchpoint", "stage", "channel"])
     raw = raw[raw["day"] < np.minimum(end[raw["customer"]], 300.0)]
     ids = _ids(n_customers, "U")
-    events = pd.DataFrame(
-        {
-            "customer_id": np.asarray(ids, dtype=object)[raw["customer"]],
-            "timestamp": _START + pd.to_timedelta(raw["day"].to_numpy(), unit="D"),
-            "touchpoint": raw["touchpoint"].to_numpy(),
-            "stage": raw["stage"].to_numpy(),
-            "channel": raw["channel"].to_numpy(),
-        }
-    ).sort_values(["customer_id", "timestamp"], kind="stable")
+    events = _events(ids, raw).sort_values(["customer_id", "timestamp"], kind="stable")
     customers = pd.DataFrame(
         {
             "customer_id": ids,
@@ -357,14 +363,7 @@ def stepwise(n_customers: int = 4_000, *, seed: int = 11) -> GeneratedStudy:
             day = nxt
     raw = pd.DataFrame(rows, columns=["customer", "day", "touchpoint"])
     ids = _ids(n_customers, "S")
-    events = pd.DataFrame(
-        {
-            "customer_id": np.asarray(ids, dtype=object)[raw["customer"]],
-            "timestamp": _START + pd.to_timedelta(raw["day"].to_numpy(), unit="D"),
-            "touchpoint": raw["touchpoint"].to_numpy(),
-            "stage": raw["touchpoint"].to_numpy(),
-        }
-    )
+    events = _events(ids, raw, stage="touchpoint")
     customers = pd.DataFrame({"customer_id": ids, "churned": churned})
     truth = {
         "planted": {"stage": "order_1", "touchpoint": "order_1"},
@@ -457,7 +456,7 @@ def clickstream(n_users: int = 1_500, *, seed: int = 13) -> GeneratedStudy:
         {
             "user_id": np.asarray(ids, dtype=object)[raw["user"]],
             "session": [f"s{s:07d}" for s in raw["session"]],
-            "ts": _START + pd.to_timedelta(raw["day"].to_numpy(), unit="D"),
+            "ts": _at(raw["day"].to_numpy()),
             "event": raw["event"].to_numpy(),
         }
     )

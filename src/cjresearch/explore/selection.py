@@ -18,15 +18,31 @@ Differences from the published tables, stated in the explorer: ``reach`` and the
 ``share`` are of the persona's customers *active in the window* (with at least one event
 there); emotion is each customer's mean over their observations in the window from the
 chosen source; churn is churn by the end of observation, among the customers seen in the
-window. Pain points compare the customers who met a touchpoint in the window with the
-stage's other customers in the window (a risk ratio with its 95% interval, not corrected
-for the many touchpoints compared). A touchpoint is a pain point when that interval lies
-above 1 or its emotion is at least :data:`MIN_EMOTION_GAP` below the stage's; they rank by
-how far the interval lies above 1 (log scale) plus how far the emotion lies below.
+window.
+
+Pain points follow the one definition of the journey map, the reports and the published
+``pain_points`` table (:mod:`cjresearch.analysis.journey_map.evidence`, summarised in the
+README's "Journey maps"): the customers who met a touchpoint are compared with the stage's
+other customers on churn, drop-off, their own emotion and session conversion, adjusted for
+persona and the study's controls, pooled across touchpoints, and a touchpoint is a pain
+point only when one of them shows harm beyond chance. The cube keeps, for every window, the
+per-stratum counts that definition needs (:mod:`cjresearch.analysis.journey_map.windows`);
+:func:`select` turns the window's counts into the definition's sums and calls the build's
+own :func:`cjresearch.analysis.journey_map.evidence.pain_table` with the build's ``alpha``
+and ``seed`` and the query's minimum group size, so for the whole observation period, all
+customers and the study's minimum group size the explorer's pain points are the published
+ones. In a window, customers count at a touchpoint when they met it there; churn and
+drop-off are by the end of observation. Where no touchpoint has ``min_group_size`` customers
+on both sides of any comparison in the window, the explorer says so and lists no pain
+point; it never falls back to another rule. The window's pain-point table goes through the
+published tables' disclosure pass (:func:`cjresearch.analysis.disclosure.protect`, which also
+removes rows from which a small group could be recovered by differencing), and a pain point
+is shown only where its touchpoint's figures are shown (the suppression above).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -34,18 +50,24 @@ import numpy as np
 import pandas as pd
 
 from cjresearch.analysis.cube import ALL_SOURCES, NO_PERSONA, Cube
-from cjresearch.analysis.intervals import risk_ratio, t_interval, wilson_intervals
+from cjresearch.analysis.disclosure import protect
+from cjresearch.analysis.intervals import t_interval, wilson_intervals
+from cjresearch.analysis.journey_map.evidence import PAIN_POINT_COLUMNS, pain_table
+from cjresearch.analysis.journey_map.windows import window_sums
 from cjresearch.analysis.privacy import suppress, suppress_emotion
 from cjresearch.data.schema import ALL
 from cjresearch.errors import CJResearchError
 
-__all__ = ["ALL", "Query", "Selection", "select"]
+__all__ = ["ALL", "TOP_PAIN_POINTS", "Query", "Selection", "select"]
 
-#: Pain points listed per persona (and stage, when every stage is shown).
+#: Pain points per persona that the pane lists and quotes comments for.
 TOP_PAIN_POINTS = 5
-#: A touchpoint felt at least this much worse than its stage (on the -1..1 scale) is a pain
-#: point even without a churn lift beyond chance.
-MIN_EMOTION_GAP = 0.1
+#: Windows (and minimum group sizes) whose pain points are kept: they depend on nothing else
+#: of a query, and the definition's pooling is the dearest part of a selection.
+PAIN_CACHE_SIZE = 32
+_pain_cache: OrderedDict[tuple[int, int, int, int], tuple[Cube, pd.DataFrame, list[str]]] = (
+    OrderedDict()
+)
 #: Comments shown per pain point.
 VERBATIMS_PER_PAIN = 3
 
@@ -144,7 +166,7 @@ def select(cube: Cube, query: Query) -> Selection:
     journey = _journey(rows, source, m)
     touchpoints = _labelled(rows, cube.touchpoints, "touchpoint", "tp", m, source=source)
     channels = _labelled(rows, cube.channels, "channel", "ch", m)
-    pains = _pain_points(rows, journey, touchpoints, source, m)
+    pains, pain_notes = _pain_points(rows, touchpoints, m)
     stages = [query.stage] if query.stage is not None else list(cube.stages)
 
     def pick(frame: pd.DataFrame, *, by_stage: bool = True) -> pd.DataFrame:
@@ -164,7 +186,11 @@ def select(cube: Cube, query: Query) -> Selection:
         "channels": pick(channels, by_stage=False),
         "pain_points": pick(pains),
     }
-    selection.tables["verbatims"] = _verbatims(cube, selection.tables["pain_points"], a, b)
+    shown_pains = (
+        selection.tables["pain_points"].groupby("persona", sort=False).head(TOP_PAIN_POINTS)
+    )
+    selection.tables["verbatims"] = _verbatims(cube, shown_pains, a, b)
+    selection.notes += pain_notes
     shown = selection.tables["journey_map"]
     if len(shown) and shown["suppressed"].all():
         selection.notes.append(
@@ -294,64 +320,82 @@ def _labelled(
     return _suppressed(out, m, "n_customers", figures, ["stage", column])
 
 
-def _pain_points(
-    rows: _Rows, journey: pd.DataFrame, touchpoints: pd.DataFrame, source: int, m: int
-) -> pd.DataFrame:
-    """Touchpoints whose customers churned more, or felt worse, than the stage's others."""
-    columns = [
-        "persona", "stage", "touchpoint", "n_customers", "emotion_mean", "stage_emotion",
-        "emotion_gap", "churn_rate", "n_comparison", "churn_rate_comparison", "churn_lift",
-        "lift_ci_low", "lift_ci_high", "score", "rank",
-    ]  # fmt: skip
-    if touchpoints.empty:
-        return pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
-    stage_rows = journey.set_index(["persona", "stage"])
-    keys = pd.MultiIndex.from_arrays([touchpoints["persona"], touchpoints["stage"]])
-    stage_n = stage_rows["n_customers"].reindex(keys).to_numpy(dtype=np.float64)
-    stage_emotion = stage_rows["emotion_mean"].reindex(keys).to_numpy(dtype=np.float64)
-    # the stage's churned customers, recomputed unsuppressed from the cube for the rest group
-    churned = pd.DataFrame(
-        rows("reach_churned"), index=rows.labels, columns=list(rows.cube.stages)
-    ).stack()
-    stage_churned = churned.reindex(
-        pd.MultiIndex.from_arrays([touchpoints["persona"], touchpoints["stage"].astype(str)])
-    ).to_numpy(dtype=np.float64)
-    n = touchpoints["n_customers"].to_numpy(dtype=np.float64)
-    hit = touchpoints["n_churned"].to_numpy(dtype=np.float64)
-    n_rest = stage_n - n
-    rest_churned = stage_churned - hit
-    lift, low, high = risk_ratio(hit, n, rest_churned, n_rest)
-    emotion = touchpoints["emotion_mean"].to_numpy(dtype=np.float64)
-    gap = emotion - stage_emotion
-    with np.errstate(divide="ignore", invalid="ignore"):
-        churn = np.where(n > 0, hit / n, np.nan)
-        churn_rest = np.where(n_rest > 0, rest_churned / n_rest, np.nan)
-        score = np.nan_to_num(np.maximum(np.log(low), 0)) + np.nan_to_num(np.maximum(-gap, 0))
-    frame = pd.DataFrame(
-        {
-            "persona": touchpoints["persona"].to_numpy(),
-            "stage": touchpoints["stage"],
-            "touchpoint": touchpoints["touchpoint"].to_numpy(),
-            "n_customers": n,
-            "emotion_mean": emotion,
-            "stage_emotion": stage_emotion,
-            "emotion_gap": gap,
-            "churn_rate": churn,
-            "n_comparison": n_rest,
-            "churn_rate_comparison": churn_rest,
-            "churn_lift": lift,
-            "lift_ci_low": low,
-            "lift_ci_high": high,
-            "score": score,
-        }
+def _pain_points(rows: _Rows, touchpoints: pd.DataFrame, m: int) -> tuple[pd.DataFrame, list[str]]:
+    """The shown pain points of the window (module docstring), and what to tell the
+    researcher when there are none."""
+    key = (id(rows.cube), rows.a, rows.b, m)
+    found = _pain_cache.get(key)
+    if found is None or found[0] is not rows.cube:
+        found = (rows.cube, *_judged(rows, m))
+        _pain_cache[key] = found
+        while len(_pain_cache) > PAIN_CACHE_SIZE:
+            _pain_cache.popitem(last=False)
+    _pain_cache.move_to_end(key)
+    _, table, notes = found
+    if table.empty:
+        return table, list(notes)
+    hidden = touchpoints.loc[touchpoints["suppressed"].astype(bool)]
+    hidden_keys = set(
+        zip(hidden["persona"], hidden["stage"].astype(str), hidden["touchpoint"], strict=True)
     )
-    # only touchpoints with both groups large enough, and something beyond chance or below
-    worse = (np.nan_to_num(low) > 1) | (np.nan_to_num(gap) <= -MIN_EMOTION_GAP)
-    usable = (n >= m) & (n_rest >= m) & worse
-    frame = frame[usable].sort_values(["persona", "stage", "score"], ascending=[True, True, False])
-    frame["rank"] = frame.groupby(["persona", "stage"], observed=True).cumcount() + 1
-    frame = frame[frame["rank"] <= TOP_PAIN_POINTS]
-    return frame.reset_index(drop=True)[columns]
+    keys = zip(table["persona"], table["stage"].astype(str), table["touchpoint"], strict=True)
+    shown = np.array([k not in hidden_keys for k in keys], dtype=bool)
+    return table[shown].reset_index(drop=True), list(notes)
+
+
+def _judged(rows: _Rows, m: int) -> tuple[pd.DataFrame, list[str]]:
+    """Every group's pain points in the window by the journey map's definition, through the
+    published tables' disclosure pass, ranked within each group; or none and why."""
+    cube = rows.cube
+    empty = pd.DataFrame({c: pd.Series(dtype="float64") for c in PAIN_POINT_COLUMNS})
+    pain = cube.pain
+    if pain is None:
+        note = (
+            "This build's explorer data predate the pain-point evidence, so no pain point is "
+            "listed here: rebuild the study (`cjresearch build --force`) to see them."
+        )
+        return empty, [note]
+    labels = list(pain["labels"])
+    row_of = {label: i for i, label in enumerate(rows.labels)}
+    stratum_row = np.array(
+        [row_of.get(labels[g], -1) if g > 0 else -1 for g in pain["stratum_group"]],
+        dtype=np.int64,
+    )
+    counts = {
+        name[len("pain_") :]: array[..., rows.a, rows.b]
+        for name, array in cube.arrays.items()
+        if name.startswith("pain_")
+    }
+    sums = window_sums(
+        counts,
+        stratum_row=stratum_row,
+        labels=rows.labels,
+        stages=cube.stages,
+        touchpoints=[(str(s), str(t)) for s, t in pain["touchpoints"]],
+        stage_touchpoints=np.asarray(pain["stage_touchpoints"], dtype=np.float64),
+        min_group_size=m,
+    )
+    table = pain_table(
+        sums,
+        min_group_size=m,
+        alpha=float(pain["alpha"]),
+        seed=int(pain["seed"]),
+        group_order=rows.labels,
+    )
+    judged = table.filter(like="_adjusted_ci_low").notna().any(axis=1)
+    if not judged.any():
+        note = (
+            f"No touchpoint has {m} or more customers on both sides of a comparison in "
+            f"{cube.periods[rows.a]}..{cube.periods[rows.b]}, so the pain-point rule cannot "
+            "judge any: widen the window to see pain points."
+        )
+        return empty, [note]
+    n_customers = int(cube.arrays["persona_size"].sum())
+    table = protect({"pain_points": table}, min_group_size=m, n_customers=n_customers)[0][
+        "pain_points"
+    ]
+    pains = table[table["is_pain_point"].astype("boolean").fillna(False).to_numpy(dtype=bool)]
+    return pains.reset_index(drop=True)[list(PAIN_POINT_COLUMNS)], []
 
 
 def _verbatims(cube: Cube, pains: pd.DataFrame, a: int, b: int) -> pd.DataFrame:

@@ -40,7 +40,7 @@ import pandas as pd
 from cjresearch.analysis.cube import ALL_SOURCES
 from cjresearch.artifacts.compute import open_artifacts, open_cube
 from cjresearch.errors import CJResearchError
-from cjresearch.explore.selection import Query, Selection, select
+from cjresearch.explore.selection import TOP_PAIN_POINTS, Query, Selection, select
 from cjresearch.reporting import charts, kpi_charts, owner_views, views
 
 __all__ = ["ALL_STAGES", "Explorer"]
@@ -371,18 +371,23 @@ class Explorer(w.VBox):
     def _draw_pain(self, selection: Selection) -> None:
         pains = selection["pain_points"]
         if pains.empty:
+            said = " ".join(_esc(n) for n in selection.notes if "pain-point" in n)
             self.pain_pane.value = (
-                "<p><em>No touchpoint in this selection stands out: none has churn beyond "
-                "chance or emotion clearly below its stage among groups of at least "
+                f"<p><em>{said}</em></p>"
+                if said
+                else "<p><em>No touchpoint in this selection shows harm beyond chance (churn, "
+                "drop-off, its own emotion or session conversion, adjusted for persona and "
+                "the study's controls) among groups of at least "
                 f"{selection.query.min_group_size} customers.</em></p>"
             )
             return
         table = views.table_html(
-            pains,
+            pains.groupby("persona", sort=False).head(TOP_PAIN_POINTS),
             columns=[
-                "persona", "stage", "touchpoint", "rank", "n_customers", "emotion_mean",
-                "emotion_gap", "churn_rate", "churn_rate_comparison", "churn_lift",
-                "lift_ci_low", "lift_ci_high", "n_comparison",
+                "persona", "stage", "touchpoint", "rank", "evidence", "n_customers",
+                "churn_rate", "churn_rate_comparison", "churn_lift_shrunk",
+                "churn_lift_shrunk_ci_low", "churn_lift_shrunk_ci_high", "emotion_gap",
+                "drop_off", "drop_off_comparison", "session_conversion_gap", "n_comparison",
             ],
         )  # fmt: skip
         said = selection["verbatims"]
@@ -392,9 +397,12 @@ class Explorer(w.VBox):
             for r in said.itertuples()
         )
         note = (
-            "<p><small>Churn lift: churn rate of the customers who met the touchpoint over "
-            "that of the stage's other customers, 95% interval not corrected for the many "
-            "touchpoints compared. Comments are redacted.</small></p>"
+            "<p><small>Pain points by the one definition the journey map and the reports use "
+            "(README, Journey maps): customers who met the touchpoint against the stage's "
+            "other customers, adjusted for persona and the study's controls and pooled "
+            "across touchpoints; <em>evidence</em> names the comparisons whose interval lies "
+            "wholly on the side of harm. An association, not a proven cause. Comments are "
+            "redacted.</small></p>"
         )
         self.pain_pane.value = str(table) + note + (f"<ul>{quotes}</ul>" if quotes else "")
 

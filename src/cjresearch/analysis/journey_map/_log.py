@@ -33,6 +33,7 @@ from cjresearch.analysis._codes import (
 )
 from cjresearch.analysis.journey_map.evidence import strata
 from cjresearch.analysis.journeys import session_codes
+from cjresearch.analysis.settings import Settings
 from cjresearch.data.schema import ALL
 from cjresearch.errors import CJResearchError
 
@@ -40,6 +41,7 @@ __all__ = [
     "Log",
     "empty_frame",
     "prepare",
+    "prepare_study",
     "ratio",
 ]
 
@@ -200,6 +202,24 @@ def prepare(
         time=time,
         stratum=strata(customers.reset_index(drop=True), group, tuple(controls)),
         session=session,
+    )
+
+
+def prepare_study(
+    events: pd.DataFrame,
+    customers: pd.DataFrame,
+    *,
+    personas: pd.DataFrame | None,
+    settings: Settings,
+) -> Log:
+    """:func:`prepare` with the study's stages, controls and sessions from ``settings``."""
+    return prepare(
+        events,
+        customers,
+        stages=settings.require_stages(),
+        personas=personas,
+        controls=settings.controls,
+        session_gap_minutes=settings.session_gap_minutes,
     )
 
 

@@ -56,7 +56,7 @@ import pandas as pd
 from cjresearch._checks import require_columns
 from cjresearch.analysis._codes import NS_PER_DAY, codes
 from cjresearch.analysis.intervals import t_interval, wilson_intervals
-from cjresearch.analysis.journey_map._log import Log, empty_frame, prepare, ratio
+from cjresearch.analysis.journey_map._log import Log, empty_frame, prepare_study, ratio
 from cjresearch.analysis.journey_map.flows import (
     funnel_table,
     ordered_funnel_table,
@@ -465,14 +465,7 @@ def build_map(
     """
     settings = Settings.resolve(settings, **options)
     min_group_size = settings.min_group_size
-    log = prepare(
-        events,
-        customers,
-        stages=settings.require_stages(),
-        personas=personas,
-        controls=settings.controls,
-        session_gap_minutes=settings.session_gap_minutes,
-    )
+    log = prepare_study(events, customers, personas=personas, settings=settings)
     notes = _size_notes(log, min_group_size)
     emotion = _stage_emotion_matrix(log, stage_emotion)
     tp_customers, tp_cells, tp_counts = _distinct_cells(
