@@ -77,7 +77,7 @@ __all__ = [
 ]
 
 #: Where each kind of report is published, relative to the output folder.
-KIND_FOLDERS = {"persona": "personas", "stage": "stages", "analysis": "analysis"}
+KIND_FOLDERS = {"persona": "personas", "stage": "stages", "owner": "owners", "analysis": "analysis"}
 STATE_FILE = f"{STATE_DIR}/state.json"
 
 Status = Literal["ok", "stale", "failed", "skipped-unchanged"]
@@ -90,7 +90,7 @@ class ReportSpec:
     Parameters
     ----------
     kind
-        ``persona``, ``stage`` or ``analysis`` (decides the folder, see ``KIND_FOLDERS``).
+        ``persona``, ``stage``, ``owner`` or ``analysis`` (the folder, see ``KIND_FOLDERS``).
     name
         The report's name as data has it (a persona name, a stage); shown escaped, and
         turned into the file name by :func:`~cjresearch.reporting.publish.assign_slugs`.

@@ -1,9 +1,10 @@
 """Which reports a build publishes from its artifacts, and what its portal says.
 
 One persona report per persona large enough to show (:attr:`Artifacts.personas`), one stage
-report per stage, and the two analysis notebooks (how the personas were found; emotion and
-churn). Each report reads its own slice of the publishable tables, so that its fingerprint
-changes only when what it shows changes.
+report per stage, one owner report per owner the study file names (its file name a digest
+of the owner, :func:`~cjresearch.reporting.company.owner_slug`), and the two analysis
+notebooks (how the personas were found; emotion and churn). Each report reads its own slice
+of the publishable tables, so that its fingerprint changes only when what it shows changes.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from typing import Any
 
 import pandas as pd
 
-from cjresearch.artifacts.catalog import STATISTICS_TABLES, TABLES_DIR, Artifacts
+from cjresearch.artifacts.catalog import ALERTS, STATISTICS_TABLES, TABLES_DIR, Artifacts
 from cjresearch.data.study import Study
+from cjresearch.reporting.company import owner_slug, portal_changes, portal_trends
 from cjresearch.reporting.notebooks import find_notebook
 from cjresearch.reporting.portal import PortalContext
 from cjresearch.reporting.reports import ReportSpec
@@ -34,6 +36,10 @@ def report_specs(study: Study, artifacts: Artifacts) -> list[ReportSpec]:
     # (a persona's or stage's slice holds the labels it uses)
     words = [p for p in [artifacts.folder / TABLES_DIR / "labels.parquet"] if p.is_file()]
     vocabulary = words_for(artifacts)
+    # the company's side (owners, expectations: the study file; KPIs: their tables) is on
+    # the persona and stage pages when the study names it: those files rebuild them too
+    managed = bool(study.owners or study.kpis)
+    company = _company_inputs(study, artifacts) if managed else []
 
     def shown(kind: str, name: str) -> str:
         return vocabulary.persona(name) if kind == "persona" else vocabulary(name)
@@ -47,7 +53,7 @@ def report_specs(study: Study, artifacts: Artifacts) -> list[ReportSpec]:
             name=name,
             notebook=find_notebook(f"{kind}_report"),
             parameters={**common, kind: value},
-            inputs=sorted(folder.glob("*.parquet")),  # with the slice's labels
+            inputs=sorted([*folder.glob("*.parquet"), *company]),  # with the slice's labels
             title=f"{kind.capitalize()}: {shown(kind, name)}",
             slug=slug,
         )
@@ -58,6 +64,18 @@ def report_specs(study: Study, artifacts: Artifacts) -> list[ReportSpec]:
     ]
     specs += [
         sliced("stage", stage, stage, artifacts.stage_dir(stage)) for stage in artifacts.stages
+    ]
+    specs += [
+        ReportSpec(
+            kind="owner",
+            name=owner,
+            notebook=find_notebook("owner_report"),
+            parameters={**common, "owner": owner},
+            inputs=company,
+            title=f"Owner: {owner}",
+            slug=owner_slug(owner),
+        )
+        for owner in study.owners
     ]
     tables = artifacts.folder / TABLES_DIR
     chosen, statistics = study.personas, study.statistics
@@ -95,8 +113,19 @@ def report_specs(study: Study, artifacts: Artifacts) -> list[ReportSpec]:
     return specs
 
 
+def _company_inputs(study: Study, artifacts: Artifacts) -> list[Path]:
+    """The files the company's side is read from: the study file and the published tables
+    of KPIs, their history, the changes, the pain points and the touchpoints; the alerts."""
+    tables = artifacts.folder / TABLES_DIR
+    names = ("kpis", "kpi_history", "changes", "pain_points", "touchpoints")
+    found = [tables / f"{name}.parquet" for name in names]
+    found += [study.path.resolve(), artifacts.folder / ALERTS]
+    return sorted(p for p in found if p.is_file())
+
+
 def portal_context(study: Study, artifacts: Artifacts, run_id: str) -> PortalContext:
-    """The portal's study summary, executive summary and top findings."""
+    """The portal's study summary, executive summary, top findings, what changed since the
+    last build and the KPIs' trends."""
     summary = artifacts.summary
     counts = summary["counts"]
     dropped = sum(d["n_rows"] for d in summary["dropped_rows"])
@@ -117,6 +146,8 @@ def portal_context(study: Study, artifacts: Artifacts, run_id: str) -> PortalCon
         run_id=run_id,
         has_tables=True,
         executive=executive_summary(artifacts),
+        changes=portal_changes(artifacts),
+        kpi_trends=portal_trends(artifacts),
     )
 
 
