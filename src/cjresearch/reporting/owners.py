@@ -92,9 +92,8 @@ class OwnerView:
                     )
                     if r[part]
                 ]
-                items.append(
-                    f"<li><strong>{kind}: {_esc(str(r[key]))}</strong>{''.join(parts)}</li>"
-                )
+                name = _esc(self.words(str(r[key])))
+                items.append(f"<li><strong>{kind}: {name}</strong>{''.join(parts)}</li>")
         if not items:
             return Html("<p><em>No stage or touchpoint is theirs in the study file.</em></p>")
         return Html(f'<ul class="cj-owns">{"".join(items)}</ul>')
@@ -114,15 +113,28 @@ class OwnerView:
 
     @property
     def alerts(self) -> Html:
-        """The build's alerts addressed to them."""
+        """The build's alerts addressed to them, each told with the figures of the published
+        (protected) ``kpis`` and ``changes`` tables, never the alert's own numbers."""
         alerts = self.portfolio.alerts
         if not alerts:
             return Html("<p><em>No open alert.</em></p>")
-        items = "".join(
-            f'<li class="cj-alert">{_esc(str(a.get("message") or a.get("kpi")))}</li>'
-            for a in alerts
-        )
-        return Html(f"<ul>{items}</ul>")
+        kpis, _, changes = self.company.tables
+        items = []
+        for alert in alerts:
+            name = str(alert.get("kpi"))
+            row = kpis[kpis["kpi"].astype(str) == name]
+            told = changes[changes["kpi"].astype(str) == name]
+            if len(row):  # its status is the first sentence
+                told = told[told["kind"] != "kpi_status"]
+            said = [str(d) for d in told["description"]]
+            if len(row):
+                r = row.iloc[0]
+                status = STATUS_WORDS.get(str(r["status"]), str(r["status"]))
+                value = format_value(str(r["metric"]), r["value"])
+                said.insert(0, f"{name}: {status}, {value} against the target {r['target']}")
+            text = "; ".join(dict.fromkeys(said)) or f"{name}: worsened beyond chance"
+            items.append(f'<li class="cj-alert">{_esc(text)}</li>')
+        return Html(f"<ul>{''.join(items)}</ul>")
 
     @property
     def pain_points(self) -> Html:

@@ -37,9 +37,12 @@ def report_specs(study: Study, artifacts: Artifacts) -> list[ReportSpec]:
     words = [p for p in [artifacts.folder / TABLES_DIR / "labels.parquet"] if p.is_file()]
     vocabulary = words_for(artifacts)
     # the company's side (owners, expectations: the study file; KPIs: their tables) is on
-    # the persona and stage pages when the study names it: those files rebuild them too
+    # the persona and stage pages when the study names it: a change of it rebuilds them
     managed = bool(study.owners or study.kpis)
-    company = _company_inputs(study, artifacts) if managed else []
+    side = _company_side(study) if managed else {}
+    tables = artifacts.folder / TABLES_DIR
+    kpi_files = [tables / f"{n}.parquet" for n in ("kpis", "touchpoints")] if managed else []
+    history = [tables / "kpi_history.parquet"] if managed else []
 
     def shown(kind: str, name: str) -> str:
         return vocabulary.persona(name) if kind == "persona" else vocabulary(name)
@@ -48,14 +51,17 @@ def report_specs(study: Study, artifacts: Artifacts) -> list[ReportSpec]:
         kind: str, name: str, value: object, folder: Path, slug: str | None = None
     ) -> ReportSpec:
         # a persona's or a stage's report: its own slice of the tables, one parameter
+        # (and the company's side: the persona's canvas draws the KPIs' trends)
+        company = [*kpi_files, *(history if kind == "persona" else [])]
         return ReportSpec(
             kind=kind,
             name=name,
             notebook=find_notebook(f"{kind}_report"),
             parameters={**common, kind: value},
-            inputs=sorted([*folder.glob("*.parquet"), *company]),  # with the slice's labels
+            inputs=sorted(p for p in [*folder.glob("*.parquet"), *company] if p.is_file()),
             title=f"{kind.capitalize()}: {shown(kind, name)}",
             slug=slug,
+            shows=side,
         )
 
     specs = [
@@ -71,13 +77,13 @@ def report_specs(study: Study, artifacts: Artifacts) -> list[ReportSpec]:
             name=owner,
             notebook=find_notebook("owner_report"),
             parameters={**common, "owner": owner},
-            inputs=company,
+            inputs=_owner_inputs(artifacts),
             title=f"Owner: {owner}",
             slug=owner_slug(owner),
+            shows=side,
         )
         for owner in study.owners
     ]
-    tables = artifacts.folder / TABLES_DIR
     chosen, statistics = study.personas, study.statistics
     analyses: dict[str, tuple[dict[str, Any], list[Path], str]] = {  # parameters, reads, title
         "personas": (
@@ -113,14 +119,25 @@ def report_specs(study: Study, artifacts: Artifacts) -> list[ReportSpec]:
     return specs
 
 
-def _company_inputs(study: Study, artifacts: Artifacts) -> list[Path]:
-    """The files the company's side is read from: the study file and the published tables
-    of KPIs, their history, the changes, the pain points and the touchpoints; the alerts."""
+def _owner_inputs(artifacts: Artifacts) -> list[Path]:
+    """The files an owner's page reads: the published tables of KPIs, their history, the
+    changes, the pain points, the touchpoints and the words; the alerts."""
     tables = artifacts.folder / TABLES_DIR
-    names = ("kpis", "kpi_history", "changes", "pain_points", "touchpoints")
-    found = [tables / f"{name}.parquet" for name in names]
-    found += [study.path.resolve(), artifacts.folder / ALERTS]
+    names = ("kpis", "kpi_history", "changes", "pain_points", "touchpoints", "labels")
+    found = [*(tables / f"{name}.parquet" for name in names), artifacts.folder / ALERTS]
     return sorted(p for p in found if p.is_file())
+
+
+def _company_side(study: Study) -> dict[str, Any]:
+    """The study file's company side as the pages show it (owners, expectations, questions,
+    tools per stage and touchpoint): a change of it, and only that, rebuilds them."""
+    return {
+        kind: {name: d.model_dump(mode="json") for name, d in details.items()}
+        for kind, details in (
+            ("stages", study.stage_details),
+            ("touchpoints", study.touchpoint_details),
+        )
+    }
 
 
 def portal_context(study: Study, artifacts: Artifacts, run_id: str) -> PortalContext:
