@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -55,6 +56,7 @@ from cjresearch.reporting.owner_views import (
 __all__ = [
     "Company",
     "company_for",
+    "distinct_history",
     "kpi_trend_html",
     "owner_slug",
     "portal_changes",
@@ -62,6 +64,9 @@ __all__ = [
 ]
 
 _esc = html.escape
+#: The columns of the ``kpis`` table that the canvas shows.
+KPI_SHOWN = ("kpi", "stage", "metric", "value", "ci_low", "ci_high", "n_customers", "target",
+             "status", "owner")  # fmt: skip
 
 
 def owner_slug(owner: str) -> str:
@@ -69,30 +74,54 @@ def owner_slug(owner: str) -> str:
     is data, but a digest of it, stable from build to build.
 
     >>> owner_slug("Onboarding team")
-    'owner-5b8a7d51a4'
+    'owner-fdf7b32b52'
     """
     return "owner-" + hashlib.sha256(owner.encode("utf-8")).hexdigest()[:10]
 
 
+_FIGURES = ["value", "ci_low", "ci_high", "n_customers"]
+
+
+def distinct_history(history: pd.DataFrame, kpi: str) -> pd.DataFrame:
+    """One KPI's rows of ``kpi_history``, oldest first, without the measurements that only
+    repeat the one before (the same data measured again: no spurious point in a trend).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``kpi_history`` columns (``run_id, finished_at, kpi, value, ci_low, ci_high,
+        n_customers, status``).
+    """
+    if history.empty:
+        return history
+    mine = history[history["kpi"].astype(str) == kpi].reset_index(drop=True)
+    figures = mine[_FIGURES].astype(object).where(mine[_FIGURES].notna(), None)
+    same = [i > 0 and figures.iloc[i].tolist() == figures.iloc[i - 1].tolist()
+            for i in range(len(mine))]  # fmt: skip
+    return mine[[not s for s in same]].reset_index(drop=True)
+
+
 def kpi_trend_html(history: pd.DataFrame, kpis: pd.DataFrame, kpi: str) -> str:
-    """One KPI's trend as escaped HTML: its sparkline over the builds (a static image with
-    alt text) once there are two measurements, and its change since the last build."""
-    mine = history[history["kpi"].astype(str) == kpi] if not history.empty else history
+    """One KPI's trend as escaped HTML: its sparkline over the measurements that differ
+    (:func:`distinct_history`; a static image with alt text) once there are two, and the
+    change between the last two."""
+    mine = distinct_history(history, kpi)
     row = kpis[kpis["kpi"].astype(str) == kpi]
     metric = str(row["metric"].iloc[0]) if len(row) else ""
-    change = row["change"].iloc[0] if len(row) and "change" in row.columns else None
+    values = mine["value"].tolist() if not mine.empty else []
     if len(mine) < 2:
-        words = "first measurement: no trend yet"
-    elif change is None or pd.isna(change):
-        words = f"{len(mine)} builds; no comparable previous value"
+        words = "no change measured yet"  # one measurement, or the same figures again
+    elif pd.isna(values[-1]) or pd.isna(values[-2]):
+        words = f"{len(mine)} measurements; the last two not comparable (suppressed)"
     else:
+        change = float(values[-1]) - float(values[-2])
         shown = format_value(metric, change)
-        words = f"{len(mine)} builds; {'+' if change > 0 else ''}{shown} since the last build"
+        words = f"{len(mine)} measurements; {'+' if change > 0 else ''}{shown} since the one before"
     picture = ""
     if mine["value"].notna().sum() >= 2:
-        values = [format_value(metric, v) for v in mine["value"]]
-        alt = f"{kpi} over the last {len(mine)} builds: from {values[0]} to {values[-1]}"
-        chart = kpi_sparkline(history, kpi, kpis=kpis)
+        told = [format_value(metric, v) for v in values]
+        alt = f"{kpi} over {len(mine)} measurements: from {told[0]} to {told[-1]}"
+        chart = kpi_sparkline(mine, kpi, kpis=kpis)
         picture = str(Figure(chart, alt=alt).html)
     return (
         f'<div class="cj-trend"><span class="cj-small">{_esc(kpi)}: {_esc(words)}</span>'
@@ -167,6 +196,26 @@ class Company:
                 )
             )
         return lanes
+
+    def shown_on_canvas(self, persona: str) -> dict[str, Any]:
+        """What the canvas's lanes show for ``persona``, as JSON-able values: the persona
+        report's fingerprint takes it instead of the whole tables, so that a new measurement
+        of the same figures does not rebuild the page."""
+        kpis, history, _ = self.tables
+        mine = kpis_for(kpis, personas=[persona])
+        columns = [c for c in (*KPI_SHOWN, "touchpoint", "persona") if c in mine.columns]
+        lane = company_lane(self.study, self.artifacts, persona=persona).drop(columns="kpis")
+        return {
+            "lane": lane.astype(str).to_numpy().tolist(),
+            "kpis": mine[columns].astype(str).to_numpy().tolist(),
+            "trends": {
+                str(k): distinct_history(history, str(k))[["finished_at", *_FIGURES]]
+                .astype(str)
+                .to_numpy()
+                .tolist()
+                for k in mine["kpi"]
+            },
+        }
 
     def on_canvas(
         self, canvas: Canvas, *, persona: str, label: Callable[[str], str] = str

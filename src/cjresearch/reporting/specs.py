@@ -16,7 +16,7 @@ import pandas as pd
 
 from cjresearch.artifacts.catalog import ALERTS, STATISTICS_TABLES, TABLES_DIR, Artifacts
 from cjresearch.data.study import Study
-from cjresearch.reporting.company import owner_slug, portal_changes, portal_trends
+from cjresearch.reporting.company import Company, owner_slug, portal_changes, portal_trends
 from cjresearch.reporting.notebooks import find_notebook
 from cjresearch.reporting.portal import PortalContext
 from cjresearch.reporting.reports import ReportSpec
@@ -42,7 +42,7 @@ def report_specs(study: Study, artifacts: Artifacts) -> list[ReportSpec]:
     side = _company_side(study) if managed else {}
     tables = artifacts.folder / TABLES_DIR
     kpi_files = [tables / f"{n}.parquet" for n in ("kpis", "touchpoints")] if managed else []
-    history = [tables / "kpi_history.parquet"] if managed else []
+    company = Company(study=study, artifacts=artifacts)
 
     def shown(kind: str, name: str) -> str:
         return vocabulary.persona(name) if kind == "persona" else vocabulary(name)
@@ -50,18 +50,20 @@ def report_specs(study: Study, artifacts: Artifacts) -> list[ReportSpec]:
     def sliced(
         kind: str, name: str, value: object, folder: Path, slug: str | None = None
     ) -> ReportSpec:
-        # a persona's or a stage's report: its own slice of the tables, one parameter
-        # (and the company's side: the persona's canvas draws the KPIs' trends)
-        company = [*kpi_files, *(history if kind == "persona" else [])]
+        # a persona's or a stage's report: its own slice of the tables, one parameter, and
+        # the company's side: a stage's from the KPI tables; a persona canvas's as it shows
+        # it (a new measurement of the same figures rebuilds no persona page)
+        persona = kind == "persona" and managed
+        reads = [] if persona else kpi_files
         return ReportSpec(
             kind=kind,
             name=name,
             notebook=find_notebook(f"{kind}_report"),
             parameters={**common, kind: value},
-            inputs=sorted(p for p in [*folder.glob("*.parquet"), *company] if p.is_file()),
+            inputs=sorted(p for p in [*folder.glob("*.parquet"), *reads] if p.is_file()),
             title=f"{kind.capitalize()}: {shown(kind, name)}",
             slug=slug,
-            shows=side,
+            shows={**side, "canvas": company.shown_on_canvas(name)} if persona else side,
         )
 
     specs = [
