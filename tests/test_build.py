@@ -14,6 +14,7 @@ import pytest
 from cjresearch.build import build
 from cjresearch.data.study import load_study
 from cjresearch.datasets.sample import write_sample
+from cjresearch.reporting.company import owner_slug
 from cjresearch.reporting.notebooks import notebooks_dir
 from helpers.attacker import leaks
 from helpers.browser import OfflineBrowser
@@ -71,7 +72,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory):
 
 @HOSTILE
 def test_a_build_publishes_every_expected_file(hostile) -> None:
-    _, result, root = hostile
+    study, result, root = hostile
     out = root / "out"
     assert result.failures == []
     pages = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.html"))
@@ -83,6 +84,8 @@ def test_a_build_publishes_every_expected_file(hostile) -> None:
             "analysis/emotion-churn.html",
             *[f"personas/persona-{pid}.html" for pid in (1, 2, 3)],
             *[f"stages/{stage}.html" for stage in STAGES],
+            # the sample study's owners (stages, touchpoints, KPIs): a page each
+            *[f"owners/{owner_slug(owner)}.html" for owner in study.owners],
         ]
     )
     tables = {p.stem for p in (out / "tables").glob("*.csv")}
@@ -168,7 +171,7 @@ def test_rebuilds_are_incremental_and_a_failing_report_keeps_its_good_version(
     path = _study(tmp_path / "study")
     out, artifacts = tmp_path / "out", tmp_path / "artifacts"
     first = build(load_study(path), output=out, artifacts=artifacts, **FAST)
-    assert len(first.executed) == 12 and not first.failures
+    assert len(first.executed) == 12 + 5 and not first.failures  # and the 5 owners' pages
 
     # nothing changed: no notebook runs, nothing is rewritten
     manifest = (out / "manifest.json").read_bytes()

@@ -10,18 +10,22 @@ from __future__ import annotations
 import html
 import json
 import re
+import warnings
 from typing import Any
 
 import altair as alt
 import pandas as pd
 import pytest
 
+from cjresearch.artifacts import compute
 from cjresearch.artifacts.catalog import Artifacts
-from cjresearch.data.study import Study
+from cjresearch.data.study import Study, load_study
 from cjresearch.errors import CJResearchError
-from cjresearch.reporting import kpi_charts, owner_views
+from cjresearch.reporting import company, kpi_charts, owner_views
 from cjresearch.reporting.charts import safe_label
-from helpers import measured_twice
+from cjresearch.reporting.reports import plan_reports, report_fingerprint
+from cjresearch.reporting.specs import report_specs
+from helpers import managed_sample, measured_twice
 
 HOSTILE_OWNER = '<script>alert("owner")</script> & "Care"'
 
@@ -242,3 +246,45 @@ def test_the_company_lane_carries_owners_expectations_and_targets_per_stage(buil
     assert "No owner named" in owner_views.company_cell_html(lane.loc["awareness"])
     support = owner_views.company_cell_html(lane.loc["support"])
     assert "<script>" not in support and "&lt;script&gt;" in support
+
+
+def test_a_trend_keeps_only_the_measurements_that_differ(built) -> None:
+    _, artifacts = built
+    history = artifacts.table("kpi_history")
+    # run-2 lowered the onboarding CSAT answers only: the other KPIs measured the same again
+    assert company.distinct_history(history, "Onboarding CSAT")["run_id"].tolist() == [
+        "run-1",
+        "run-2",
+    ]
+    assert company.distinct_history(history, "Onboarding effort")["run_id"].tolist() == ["run-1"]
+    kpis = artifacts.table("kpis")
+    moved = company.kpi_trend_html(history, kpis, "Onboarding CSAT")
+    assert "2 measurements; -49.5% since the one before" in moved and "<img" in moved
+    still = company.kpi_trend_html(history, kpis, "Onboarding effort")
+    assert "no change measured yet" in still and "<img" not in still
+
+
+def test_measuring_the_same_data_again_rebuilds_no_persona_page(tmp_path) -> None:
+    study = load_study(managed_sample(tmp_path / "study"))
+
+    def fingerprints(study: Study, artifacts: Artifacts) -> dict[str, str]:
+        planned = plan_reports(report_specs(study, artifacts))
+        return {f"{s.kind}/{s.slug}": report_fingerprint(s) for s in planned}
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the small sample's model warnings
+        first = compute.compute_artifacts(study, tmp_path / "artifacts", run_id="run-1")
+        once = fingerprints(study, first)
+        again = compute.compute_artifacts(study, tmp_path / "artifacts", run_id="run-2", force=True)
+    twice = fingerprints(study, again)
+    assert again.table("kpi_history")["run_id"].nunique() == 2  # the history did grow
+    personas = [k for k in once if k.startswith("persona/")]
+    assert len(personas) == 3 and all(once[k] == twice[k] for k in personas)
+    # the owner pages read the history: they show the new measurement
+    assert all(once[k] != twice[k] for k in once if k.startswith("owner/"))
+    # and a changed owner changes what the persona pages show
+    onboarding = study.stage_details["onboarding"].model_copy(update={"owner": "Someone else"})
+    moved = study.model_copy(update={"stage_details": {**study.stage_details,
+                                                       "onboarding": onboarding}})  # fmt: skip
+    changed = fingerprints(moved, again)
+    assert all(changed[k] != twice[k] for k in personas)

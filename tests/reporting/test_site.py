@@ -59,7 +59,7 @@ def _pages(site: Path) -> list[Path]:
 
 def test_every_page_fits_1280_px_and_reads_as_words(site: Path, offline_browser) -> None:
     pages = _pages(site)
-    assert len(pages) == 2 + 3 + 7 + 2  # portal, status, personas, stages, analyses
+    assert len(pages) == 2 + 3 + 7 + 5 + 2  # portal, status, personas, stages, owners, analyses
     for page in pages:
         where = page.relative_to(site).as_posix()
         report = offline_browser.open(page, width=WIDTH, inspect=lambda p: p.evaluate(_MEASURE))

@@ -22,12 +22,10 @@ from collections.abc import Sequence
 import altair as alt
 import pandas as pd
 
-from cjresearch._checks import require_columns
 from cjresearch.analysis.kpis import format_value
-from cjresearch.analysis.privacy import check_publishable
 from cjresearch.data.management import parse_target
 from cjresearch.errors import CJResearchError
-from cjresearch.reporting.charts import safe_label
+from cjresearch.reporting._chartbase import prepare, safe_label, stage_list
 
 __all__ = [
     "STATUS_COLORS",
@@ -54,23 +52,6 @@ STATUS_WORDS: dict[str, str] = {
 }
 _KPI_COLUMNS = ("kpi", "stage", "metric", "value", "n_customers", "target", "status")
 _HISTORY_COLUMNS = ("run_id", "finished_at", "kpi", "value", "ci_low", "ci_high", "n_customers")
-
-
-def _check(frame: pd.DataFrame, name: str, columns: Sequence[str]) -> pd.DataFrame:
-    require_columns(frame, columns, name)
-    check_publishable(frame, name=name)
-    out = frame.reset_index(drop=True).copy()
-    for column in out.columns:
-        if out[column].dtype == object or isinstance(out[column].dtype, pd.StringDtype):
-            out[column] = out[column].astype(object).map(safe_label)
-    return out
-
-
-def _stage_list(stages: Sequence[str]) -> list[str]:
-    if isinstance(stages, str) or not len(stages):
-        msg = "stages must be the study's list of stages, in order"
-        raise CJResearchError(msg)
-    return [str(safe_label(str(s))) for s in stages]
 
 
 _COMPARISON_WORDS = {">=": "\u2265", "<=": "\u2264", ">": "above", "<": "below"}
@@ -121,8 +102,8 @@ def kpi_lane_chart(
         the tooltip carries the interval's n, the status in words and the owner. A stage
         without KPIs is an empty column.
     """
-    order = _stage_list(stages)
-    frame = _check(kpis, "kpis", _KPI_COLUMNS)
+    order = stage_list(stages)
+    frame = prepare(kpis, "kpis", _KPI_COLUMNS)
     # from the table as given: the checked copy's "<" are already made safe
     frame["target"] = [
         target_label(t, str(m)) for t, m in zip(kpis["target"], kpis["metric"], strict=True)
@@ -171,7 +152,7 @@ def kpi_lane_chart(
 
 
 def _history(history: pd.DataFrame, names: Sequence[str] | None) -> pd.DataFrame:
-    frame = _check(history, "kpi_history", _HISTORY_COLUMNS)
+    frame = prepare(history, "kpi_history", _HISTORY_COLUMNS)
     if names is not None:
         frame = frame[frame["kpi"].isin([safe_label(n) for n in names])]
     frame = frame.copy()

@@ -22,7 +22,7 @@ markup.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -329,16 +329,24 @@ def changes_digest(changes: pd.DataFrame, *, limit: int = 10) -> list[str]:
     return lines
 
 
-def kpi_status_html(kpis: pd.DataFrame, *, empty: str = "No KPI is defined here.") -> str:
+def kpi_status_html(
+    kpis: pd.DataFrame,
+    *,
+    empty: str = "No KPI is defined here.",
+    label: Callable[[str], str] = str,
+    persona_label: Callable[[str], str] = str,
+) -> str:
     """KPIs as an escaped HTML table: name, where, value with its interval and n, target,
     status (a coloured badge with the status in words), owner and change since the last
-    build."""
+    build; ``label`` and ``persona_label`` give a stage's or touchpoint's name and a
+    persona's in words."""
     if kpis.empty:
         return f"<p><em>{html.escape(empty)}</em></p>"
     rows = []
     for r in kpis.itertuples(index=False):
-        where = str(r.stage) + (f" · {r.touchpoint}" if isinstance(r.touchpoint, str) else "")
-        where += "" if str(r.persona) == ALL else f" · {r.persona}"
+        where = label(str(r.stage))
+        where += f" · {label(r.touchpoint)}" if isinstance(r.touchpoint, str) else ""
+        where += "" if str(r.persona) == ALL else f" · {persona_label(str(r.persona))}"
         value = format_value(str(r.metric), r.value)
         if value != "suppressed" and pd.notna(r.ci_low):
             value += (

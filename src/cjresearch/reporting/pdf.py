@@ -38,7 +38,7 @@ CHROMIUM_FLAGS = (
     "--no-first-run",
 )
 _PRINT_FLAGS = ("--no-pdf-header-footer", "--run-all-compositor-stages-before-draw")
-_FOLDERS = ("personas", "stages", "analysis")
+_FOLDERS = ("personas", "stages", "owners", "analysis")
 
 
 def find_chromium() -> str:

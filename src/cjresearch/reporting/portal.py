@@ -50,6 +50,7 @@ STATUS_PAGE = "status.html"
 _SECTIONS = (
     ("personas", "persona", "Personas"),
     ("stages", "stage", "Journey stages"),
+    ("owners", "owner", "Owners: what each owns and how it is doing"),
     ("analysis", "analysis", "Analysis"),
 )
 _LABELS = {
@@ -99,6 +100,10 @@ class PortalContext:
         ``tiles``, ``pain_points``, ``opportunities``, ``overview``, ``findings``, ``nulls``.
     changes
         Sentences for the "What changed since the last build" section (none: no section).
+    kpi_trends
+        The KPIs' tiles (:func:`cjresearch.reporting.company.portal_trends`: ``kpi, status,
+        words, color, value, target, owner`` as text, ``trend`` as escaped HTML with its
+        sparkline); none: no section.
     """
 
     study: str
@@ -109,6 +114,7 @@ class PortalContext:
     has_tables: bool = False
     executive: Mapping[str, Any] = field(default_factory=dict)
     changes: Sequence[str] = ()
+    kpi_trends: Sequence[Mapping[str, str]] = ()
 
 
 def _age(built_at: str | None, now: dt.datetime) -> str:
@@ -294,6 +300,7 @@ def render_portal(
         finding_rows=[{str(k): v for k, v in row.items()} for row in table],
         finding_columns=columns,
         changes=list(context.changes),
+        kpi_trends=[dict(t) for t in context.kpi_trends],
         sections=[s for s in sections if s["reports"]],
         n_reports=len(rows),
         problems=sum(r.status in ("stale", "failed") for r in reports),
@@ -354,4 +361,9 @@ def load_portal_context(output: str | Path) -> PortalContext | None:
         has_tables=bool(data.get("has_tables", False)),
         executive=dict(data.get("executive") or {}),
         changes=[str(c) for c in data.get("changes") or []],
+        kpi_trends=[
+            {str(k): str(v) for k, v in t.items()}
+            for t in data.get("kpi_trends") or []
+            if isinstance(t, dict)
+        ],
     )

@@ -77,7 +77,7 @@ __all__ = [
 ]
 
 #: Where each kind of report is published, relative to the output folder.
-KIND_FOLDERS = {"persona": "personas", "stage": "stages", "analysis": "analysis"}
+KIND_FOLDERS = {"persona": "personas", "stage": "stages", "owner": "owners", "analysis": "analysis"}
 STATE_FILE = f"{STATE_DIR}/state.json"
 
 Status = Literal["ok", "stale", "failed", "skipped-unchanged"]
@@ -90,7 +90,7 @@ class ReportSpec:
     Parameters
     ----------
     kind
-        ``persona``, ``stage`` or ``analysis`` (decides the folder, see ``KIND_FOLDERS``).
+        ``persona``, ``stage``, ``owner`` or ``analysis`` (the folder, see ``KIND_FOLDERS``).
     name
         The report's name as data has it (a persona name, a stage); shown escaped, and
         turned into the file name by :func:`~cjresearch.reporting.publish.assign_slugs`.
@@ -105,6 +105,9 @@ class ReportSpec:
         Page title (default: ``name``).
     slug
         File name without ``.html`` (default: derived from ``name``, unique within the kind).
+    shows
+        What the page shows that no input file holds (the study file's owners, say), as
+        JSON-able values: it enters the fingerprint (left out of it when empty).
     """
 
     kind: str
@@ -114,6 +117,7 @@ class ReportSpec:
     inputs: Sequence[Path] = ()
     title: str | None = None
     slug: str | None = None
+    shows: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,7 @@ def report_fingerprint(spec: ReportSpec, *, extra: Mapping[str, Any] | None = No
         "inputs": sorted((Path(p).name, file_sha256(Path(p))) for p in spec.inputs),
         "cjresearch": __version__,
         "extra": extra or {},
+        **({"shows": dict(spec.shows)} if spec.shows else {}),
     }
     return _sha256_bytes(json.dumps(payload, sort_keys=True, default=str).encode())
 
@@ -229,6 +234,7 @@ def plan_reports(specs: Sequence[ReportSpec]) -> list[ReportSpec]:
                     inputs=tuple(Path(p) for p in spec.inputs),
                     title=spec.title or spec.name,
                     slug=slug,
+                    shows=dict(spec.shows),
                 )
             )
     keys = [_key(s) for s in planned]

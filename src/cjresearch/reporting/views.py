@@ -38,16 +38,10 @@ from cjresearch.data.schema import ALL
 from cjresearch.errors import CJResearchError
 from cjresearch.reporting import charts
 from cjresearch.reporting.canvas import Canvas, churn_pair, is_pain_point, persona_canvas
+from cjresearch.reporting.company import Company, company_for
 from cjresearch.reporting.digest import Digest, digest
 from cjresearch.reporting.figures import Figure
-from cjresearch.reporting.formats import (
-    Column,
-    Html,
-    format_table,
-    integer,
-    percent,
-    signed,
-)
+from cjresearch.reporting.formats import Column, Html, format_table, integer, percent, signed
 from cjresearch.reporting.lags import LagSensitivity, lag_sensitivity
 
 __all__ = [
@@ -365,6 +359,7 @@ class _SliceView:
     words: Words
     tables: dict[str, pd.DataFrame]
     alpha: float = 0.05
+    company: Company | None = None  # the study's owners and KPIs (None: it names none)
 
     @property
     def colors(self) -> dict[str, str]:
@@ -374,13 +369,14 @@ class _SliceView:
         return self.tables.get(name, pd.DataFrame())
 
 
-def _slice_view(artifacts: Artifacts, folder: Path) -> dict[str, Any]:
+def _slice_view(artifacts: Artifacts, folder: Path, study: str | Path | None) -> dict[str, Any]:
     """The fields of a :class:`_SliceView` for the report whose slice is ``folder``."""
     return {
         "stages": artifacts.stages,
         "words": words_for(artifacts),
         "tables": _slice(folder),
         "alpha": _alpha(artifacts),
+        "company": company_for(artifacts, study),
     }
 
 
@@ -453,8 +449,9 @@ class PersonaView(_SliceView):
     @property
     def canvas(self) -> Canvas:
         """The journey-map canvas: stages across, a lane each for what they do, channels,
-        how they feel, their scores, pain points, opportunities and their words."""
-        return persona_canvas(
+        how they feel, their scores, pain points, opportunities and their words; then the
+        company's side (owners, KPIs against targets) when the study file names them."""
+        canvas = persona_canvas(
             self.tables,
             persona=self.name,
             title=f"Journey map: {self.title}",
@@ -462,6 +459,9 @@ class PersonaView(_SliceView):
             color=self.words.color(self.name),
             label=self.words,
         )
+        if self.company is None:
+            return canvas
+        return self.company.on_canvas(canvas, persona=self.name, label=self.words)
 
     @property
     def journey_map(self) -> Canvas:
@@ -705,7 +705,7 @@ def persona_view(
     return PersonaView(
         persona_id=int(persona),
         name=known[int(persona)],
-        **_slice_view(artifacts, artifacts.persona_dir(int(persona))),
+        **_slice_view(artifacts, artifacts.persona_dir(int(persona)), study_file),
     )
 
 
@@ -867,6 +867,12 @@ class StageView(_SliceView):
         return format_table(table, columns, caption=f"Touchpoints at {self.title}")
 
     @property
+    def management(self) -> Html:
+        """The stage's owner, what customers expect, and its KPIs against their targets."""
+        company = self.company
+        return Html("") if company is None else company.stage_html(self.stage, self.words)
+
+    @property
     def pain_points(self) -> Html:
         return format_table(
             _pain_rows(self._table("pain_points")),
@@ -890,4 +896,4 @@ def stage_view(
     if stage not in artifacts.stages:
         msg = f"stage {stage!r} is not in the study; its stages are {list(artifacts.stages)}"
         raise CJResearchError(msg)
-    return StageView(stage=stage, **_slice_view(artifacts, artifacts.stage_dir(stage)))
+    return StageView(stage=stage, **_slice_view(artifacts, artifacts.stage_dir(stage), study_file))
