@@ -46,6 +46,7 @@ __all__ = [
     "KeptRows",
     "keep_rows",
     "kept_rows_query",
+    "location_sha256",
     "read_spark_table",
     "spark_session",
     "table_files",
@@ -92,6 +93,34 @@ def table_files(location: Path, *, table: str) -> list[Path]:
         )
         raise DataError([Problem(file=location.name, column=None, message=msg)])
     return files
+
+
+def location_sha256(location: Path, *, table: str) -> str | None:
+    """A SHA-256 of a table's contents, to tell whether it changed since the last build:
+    the file's, or one over the names and hashes of a glob's or folder's files; None when
+    there is no file to read. A Spark catalog table cannot be hashed from here: it gets a
+    new random value on every call, so that a build never reuses artifacts computed from it.
+    """
+    import hashlib
+    import uuid
+
+    from cjresearch._files import file_sha256
+
+    if is_spark_table(location):
+        return f"unhashed-{uuid.uuid4().hex}"
+    if location.is_file():
+        return file_sha256(location)
+    if not (is_glob(location) or location.is_dir()):
+        return None
+    try:
+        files = table_files(location, table=table)
+    except DataError:
+        return None
+    digest = hashlib.sha256()
+    for file in files:
+        name = file.relative_to(location) if location.is_dir() else file.name
+        digest.update(f"{name}\0{file_sha256(file)}\n".encode())
+    return digest.hexdigest()
 
 
 # --- the scans over the event log, once for every engine ------------------------------------
