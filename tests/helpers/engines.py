@@ -76,9 +76,13 @@ def assert_same_published(left: Artifacts, right: Artifacts) -> None:
     """Every published table equal to floating-point tolerance, and the same drop counts."""
     assert left.table_names == right.table_names
     assert len(left.table_names) > 10
+    # the KPI history records the build itself (its run id and when it finished)
+    run = ["run_id", "finished_at"]
     for name in left.table_names:
-        pd.testing.assert_frame_equal(
-            left.table(name), right.table(name), check_exact=False, rtol=1e-9, obj=name
+        a, b = (
+            t.drop(columns=[c for c in run if c in t])
+            for t in (left.table(name), right.table(name))
         )
+        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9, obj=name)
     for key in ("dropped_rows", "tables", "counts"):
         assert left.summary[key] == right.summary[key]
