@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 KERNEL := $(VENV)/share/jupyter/kernels/cjresearch/kernel.json
 PYTEST_ARGS ?=
 
-.PHONY: help setup browser demo test lint typecheck sample clean
+.PHONY: help setup browser spark demo test lint typecheck sample clean
 
 help:
 	@echo "make demo   set up .venv and build the bundled sample study into reports/"
@@ -33,7 +33,7 @@ demo: setup
 # Code tests on two workers; then every bundled notebook with its defaults (a tiny fixture
 # study), outputs not compared (nbval runs a notebook's cells in order in one kernel, so the
 # notebooks stay out of xdist).
-test: setup browser
+test: setup browser spark
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS) tests src
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env $(PYTEST_ARGS) notebooks
 
@@ -45,6 +45,21 @@ browser:
 	  echo "installing chromium for the browser tests (apt-get)"; \
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+# Spark for `[data] engine = "spark"` and its tests: Debian's Java 17 (installed only when
+# `java` is missing; needs root or sudo then) and the `spark` extra (pyspark) in .venv.
+SPARK_STAMP := $(VENV)/.spark-stamp
+spark: setup $(SPARK_STAMP)
+
+$(SPARK_STAMP): $(STAMP)
+	@command -v java >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  echo "installing Java 17 for Spark (apt-get)"; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+	    openjdk-17-jre-headless >/dev/null; }
+	$(BIN)/python -m pip install --quiet -e ".[dev,explore,spark]"
+	touch $@
 
 lint: setup
 	$(BIN)/ruff check src tests $(wildcard bench)

@@ -64,6 +64,7 @@ from cjresearch.artifacts.catalog import (
     reportable_personas,
     statistics_tables,
 )
+from cjresearch.data.engine import location_sha256
 from cjresearch.data.schema import CANONICAL_COLUMNS
 from cjresearch.data.study import Study, load_study
 from cjresearch.errors import CJResearchError, DataWarning, StatisticalWarning
@@ -391,9 +392,11 @@ def fingerprint(study: Study) -> tuple[str, dict[str, dict[str, Any]]]:
     """The artifacts' fingerprint (inputs' hashes, the study's settings, the code) and the
     inputs' hashes by table."""
     inputs = {
-        table: {"file": path.name, "sha256": file_sha256(path)}
+        table: {"file": path.name, "sha256": digest}
         for table in ("customers", "events", "feedback")
-        if (path := study.data_path(table)) is not None and path.is_file()
+        if (path := study.data_path(table)) is not None
+        # a file, a glob's or folder's files, or a Spark table (never reused)
+        and (digest := location_sha256(path, table=table)) is not None
     }
     payload = json.dumps(
         {"inputs": inputs, "study": manifest.parameters(study), "cjresearch": _code_version()},

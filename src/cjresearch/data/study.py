@@ -55,11 +55,14 @@ __all__ = [
     "PersonaSettings",
     "ReportSettings",
     "SessionSettings",
+    "SparkSettings",
     "StageSettings",
     "StatisticsSettings",
     "Study",
     "StudySettings",
     "TouchpointSettings",
+    "is_glob",
+    "is_spark_table",
     "kpi_key",
     "load_study",
     "parse_target",
@@ -114,8 +117,36 @@ class StudySettings(_Section):
         return stages
 
 
+#: Prefix of a ``[data]`` table read by name from the Spark session's catalog.
+SPARK_TABLE_PREFIX = "spark:"
+
+
+def is_spark_table(path: str | Path | None) -> bool:
+    """Whether a ``[data]`` location names a Spark catalog table (``spark:db.table``).
+
+    >>> is_spark_table("spark:crm.events"), is_spark_table("events.parquet")
+    (True, False)
+    """
+    return path is not None and str(path).startswith(SPARK_TABLE_PREFIX)
+
+
+def is_glob(path: str | Path) -> bool:
+    """Whether a ``[data]`` location is a pattern (``*``, ``?`` or ``[``) matching files.
+
+    >>> is_glob("events/part-*.parquet"), is_glob("events.csv")
+    (True, False)
+    """
+    return any(c in str(path) for c in "*?[")
+
+
 class DataSettings(_Section):
-    """``[data]``: the three tables (CSV or Parquet), relative to the study file."""
+    """``[data]``: the three tables relative to the study file, and the engine that reads them.
+
+    Each table is a CSV (plain or ``.csv.gz``) or Parquet file, a glob of such files
+    (``events/*.parquet``), a folder of Parquet files (plain or Hive-partitioned,
+    ``events/stage=onboarding/part-0.parquet``) or, with ``engine = "spark"``, a table of
+    the Spark session's catalog (``spark:db.table``).
+    """
 
     customers: Path
     events: Path
@@ -123,14 +154,33 @@ class DataSettings(_Section):
     delimiter: str = Field(default=",", min_length=1, max_length=1)
     encoding: str = "utf-8"
     drop_duplicates: bool = True
+    engine: Literal["duckdb", "pandas", "spark"] = "duckdb"
 
     @field_validator("customers", "events", "feedback")
     @classmethod
     def _known_format(cls, path: Path | None) -> Path | None:
-        if path is not None and table_kind(path) is None:
-            msg = f"a .csv, .csv.gz or .parquet file, found '{path.name}'"
+        if path is None or is_spark_table(path):
+            return path
+        # a folder (no suffix) is read as a Parquet dataset
+        if table_kind(path) is None and "." in path.name:
+            msg = (
+                f"a .csv, .csv.gz or .parquet file, a glob of them or a folder of Parquet "
+                f"files, found '{path.name}'"
+            )
             raise ValueError(msg)
         return path
+
+    @model_validator(mode="after")
+    def _spark_tables_need_spark(self) -> DataSettings:
+        named = [t for t in ("customers", "events", "feedback") if is_spark_table(getattr(self, t))]
+        if named and self.engine != "spark":
+            msg = (
+                f"the {named} location{'s name' if len(named) > 1 else ' names'} a Spark "
+                f"table ('{SPARK_TABLE_PREFIX}db.table'); set [data] engine = \"spark\" to "
+                "read it"
+            )
+            raise ValueError(msg)
+        return self
 
     @field_validator("encoding")
     @classmethod
@@ -143,6 +193,29 @@ class DataSettings(_Section):
             msg = f"a text encoding Python knows (e.g. 'utf-8', 'latin-1'), found '{encoding}'"
             raise ValueError(msg) from None
         return encoding
+
+
+class SparkSettings(_Section):
+    """``[spark]``: the Spark session ``engine = "spark"`` builds (local mode by default).
+
+    ``master`` is the Spark master URL (``local[2]``, ``spark://host:7077``, ``yarn``);
+    ``conf`` holds Spark settings (``"spark.executor.memory" = "8g"``), applied after the
+    defaults cjresearch sets (UTC session time zone, microsecond Parquet timestamps).
+    """
+
+    master: str = Field(default="local[2]", min_length=1)
+    conf: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+    @field_validator("conf")
+    @classmethod
+    def _spark_keys(
+        cls, conf: dict[str, str | int | float | bool]
+    ) -> dict[str, str | int | float | bool]:
+        bad = sorted(k for k in conf if not k.startswith("spark."))
+        if bad:
+            msg = f"Spark settings whose names start with 'spark.', found {bad}"
+            raise ValueError(msg)
+        return conf
 
 
 class ColumnSettings(_Section):
@@ -357,6 +430,7 @@ class Study(BaseModel):
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     sessions: SessionSettings = Field(default_factory=SessionSettings)
     labels: dict[str, str] = Field(default_factory=dict)
+    spark: SparkSettings = Field(default_factory=SparkSettings)
 
     @field_validator("labels")
     @classmethod
@@ -468,9 +542,15 @@ class Study(BaseModel):
         return self.path.parent
 
     def data_path(self, table: str) -> Path | None:
-        """Absolute path of one table (``customers``, ``events`` or ``feedback``)."""
+        """Absolute path of one table (``customers``, ``events`` or ``feedback``).
+
+        A glob stays a pattern (resolved relative to the study's folder); a Spark table name
+        (``spark:db.table``) is returned as written.
+        """
         relative = getattr(self.data, table)
-        return None if relative is None else (self.folder / relative).resolve()
+        if relative is None or is_spark_table(relative):
+            return relative
+        return (self.folder / relative).resolve()
 
     @property
     def output_dir(self) -> Path:

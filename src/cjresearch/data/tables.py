@@ -32,6 +32,7 @@ import pandas as pd
 from pandas._libs.parsers import STR_NA_VALUES
 
 from cjresearch.data import consistency
+from cjresearch.data.engine import keep_rows, read_spark_table, spark_session, table_files
 from cjresearch.data.schema import (
     REQUIRED_COLUMNS,
     Source,
@@ -41,7 +42,7 @@ from cjresearch.data.schema import (
     feedback_schema,
     validate_table,
 )
-from cjresearch.data.study import Study, table_kind
+from cjresearch.data.study import Study, is_glob, table_kind
 from cjresearch.errors import DataError, DataWarning, Problem
 
 __all__ = [
@@ -139,9 +140,15 @@ def read_table(
     renames: dict[str, str] | None = None,
     delimiter: str = ",",
     encoding: str = "utf-8",
+    spark: object = None,
 ) -> tuple[pd.DataFrame, Source]:
     """Read one CSV (plain or ``.csv.gz``) or Parquet table and apply renames (your column ->
     canonical name).
+
+    ``path`` may also be a glob of such files (``events/*.csv.gz``) or a folder of Parquet
+    files (plain or Hive-partitioned); their rows are read in the order of the sorted file
+    names, and problems name rows of the combined table. With a Spark session (``spark``),
+    Spark reads the path, glob, folder or catalog table (``spark:db.table``).
 
     Canonical text columns are read as text; ids and names (``customer_id``, ``touchpoint``,
     ``stage``, ``channel``) literally, so ``NA`` or ``None`` is a name and only a blank cell
@@ -151,15 +158,33 @@ def read_table(
     ------
     DataError
         The file is missing, empty, not text in ``encoding``, not split by ``delimiter``,
-        names a column twice, or is not readable Parquet or gzip.
+        names a column twice, or is not readable Parquet or gzip; a glob or folder holds
+        no table file, or files with different columns.
     """
     path = Path(path)
     renames = renames or {}
     kind = table_kind(path) or "csv"
     source = Source(table=table, name=path.name, kind=kind)
-    if not path.is_file():
+    if spark is not None:
+        inverse = {canonical: raw for raw, canonical in renames.items()}
+        frame = read_spark_table(
+            spark,
+            path,
+            table=table,
+            delimiter=delimiter,
+            encoding=encoding,
+            na_values=sorted(STR_NA_VALUES),
+            literal=[inverse.get(c, c) for c in _LITERAL_COLUMNS],
+        )
+        source = Source(table=table, name=path.name, kind="parquet")
+    elif is_glob(path) or path.is_dir():
+        frame = _read_many(
+            path, table_files(path, table=table), source, renames, delimiter, encoding
+        )
+        source = Source(table=table, name=path.name, kind="parquet")
+    elif not path.is_file():
         raise DataError([source.problem(None, f"file not found at {path}")])
-    if kind == "parquet":
+    elif kind == "parquet":
         frame = _read_parquet(path, source)
     else:
         frame = _read_csv(path, source, renames=renames, delimiter=delimiter, encoding=encoding)
@@ -178,6 +203,70 @@ def read_table(
         dupes = sorted(set(frame.columns[frame.columns.duplicated()]))
         raise DataError([source.problem(None, f"more than one column named {dupes} after renames")])
     return frame.reset_index(drop=True), source
+
+
+def _read_many(
+    location: Path,
+    files: list[Path],
+    source: Source,
+    renames: dict[str, str],
+    delimiter: str,
+    encoding: str,
+) -> pd.DataFrame:
+    """The files of a glob or folder as one frame (every file must have the same columns)."""
+    if table_kind(files[0]) == "parquet":
+        import pyarrow.dataset as pads
+        import pyarrow.parquet as pq
+
+        columns = {}
+        for file in files:
+            names = _parquet_names(file, Source(table=source.table, name=file.name, kind="parquet"))
+            columns[file] = names
+        _same_columns(columns, source)
+        # a folder's partition folders (stage=onboarding/) are columns of the table
+        partitioned = location.is_dir()
+        dataset = pads.dataset(
+            [str(f) for f in files],
+            format="parquet",
+            partitioning="hive" if partitioned else None,
+            partition_base_dir=str(location) if partitioned else None,
+            schema=pq.read_schema(files[0]) if not partitioned else None,
+        )
+        return dataset.to_table().to_pandas()
+    frames = {
+        file: _read_csv(
+            file,
+            Source(table=source.table, name=file.name, kind="csv"),
+            renames=renames,
+            delimiter=delimiter,
+            encoding=encoding,
+        )
+        for file in files
+    }
+    _same_columns({f: list(frame.columns) for f, frame in frames.items()}, source)
+    return pd.concat(list(frames.values()), ignore_index=True)
+
+
+def _parquet_names(path: Path, source: Source) -> list[str]:
+    import pyarrow.parquet as pq
+
+    try:
+        return list(pq.read_schema(path).names)
+    except Exception as exc:  # pyarrow raises several unrelated types for a bad file
+        msg = f"not a readable Parquet file ({type(exc).__name__}: {str(exc)[:160]})"
+        raise DataError([source.problem(None, msg)]) from None
+
+
+def _same_columns(columns: Mapping[Path, list[str]], source: Source) -> None:
+    first, *rest = columns
+    for file in rest:
+        if set(columns[file]) != set(columns[first]):
+            extra = sorted(set(columns[file]) ^ set(columns[first]))[:6]
+            msg = (
+                f"the files of '{source.name}' have different columns: {file.name} and "
+                f"{first.name} differ in {extra}; give every file the same columns"
+            )
+            raise DataError([source.problem(None, msg)])
 
 
 def _read_parquet(path: Path, source: Source) -> pd.DataFrame:
@@ -341,6 +430,7 @@ def load_tables(study: Study) -> StudyTables:
     problems: list[Problem] = []
     frames: dict[str, pd.DataFrame] = {}
     sources: dict[str, Source] = {}
+    spark = spark_session(study.spark) if study.data.engine == "spark" else None
     for table in ("customers", "events", "feedback"):
         path = study.data_path(table)
         if path is None:
@@ -352,6 +442,7 @@ def load_tables(study: Study) -> StudyTables:
                 renames=study.renames(table),
                 delimiter=study.data.delimiter,
                 encoding=study.data.encoding,
+                spark=spark,
             )
         except DataError as exc:
             problems.extend(exc.problems)
@@ -676,20 +767,10 @@ def _finish(
     for table in ("events", "feedback"):
         if table not in frames:
             continue
-        frame = frames[table]
-        frame, n = _drop(frame, ~frame["customer_id"].isin(known))
-        drops.append(Drop(table, "customer_id not in customers", n))
-        frame, n = _drop(frame, frame["timestamp"] >= end)
-        drops.append(Drop(table, "timestamp after observation_end", n))
-        if study.data.drop_duplicates:
-            frame, n = _drop(frame, frame.duplicated(keep="first"))
-            drops.append(Drop(table, "exact duplicate row", n))
+        frame, found = _keep(frames[table], known, end=end, study=study)
+        drops.extend(Drop(table, reason, n) for reason, n in found)
         stage = pd.CategoricalDtype(study.stages, ordered=True)
-        cleaned[table] = (
-            frame.assign(stage=frame["stage"].astype(stage))
-            .sort_values(["customer_id", "timestamp"], kind="stable")
-            .reset_index(drop=True)
-        )
+        cleaned[table] = frame.assign(stage=frame["stage"].astype(stage))
 
     if study.churn.derived:
         customers = _derive_churn(
@@ -713,6 +794,43 @@ def _finish(
         rows_read=rows_read,
         drops=kept,
     )
+
+
+def _keep(
+    frame: pd.DataFrame, known: pd.Index, *, end: pd.Timestamp, study: Study
+) -> tuple[pd.DataFrame, list[tuple[str, int]]]:
+    """The rows kept (known customers, before the end, no exact duplicates), ordered by
+    customer and time, and the rows dropped per reason: by a query on the study's engine,
+    or in pandas (``engine = "pandas"``, or columns the engines cannot hold)."""
+    engine = study.data.engine
+    kept = None
+    if engine != "pandas":
+        spark = spark_session(study.spark) if engine == "spark" else None
+        kept = keep_rows(
+            frame,
+            pd.Series(known),
+            end=end,
+            drop_duplicates=study.data.drop_duplicates,
+            engine=engine,
+            spark=spark,
+        )
+    if kept is not None:
+        found = [
+            ("customer_id not in customers", kept.unknown_customer),
+            ("timestamp after observation_end", kept.after_end),
+        ]
+        if study.data.drop_duplicates:
+            found.append(("exact duplicate row", kept.duplicates))
+        return frame.take(kept.order).reset_index(drop=True), found
+    frame, n_unknown = _drop(frame, ~frame["customer_id"].isin(known))
+    found = [("customer_id not in customers", n_unknown)]
+    frame, n_after = _drop(frame, frame["timestamp"] >= end)
+    found.append(("timestamp after observation_end", n_after))
+    if study.data.drop_duplicates:
+        frame, n = _drop(frame, frame.duplicated(keep="first"))
+        found.append(("exact duplicate row", n))
+    frame = frame.sort_values(["customer_id", "timestamp"], kind="stable")
+    return frame.reset_index(drop=True), found
 
 
 def _drop(frame: pd.DataFrame, mask: pd.Series) -> tuple[pd.DataFrame, int]:

@@ -1,0 +1,107 @@
+"""The engines give the same tables: pandas (the reference), DuckDB, and the data split over
+files (a glob, a Hive-partitioned folder) read as the single file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cjresearch.artifacts.compute import compute_artifacts, fingerprint
+from cjresearch.data.tables import load_tables
+from cjresearch.errors import DataError
+from helpers.engines import (
+    assert_same_published,
+    assert_same_tables,
+    load_quietly,
+    plant_drops,
+    split_events,
+    with_engine,
+)
+
+pytestmark = pytest.mark.xdist_group("engines")
+
+
+def test_planted_drops_are_counted_alike_by_duckdb_and_pandas(fixture_copy: Callable) -> None:
+    study = fixture_copy("planted")
+    planted = plant_drops(study)
+    on_pandas = load_quietly(with_engine(study, "pandas"))
+    on_duckdb = load_quietly(with_engine(study, "duckdb"))
+    assert_same_tables(on_pandas, on_duckdb)
+    counts = {d.reason: d.n_rows for d in on_duckdb.drops if d.table == "events"}
+    assert counts == {
+        "customer_id not in customers": planted["unknown"],
+        "timestamp after observation_end": planted["late"],
+        "exact duplicate row": planted["duplicates"],
+    }
+    # the order is by customer, then time, ties in the order the rows were read
+    events = on_duckdb.events
+    ordered = events.sort_values(["customer_id", "timestamp"], kind="stable")
+    assert ordered.index.equals(events.index)
+
+
+def test_duplicates_are_kept_alike_when_the_study_keeps_them(fixture_copy: Callable) -> None:
+    study = fixture_copy("kept", drop_duplicates="false")
+    plant_drops(study)
+    on_pandas = load_quietly(with_engine(study, "pandas"))
+    on_duckdb = load_quietly(with_engine(study, "duckdb"))
+    assert_same_tables(on_pandas, on_duckdb)
+    assert not any(d.reason == "exact duplicate row" for d in on_duckdb.drops)
+
+
+@pytest.mark.parametrize("how", ["glob", "partitioned"])
+def test_events_split_over_files_read_as_the_single_file(fixture_copy: Callable, how: str) -> None:
+    single = fixture_copy(how)
+    split = fixture_copy(how, events=split_events(single, how=how))  # the same folder, split events
+    assert split.data_path("events") != single.data_path("events")
+    for engine in ("pandas", "duckdb"):
+        assert_same_tables(load_quietly(single), load_quietly(with_engine(split, engine)))
+
+
+def test_a_changed_file_of_a_glob_changes_the_fingerprint(fixture_copy: Callable) -> None:
+    study = fixture_copy("fingerprint")
+    split = fixture_copy("fingerprint", events=split_events(study, how="glob"))
+    digest, inputs = fingerprint(split)
+    assert fingerprint(split)[0] == digest  # the same files, the same fingerprint
+    part = split.folder / "parts" / "part-1.parquet"
+    pd.read_parquet(part).iloc[:-1].to_parquet(part, index=False)
+    changed, changed_inputs = fingerprint(split)
+    assert changed != digest
+    assert changed_inputs["events"]["sha256"] != inputs["events"]["sha256"]
+    assert changed_inputs["customers"] == inputs["customers"]
+
+
+def test_a_glob_that_matches_nothing_names_the_key_and_the_pattern(
+    fixture_copy: Callable,
+) -> None:
+    study = fixture_copy("empty-glob", events="nothing/*.parquet")
+    pattern = r"\[data\] events: no file matches the pattern '.*nothing/\*\.parquet'"
+    with pytest.raises(DataError, match=pattern):
+        load_tables(study)
+
+
+def test_files_of_a_glob_with_different_columns_are_an_error(fixture_copy: Callable) -> None:
+    study = fixture_copy("mixed")
+    events = pd.read_parquet(study.data_path("events"))
+    (study.folder / "parts").mkdir()
+    events.iloc[:100].to_parquet(study.folder / "parts" / "a.parquet", index=False)
+    events.iloc[100:].drop(columns="channel").to_parquet(
+        study.folder / "parts" / "b.parquet", index=False
+    )
+    study = fixture_copy("mixed2", events=str(study.folder / "parts" / "*.parquet"))
+    with pytest.raises(DataError, match=r"b\.parquet and a\.parquet differ in \['channel'\]"):
+        load_tables(study)
+
+
+@pytest.mark.slow
+def test_fixture_study_publishes_the_same_tables_on_duckdb_and_pandas(
+    fixture_copy: Callable, tmp_path: Path
+) -> None:
+    study = fixture_copy("build")
+    built = {
+        engine: compute_artifacts(with_engine(study, engine), tmp_path / f"artifacts-{engine}")
+        for engine in ("pandas", "duckdb")
+    }
+    assert_same_published(built["pandas"], built["duckdb"])
