@@ -600,6 +600,7 @@ def _compute(
         published=published,
         disclosure=disclosure.as_dict(),
         written={str(p.relative_to(folder)): p for p in written},
+        steps=step.records,
     )
     summary["journey_management"] = managed.summary()
     state = {

@@ -91,8 +91,14 @@ def artifacts_summary(
     published: Mapping[str, pd.DataFrame],
     disclosure: Mapping[str, Mapping[str, int]],
     written: Mapping[str, Path],
+    steps: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The computed part of the manifest (kept with the artifacts)."""
+    """The computed part of the manifest (kept with the artifacts).
+
+    ``steps`` are the computation's steps as measured (one entry per step: ``step``,
+    ``wall_s``, ``cpu_s``, ``rss_mb``, ``step_peak_rss_mb``, ``peak_rss_mb``), published as
+    the manifest's ``steps`` so that a large build's phases can be read afterwards.
+    """
     observations, agreement = emotion.observations, emotion.agreement
     segmentation = model.segmentation
     return {
@@ -152,6 +158,7 @@ def artifacts_summary(
             for relative, path in written.items()
             if path.suffix != ".joblib"
         },
+        "steps": [dict(entry) for entry in steps],
     }
 
 
