@@ -68,7 +68,16 @@ def test_the_first_block_is_the_one_generator_sample() -> None:
 
 
 def test_csv_in_blocks_holds_the_same_rows_as_parquet(blocks_study: Path, tmp_path: Path) -> None:
-    csv = write_sample(tmp_path, n_customers=2_500, seed=5, fmt="csv", block=1_000)
+    said: list[tuple[int, int]] = []
+    csv = write_sample(
+        tmp_path,
+        n_customers=2_500,
+        seed=5,
+        fmt="csv",
+        block=1_000,
+        progress=lambda *a: said.append(a),
+    )
+    assert said == [(1_000, 2_500), (2_000, 2_500), (2_500, 2_500)]
     for table in TABLES:
         from_csv = pd.read_csv(csv.parent / f"{table}.csv")
         from_parquet = pd.read_parquet(blocks_study.parent / f"{table}.parquet")

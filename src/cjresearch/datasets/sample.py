@@ -804,6 +804,7 @@ def write_sample(
     output: str = "reports",
     artifacts: str = "processed",
     block: int = BLOCK_CUSTOMERS,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Generate the sample study and write it (tables, ``study.toml``, ``truth.json``);
     ``output`` and ``artifacts`` go into its ``[reports]`` (relative to the study file).
@@ -812,7 +813,8 @@ def write_sample(
     (see :func:`generate_sample`), so its memory is that of one block whatever its size: a
     Parquet file gets a row group per block, a CSV file the blocks one after another, and
     the customer ids of events and feedback are written as strings. Its rows are those of
-    ``generate_sample(n_customers, seed=seed, block=block)``.
+    ``generate_sample(n_customers, seed=seed, block=block)``. ``progress`` (when given) is
+    called with the customers written so far and the total after each block.
 
     Returns
     -------
@@ -825,7 +827,7 @@ def write_sample(
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     if n_customers > block:
-        _write_blocks(directory, n_customers, seed=seed, fmt=fmt, block=block)
+        _write_blocks(directory, n_customers, seed=seed, fmt=fmt, block=block, progress=progress)
     else:
         sample = generate_sample(n_customers, seed=seed, block=block)
         for table, frame in (
@@ -844,7 +846,13 @@ def write_sample(
 
 
 def _write_blocks(
-    directory: Path, n: int, *, seed: int, fmt: Literal["csv", "parquet"], block: int
+    directory: Path,
+    n: int,
+    *,
+    seed: int,
+    fmt: Literal["csv", "parquet"],
+    block: int,
+    progress: Callable[[int, int], None] | None,
 ) -> None:
     """Write the study block by block: the memory of one block, the rows of
     :func:`generate_sample` (ids as strings, a Parquet row group per block)."""
@@ -857,6 +865,8 @@ def _write_blocks(
             churned.append(part.churned)
             for stage, values in part.measured.items():
                 coverage[stage] += int(np.isfinite(values).sum())
+            if progress is not None:
+                progress(sum(len(p) for p in persona), n)
     personas, churns = np.concatenate(persona), np.concatenate(churned)
     keys = [p.key for p in PERSONAS]
     step = 1_000_000
