@@ -5,7 +5,8 @@ SHA-256, rows read and dropped, emotion sources, personas, the models' warnings,
 artifact's hash) is made once with the artifacts (:func:`artifacts_summary`) and kept in their
 ``build_state.json``; the build adds the run (id, times, versions, status) and each report's
 entry (:func:`start_manifest`, :func:`finish_manifest`). No entry holds a customer id or an
-absolute path.
+absolute path. The computation adds ``steps``: one entry per step of the artifacts as
+measured (``step``, ``wall_s``, ``cpu_s``, ``rss_mb``, ``step_peak_rss_mb``, ``peak_rss_mb``).
 """
 
 from __future__ import annotations
@@ -91,14 +92,8 @@ def artifacts_summary(
     published: Mapping[str, pd.DataFrame],
     disclosure: Mapping[str, Mapping[str, int]],
     written: Mapping[str, Path],
-    steps: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The computed part of the manifest (kept with the artifacts).
-
-    ``steps`` are the computation's steps as measured (one entry per step: ``step``,
-    ``wall_s``, ``cpu_s``, ``rss_mb``, ``step_peak_rss_mb``, ``peak_rss_mb``), published as
-    the manifest's ``steps`` so that a large build's phases can be read afterwards.
-    """
+    """The computed part of the manifest (kept with the artifacts)."""
     observations, agreement = emotion.observations, emotion.agreement
     segmentation = model.segmentation
     return {
@@ -158,7 +153,6 @@ def artifacts_summary(
             for relative, path in written.items()
             if path.suffix != ".joblib"
         },
-        "steps": [dict(entry) for entry in steps],
     }
 
 
