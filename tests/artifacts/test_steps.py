@@ -43,7 +43,7 @@ def test_memory_held_during_a_step_shows_in_its_record() -> None:
     # the process's peak (the kernel's own) is never below a sampled value
     assert record["peak_rss_mb"] >= record["step_peak_rss_mb"] - 1
     peak = peak_rss_mb()
-    assert peak is not None and peak >= record["peak_rss_mb"]
+    assert peak is not None and peak >= record["peak_rss_mb"] - 0.1  # rounded to 0.1 MB
 
 
 def test_a_long_step_says_it_is_still_running() -> None:
