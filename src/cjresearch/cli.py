@@ -213,10 +213,18 @@ def sample(
     chosen: Literal["csv", "parquet"] = "csv" if fmt == "csv" else "parquet"
     # the bundled sample's folder keeps the study file's [reports] folders (see SAMPLE_OUTPUT)
     bundled = directory.resolve() == SAMPLE_STUDY.parent.resolve()
-    folders = {"output": SAMPLE_OUTPUT, "artifacts": SAMPLE_ARTIFACTS} if bundled else {}
-    with err.status(f"Generating {customers:,} customers (seed {seed})..."):
+    folders: dict[str, Any] = (
+        {"output": SAMPLE_OUTPUT, "artifacts": SAMPLE_ARTIFACTS} if bundled else {}
+    )
+    with err.status(f"Generating {customers:,} customers (seed {seed})...") as status:
+
+        def written(done: int, total: int) -> None:
+            status.update(f"Generating {total:,} customers (seed {seed})... {done:,} written")
+
         path = _run(
-            lambda: write_sample(directory, n_customers=customers, seed=seed, fmt=chosen, **folders)
+            lambda: write_sample(
+                directory, n_customers=customers, seed=seed, fmt=chosen, progress=written, **folders
+            )
         )
     out.print(escape(f"Sample study written: {path}"))
 

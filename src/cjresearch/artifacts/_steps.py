@@ -1,22 +1,125 @@
-"""Progress lines of the artifact steps (not API)."""
+"""Progress lines and measurements of the artifact steps (not API)."""
 
 from __future__ import annotations
 
 import contextlib
+import os
+import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
+
+try:  # not on Windows: the peak is then unknown
+    import resource
+except ImportError:  # pragma: no cover - Linux and macOS have it
+    resource = None  # type: ignore[assignment]
+
+#: seconds between the lines of a step still running (a large table takes minutes to read)
+HEARTBEAT_SECONDS = 30.0
+#: seconds between two samples of the resident memory during a step
+_SAMPLE_SECONDS = 0.5
+
+
+def peak_rss_mb() -> float | None:
+    """The process's peak resident memory so far, in MB (None where unknown)."""
+    if resource is None:  # pragma: no cover
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # kilobytes on Linux, bytes on macOS
+    return peak / (1024 * 1024) if os.uname().sysname == "Darwin" else peak / 1024
+
+
+def rss_mb() -> float | None:
+    """The process's resident memory now, in MB (None where ``/proc`` is not there)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            pages = int(statm.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
+
+
+def _mb(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:,.0f} MB"
+
+
+class _Watch:
+    """A thread that samples the resident memory during one step and, every
+    ``heartbeat`` seconds, says that the step is still running."""
+
+    def __init__(self, what: str, progress: Callable[[str], None] | None, heartbeat: float):
+        self.what, self.progress, self.heartbeat = what, progress, heartbeat
+        self.peak = rss_mb()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cjresearch-step", daemon=True)
+
+    def __enter__(self) -> _Watch:
+        self._started = time.perf_counter()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+        self._sample()
+
+    def _sample(self) -> None:
+        now = rss_mb()
+        if now is not None and (self.peak is None or now > self.peak):
+            self.peak = now
+
+    def _run(self) -> None:
+        next_line = self._started + self.heartbeat
+        while not self._done.wait(_SAMPLE_SECONDS):
+            self._sample()
+            if self.progress is not None and time.perf_counter() >= next_line:
+                next_line += self.heartbeat
+                self.progress(
+                    f"artifacts: {self.what}: still running after "
+                    f"{time.perf_counter() - self._started:.0f} s (peak RSS {_mb(peak_rss_mb())})"
+                )
 
 
 class Steps:
-    """Tells ``progress`` (when given) what each step did and how long it took: the
-    artifacts of a large study take minutes, and a silent terminal looks hung."""
+    """Tells ``progress`` (when given) what each step did, how long it took, how long the
+    computation has run and the peak memory so far: the artifacts of a large study take
+    minutes, and a silent terminal looks hung. A step still running says so every
+    ``heartbeat`` seconds.
 
-    def __init__(self, progress: Callable[[str], None] | None) -> None:
+    ``records`` holds one entry per finished step (for the manifest): ``step``, ``wall_s``,
+    ``cpu_s`` (of the whole process, every thread), ``rss_mb`` (at its end),
+    ``step_peak_rss_mb`` (the highest resident memory sampled during it) and
+    ``peak_rss_mb`` (the process's peak so far).
+    """
+
+    def __init__(
+        self, progress: Callable[[str], None] | None, *, heartbeat: float = HEARTBEAT_SECONDS
+    ) -> None:
         self.progress = progress
+        self.heartbeat = heartbeat
+        self.records: list[dict[str, Any]] = []
+        self._started = time.perf_counter()
 
     @contextlib.contextmanager
     def __call__(self, what: str) -> Iterator[None]:
-        started = time.perf_counter()
-        yield
+        started, cpu = time.perf_counter(), time.process_time()
+        with _Watch(what, self.progress, self.heartbeat) as watch:
+            yield
+        wall = time.perf_counter() - started
+        peak, now = peak_rss_mb(), rss_mb()
+        self.records.append(
+            {
+                "step": what,
+                "wall_s": round(wall, 3),
+                "cpu_s": round(time.process_time() - cpu, 3),
+                "rss_mb": None if now is None else round(now, 1),
+                "step_peak_rss_mb": None if watch.peak is None else round(watch.peak, 1),
+                "peak_rss_mb": None if peak is None else round(peak, 1),
+            }
+        )
         if self.progress is not None:
-            self.progress(f"artifacts: {what} in {time.perf_counter() - started:.1f} s")
+            self.progress(
+                f"artifacts: {what} in {wall:.1f} s "
+                f"(elapsed {time.perf_counter() - self._started:.0f} s, "
+                f"peak RSS {_mb(peak)})"
+            )

@@ -606,7 +606,8 @@ def _compute(
         disclosure=disclosure.as_dict(),
         written={str(p.relative_to(folder)): p for p in written},
     )
-    summary["journey_management"] = managed.summary()
+    # the steps as measured (wall, CPU, memory): a large build's phases, read afterwards
+    summary |= {"journey_management": managed.summary(), "steps": step.records}
     state = {
         "fingerprint": digest,
         "summary": summary,

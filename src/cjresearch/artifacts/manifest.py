@@ -5,7 +5,8 @@ SHA-256, rows read and dropped, emotion sources, personas, the models' warnings,
 artifact's hash) is made once with the artifacts (:func:`artifacts_summary`) and kept in their
 ``build_state.json``; the build adds the run (id, times, versions, status) and each report's
 entry (:func:`start_manifest`, :func:`finish_manifest`). No entry holds a customer id or an
-absolute path.
+absolute path. The computation adds ``steps``: one entry per step of the artifacts as
+measured (``step``, ``wall_s``, ``cpu_s``, ``rss_mb``, ``step_peak_rss_mb``, ``peak_rss_mb``).
 """
 
 from __future__ import annotations

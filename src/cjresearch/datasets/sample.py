@@ -23,7 +23,7 @@ every customer, the effects, the pain point and the churn rate per persona.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -33,8 +33,16 @@ import pandas as pd
 
 from cjresearch._files import atomic_path, write_text
 from cjresearch.analysis.emotion import emotion_observations, stage_emotion
+from cjresearch.datasets._sample_files import (
+    CSV_DATES,
+    block_writers,
+    study_file_text,
+    write_truth,
+)
+from cjresearch.datasets._sample_text import PII_SENTENCES, comments
 
 __all__ = [
+    "BLOCK_CUSTOMERS",
     "CHANNELS",
     "EFFECTS",
     "PERSONAS",
@@ -42,8 +50,10 @@ __all__ = [
     "TOUCHPOINTS",
     "VALENCE",
     "PersonaSpec",
+    "SampleBlock",
     "SampleStudy",
     "generate_sample",
+    "sample_blocks",
     "study_toml",
     "write_sample",
 ]
@@ -104,6 +114,9 @@ _START = pd.Timestamp("2024-07-01", tz="UTC")
 _LAST_SIGNUP = pd.Timestamp("2026-03-31", tz="UTC")
 _OBSERVATION_END = pd.Timestamp("2026-06-30", tz="UTC")
 _RATING_SCALE = (1, 5)
+#: customers per block of the generator (see :func:`generate_sample`): a block of 100,000
+#: customers (about 2.6 million events) is generated in about 1 GB
+BLOCK_CUSTOMERS = 100_000
 
 
 @dataclass(frozen=True)
@@ -229,7 +242,7 @@ _SURVEYS = {
     "renewal": (("nps", 0.50),),
 }
 _COMMENT_RATE = 0.3  # share of scored feedback that also carries a comment
-_PII_RATE = 0.04  # share of comments that mention personal data (to be redacted when published)
+_PII = PII_SENTENCES  # the personal data planted in comments (the privacy tests look for it)
 
 
 @dataclass(frozen=True)
@@ -242,15 +255,26 @@ class SampleStudy:
     truth: dict[str, object]
 
 
-def generate_sample(n_customers: int = 20_000, *, seed: int = 7) -> SampleStudy:
+def generate_sample(
+    n_customers: int = 20_000, *, seed: int = 7, block: int = BLOCK_CUSTOMERS
+) -> SampleStudy:
     """Generate the sample study.
+
+    Customers are drawn in blocks of ``block`` customers, each from its own seeded generator
+    (the first from ``seed`` itself, block ``b`` from ``[seed, b]``), so a study of any size
+    can be written block by block in bounded memory (:func:`write_sample`) and gives the same
+    rows as this function. A study of at most ``block`` customers is one block: the rows of
+    the sizes the tests and the bundled sample use are those of the one-generator sample.
 
     Parameters
     ----------
     n_customers
         Number of customers (about 25 events each).
     seed
-        Seed of the one random generator everything is drawn from.
+        Seed of the random generators everything is drawn from.
+    block
+        Customers per block (part of the definition of the rows: another block size gives
+        another, equally planted, sample).
 
     Returns
     -------
@@ -260,14 +284,78 @@ def generate_sample(n_customers: int = 20_000, *, seed: int = 7) -> SampleStudy:
         ``feedback`` (customer_id, timestamp, stage, touchpoint, instrument, score, text) and
         ``truth``.
     """
+    blocks = list(sample_blocks(n_customers, seed=seed, block=block))
+    if len(blocks) == 1:
+        (one,) = blocks
+        customers, events, feedback = one.customers, one.events, one.feedback
+    else:
+        customers = pd.concat([b.customers for b in blocks], ignore_index=True)
+        events = _joined([b.events for b in blocks], customers["customer_id"])
+        feedback = _joined([b.feedback for b in blocks], customers["customer_id"])
+    truth = _truth(
+        n_customers,
+        seed,
+        customers["customer_id"],
+        np.concatenate([b.persona for b in blocks]),
+        np.concatenate([b.churned for b in blocks]),
+        {s: np.concatenate([b.measured[s] for b in blocks]) for s in EFFECTS},
+    )
+    return SampleStudy(customers, events, feedback, truth)
+
+
+@dataclass(frozen=True)
+class SampleBlock:
+    """One block of customers of the sample study, with what its truth needs."""
+
+    customers: pd.DataFrame
+    events: pd.DataFrame
+    feedback: pd.DataFrame
+    persona: np.ndarray
+    churned: np.ndarray
+    measured: dict[str, np.ndarray]
+
+
+def sample_blocks(
+    n_customers: int, *, seed: int = 7, block: int = BLOCK_CUSTOMERS
+) -> Iterator[SampleBlock]:
+    """The sample study's blocks of customers, one after another (see :func:`generate_sample`).
+
+    Returns
+    -------
+    Iterator[SampleBlock]
+        Blocks of ``block`` customers (the last one the rest), with the columns of
+        :func:`generate_sample`'s tables; the customer ids of a block's events and feedback
+        are categories of that block's ids only.
+    """
     if n_customers < 1:
         msg = f"n_customers must be at least 1, found {n_customers}"
         raise ValueError(msg)
-    rng = np.random.default_rng(seed)
-    n = n_customers
+    if block < 1:
+        msg = f"block must be at least 1, found {block}"
+        raise ValueError(msg)
+    for number, first in enumerate(range(0, n_customers, block)):
+        rng = np.random.default_rng(seed if number == 0 else [seed, number])
+        yield _block(rng, min(block, n_customers - first), first + 1)
+
+
+def _joined(frames: list[pd.DataFrame], ids: pd.Series) -> pd.DataFrame:
+    """Blocks' events (or feedback) as one table, their customer ids coded on all ``ids``."""
+    offsets = np.cumsum([0] + [len(f["customer_id"].cat.categories) for f in frames[:-1]])
+    codes = np.concatenate(
+        [
+            f["customer_id"].cat.codes.to_numpy(np.int64) + o
+            for f, o in zip(frames, offsets, strict=True)
+        ]
+    )
+    joined = pd.concat(frames, ignore_index=True)
+    joined["customer_id"] = pd.Categorical.from_codes(codes, categories=ids)
+    return joined
+
+
+def _block(rng: np.random.Generator, n: int, first: int) -> SampleBlock:
     shares = np.array([p.share for p in PERSONAS])
     persona = rng.choice(len(PERSONAS), size=n, p=shares / shares.sum())
-    ids = pd.Series([f"C{i:07d}" for i in range(1, n + 1)], dtype="str")
+    ids = pd.Series([f"C{i:07d}" for i in range(first, first + n)], dtype="str")
 
     signup_days = rng.uniform(0, (_LAST_SIGNUP - _START).days, size=n)
     signup = _START + pd.to_timedelta(signup_days, unit="D")
@@ -356,8 +444,7 @@ def generate_sample(n_customers: int = 20_000, *, seed: int = 7) -> SampleStudy:
             "churn_date": pd.Series(churn_date.floor("s")).where(churned),
         }
     )
-    truth = _truth(n, seed, ids, persona, churned, measured)
-    return SampleStudy(customers, events_frame, feedback_frame, truth)
+    return SampleBlock(customers, events_frame, feedback_frame, persona, churned, measured)
 
 
 def _one_survey(usage: pd.DataFrame, latent: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -530,7 +617,7 @@ def _feedback(
                 else rng.random(len(customers)) < _COMMENT_RATE
             )
             day = rows["day"].to_numpy() + rng.uniform(0.01, 2.0, len(customers))
-            texts = _comments(rng, stage, felt)
+            texts = comments(rng, stage, felt)
             texts[~comment] = None
             parts.append(
                 pd.DataFrame(
@@ -564,80 +651,6 @@ def _to_instrument(felt: np.ndarray, instrument: str) -> np.ndarray:
         low, high = _RATING_SCALE
         return np.round((felt + 1) / 2 * (high - low) + low)
     return np.full(len(felt), np.nan)
-
-
-_SUBJECTS = {
-    "awareness": ("The advert", "What I first heard about you", "The campaign I saw"),
-    "consideration": ("Comparing the plans", "The product information", "The sales advice"),
-    "purchase": ("Checkout", "Paying for my plan", "The order process"),
-    "onboarding": ("The setup", "Getting my account going", "Activation", "The welcome process"),
-    "usage": ("The service", "Using the app day to day", "The product", "The dashboard"),
-    "support": ("Support", "The help I got", "The support team", "Sorting out my problem"),
-    "renewal": ("The renewal", "Renewing my plan", "The renewal reminder"),
-}
-_PREDICATES = (
-    (  # very negative
-        "was a nightmare, support never answered",
-        "kept failing and nobody helped me",
-        "was a total mess and I'm still waiting for a fix",
-        "was awful, I nearly cancelled",
-        "was terrible, I waited on hold for an hour",
-    ),
-    (  # negative
-        "was confusing and took far too long",
-        "was frustrating",
-        "was slower than promised",
-        "had some annoying problems",
-        "was a hassle",
-    ),
-    (  # neutral
-        "was as expected",
-        "took about a day",
-        "was done through the app",
-        "happened last week",
-        "was standard",
-    ),
-    (  # positive
-        "was easy",
-        "went smoothly",
-        "was quick and simple",
-        "was helpful",
-        "was good",
-    ),
-    (  # very positive
-        "was brilliant, everything just worked",
-        "was fantastic, thank you so much",
-        "was excellent and super fast",
-        "was a delight",
-        "was great, really impressed",
-    ),
-)
-_PII = (
-    " You can reach me at jane.doe@example.com",
-    " Call me back on +44 20 7946 0958",
-    " My card 4111 1111 1111 1111 was charged",
-    " See https://example.com/account?user=884213&token=abc",
-    " Account number 99887766554433",
-)
-
-
-def _comments(rng: np.random.Generator, stage: str, felt: np.ndarray) -> np.ndarray:
-    bucket = np.digitize(felt, [-0.5, -0.15, 0.15, 0.5])
-    subjects = _SUBJECTS[stage]
-    subject = rng.integers(0, len(subjects), len(felt))
-    predicate = rng.integers(0, len(_PREDICATES[0]), len(felt))
-    texts = np.array(
-        [
-            f"{subjects[s]} {_PREDICATES[b][p]}."
-            for s, b, p in zip(subject, bucket, predicate, strict=True)
-        ],
-        dtype=object,
-    )
-    pii = rng.random(len(felt)) < _PII_RATE
-    if pii.any():
-        extra = rng.integers(0, len(_PII), int(pii.sum()))
-        texts[pii] = [t + _PII[e] for t, e in zip(texts[pii], extra, strict=True)]
-    return texts
 
 
 def _timestamps(day: pd.Series) -> pd.Series:
@@ -712,6 +725,18 @@ def _truth(
     measured: dict[str, np.ndarray],
 ) -> dict[str, object]:
     keys = [p.key for p in PERSONAS]
+    coverage = {s: int(np.isfinite(v).sum()) for s, v in measured.items()}
+    return {
+        **_truth_summary(n, seed, persona, churned, coverage),
+        "customer_persona": dict(zip(ids.tolist(), [keys[i] for i in persona], strict=True)),
+    }
+
+
+def _truth_summary(
+    n: int, seed: int, persona: np.ndarray, churned: np.ndarray, coverage: dict[str, int]
+) -> dict[str, object]:
+    """The truth but the persona of every customer (``coverage``: customers with a measured
+    emotion, per stage)."""
     return {
         "seed": seed,
         "n_customers": n,
@@ -744,8 +769,8 @@ def _truth(
             "personas": [p.key for p in PERSONAS if p.pain >= 0.3],
         },
         "churn_rate": float(churned.mean()),
-        "measured_emotion_coverage": {s: float(np.isfinite(v).mean()) for s, v in measured.items()},
-        "customer_persona": dict(zip(ids.tolist(), [keys[i] for i in persona], strict=True)),
+        # a count over n: the mean of the finite flags, exactly
+        "measured_emotion_coverage": {s: c / n for s, c in coverage.items()},
     }
 
 
@@ -758,104 +783,16 @@ def study_toml(
 ) -> str:
     """The study file of the sample study (``output`` and ``artifacts``: its ``[reports]``
     folders, relative to the file)."""
-    valence = "\n".join(f"{k} = {v}" for k, v in VALENCE.items())
-    return f"""\
-# The cjresearch sample study: synthetic data with planted truth (see truth.json).
-# Regenerate the data with `cjresearch sample data/sample`.
-
-[study]
-name = "{name}"
-stages = {json.dumps(list(STAGES))}
-observation_end = "{_OBSERVATION_END.date()}"
-
-[data]
-customers = "customers.{fmt}"
-events = "events.{fmt}"
-feedback = "feedback.{fmt}"
-
-[valence]
-{valence}
-
-[churn]
-column = "churned"
-
-[emotion]
-rating_scale = [{_RATING_SCALE[0]}, {_RATING_SCALE[1]}]
-
-[personas]
-k = "auto"
-k_range = [2, 8]
-seed = 7
-features = ["channel_share_*", "n_touchpoints", "events_per_30_days", "age", "plan"]
-
-[statistics]
-controls = ["tenure_months", "plan"]
-alpha = 0.05
-
-[reports]
-output = {json.dumps(output)}
-artifacts = {json.dumps(artifacts)}
-min_group_size = 10
-
-# The company's side of the journey: owners, what customers expect, open questions, tools,
-# and KPIs with targets (the README's "Journey management").
-[stages.onboarding]
-owner = "Onboarding team"
-expectations = ["Set up in one sitting", "Know who to call"]
-questions = ["Why do app users skip the tutorial?"]
-tools = ["Setup wizard", "Welcome e-mail"]
-
-[stages.support]
-owner = "Customer care"
-expectations = ["One contact solves it"]
-questions = ["Which issues need a second contact?"]
-tools = ["Ticket system", "Phone queue"]
-
-[stages.renewal]
-owner = "Retention team"
-expectations = ["No surprise on the bill"]
-
-[touchpoints.setup_failed]
-owner = "Platform team"
-
-[[kpis]]
-name = "Onboarding CSAT"
-stage = "onboarding"
-metric = "csat"
-target = ">= 0.30"
-
-[[kpis]]
-name = "Onboarding effort"
-stage = "onboarding"
-metric = "ces"
-target = "<= 4.0"
-
-[[kpis]]
-name = "Setup failures reached"
-stage = "onboarding"
-touchpoint = "setup_failed"
-metric = "reach"
-target = "<= 0.50"
-
-[[kpis]]
-name = "Usage NPS"
-stage = "usage"
-metric = "nps"
-target = ">= -50"
-owner = "Product team"
-
-[[kpis]]
-name = "Support CSAT"
-stage = "support"
-metric = "csat"
-target = ">= 0.25"
-
-[[kpis]]
-name = "Renewal churn"
-stage = "renewal"
-metric = "churn_rate"
-target = "<= 0.30"
-"""
+    return study_file_text(
+        name=name,
+        stages=STAGES,
+        observation_end=str(_OBSERVATION_END.date()),
+        fmt=fmt,
+        valence=VALENCE,
+        rating_scale=_RATING_SCALE,
+        output=output,
+        artifacts=artifacts,
+    )
 
 
 def write_sample(
@@ -866,9 +803,18 @@ def write_sample(
     fmt: Literal["csv", "parquet"] = "csv",
     output: str = "reports",
     artifacts: str = "processed",
+    block: int = BLOCK_CUSTOMERS,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Generate the sample study and write it (tables, ``study.toml``, ``truth.json``);
     ``output`` and ``artifacts`` go into its ``[reports]`` (relative to the study file).
+
+    A study of more than ``block`` customers is generated and written one block at a time
+    (see :func:`generate_sample`), so its memory is that of one block whatever its size: a
+    Parquet file gets a row group per block, a CSV file the blocks one after another, and
+    the customer ids of events and feedback are written as strings. Its rows are those of
+    ``generate_sample(n_customers, seed=seed, block=block)``. ``progress`` (when given) is
+    called with the customers written so far and the total after each block.
 
     Returns
     -------
@@ -880,17 +826,55 @@ def write_sample(
         raise ValueError(msg)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    sample = generate_sample(n_customers, seed=seed)
-    for table, frame in (
-        ("customers", sample.customers),
-        ("events", sample.events),
-        ("feedback", sample.feedback),
-    ):
-        with atomic_path(directory / f"{table}.{fmt}") as temporary:
-            if fmt == "csv":
-                frame.to_csv(temporary, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
-            else:
-                frame.to_parquet(temporary, index=False)
-    write_text(directory / "truth.json", json.dumps(sample.truth, indent=1) + "\n")
+    if n_customers > block:
+        _write_blocks(directory, n_customers, seed=seed, fmt=fmt, block=block, progress=progress)
+    else:
+        sample = generate_sample(n_customers, seed=seed, block=block)
+        for table, frame in (
+            ("customers", sample.customers),
+            ("events", sample.events),
+            ("feedback", sample.feedback),
+        ):
+            with atomic_path(directory / f"{table}.{fmt}") as temporary:
+                if fmt == "csv":
+                    frame.to_csv(temporary, index=False, date_format=CSV_DATES)
+                else:
+                    frame.to_parquet(temporary, index=False)
+        write_text(directory / "truth.json", json.dumps(sample.truth, indent=1) + "\n")
     toml = study_toml(fmt=fmt, output=output, artifacts=artifacts)
     return write_text(directory / "study.toml", toml)
+
+
+def _write_blocks(
+    directory: Path,
+    n: int,
+    *,
+    seed: int,
+    fmt: Literal["csv", "parquet"],
+    block: int,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    """Write the study block by block: the memory of one block, the rows of
+    :func:`generate_sample` (ids as strings, a Parquet row group per block)."""
+    persona, churned, coverage = [], [], dict.fromkeys(EFFECTS, 0)
+    with block_writers(directory, ("customers", "events", "feedback"), fmt) as writers:
+        for part in sample_blocks(n, seed=seed, block=block):
+            for table in ("customers", "events", "feedback"):
+                writers[table].write(getattr(part, table))
+            persona.append(part.persona.astype(np.int8))
+            churned.append(part.churned)
+            for stage, values in part.measured.items():
+                coverage[stage] += int(np.isfinite(values).sum())
+            if progress is not None:
+                progress(sum(len(p) for p in persona), n)
+    personas, churns = np.concatenate(persona), np.concatenate(churned)
+    keys = [p.key for p in PERSONAS]
+    step = 1_000_000
+    write_truth(
+        directory / "truth.json",
+        _truth_summary(n, seed, personas, churns, coverage),
+        (
+            ((f"C{i + 1:07d}", keys[personas[i]]) for i in range(start, min(start + step, n)))
+            for start in range(0, n, step)
+        ),
+    )

@@ -1,0 +1,91 @@
+"""The artifact steps say what they did, for how long and with how much memory, and a long
+step is never silent; the manifest keeps the measurements."""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from cjresearch.artifacts._steps import Steps, peak_rss_mb, rss_mb
+from cjresearch.artifacts.compute import compute_artifacts
+from cjresearch.data.study import load_study
+from cjresearch.datasets.sample import write_sample
+
+
+def test_a_step_line_tells_time_elapsed_and_peak_memory() -> None:
+    lines: list[str] = []
+    steps = Steps(lines.append)
+    with steps("read the tables"):
+        pass
+    assert len(lines) == 1
+    assert re.fullmatch(
+        r"artifacts: read the tables in \d+\.\d s \(elapsed \d+ s, peak RSS [\d,]+ MB\)",
+        lines[0],
+    )
+    (record,) = steps.records
+    assert record["step"] == "read the tables"
+    assert set(record) == {"step", "wall_s", "cpu_s", "rss_mb", "step_peak_rss_mb", "peak_rss_mb"}
+    assert record["wall_s"] >= 0 and record["cpu_s"] >= 0
+
+
+def test_memory_held_during_a_step_shows_in_its_record() -> None:
+    steps = Steps(None)
+    before = rss_mb()
+    assert before is not None
+    with steps("held 200 MB"):
+        block = np.ones(200 * 1024 * 1024 // 8)  # touched: resident, not just reserved
+        assert block.sum() > 0
+    (record,) = steps.records
+    assert record["step_peak_rss_mb"] >= before + 150
+    # the process's peak (the kernel's own) is never below a sampled value
+    assert record["peak_rss_mb"] >= record["step_peak_rss_mb"] - 1
+    peak = peak_rss_mb()
+    assert peak is not None and peak >= record["peak_rss_mb"] - 0.1  # rounded to 0.1 MB
+
+
+def test_a_long_step_says_it_is_still_running() -> None:
+    lines: list[str] = []
+    heard = threading.Event()
+
+    def progress(line: str) -> None:
+        lines.append(line)
+        if "still running" in line:
+            heard.set()
+
+    steps = Steps(progress, heartbeat=0.01)
+    with steps("read a large table"):
+        # the step ends only once the heartbeat has spoken (no clock in the assertion)
+        assert heard.wait(60)
+    assert re.fullmatch(
+        r"artifacts: read a large table: still running after \d+ s \(peak RSS [\d,]+ MB\)",
+        lines[0],
+    )
+    assert lines[-1].startswith("artifacts: read a large table in ")
+
+
+def test_without_progress_a_step_is_quiet_but_measured(capsys) -> None:
+    steps = Steps(None, heartbeat=0.0)
+    with steps("quiet"):
+        pass
+    assert capsys.readouterr() == ("", "")
+    assert [r["step"] for r in steps.records] == ["quiet"]
+
+
+def test_the_manifest_records_every_step(tmp_path: Path) -> None:
+    path = write_sample(tmp_path / "study", n_customers=150, seed=3, fmt="parquet")
+    lines: list[str] = []
+    artifacts = compute_artifacts(load_study(path), tmp_path / "artifacts", progress=lines.append)
+    steps = artifacts.summary["steps"]
+    assert [s["step"] for s in steps] == [
+        re.match(r"artifacts: (.*) in ", line).group(1)  # type: ignore[union-attr]
+        for line in lines
+        if "still running" not in line
+    ]
+    assert steps[0]["step"] == "read and checked the tables"
+    assert all(s["wall_s"] >= 0 and s["peak_rss_mb"] > 0 for s in steps)
+    # reused artifacts keep the measurements of the computation that made them
+    again = compute_artifacts(load_study(path), tmp_path / "artifacts")
+    assert again.reused and again.summary["steps"] == steps
