@@ -96,7 +96,8 @@ def test_the_canvas_shows_owners_expectations_and_targets_escaped(
     # only onboarding CSAT's figures changed (the rest measured the same again: no point)
     assert seen["kpi_lane"] == [True]
     assert seen["sparks"] == [True]
-    assert "Onboarding CSAT: 2 measurements; -49.5% since the one before" in seen["text"]
+    moved = "Onboarding CSAT: 2 measurements; -49.5 percentage points since the one before"
+    assert moved in seen["text"]
     assert "Support CSAT: no change measured yet" in seen["text"] and seen["overflow"] <= 0
 
 

@@ -108,7 +108,8 @@ def test_the_kpi_table_shows_value_interval_n_status_and_change(built) -> None:
     n = int(value["n_customers"])
     assert f"n = {n:,}" in csat and "target missed" in csat and "cj-status-missed" in csat
     assert ">= 0.30" in html.unescape(csat)
-    assert "-49.5" in csat  # the change since the last build (analysis.kpis.format_value)
+    # the change since the last build, in percentage points (analysis.kpis.format_change)
+    assert "-49.5 percentage points" in csat and "-49.5%" not in csat
     effort = next(r for r in rows if "Onboarding effort" in r)
     assert "target met" in effort
     assert "No KPI" in owner_views.kpi_status_html(kpis.iloc[:0])
@@ -259,7 +260,8 @@ def test_a_trend_keeps_only_the_measurements_that_differ(built) -> None:
     assert company.distinct_history(history, "Onboarding effort")["run_id"].tolist() == ["run-1"]
     kpis = artifacts.table("kpis")
     moved = company.kpi_trend_html(history, kpis, "Onboarding CSAT")
-    assert "2 measurements; -49.5% since the one before" in moved and "<img" in moved
+    assert "2 measurements; -49.5 percentage points since the one before" in moved
+    assert "<img" in moved
     still = company.kpi_trend_html(history, kpis, "Onboarding effort")
     assert "no change measured yet" in still and "<img" not in still
 

@@ -72,6 +72,7 @@ __all__ = [
     "Kpi",
     "definitions_from_study",
     "figure_label",
+    "format_change",
     "format_value",
     "measure",
     "status",
@@ -235,6 +236,30 @@ def format_value(metric: str, value: object) -> str:
     else:
         text = f"{x:.2f}"
     return text if any(c in "123456789" for c in text) else text.lstrip("+-")
+
+
+def format_change(metric: str, change: object) -> str:
+    """A change between two measurements as a page shows it, always signed: shares in
+    percentage points (a difference of two percentages is not a percentage), NPS in points,
+    means with two decimals; ``suppressed`` when missing; no change has no sign.
+
+    >>> format_change("csat", -0.495), format_change("nps", 3.2), format_change("ces", 0.1)
+    ('-49.5 percentage points', '+3 points', '+0.10')
+    >>> format_change("reach", 0.0001), format_change("csat", float("nan"))
+    ('0.0 percentage points', 'suppressed')
+    """
+    if change is None or pd.isna(change):
+        return "suppressed"
+    x = float(change)  # type: ignore[arg-type]
+    if metric == "nps":
+        number, unit = f"{x:+.0f}", " points"
+    elif metric in SHARE_METRICS:
+        number, unit = f"{100 * x:+.1f}", " percentage points"
+    else:
+        number, unit = f"{x:+.2f}", ""
+    if not any(c in "123456789" for c in number):
+        number = number.lstrip("+-")
+    return number + unit
 
 
 # --- the data, coded once -------------------------------------------------------------------

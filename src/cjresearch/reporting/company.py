@@ -31,7 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from cjresearch.analysis.kpis import format_value
+from cjresearch.analysis.kpis import format_change, format_value
 from cjresearch.artifacts.catalog import Artifacts
 from cjresearch.data.study import Study, load_study
 from cjresearch.reporting.canvas import Canvas, Lane
@@ -115,8 +115,7 @@ def kpi_trend_html(history: pd.DataFrame, kpis: pd.DataFrame, kpi: str) -> str:
         words = f"{len(mine)} measurements; the last two not comparable (suppressed)"
     else:
         change = float(values[-1]) - float(values[-2])
-        shown = format_value(metric, change)
-        words = f"{len(mine)} measurements; {'+' if change > 0 else ''}{shown} since the one before"
+        words = f"{len(mine)} measurements; {format_change(metric, change)} since the one before"
     picture = ""
     if mine["value"].notna().sum() >= 2:
         told = [format_value(metric, v) for v in values]

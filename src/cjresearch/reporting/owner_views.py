@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 from cjresearch.analysis.changes import CHANGE_COLUMNS, KPI_COLUMNS
-from cjresearch.analysis.kpis import format_value
+from cjresearch.analysis.kpis import format_change, format_value
 from cjresearch.artifacts.catalog import Artifacts
 from cjresearch.artifacts.history import HISTORY_COLUMNS
 from cjresearch.data.schema import ALL
@@ -353,9 +353,7 @@ def kpi_status_html(
                 f" ({format_value(str(r.metric), r.ci_low)} to "
                 f"{format_value(str(r.metric), r.ci_high)}, n = {int(r.n_customers):,})"
             )
-        change = "" if pd.isna(r.change) else format_value(str(r.metric), r.change)
-        if change and str(r.metric) != "nps" and r.change > 0:
-            change = "+" + change
+        change = "" if pd.isna(r.change) else format_change(str(r.metric), r.change)
         color = STATUS_COLORS.get(str(r.status), "#bab0ac")
         words = STATUS_WORDS.get(str(r.status), str(r.status))
         owner = r.owner if isinstance(r.owner, str) else "not named"
