@@ -6,7 +6,7 @@ import re
 
 import pandas as pd
 
-from cjresearch.reporting.canvas import Lane, lane_from_frame, persona_canvas
+from cjresearch.reporting.canvas import Lane, harm_words, lane_from_frame, persona_canvas
 
 STAGES = ["onboarding", "support"]
 P = "App-first, younger"
@@ -101,3 +101,20 @@ def test_a_lane_is_added_by_data() -> None:
     html = str(added.html)
     assert "Dana, support lead" in html and 'class="cj-lane cj-lane-owners"' in html
     assert isinstance(lane, Lane) and set(lane.cells) == {"support"}
+
+
+def test_a_pain_point_is_described_by_its_own_evidence_not_by_churn() -> None:
+    base = {"churn_rate": 0.20, "churn_rate_comparison": 0.24, "emotion_gap": -0.0156}
+    # found by its emotion alone: its lower churn is not offered as the reason
+    felt = harm_words(pd.Series({**base, "evidence": "emotion"}))
+    assert felt == "felt 0.02 worse (on the -1 to +1 scale)"
+    both = harm_words(
+        pd.Series({**base, "churn_rate": 0.41, "evidence": "churn; emotion", "drop_off": 0.1})
+    )
+    assert both == "churn 41% vs 24%; felt 0.02 worse (on the -1 to +1 scale)"
+    dropped = harm_words(
+        pd.Series({"evidence": "drop_off", "drop_off": 0.30, "drop_off_comparison": 0.1})
+    )
+    assert dropped == "dropped off 30% vs 10%"
+    # an older table without the evidence column: the churn pair, as before
+    assert harm_words(pd.Series(base)) == "churn 20% vs 24%"

@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from cjresearch.data.schema import ALL
-from cjresearch.reporting.formats import Html, integer, percent, signed
+from cjresearch.reporting.formats import Html, integer, number, percent, signed
 
 __all__ = ["Canvas", "Lane", "lane_from_frame", "persona_canvas"]
 
@@ -384,6 +384,31 @@ def churn_pair(row: pd.Series) -> str:
     return f"{percent(row.get('churn_rate'))} vs {percent(row.get('churn_rate_comparison'))}"
 
 
+def harm_words(row: pd.Series) -> str:
+    """Why a pain point is one, in words: each kind of evidence of harm the table names
+    (``evidence``), those who met it against the others, e.g. ``churn 57% vs 21%; felt 0.30
+    worse``; the churn pair when the table names none. A pain point found by its emotion
+    alone is not described by its churn, which may be lower."""
+    said = {
+        "churn": lambda: f"churn {churn_pair(row)}",
+        "drop_off": lambda: (
+            f"dropped off {percent(row.get('drop_off'))} vs "
+            f"{percent(row.get('drop_off_comparison'))}"
+        ),
+        "emotion": lambda: (
+            f"felt {number(abs(float(row.get('emotion_gap'))))} worse (on the -1 to +1 scale)"
+            if pd.notna(row.get("emotion_gap"))
+            else "felt worse"
+        ),
+        "session_conversion": lambda: (
+            f"sessions converted {percent(row.get('session_conversion'))} vs "
+            f"{percent(row.get('session_conversion_comparison'))}"
+        ),
+    }
+    kinds = [k for k in str(row.get("evidence") or "").split("; ") if k in said]
+    return "; ".join(said[k]() for k in kinds) if kinds else f"churn {churn_pair(row)}"
+
+
 def _pain_lane(pain_points: pd.DataFrame, persona: str, label: Callable[[str], str]) -> Lane:
     mine = _mine(pain_points, persona)
     if not mine.empty:
@@ -393,11 +418,10 @@ def _pain_lane(pain_points: pd.DataFrame, persona: str, label: Callable[[str], s
         key="pain",
         title="Pain points",
         text=lambda r: (
-            f"{label(str(r['touchpoint']))}: churn {churn_pair(r)} of the others "
-            f"(n = {integer(r['n_customers'])})"
+            f"{label(str(r['touchpoint']))}: {harm_words(r)} (n = {integer(r['n_customers'])})"
         ),
         limit=2,
-        note="churned: those who met it vs the others at the stage",
+        note="why: those who met it vs the others at the stage",
     )
     return lane
 

@@ -24,7 +24,7 @@ import pandas as pd
 
 from cjresearch.artifacts.catalog import Artifacts
 from cjresearch.data.schema import ALL
-from cjresearch.reporting.canvas import churn_pair, is_pain_point
+from cjresearch.reporting.canvas import churn_pair, harm_words, is_pain_point
 from cjresearch.reporting.digest import digest
 from cjresearch.reporting.formats import integer, percent, signed
 from cjresearch.reporting.views import EVERYONE, Words, words_for
@@ -62,7 +62,7 @@ def _pain_item(row: pd.Series, words: Words) -> dict[str, Any]:
         "n": integer(row["n_customers"]),
         "text": (
             f"{words(row['touchpoint'])} at {words(row['stage'])}: "
-            f"{integer(row['n_customers'])} customers met it; {churn_pair(row)} churned "
+            f"{integer(row['n_customers'])} customers met it; {harm_words(row)} "
             "(those who met it vs the others)"
         ),
     }
