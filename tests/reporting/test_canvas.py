@@ -118,3 +118,6 @@ def test_a_pain_point_is_described_by_its_own_evidence_not_by_churn() -> None:
     assert dropped == "dropped off 30% vs 10%"
     # an older table without the evidence column: the churn pair, as before
     assert harm_words(pd.Series(base)) == "churn 20% vs 24%"
+    # the shrunk estimate the evidence rests on comes before the raw gap
+    shrunk = pd.Series({**base, "evidence": "emotion", "emotion_gap_shrunk": -0.031})
+    assert harm_words(shrunk) == "felt 0.03 worse (on the -1 to +1 scale)"

@@ -395,11 +395,7 @@ def harm_words(row: pd.Series) -> str:
             f"dropped off {percent(row.get('drop_off'))} vs "
             f"{percent(row.get('drop_off_comparison'))}"
         ),
-        "emotion": lambda: (
-            f"felt {number(abs(float(row.get('emotion_gap'))))} worse (on the -1 to +1 scale)"
-            if pd.notna(row.get("emotion_gap"))
-            else "felt worse"
-        ),
+        "emotion": lambda: _felt_worse(row),
         "session_conversion": lambda: (
             f"sessions converted {percent(row.get('session_conversion'))} vs "
             f"{percent(row.get('session_conversion_comparison'))}"
@@ -407,6 +403,17 @@ def harm_words(row: pd.Series) -> str:
     }
     kinds = [k for k in str(row.get("evidence") or "").split("; ") if k in said]
     return "; ".join(said[k]() for k in kinds) if kinds else f"churn {churn_pair(row)}"
+
+
+def _felt_worse(row: pd.Series) -> str:
+    # the estimate the evidence rests on: shrunk, else adjusted, else the raw gap
+    for column in ("emotion_gap_shrunk", "emotion_gap_adjusted", "emotion_gap"):
+        gap = pd.to_numeric(row.get(column), errors="coerce")
+        if pd.notna(gap):
+            break
+    if pd.notna(gap) and gap < 0:
+        return f"felt {number(abs(float(gap)))} worse (on the -1 to +1 scale)"
+    return "felt worse than comparable customers"
 
 
 def _pain_lane(pain_points: pd.DataFrame, persona: str, label: Callable[[str], str]) -> Lane:
