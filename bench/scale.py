@@ -7,12 +7,14 @@ suppression, writing) are computed from scratch in a child process per engine, s
 peak memory is that child's own (``os.wait4``). Per size and engine it prints wall time, CPU
 time and peak RSS, then per phase the manifest's ``steps`` (wall, CPU, peak RSS so far).
 
-Engines are the study file's ``[data] engine`` setting. The old path is ``pandas`` (every
-table read whole into pandas); the new one defaults to ``duckdb``. Where this checkout's study
-file does not know the ``engine`` key yet, the old path runs without it (it is then the only
-path) and the new one is reported as not available. An engine whose expected peak memory
-(measured for pandas: about 0.6 GB + 9.1 GB per million customers) does not fit in the
-machine's available memory is skipped, and the table says so.
+Engines are the study file's ``[data] engine`` setting: ``duckdb`` (the default) and
+``pandas`` (every table read whole into pandas). ``--baseline REV`` adds the code before the
+change: a git worktree of ``REV`` whose ``src`` is put first on the child's ``PYTHONPATH``,
+run on the same generated files in the same run (``old``); ratios are printed against it.
+Where this checkout's study file does not know the ``engine`` key yet, the old path runs
+without it (it is then the only path) and the new one is reported as not available. A pandas
+or old run whose expected peak memory (about 0.6 GB + 9.1 GB per million customers) does not
+fit in the machine's available memory is skipped, and the table says so.
 
 The machine's load average is printed before and after (the machine is shared: prefer CPU
 time and ratios from one run).
@@ -22,6 +24,7 @@ Run from the repository root:
     .venv/bin/python bench/scale.py                              # 100k and 1M
     .venv/bin/python bench/scale.py --sizes 100000,1000000,3000000,10000000
     .venv/bin/python bench/scale.py --sizes 20000 --engines pandas  # a quick look
+    .venv/bin/python bench/scale.py --sizes 1000000 --baseline 3f5860c  # against the old code
 """
 
 from __future__ import annotations
@@ -56,11 +59,11 @@ class Run:
     steps: list[dict[str, Any]] = field(default_factory=list)
 
 
-def measured(what: str, command: list[str], *, log: Path) -> Run:
+def measured(what: str, command: list[str], *, log: Path, env: dict[str, str] | None = None) -> Run:
     """Run ``command`` as a child; its wall time, CPU time (user + system) and peak RSS."""
     started = time.perf_counter()
     with log.open("w") as out:
-        child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
         _, status, usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
     run = Run(
@@ -116,7 +119,20 @@ def child(study_file: str, artifacts: str) -> None:
     compute_artifacts(load_study(study_file), artifacts, force=True, progress=print)
 
 
-def bench_size(n: int, engines: list[str], work: Path, *, known: bool) -> list[Run]:
+def baseline_checkout(rev: str, work: Path) -> Path:
+    """A git worktree of ``rev`` (the code before the change) under ``work``."""
+    where = work / f"baseline-{rev}"
+    if not where.exists():
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", "-f", str(where), rev],
+            check=True, capture_output=True,
+        )  # fmt: skip
+    return where
+
+
+def bench_size(
+    n: int, engines: list[str], work: Path, *, known: bool, baseline: Path | None = None
+) -> list[Run]:
     folder = work / f"sample-{n}"
     runs = [
         measured(
@@ -128,27 +144,43 @@ def bench_size(n: int, engines: list[str], work: Path, *, known: bool) -> list[R
     ]  # fmt: skip
     if runs[0].status != "ok":
         return runs
+    expected = _PANDAS_GB[0] + _PANDAS_GB[1] * n / 1e6
+    fits = expected <= 0.9 * available_gb()
+    if baseline is not None and not fits:
+        runs.append(Run(f"artifacts {n:,} old", status=f"skipped: needs about {expected:.0f} GB"))
+    elif baseline is not None:
+        runs.append(_artifacts(n, "old", folder, work, known=False, pythonpath=baseline / "src"))
     for engine in engines:
         what = f"artifacts {n:,} {engine}"
         if engine != "pandas" and not known:
             runs.append(Run(what, status="not available: [data] engine is not in this checkout"))
             continue
-        expected = _PANDAS_GB[0] + _PANDAS_GB[1] * n / 1e6
-        if engine == "pandas" and expected > 0.9 * available_gb():
+        if engine == "pandas" and not fits:
             runs.append(Run(what, status=f"skipped: needs about {expected:.0f} GB"))
             continue
-        study = study_for(folder, engine if known else None)
-        artifacts = work / f"artifacts-{n}-{engine}"
-        run = measured(
-            what,
-            [sys.executable, __file__, "--child", str(study), str(artifacts)],
-            log=work / f"artifacts-{n}-{engine}.log",
-        )
-        if run.status == "ok":
-            state = json.loads((artifacts / "build_state.json").read_text(encoding="utf-8"))
-            run.steps = state["summary"].get("steps", [])
-        runs.append(run)
+        runs.append(_artifacts(n, engine, folder, work, known=known))
     return runs
+
+
+def _artifacts(
+    n: int, engine: str, folder: Path, work: Path, *, known: bool, pythonpath: Path | None = None
+) -> Run:
+    """One child computing the artifacts of the study in ``folder`` on ``engine``."""
+    study = study_for(folder, engine if known else None)
+    artifacts = work / f"artifacts-{n}-{engine}"
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
+    run = measured(
+        f"artifacts {n:,} {engine}",
+        [sys.executable, __file__, "--child", str(study), str(artifacts)],
+        log=work / f"artifacts-{n}-{engine}.log",
+        env=env,
+    )
+    if run.status == "ok":
+        state = json.loads((artifacts / "build_state.json").read_text(encoding="utf-8"))
+        run.steps = state["summary"].get("steps", [])
+    return run
 
 
 def table(runs: list[Run]) -> str:
@@ -168,16 +200,19 @@ def table(runs: list[Run]) -> str:
 
 
 def ratios(runs: list[Run]) -> list[str]:
-    """Old over new, per size where both ran: wall time and peak memory."""
+    """Old over new, per size where both ran: wall time, CPU time and peak memory. The old
+    run is the baseline checkout (``old``) where there is one, else the pandas engine."""
     by = {r.what: r for r in runs if r.status == "ok"}
+    old_label = " old" if any(w.endswith(" old") for w in by) else " pandas"
     lines = []
     for what, old in by.items():
-        if not what.endswith(" pandas"):
+        if not what.endswith(old_label):
             continue
         for new_what, new in by.items():
-            if new_what.startswith(what.removesuffix("pandas")) and new_what != what:
+            if new_what.startswith(what.removesuffix(old_label)) and new_what != what:
                 lines.append(
-                    f"{new_what}: {old.wall_s / new.wall_s:.2f}x faster than pandas (wall), "
+                    f"{new_what}: {old.wall_s / new.wall_s:.2f}x faster than{old_label} (wall), "
+                    f"{old.cpu_s / new.cpu_s:.2f}x less CPU, "
                     f"{old.peak_mb / new.peak_mb:.2f}x less peak memory"
                 )
     return lines
@@ -188,6 +223,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000", help="customers, comma-separated")
     parser.add_argument("--engines", default="pandas,duckdb", help="comma-separated")
     parser.add_argument("--work", type=Path, help="folder for the studies (default: a temp one)")
+    parser.add_argument("--baseline", help="a git revision of the code before the change")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -204,8 +240,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cjresearch-scale-") as temporary:
         work = args.work or Path(temporary)
         work.mkdir(parents=True, exist_ok=True)
+        baseline = baseline_checkout(args.baseline, work) if args.baseline else None
         for n in sizes:
-            runs.extend(bench_size(n, engines, work, known=known))
+            runs.extend(bench_size(n, engines, work, known=known, baseline=baseline))
             print(table(runs), flush=True)
             print(f"load average: {'  '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     print()

@@ -524,7 +524,7 @@ def validate_tables(
     }
     for table, frame in frames.items():
         # Rows with unreadable values are already reported; checking them again would repeat it.
-        readable = frame.drop(index=unreadable[table])
+        readable = _without(frame, unreadable[table])
         problems.extend(validate_table(readable, schemas[table], sources[table]))
         if table == "feedback":
             problems.extend(
@@ -547,7 +547,7 @@ def _study_problems(
     unreadable: Mapping[str, pd.Index],
 ) -> list[Problem]:
     """Checks of the readable rows against each other and the study file (dates, controls)."""
-    readable = {t: f.drop(index=unreadable[t]) for t, f in frames.items()}
+    readable = {t: _without(f, unreadable[t]) for t, f in frames.items()}
     problems = consistency.control_problems(readable["customers"], sources["customers"], study)
     problems += consistency.management_problems(readable, sources, study)
     dated = consistency.date_range_problems(readable, sources, study)
@@ -562,6 +562,11 @@ def _study_problems(
             end,
         )
     return problems
+
+
+def _without(frame: pd.DataFrame, rows: pd.Index) -> pd.DataFrame:
+    """The frame without ``rows`` (itself, not a copy, when there are none)."""
+    return frame.drop(index=rows) if len(rows) else frame
 
 
 def _check_shape(frame: pd.DataFrame, source: Source, study: Study) -> list[Problem]:
@@ -602,11 +607,10 @@ def _coerce(frame: pd.DataFrame, source: Source) -> tuple[pd.DataFrame, list[Pro
     """Canonical types; returns the frame, a problem per unreadable column and the bad rows."""
     problems: list[Problem] = []
     bad_rows = pd.Index([], dtype="int64")
-    out = frame.copy()
+    out = frame.copy(deep=False)  # every changed column is replaced, never written into
     for column in _TEXT_COLUMNS:
         if column in out:
-            text = out[column].astype("str").str.strip().where(out[column].notna())
-            out[column] = text.where(text.ne(""))  # a blank cell is a missing value
+            out[column] = _clean_text(out[column])
     if "instrument" in out:
         out["instrument"] = out["instrument"].str.lower()
     if "score" not in out and source.table == "feedback":
@@ -635,6 +639,20 @@ def _coerce(frame: pd.DataFrame, source: Source) -> tuple[pd.DataFrame, list[Pro
                 )
                 bad_rows = bad_rows.union(rows)
     return out, problems, bad_rows
+
+
+def _clean_text(raw: pd.Series) -> pd.Series:
+    """Text stripped of surrounding spaces, a blank cell missing (``str`` values).
+
+    A categorical column (Parquet dictionaries) is cleaned once per category and expanded
+    by its codes: turning every value into text first costs about 0.15 s per million rows.
+    """
+    if isinstance(raw.dtype, pd.CategoricalDtype):
+        categories = _clean_text(pd.Series(raw.cat.categories, dtype="object"))
+        values = pd.array(categories, dtype="str").take(raw.cat.codes.to_numpy(), allow_fill=True)
+        return pd.Series(values, index=raw.index, name=raw.name)
+    text = raw.astype("str").str.strip().where(raw.notna())
+    return text.where(text.ne(""))
 
 
 _TIME_EXPECTED = "a date or date-time, e.g. 2026-03-01 or 2026-03-01T09:30Z"
@@ -707,8 +725,11 @@ def _derive_event_stages(
                 )
             ]
         events = events.assign(stage=pd.Series(pd.NA, index=events.index, dtype="str"))
-    events = events.assign(stage=events["stage"].fillna(events["touchpoint"].map(study.stage_map)))
     missing = events["stage"].isna()
+    if missing.any():  # only the rows without a stage are looked up
+        mapped = events.loc[missing, "touchpoint"].map(study.stage_map)
+        events = events.assign(stage=events["stage"].fillna(mapped))
+        missing = events["stage"].isna()
     if not missing.any():
         return events, []
     rows = events.index[missing]
