@@ -564,6 +564,10 @@ def _study_problems(
     return problems
 
 
+#: The event log's columns of repeated names, held as categories.
+_NAME_COLUMNS = ("touchpoint", "channel")
+
+
 def _without(frame: pd.DataFrame, rows: pd.Index) -> pd.DataFrame:
     """The frame without ``rows`` (itself, not a copy, when there are none)."""
     return frame.drop(index=rows) if len(rows) else frame
@@ -792,6 +796,11 @@ def _finish(
         drops.extend(Drop(table, reason, n) for reason, n in found)
         stage = pd.CategoricalDtype(study.stages, ordered=True)
         cleaned[table] = frame.assign(stage=frame["stage"].astype(stage))
+    # The log's names repeat on every row: held as categories they take a byte or two a row
+    # instead of a string each (about 60% of the events frame), and group-bys go by code.
+    events = cleaned["events"]
+    names = {c: events[c].astype("category") for c in _NAME_COLUMNS if c in events}
+    cleaned["events"] = events.assign(**names)
 
     if study.churn.derived:
         customers = _derive_churn(
