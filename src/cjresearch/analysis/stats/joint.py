@@ -380,6 +380,7 @@ def _imputed_estimates(
     keep_y = np.zeros(known.shape, dtype=bool)
     estimates: dict[tuple[str, float], list[tuple[float, float]]] = {}
     first_flags: list[str] = []
+    starts: dict[str, np.ndarray | None] = {}  # a model's first estimates start its later fits
     for i in range(settings.imputations if miss.any() else 1):
         completed = x
         if miss.any():
@@ -395,17 +396,20 @@ def _imputed_estimates(
             fit = (
                 _fit_joint(y, shifted, label, settings, diagnostics, flags)
                 if first
-                else m.fit_logit(y, shifted)
+                else m.fit_logit(y, shifted, start=starts.get(label))
             )
             if fit is None:
                 return None, []
             if first:
                 first_flags = list(fit.flags)
+                starts[label] = fit.params
             estimates.setdefault((ALL, delta), []).append(
                 (float(fit.params[j + 1]), float(fit.cov[j + 1, j + 1]))
             )
             if delta == 0.0 and len(member) >= 2:
-                _interactions(y, completed, target, member, settings, estimates, diagnostics, first)
+                _interactions(
+                    y, completed, target, member, settings, estimates, diagnostics, starts
+                )
     return estimates, first_flags
 
 
@@ -427,10 +431,11 @@ def _interactions(
     settings: Settings,
     estimates: dict[tuple[str, float], list[tuple[float, float]]],
     diagnostics: list[dict[str, Any]],
-    first: bool,
+    starts: dict[str, np.ndarray | None],
 ) -> None:
     """Each persona's own slope of the target stage from a model with persona dummies and
-    persona x emotion terms (added to ``estimates``)."""
+    persona x emotion terms (added to ``estimates``). The first fit of the model (none in
+    ``starts`` yet) records its diagnostics and its estimates start the later fits."""
     names = list(member)
     extra: dict[str, np.ndarray] = {}
     for name in names[1:]:
@@ -439,7 +444,14 @@ def _interactions(
         extra[f"persona[{name}]:{target}"] = dummy * x[target].to_numpy()
     xi = pd.concat([x, pd.DataFrame(extra, index=x.index)], axis=1)
     label = f"persona_interactions {target.removeprefix('emotion_')}"
-    fit = _fit_joint(y, xi, label, settings, diagnostics, []) if first else m.fit_logit(y, xi)
+    first = label not in starts
+    fit = (
+        _fit_joint(y, xi, label, settings, diagnostics, [])
+        if first
+        else m.fit_logit(y, xi, start=starts[label])
+    )
+    if first:
+        starts[label] = None if fit is None else fit.params
     if fit is None:
         return
     for name in names:
