@@ -7,6 +7,7 @@ import, they are never skipped.
 
 from __future__ import annotations
 
+import shutil
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 
 from cjresearch.artifacts.compute import compute_artifacts
 from cjresearch.data.engine import spark_session
-from cjresearch.data.study import SparkSettings
+from cjresearch.data.study import SparkSettings, load_study
 from cjresearch.errors import DataError
 from helpers.engines import (
     assert_same_published,
@@ -31,6 +32,8 @@ from helpers.engines import (
 )
 
 pytestmark = [pytest.mark.xdist_group("spark"), pytest.mark.slow]
+
+BAD = Path(__file__).parents[1] / "fixtures" / "bad"
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +89,23 @@ def test_fixture_study_publishes_the_same_tables_on_spark_and_duckdb(
             for engine in ("duckdb", "spark")
         }
     assert_same_published(built["duckdb"], built["spark"])
+
+
+def test_a_csv_header_naming_a_column_twice_is_the_same_line_on_spark(
+    tmp_path: Path, spark: Any
+) -> None:
+    """Spark would read the second 'plan' as 'plan4': the header is checked first, as on
+    DuckDB and pandas."""
+    folder = tmp_path / "dupes"
+    shutil.copytree(BAD / "csv_duplicate_header", folder)
+    lines = {}
+    for engine in ("duckdb", "spark"):
+        text = (BAD / "csv_duplicate_header" / "study.toml").read_text(encoding="utf-8")
+        (folder / "study.toml").write_text(
+            text.replace("[data]\n", f'[data]\nengine = "{engine}"\n', 1), encoding="utf-8"
+        )
+        with pytest.raises(DataError) as caught:
+            load_quietly(load_study(folder / "study.toml"))
+        lines[engine] = caught.value.lines
+    assert lines["spark"] == lines["duckdb"]
+    assert "'plan' in columns 3, 5" in lines["spark"][0]

@@ -42,7 +42,7 @@ from cjresearch.data.schema import (
     feedback_schema,
     validate_table,
 )
-from cjresearch.data.study import Study, is_glob, table_kind
+from cjresearch.data.study import Study, is_glob, is_spark_table, table_kind
 from cjresearch.errors import DataError, DataWarning, Problem
 
 __all__ = [
@@ -166,6 +166,11 @@ def read_table(
     kind = table_kind(path) or "csv"
     source = Source(table=table, name=path.name, kind=kind)
     if spark is not None:
+        if not is_spark_table(path):  # files the driver sees: their headers, as on DuckDB
+            for file in table_files(path, table=table):
+                if file.is_file() and table_kind(file) != "parquet":
+                    named = Source(table=table, name=file.name, kind="csv")
+                    _csv_header(file, named, delimiter=delimiter, encoding=encoding)
         inverse = {canonical: raw for raw, canonical in renames.items()}
         frame = read_spark_table(
             spark,
@@ -326,15 +331,21 @@ def _first_lines(path: Path, source: Source, *, delimiter: str, encoding: str) -
         raise DataError([source.problem(None, msg)]) from None
 
 
-def _read_csv(
-    path: Path, source: Source, *, renames: dict[str, str], delimiter: str, encoding: str
-) -> pd.DataFrame:
+def _csv_header(path: Path, source: Source, *, delimiter: str, encoding: str) -> list[str]:
+    """The CSV file's header; a column named twice is an error (pandas would silently read
+    the second one as 'plan.1', Spark as 'plan1')."""
     lines = _first_lines(path, source, delimiter=delimiter, encoding=encoding)
     header = lines[0] if lines else []
     dupes = sorted({n for n in header if header.count(n) > 1})
     if dupes:
-        # pandas would silently read the second one as 'plan.1'
         raise DataError([_duplicate_header(source, header, dupes)])
+    return header
+
+
+def _read_csv(
+    path: Path, source: Source, *, renames: dict[str, str], delimiter: str, encoding: str
+) -> pd.DataFrame:
+    header = _csv_header(path, source, delimiter=delimiter, encoding=encoding)
     inverse = {canonical: raw for raw, canonical in renames.items()}
     dtypes = {inverse.get(c, c): "str" for c in _TEXT_COLUMNS}
     literal = {inverse.get(c, c) for c in _LITERAL_COLUMNS}
