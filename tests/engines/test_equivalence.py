@@ -3,15 +3,18 @@ files (a glob, a Hive-partitioned folder) read as the single file."""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from cjresearch.artifacts.compute import compute_artifacts, fingerprint
+from cjresearch.data.engine import keep_rows
 from cjresearch.data.tables import load_tables
-from cjresearch.errors import DataError
+from cjresearch.errors import DataError, StudyFileError
 from helpers.engines import (
     assert_same_published,
     assert_same_tables,
@@ -105,3 +108,59 @@ def test_fixture_study_publishes_the_same_tables_on_duckdb_and_pandas(
         for engine in ("pandas", "duckdb")
     }
     assert_same_published(built["pandas"], built["duckdb"])
+
+
+def test_duckdb_spills_under_its_memory_limit_to_the_same_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A log far larger than ``[data] duckdb_memory_limit`` gives the rows DuckDB keeps
+    with the default limit (its aggregate and sort spill to disk), and the spill folder is
+    removed afterwards."""
+    rng = np.random.default_rng(7)
+    n = 1_500_000
+    frame = pd.DataFrame(
+        {
+            "customer_id": pd.Series(rng.integers(0, 20_000, n)).map("c{:05d}".format),
+            "timestamp": pd.Timestamp("2026-01-01", tz="UTC")
+            + pd.to_timedelta(rng.integers(0, 10_000, n), unit="min"),
+            "touchpoint": pd.Series(rng.choice(["ad", "app", "shop"], n), dtype="str"),
+        }
+    )
+    frame = pd.concat([frame, frame.iloc[:5_000]], ignore_index=True)  # exact duplicates
+    known = pd.Series([f"c{i:05d}" for i in range(19_000)])
+    end = pd.Timestamp("2026-01-07", tz="UTC")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    kept = {
+        limit: keep_rows(
+            frame, known, end=end, drop_duplicates=True, engine="duckdb", memory_limit=limit
+        )
+        for limit in (None, "64MB")
+    }
+    assert kept[None] is not None and kept["64MB"] is not None
+    assert np.array_equal(kept[None].order, kept["64MB"].order)
+    assert kept["64MB"].duplicates == kept[None].duplicates > 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_memory_limit_that_is_not_a_size_is_one_line(fixture_copy: Callable) -> None:
+    with pytest.raises(StudyFileError, match=r"duckdb_memory_limit: .*a size such as '2GB'"):
+        fixture_copy("limit", duckdb_memory_limit="lots")
+
+
+def test_too_little_memory_for_duckdb_is_one_line() -> None:
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"c{i % 5_000:05d}" for i in range(400_000)],
+            "timestamp": pd.Timestamp("2026-01-01", tz="UTC"),
+        }
+    )
+    known = frame["customer_id"].drop_duplicates()
+    with pytest.raises(StudyFileError, match=r"duckdb_memory_limit = '1MB' is too little .*raise"):
+        keep_rows(
+            frame,
+            known,
+            end=pd.Timestamp("2027-01-01", tz="UTC"),
+            drop_duplicates=True,
+            engine="duckdb",
+            memory_limit="1MB",
+        )

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import glob
 import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,8 +195,12 @@ def keep_rows(
     drop_duplicates: bool,
     engine: str,
     spark: Any = None,
+    memory_limit: str | None = None,
 ) -> KeptRows | None:
     """Run :func:`kept_rows_query` on DuckDB or Spark.
+
+    ``memory_limit`` caps DuckDB's own memory (``[data] duckdb_memory_limit``); above it the
+    aggregate and the sort spill to a temporary folder, removed afterwards.
 
     Returns None when the table's columns cannot be held as Arrow columns (e.g. a column
     of mixed Python objects); the caller then takes the pandas path.
@@ -219,13 +224,24 @@ def keep_rows(
         )
         count_table, kept_table = (q.to_native().toArrow() for q in (counts, kept))
     else:
-        con = duckdb_connection()
-        rows, customers = (nw.from_native(con.from_arrow(t)) for t in (table, ids))
-        counts, kept = kept_rows_query(
-            rows, customers, columns=list(names.values()), drop_duplicates=drop_duplicates
-        )
-        count_table, kept_table = (_duckdb_arrow(q.to_native()) for q in (counts, kept))
-        con.close()
+        import duckdb
+
+        with tempfile.TemporaryDirectory(prefix="cjresearch-duckdb-") as spill:
+            con = duckdb_connection(memory_limit=memory_limit, spill=Path(spill))
+            rows, customers = (nw.from_native(con.from_arrow(t)) for t in (table, ids))
+            counts, kept = kept_rows_query(
+                rows, customers, columns=list(names.values()), drop_duplicates=drop_duplicates
+            )
+            try:
+                count_table, kept_table = (_duckdb_arrow(q.to_native()) for q in (counts, kept))
+            except duckdb.OutOfMemoryException:
+                msg = (
+                    f"[data] duckdb_memory_limit = '{memory_limit}' is too little for DuckDB "
+                    f"to scan a log of {len(frame):,} rows, even spilling to disk; raise it"
+                )
+                raise StudyFileError(msg) from None
+            finally:
+                con.close()
     n_known = int(count_table["n_known"][0].as_py() or 0)
     n_in_time = int(count_table["n_in_time"][0].as_py() or 0)
     order = kept_table[_ROW].to_numpy().astype(np.int64, copy=False)
@@ -285,12 +301,22 @@ def _nanosecond_times(arrow: pa.Table, file: Path) -> pa.Table:
     return pa.table(columns, names=arrow.column_names)
 
 
-def duckdb_connection() -> Any:
-    """A new in-process DuckDB connection with the session time zone pinned to UTC."""
+def duckdb_connection(*, memory_limit: str | None = None, spill: Path | None = None) -> Any:
+    """A new in-process DuckDB connection with the session time zone pinned to UTC.
+
+    ``memory_limit`` (e.g. ``"2GB"``) caps DuckDB's memory, ``spill`` is the folder it
+    spills to above it; without them DuckDB takes its defaults (80% of the machine's memory,
+    which it does not share with the pandas frames of the same process). Queries here order
+    their results explicitly, so insertion order is not kept (less memory)."""
     import duckdb
 
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET preserve_insertion_order = false")
+    if memory_limit is not None:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    if spill is not None:
+        con.execute(f"SET temp_directory = '{spill}'")
     return con
 
 

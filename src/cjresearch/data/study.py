@@ -155,6 +155,8 @@ class DataSettings(_Section):
     encoding: str = "utf-8"
     drop_duplicates: bool = True
     engine: Literal["duckdb", "pandas", "spark"] = "duckdb"
+    #: DuckDB's own memory for the scans over the event log; above it they spill to disk
+    duckdb_memory_limit: str = "2GB"
 
     @field_validator("customers", "events", "feedback")
     @classmethod
@@ -181,6 +183,14 @@ class DataSettings(_Section):
             )
             raise ValueError(msg)
         return self
+
+    @field_validator("duckdb_memory_limit")
+    @classmethod
+    def _memory_size(cls, size: str) -> str:
+        if not re.fullmatch(r"[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", size.strip()):
+            msg = f"a size such as '2GB', '512MB' or '1.5GiB', found '{size}'"
+            raise ValueError(msg)
+        return size.strip()
 
     @field_validator("encoding")
     @classmethod
