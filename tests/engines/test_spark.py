@@ -94,7 +94,7 @@ def test_fixture_study_publishes_the_same_tables_on_spark_and_duckdb(
 def test_a_csv_header_naming_a_column_twice_is_the_same_line_on_spark(
     tmp_path: Path, spark: Any
 ) -> None:
-    """Spark would read the second 'plan' as 'plan4': the header is checked first, as on
+    """Spark would silently rename a column named twice: the header is checked first, as on
     DuckDB and pandas."""
     folder = tmp_path / "dupes"
     shutil.copytree(BAD / "csv_duplicate_header", folder)

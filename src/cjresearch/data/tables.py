@@ -340,7 +340,7 @@ def _first_lines(path: Path, source: Source, *, delimiter: str, encoding: str) -
 
 def _csv_header(path: Path, source: Source, *, delimiter: str, encoding: str) -> list[str]:
     """The CSV file's header; a column named twice is an error (pandas would silently read
-    the second one as 'plan.1', Spark as 'plan1')."""
+    the second one as 'plan.1', and Spark would rename them too)."""
     lines = _first_lines(path, source, delimiter=delimiter, encoding=encoding)
     header = lines[0] if lines else []
     dupes = sorted({n for n in header if header.count(n) > 1})
