@@ -230,7 +230,7 @@ def main() -> None:
         child(*args.child)
         return
     sizes = [int(s) for s in args.sizes.split(",")]
-    engines = args.engines.split(",")
+    engines = [e for e in args.engines.split(",") if e]  # "" runs only the baseline
     known = engine_known()
     print(f"load average before: {'  '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"cores: {os.cpu_count()}, available memory: {available_gb():.1f} GB")

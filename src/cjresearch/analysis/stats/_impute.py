@@ -65,58 +65,105 @@ def impute(
     on its applicable, observed cells, and inapplicable cells keep their value. Columns
     without a missing cell are predictors only.
     """
-    out = np.array(data, dtype=float, copy=True)
-    targets = [j for j in range(out.shape[1]) if missing[:, j].any()]
+    n, p = data.shape
+    design = np.empty((n, p + 1))  # the intercept, then the columns, imputed in place
+    design[:, 0] = 1.0
+    design[:, 1:] = data
+    targets = [j for j in range(p) if missing[:, j].any()]
+    rows = {
+        j: (np.flatnonzero(applicable[:, j] & ~missing[:, j]), np.flatnonzero(missing[:, j]))
+        for j in targets
+    }
     for j in targets:  # start from random draws of the observed values
-        observed = out[applicable[:, j] & ~missing[:, j], j]
-        pool = observed if len(observed) else np.zeros(1)
-        out[missing[:, j], j] = rng.choice(pool, int(missing[:, j].sum()))
+        fit, gaps = rows[j]
+        observed = design[fit, j + 1]
+        design[gaps, j + 1] = rng.choice(observed if len(observed) else np.zeros(1), len(gaps))
     for _ in range(cycles):
         for j in targets:
-            fit_rows = applicable[:, j] & ~missing[:, j]
-            if fit_rows.sum() < 3:
-                continue
-            x = np.column_stack([np.ones(len(out)), np.delete(out, j, axis=1)])
-            out[missing[:, j], j] = _draw(x[fit_rows], out[fit_rows, j], x[missing[:, j]], rng)
-    return out
+            fit, gaps = rows[j]
+            if len(fit) >= 3:
+                design[gaps, j + 1] = _draw(design, j + 1, fit, gaps, rng)
+    return design[:, 1:]
 
 
 def _draw(
-    x: np.ndarray, y: np.ndarray, x_missing: np.ndarray, rng: np.random.Generator
+    design: np.ndarray, column: int, fit: np.ndarray, gaps: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
-    """Values for ``x_missing`` by predictive mean matching on ``y ~ x`` fitted on a bootstrap
-    sample of the observed rows, which are also the donors (see the module)."""
-    boot = rng.integers(0, len(y), len(y))
-    x, y = x[boot], y[boot]
-    varies = np.ptp(x, axis=0) > 0
-    varies[0] = True  # the intercept
-    x, x_missing = x[:, varies], x_missing[:, varies]
-    gram = x.T @ x
-    gram += _RIDGE * np.diag(np.maximum(np.diag(gram), 1.0))
-    beta = np.linalg.solve(gram, x.T @ y)
-    return y[donors(x @ beta, x_missing @ beta, rng)]
+    """Values for the rows ``gaps`` of ``design[:, column]`` by predictive mean matching on
+    a regression on every other column, fitted on a bootstrap sample of the rows ``fit``,
+    which are also the donors (see the module).
+
+    The bootstrap sample is held as how often each row was drawn (its rows are never
+    copied): the regression is fitted with those counts as weights and a row drawn twice is
+    twice as likely a donor, which is the fit and the draw on the resampled rows themselves.
+    """
+    counts = np.bincount(rng.integers(0, len(fit), len(fit)), minlength=len(fit))
+    drawn = counts > 0
+    rows = fit[drawn]
+    x, weight = design[rows], counts[drawn].astype(float)
+    gram = x.T @ (x * weight[:, None])
+    total = weight.sum()
+    mean_square = np.diag(gram) / total
+    spread = mean_square - (gram[0] / total) ** 2
+    # predictors constant in the resample are left out (nothing identifies them there)
+    use = spread > 1e-9 * np.maximum(mean_square, np.finfo(float).tiny)
+    use[0], use[column] = True, False
+    sub = gram[np.ix_(use, use)]
+    sub += _RIDGE * np.diag(np.maximum(np.diag(sub), 1.0))
+    beta = np.zeros(design.shape[1])
+    beta[use] = np.linalg.solve(sub, gram[use, column])
+    fitted = design @ beta
+    return x[donors(fitted[rows], fitted[gaps], rng, counts=counts[drawn]), column]
 
 
-def donors(fitted: np.ndarray, wanted: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def donors(
+    fitted: np.ndarray,
+    wanted: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    counts: np.ndarray | None = None,
+) -> np.ndarray:
     """For each ``wanted`` value, the index of one row of ``fitted`` drawn uniformly among
     every row at most as far from it as its ``DONORS``-th nearest: ties at that distance are
     all candidates, so a block of equal fitted values (a predictor with few values) gives
-    every row of the block the same chance, not the few a sort happens to put first."""
+    every row of the block the same chance, not the few a sort happens to put first.
+
+    ``counts`` (one per row, at least 1) makes each row stand for that many equal rows (a
+    bootstrap sample): the nearest ``DONORS`` and the draw count every copy.
+    """
     order = np.argsort(fitted, kind="stable")
+    if counts is not None:  # every copy, in order
+        order = np.repeat(order, counts[order])
     ranked = fitted[order]
-    n, k = len(fitted), min(DONORS, len(fitted))
-    # the DONORS nearest fitted values lie within DONORS places either side of the
-    # insertion point (a window kept inside the array at its ends): the DONORS-th smallest
-    # distance there is the matching radius
-    at = np.searchsorted(ranked, wanted)
-    first = np.clip(at - k, 0, max(n - 2 * k, 0))
-    window = np.minimum(first[:, None] + np.arange(2 * k)[None, :], n - 1)
-    radius = np.sort(np.abs(ranked[window] - wanted[:, None]), axis=1)[:, k - 1]
+    n, k = len(ranked), min(DONORS, len(ranked))
+    by_value = np.argsort(wanted)  # searchsorted is several times faster on sorted keys
+    sought = wanted[by_value]
+    radius = _nearest_distance(ranked, sought, k)
     slack = radius * (1 + 1e-9) + 1e-12  # equal values computed in another order
-    low = np.searchsorted(ranked, wanted - slack, side="left")
-    high = np.searchsorted(ranked, wanted + slack, side="right")
-    pick = low + np.floor(rng.random(len(wanted)) * np.maximum(high - low, 1)).astype(int)
+    low = np.empty(len(wanted), dtype=np.int64)
+    high = np.empty(len(wanted), dtype=np.int64)
+    low[by_value] = np.searchsorted(ranked, sought - slack, side="left")
+    high[by_value] = np.searchsorted(ranked, sought + slack, side="right")
+    pick = low + np.floor(rng.random(len(wanted)) * np.maximum(high - low, 1)).astype(np.int64)
     return order[np.clip(pick, 0, n - 1)]
+
+
+def _nearest_distance(ranked: np.ndarray, sought: np.ndarray, k: int) -> np.ndarray:
+    """The distance from each ``sought`` value (sorted) to its ``k``-th nearest in
+    ``ranked`` (sorted, at least ``k`` values): the nearest lie either side of its
+    insertion point, so ``k`` steps outwards, each to the nearer side, reach it."""
+    n = len(ranked)
+    right = np.searchsorted(ranked, sought)
+    left = right - 1
+    distance = np.zeros(len(sought))
+    for _ in range(k):
+        below = np.where(left >= 0, sought - ranked[np.maximum(left, 0)], np.inf)
+        above = np.where(right < n, ranked[np.minimum(right, n - 1)] - sought, np.inf)
+        leftwards = below <= above
+        distance = np.where(leftwards, below, above)
+        left -= leftwards
+        right += ~leftwards
+    return distance
 
 
 def rubin(
