@@ -452,10 +452,11 @@ def build_cube(
     n_p, n_s = len(personas), len(stages)
 
     periods, (ev_period, ob_period) = month_periods(events["timestamp"], observations["timestamp"])
+    ev_period = _small(ev_period)
     m = len(periods)
-    ev_customer = codes(events["customer_id"], ids)
+    ev_customer = _small(codes(events["customer_id"], ids))
     ob_customer = codes(observations["customer_id"], ids)
-    ev_stage = codes(events["stage"], stages)
+    ev_stage = _small(codes(events["stage"], stages))
     ob_stage = codes(observations["stage"], stages)
     has_tp = "touchpoint" in observations.columns
     tp_pairs = _Pairs(
@@ -463,7 +464,7 @@ def build_cube(
         [(ev_stage, events["touchpoint"])]
         + ([(ob_stage, observations["touchpoint"])] if has_tp else []),
     )
-    ev_tp_all = tp_pairs.index(ev_stage, events["touchpoint"])
+    ev_tp_all = _small(tp_pairs.index(ev_stage, events["touchpoint"]))
     ob_tp_all = (
         tp_pairs.index(ob_stage, observations["touchpoint"])
         if has_tp
@@ -471,13 +472,20 @@ def build_cube(
     )
     if "channel" in events.columns:
         ch_pairs = _Pairs(stages, [(ev_stage, events["channel"])])
-        ev_ch_all = ch_pairs.index(ev_stage, events["channel"])
+        ev_ch_all = _small(ch_pairs.index(ev_stage, events["channel"]))
     else:
-        ch_pairs, ev_ch_all = None, np.full(len(events), -1, dtype=np.int64)
+        ch_pairs, ev_ch_all = None, np.full(len(events), -1, dtype=np.int32)
     keep_ev = (ev_customer >= 0) & (ev_stage >= 0)
     keep_ob = (ob_customer >= 0) & (ob_stage >= 0) & observations["emotion"].notna().to_numpy()
-    ev_customer, ev_stage, ev_period = ev_customer[keep_ev], ev_stage[keep_ev], ev_period[keep_ev]
-    ev_persona = persona_of[ev_customer]
+    if not keep_ev.all():  # a checked log keeps every event: no copies then
+        ev_customer, ev_stage, ev_period = (
+            ev_customer[keep_ev],
+            ev_stage[keep_ev],
+            ev_period[keep_ev],
+        )
+        ev_tp_all, ev_ch_all = ev_tp_all[keep_ev], ev_ch_all[keep_ev]
+    del keep_ev
+    ev_persona = persona_of.astype(np.int32)[ev_customer]
     obs = observations[keep_ob]
     ob_customer, ob_stage, ob_period = ob_customer[keep_ob], ob_stage[keep_ob], ob_period[keep_ob]
     ob_persona = persona_of[ob_customer]
@@ -486,7 +494,7 @@ def build_cube(
     sources = [ALL_SOURCES, *[str(s) for s in present.index[present > 0]]]
     ob_source = codes(obs["source"], sources)
     touchpoints = tp_pairs.pairs
-    ev_tp, ob_tp, ev_ch = ev_tp_all[keep_ev], ob_tp_all[keep_ob], ev_ch_all[keep_ev]
+    ev_tp, ob_tp, ev_ch = ev_tp_all, ob_tp_all[keep_ob], ev_ch_all
     channels = ch_pairs.pairs if ch_pairs is not None else []
     n_t, n_c, n_k = len(touchpoints), len(channels), len(sources)
 
@@ -521,6 +529,9 @@ def build_cube(
     }  # fmt: skip
     for name, lead in shapes.items():
         arrays[name] = arrays[name].reshape(*lead, m, m)
+    # the per-event codes go before the pain-point pieces make their own
+    del ev_customer, ev_stage, ev_period, ev_persona, ev_tp, ev_ch, ev_tp_all, ev_ch_all
+    del g, args, ok, observed, ob_customer, ob_stage, ob_period, ob_persona, ob_value
 
     verbatims = _verbatims(feedback, ids, persona_of, stages, tp_pairs, m, periods, cx_lexicon)
     study = (customers, events, observations, assignments)
@@ -537,6 +548,14 @@ def build_cube(
         verbatims=verbatims,
         pain=pain,
     )
+
+
+def _small(codes: np.ndarray) -> np.ndarray:
+    """Per-event codes as int32 (positions in a customers table or a list of stages, pairs
+    or months: far below 2**31): half the memory of int64 over a log of tens of millions
+    of events. Arithmetic on them stays int32 (group x n + code of a few groups); keys that
+    multiply by the customers widen themselves (:func:`_sorted_cells`)."""
+    return codes.astype(np.int32)
 
 
 def _pain_arrays(

@@ -466,7 +466,8 @@ def load_tables(study: Study) -> StudyTables:
             problems.extend(exc.problems)
     if problems:
         raise DataError(problems)
-    return validate_tables(study, frames, sources=sources)
+    # the frames as read are handed over: each goes as soon as its checked copy is made
+    return _validate(study, frames, sources)
 
 
 def validate_tables(
@@ -493,15 +494,24 @@ def validate_tables(
     StudyTables
         As :func:`load_tables`.
     """
+    return _validate(study, dict(frames), sources or {})
+
+
+def _validate(
+    study: Study, frames: dict[str, pd.DataFrame], sources: Mapping[str, Source]
+) -> StudyTables:
+    """:func:`validate_tables` on a dict of its own: its frames are replaced as they are
+    checked, so that a frame as read is freed once its checked copy exists."""
     missing = [t for t in ("customers", "events") if t not in frames]
     if missing:
         msg = f"validate_tables needs the tables {missing}; got {sorted(frames)}"
         raise DataError([Problem(file=t, column=None, message=msg) for t in missing])
     sources = {
-        table: (sources or {}).get(table) or Source(table=table, name=table, kind="frame")
+        table: sources.get(table) or Source(table=table, name=table, kind="frame")
         for table in frames
     }
-    frames = {table: frame.reset_index(drop=True) for table, frame in frames.items()}
+    for table in frames:
+        frames[table] = frames[table].reset_index(drop=True)
     rows_read = {table: len(frame) for table, frame in frames.items()}
     problems: list[Problem] = []
     for table, frame in frames.items():

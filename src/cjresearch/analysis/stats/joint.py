@@ -393,18 +393,19 @@ def _imputed_estimates(
                 shifted.loc[shift, target] += delta / settings.unit_size
             first = i == 0 and delta == 0.0
             label = f"landmark {target.removeprefix('emotion_')}"
-            fit = (
-                _fit_joint(y, shifted, label, settings, diagnostics, flags)
-                if first
-                else m.fit_logit(y, shifted, start=starts.get(label))
-            )
-            if fit is None:
-                return None, []
             if first:
+                fit = _fit_joint(y, shifted, label, settings, diagnostics, flags)
+                if fit is None:
+                    return None, []
                 first_flags = list(fit.flags)
                 starts[label] = fit.params
+                params, cov = fit.params, fit.cov
+            elif (refit := m.refit_logit(y, shifted, starts.get(label))) is None:
+                return None, []
+            else:
+                params, cov = refit
             estimates.setdefault((ALL, delta), []).append(
-                (float(fit.params[j + 1]), float(fit.cov[j + 1, j + 1]))
+                (float(params[j + 1]), float(cov[j + 1, j + 1]))
             )
             if delta == 0.0 and len(member) >= 2:
                 _interactions(
@@ -444,23 +445,23 @@ def _interactions(
         extra[f"persona[{name}]:{target}"] = dummy * x[target].to_numpy()
     xi = pd.concat([x, pd.DataFrame(extra, index=x.index)], axis=1)
     label = f"persona_interactions {target.removeprefix('emotion_')}"
-    first = label not in starts
-    fit = (
-        _fit_joint(y, xi, label, settings, diagnostics, [])
-        if first
-        else m.fit_logit(y, xi, start=starts[label])
-    )
-    if first:
+    if label not in starts:
+        fit = _fit_joint(y, xi, label, settings, diagnostics, [])
         starts[label] = None if fit is None else fit.params
-    if fit is None:
+        found = None if fit is None else (fit.params, fit.cov)
+    else:
+        found = m.refit_logit(y, xi, starts[label])
+    if found is None:
         return
+    params, cov = found
+    columns = list(xi.columns)
     for name in names:
-        weights = np.zeros(len(fit.params))
-        weights[fit.names.index(target)] = 1.0
+        weights = np.zeros(len(params))
+        weights[1 + columns.index(target)] = 1.0  # after the intercept
         if name != names[0]:
-            weights[fit.names.index(f"persona[{name}]:{target}")] = 1.0
+            weights[1 + columns.index(f"persona[{name}]:{target}")] = 1.0
         estimates.setdefault((name, 0.0), []).append(
-            (float(weights @ fit.params), float(weights @ fit.cov @ weights))
+            (float(weights @ params), float(weights @ cov @ weights))
         )
 
 
