@@ -1,0 +1,38 @@
+"""The joint model's refits (stats._modelling.refit_logit): a fit on another completed data
+set, started at the first fit's estimates and diagnosed by nothing, reaches the maximum and
+the covariance a full fit finds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cjresearch.analysis.stats._modelling import fit_logit, refit_logit
+
+
+def _data(seed: int, n: int = 3000) -> tuple[np.ndarray, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    x = pd.DataFrame({"emotion": rng.normal(size=n), "plan": rng.integers(0, 2, n).astype(float)})
+    log_odds = -0.4 + 0.8 * x["emotion"] - 0.5 * x["plan"]
+    return (rng.random(n) < 1 / (1 + np.exp(-log_odds))).to_numpy(dtype=float), x
+
+
+def test_a_refit_from_the_first_estimates_is_the_full_fit() -> None:
+    y, x = _data(3)
+    first = fit_logit(y, x)
+    assert first is not None
+    # another completed data set: the imputed emotions drawn again
+    other = x.assign(emotion=x["emotion"] + np.random.default_rng(4).normal(0, 0.3, len(x)))
+    full = fit_logit(y, other)
+    refit = refit_logit(y, other, first.params)
+    assert full is not None and refit is not None
+    params, cov = refit
+    assert not np.allclose(params, first.params, atol=1e-3)  # it moved to the new maximum
+    np.testing.assert_allclose(params, full.params, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(cov, full.cov, rtol=1e-6)
+
+
+def test_a_refit_that_cannot_be_fitted_is_none() -> None:
+    y = np.array([0.0, 1.0, 0.0, 1.0, 1.0, 0.0])
+    constant = pd.DataFrame({"emotion": np.ones(6)})  # the intercept twice: singular
+    assert refit_logit(y, constant, None) is None
