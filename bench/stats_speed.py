@@ -6,7 +6,10 @@ Usage: ``python bench/stats_speed.py [--rows 30000] [--sizes 20000 200000 100000
    (Efron, entry nudged to the (start, stop] convention) and by the package's own solver
    (``cjresearch.analysis.stats.fit_cox``); prints both times, the ratio and
    the largest coefficient difference.
-2. ``analyse`` on the simulation study's generator (3 stages, 2 personas) at each size.
+2. ``analyse`` on a generated scenario study
+   (:func:`cjresearch.datasets.scenarios.generate_scenario`: three stages, two random
+   personas, a planted landmark effect with 40% non-response, so the joint model imputes)
+   at each size.
 """
 
 from __future__ import annotations
@@ -16,11 +19,15 @@ import time
 import warnings
 
 import numpy as np
-from simulation import END, generate
 from statsmodels.duration.hazard_regression import PHReg
 
-from cjresearch.analysis.stats import analyse, fit_cox
+from cjresearch.analysis.emotion import emotion_observations
+from cjresearch.analysis.settings import Settings
+from cjresearch.analysis.stats import analyse, fit_cox, stage_reach
+from cjresearch.datasets.scenarios import SCENARIO_STAGES, Scenario, generate_scenario
 from cjresearch.errors import StatisticalWarning
+
+SCENARIO = Scenario("landmark-effect", mechanism="landmark", onboarding_log_odds=-1.0, response=0.6)
 
 
 def cox_versus_phreg(rows: int) -> None:
@@ -44,23 +51,24 @@ def cox_versus_phreg(rows: int) -> None:
 
 def analyse_by_size(sizes: list[int]) -> None:
     warnings.simplefilter("ignore", StatisticalWarning)
+    settings = Settings(stages=SCENARIO_STAGES, controls=("plan",))
     for n in sizes:
-        study = generate(n, np.random.default_rng(n), null=False)
-        observations = study["stage_emotion"]
+        study = generate_scenario(n, SCENARIO, seed=n)
+        observations = emotion_observations(study.events, None)
         started = time.perf_counter()
         result = analyse(
-            study["survival_customers"],
+            study.customers,
             observations,
-            study["stage_emotion"],
-            stages=["a", "b", "c"],
-            personas=study["personas"],
-            controls=["plan"],
-            observation_end=END,
+            reach=stage_reach(study.events),
+            personas=study.personas,
+            observation_end=study.observation_end,
+            settings=settings,
         )
         elapsed = time.perf_counter() - started
         print(
-            f"analyse, {n:,} customers, {len(observations):,} observations, 3 stages x "
-            f"3 groups: {elapsed:.1f} s ({len(result.findings)} findings)"
+            f"analyse, {n:,} customers, {len(observations):,} observations, "
+            f"{len(SCENARIO_STAGES)} stages x 3 groups: {elapsed:.1f} s "
+            f"({len(result.findings)} findings)"
         )
 
 
