@@ -23,7 +23,10 @@ import time
 
 import numpy as np
 
-from cjresearch.analysis.stats._impute import _RIDGE, CYCLES, DONORS, impute
+from cjresearch.analysis.stats import impute
+
+# the settings of the draw, as in cjresearch.analysis.stats._impute
+CYCLES, DONORS, RIDGE = 10, 5, 1e-5
 
 
 def baseline_impute(
@@ -54,7 +57,7 @@ def _baseline_draw(
     varies[0] = True
     x, x_missing = x[:, varies], x_missing[:, varies]
     gram = x.T @ x
-    gram += _RIDGE * np.diag(np.maximum(np.diag(gram), 1.0))
+    gram += RIDGE * np.diag(np.maximum(np.diag(gram), 1.0))
     beta = np.linalg.solve(gram, x.T @ y)
     fitted, wanted = x @ beta, x_missing @ beta
     order = np.argsort(fitted, kind="stable")

@@ -475,16 +475,11 @@ def build_cube(
         ev_ch_all = _small(ch_pairs.index(ev_stage, events["channel"]))
     else:
         ch_pairs, ev_ch_all = None, np.full(len(events), -1, dtype=np.int32)
-    keep_ev = (ev_customer >= 0) & (ev_stage >= 0)
+    ev_customer, ev_stage, ev_period, ev_tp, ev_ch = _kept(
+        (ev_customer >= 0) & (ev_stage >= 0), ev_customer, ev_stage, ev_period, ev_tp_all, ev_ch_all
+    )
+    del ev_tp_all, ev_ch_all
     keep_ob = (ob_customer >= 0) & (ob_stage >= 0) & observations["emotion"].notna().to_numpy()
-    if not keep_ev.all():  # a checked log keeps every event: no copies then
-        ev_customer, ev_stage, ev_period = (
-            ev_customer[keep_ev],
-            ev_stage[keep_ev],
-            ev_period[keep_ev],
-        )
-        ev_tp_all, ev_ch_all = ev_tp_all[keep_ev], ev_ch_all[keep_ev]
-    del keep_ev
     ev_persona = persona_of.astype(np.int32)[ev_customer]
     obs = observations[keep_ob]
     ob_customer, ob_stage, ob_period = ob_customer[keep_ob], ob_stage[keep_ob], ob_period[keep_ob]
@@ -494,7 +489,7 @@ def build_cube(
     sources = [ALL_SOURCES, *[str(s) for s in present.index[present > 0]]]
     ob_source = codes(obs["source"], sources)
     touchpoints = tp_pairs.pairs
-    ev_tp, ob_tp, ev_ch = ev_tp_all, ob_tp_all[keep_ob], ev_ch_all
+    ob_tp = ob_tp_all[keep_ob]
     channels = ch_pairs.pairs if ch_pairs is not None else []
     n_t, n_c, n_k = len(touchpoints), len(channels), len(sources)
 
@@ -522,15 +517,9 @@ def build_cube(
 
     arrays |= _channel_arrays(ev_ch, (ev_persona, ev_customer, ev_period), n_p, n_c, m)
 
-    shapes = {
-        "active": (n_p,), "reach": (n_p, n_s), "reach_churned": (n_p, n_s),
-        "tp_reach": (n_p, n_t), "tp_churned": (n_p, n_t), "tp_events": (n_p, n_t),
-        "ch_reach": (n_p, n_c), "ch_events": (n_p, n_c),
-    }  # fmt: skip
-    for name, lead in shapes.items():
-        arrays[name] = arrays[name].reshape(*lead, m, m)
+    _shape_windows(arrays, n_p, n_s, n_t, n_c, m)
     # the per-event codes go before the pain-point pieces make their own
-    del ev_customer, ev_stage, ev_period, ev_persona, ev_tp, ev_ch, ev_tp_all, ev_ch_all
+    del ev_customer, ev_stage, ev_period, ev_persona, ev_tp, ev_ch
     del g, args, ok, observed, ob_customer, ob_stage, ob_period, ob_persona, ob_value
 
     verbatims = _verbatims(feedback, ids, persona_of, stages, tp_pairs, m, periods, cx_lexicon)
@@ -556,6 +545,25 @@ def _small(codes: np.ndarray) -> np.ndarray:
     of events. Arithmetic on them stays int32 (group x n + code of a few groups); keys that
     multiply by the customers widen themselves (:func:`_sorted_cells`)."""
     return codes.astype(np.int32)
+
+
+def _shape_windows(
+    arrays: dict[str, np.ndarray], n_p: int, n_s: int, n_t: int, n_c: int, m: int
+) -> None:
+    """The event counts as (persona, stage, touchpoint or channel, first month, last month)."""
+    shapes = {
+        "active": (n_p,), "reach": (n_p, n_s), "reach_churned": (n_p, n_s),
+        "tp_reach": (n_p, n_t), "tp_churned": (n_p, n_t), "tp_events": (n_p, n_t),
+        "ch_reach": (n_p, n_c), "ch_events": (n_p, n_c),
+    }  # fmt: skip
+    for name, lead in shapes.items():
+        arrays[name] = arrays[name].reshape(*lead, m, m)
+
+
+def _kept(keep: np.ndarray, *columns: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The columns at the rows ``keep`` marks: the columns themselves (no copies) when it
+    marks every row, as it does for a checked log."""
+    return columns if keep.all() else tuple(column[keep] for column in columns)
 
 
 def _pain_arrays(

@@ -758,6 +758,9 @@ def _finish(
     # instead of a string each (about 60% of the events frame), and group-bys go by code.
     events = cleaned["events"]
     names = {c: events[c].astype("category") for c in _NAME_COLUMNS if c in events}
+    # and each event's customer as a code into the customers' ids (every one is known by now),
+    # sorted as the events are, so that the codes run in the log's order
+    names["customer_id"] = pd.Categorical(events["customer_id"], categories=known.sort_values())
     cleaned["events"] = events.assign(**names)
 
     if study.churn.derived:

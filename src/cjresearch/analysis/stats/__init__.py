@@ -84,6 +84,7 @@ from cjresearch.analysis.stats._common import (
     warn,
 )
 from cjresearch.analysis.stats._cox import CoxFit, fit_cox
+from cjresearch.analysis.stats._impute import impute
 from cjresearch.analysis.stats._sample import ModelSample, model_sample
 from cjresearch.analysis.stats.exposure import REACH_COLUMNS, follow_up, stage_frames, stage_reach
 from cjresearch.analysis.stats.family import declare_family
@@ -121,6 +122,7 @@ __all__ = [
     "findings",
     "fit_cox",
     "follow_up",
+    "impute",
     "joint_model",
     "lag_sensitivity",
     "lag_warnings",
