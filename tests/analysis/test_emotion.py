@@ -592,3 +592,29 @@ def test_public_constants() -> None:
     assert SCORED_INSTRUMENTS == ("nps", "csat", "ces", "rating")
     assert INSTRUMENTS[-1] == "text"
     assert INSTRUMENTS[:-1] == SCORED_INSTRUMENTS
+
+
+def test_valence_of_a_categorical_log_is_that_of_its_names() -> None:
+    """The validated log holds touchpoints as categories, looked up once per name: the
+    observations are those of the same log as plain text, a missing touchpoint and a name
+    without a valence included (neither gives an observation)."""
+    events = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "b", "c"],
+            "timestamp": pd.to_datetime(
+                ["2026-01-01", "2026-01-02", "2026-01-01", "2026-01-03", "2026-01-05"], utc=True
+            ),
+            "stage": ["awareness", "purchase", "awareness", "purchase", "purchase"],
+            "touchpoint": ["ad", "checkout_error", None, "unknown_name", "ad"],
+        }
+    )
+    valence = {"ad": 0.2, "checkout_error": -0.8}
+    plain = emotion_observations(events, None, valence=valence)
+    coded = emotion_observations(
+        events.assign(touchpoint=events["touchpoint"].astype("category")), None, valence=valence
+    )
+    assert plain["emotion"].tolist() == [0.2, -0.8, 0.2]
+    pd.testing.assert_frame_equal(
+        coded.assign(touchpoint=coded["touchpoint"].astype(str)),
+        plain.assign(touchpoint=plain["touchpoint"].astype(str)),
+    )

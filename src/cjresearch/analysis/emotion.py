@@ -425,6 +425,17 @@ def _valence_table(valence: Mapping[str, float]) -> pd.Series:
     return table
 
 
+def _valence_of(touchpoint: pd.Series, table: pd.Series) -> np.ndarray:
+    """Each event's valence (NaN for a touchpoint without one); a categorical column is
+    looked up once per name, not once per event."""
+    if isinstance(touchpoint.dtype, pd.CategoricalDtype):
+        names = touchpoint.cat.categories.to_numpy(dtype=object)
+        per_name = np.append(table.reindex(names).to_numpy(dtype="float64"), np.nan)
+        return per_name[touchpoint.cat.codes.to_numpy()]  # code -1 (missing): the NaN
+    labels = touchpoint.to_numpy(dtype=object, na_value=None)
+    return table.reindex(labels).to_numpy(dtype="float64")
+
+
 def _event_observations(events: pd.DataFrame, valence: Mapping[str, float] | None) -> pd.DataFrame:
     n = len(events)
     if "emotion" in events.columns:
@@ -433,8 +444,7 @@ def _event_observations(events: pd.DataFrame, valence: Mapping[str, float] | Non
     else:
         own = np.full(n, np.nan)
     if valence:
-        labels = events["touchpoint"].to_numpy(dtype=object, na_value=None)
-        mapped = _valence_table(valence).reindex(labels).to_numpy(dtype="float64")
+        mapped = _valence_of(events["touchpoint"], _valence_table(valence))
     else:
         mapped = np.full(n, np.nan)
     has_own = ~np.isnan(own)
@@ -446,7 +456,7 @@ def _event_observations(events: pd.DataFrame, valence: Mapping[str, float] | Non
             "timestamp": events["timestamp"].array[keep],
             "stage": events["stage"].array[keep],
             "touchpoint": events["touchpoint"].array[keep],
-            "source": np.where(has_own, "event", "valence")[keep],
+            "source": np.where(has_own[keep], "event", "valence"),
             "emotion": emotion[keep],
         }
     )
