@@ -39,6 +39,16 @@ def rss_mb() -> float | None:
     return pages * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
 
 
+def release_unused_memory() -> None:
+    """Give back to the system the memory Arrow's allocator keeps after a step: mimalloc
+    holds freed blocks for reuse, so a step's temporary Arrow columns (a table as read, the
+    copy a scan makes) would stay resident for the rest of the build (at 1,000,000 customers
+    2,973 MB after reading the tables, 1,292 MB once released)."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+
+
 def _mb(value: float | None) -> str:
     return "unknown" if value is None else f"{value:,.0f} MB"
 
@@ -105,6 +115,7 @@ class Steps:
         started, cpu = time.perf_counter(), time.process_time()
         with _Watch(what, self.progress, self.heartbeat) as watch:
             yield
+        release_unused_memory()
         wall = time.perf_counter() - started
         peak, now = peak_rss_mb(), rss_mb()
         self.records.append(
