@@ -130,3 +130,27 @@ def test_a_notebook_within_its_deadline_is_not_stopped(tmp_path: Path) -> None:
         ]
     )
     assert outcome.ok and "finished" in (tmp_path / "o.ipynb").read_text()
+
+
+def test_a_print_flushed_in_pieces_is_one_output(tmp_path: Path) -> None:
+    # under load the kernel can send one print as several stream messages; a report shows
+    # one block of text per stream, as a fresh run on a quiet machine would
+    node = nbformat.v4.new_notebook()
+    node.metadata["kernelspec"] = {"name": "cjresearch", "display_name": "cjresearch"}
+    node.cells = [
+        nbformat.v4.new_code_cell(
+            "import sys, time\n"
+            "for piece in ('pid', ' ', '123', '\\n'):\n"
+            "    sys.stdout.write(piece)\n"
+            "    sys.stdout.flush()\n"
+            "    time.sleep(0.3)\n"
+            "print('shown', file=sys.stderr)"
+        )
+    ]
+    pieces = tmp_path / "pieces.ipynb"
+    nbformat.write(node, pieces)
+    (outcome,) = run_jobs([NotebookJob("pieces", pieces, tmp_path / "out.ipynb")])
+    assert outcome.ok
+    (cell,) = nbformat.read(tmp_path / "out.ipynb", as_version=4).cells
+    streams = [(o["name"], o["text"]) for o in cell.outputs if o["output_type"] == "stream"]
+    assert streams == [("stdout", "pid 123\n"), ("stderr", "shown\n")]

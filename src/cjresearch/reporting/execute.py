@@ -238,6 +238,8 @@ def execute_notebook(job: NotebookJob, session: KernelSession | None = None) -> 
                     session=kernel,
                     # one save at the end (or on a failure, for debugging), not two per cell
                     request_save_on_cell_execute=False,
+                    # a print flushed in pieces under load is one output, not several
+                    coalesce_streams=True,
                     save_on_error=os.fspath(job.output_notebook),
                 )
                 if deadline.passed:
