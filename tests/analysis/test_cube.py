@@ -43,6 +43,9 @@ def test_window_figures_equal_a_pass_per_window(data: list[tuple[int, int, int, 
     weighted = window_counts(*arrays, n_groups=3, n_periods=6, unit_weight=weight)
     n, total, squares = window_means(*arrays, frame["value"].to_numpy(), n_groups=3, n_periods=6)
     rows_in = window_totals(arrays[0], arrays[2], n_groups=3, n_periods=6)
+    summed = window_totals(
+        arrays[0], arrays[2], n_groups=3, n_periods=6, weight=frame["value"].to_numpy()
+    )
     for a in range(6):
         for b in range(6):
             inside = frame[frame["period"].between(a, b)]
@@ -55,6 +58,7 @@ def test_window_figures_equal_a_pass_per_window(data: list[tuple[int, int, int, 
                 assert total[g, a, b] == pytest.approx(means.sum(), abs=1e-9)
                 assert squares[g, a, b] == pytest.approx((means**2).sum(), abs=1e-9)
                 assert rows_in[g, a, b] == len(cell)
+                assert summed[g, a, b] == pytest.approx(cell["value"].sum(), abs=1e-9)
 
 
 N = 2000
@@ -209,3 +213,8 @@ def test_sorted_cells_are_the_distinct_int64_keys(wide: bool) -> None:
     assert np.array_equal(prev[first], np.full(first.sum(), -1))
     assert np.array_equal(prev[~first], p[np.flatnonzero(~first) - 1])
     assert (nxt > p).all()
+    # without the rows' cells: the same cells, from a sort of the keys alone
+    *cells_only, none = module._sorted_cells(group, unit, period, 24, inverse=False)
+    assert none is None
+    for found, expected in zip(cells_only, (g, u, p, prev, nxt), strict=True):
+        assert np.array_equal(found, expected)

@@ -88,30 +88,53 @@ def _rectangles(
     m = n_periods + 1
     size = n_groups * m * m
     out = np.zeros(size, dtype=np.float64)
-    base = group.astype(np.int64) * m * m
-    for a, b, sign in ((a_lo, b_lo, 1.0), (a_hi + 1, b_lo, -1.0), (a_lo, b_hi + 1, -1.0),
-                       (a_hi + 1, b_hi + 1, 1.0)):  # fmt: skip
-        out += np.bincount(base + a * m + b, weights=sign * weight, minlength=size)
+    base = group.astype(np.int64)
+    base *= m * m
+    corners = ((a_lo, 0, b_lo, 0, 1.0), (a_hi, 1, b_lo, 0, -1.0), (a_lo, 0, b_hi, 1, -1.0),
+               (a_hi, 1, b_hi, 1, 1.0))  # fmt: skip
+    for a, a_shift, b, b_shift, sign in corners:
+        # the corner's cell (group, a + a_shift, b + b_shift), built in place
+        key = a.astype(np.int64)
+        key += a_shift
+        key *= m
+        key += b
+        key += base
+        key += b_shift
+        out += sign * np.bincount(key, weights=weight, minlength=size)
+        del key
     grid = out.reshape(n_groups, m, m).cumsum(axis=1).cumsum(axis=2)
     return grid[:, :n_periods, :n_periods]
 
 
 def _sorted_cells(
-    group: np.ndarray, unit: np.ndarray, period: np.ndarray, n_periods: int
-) -> tuple[np.ndarray, ...]:
+    group: np.ndarray, unit: np.ndarray, period: np.ndarray, n_periods: int, *, inverse: bool = True
+) -> tuple[Any, ...]:
     """Distinct (group, unit, period) cells in order, with each cell's neighbours in time.
 
     Returns the cells' group, unit, period, the previous observed period of the same group
     and unit (-1 for the first), the next one (``n_periods`` for the last) and, for each
-    input row, the index of its cell.
+    input row, the index of its cell (None without ``inverse``: a sort in place of the keys,
+    no index arrays, for counts that need no per-row values).
     """
     n_units = int(unit.max(initial=0)) + 1
     n_groups = int(group.max(initial=0)) + 1
     # int32 keys where they fit (half the memory and a faster sort than int64)
     wide = n_groups * n_units * n_periods >= np.iinfo(np.int32).max
     kind = np.dtype(np.int64 if wide else np.int32)
-    key = (group.astype(kind) * n_units + unit.astype(kind)) * n_periods + period.astype(kind)
-    cells, inverse = _distinct(key)
+    key = group.astype(kind)  # a copy: the key is built (and then sorted) in place
+    key *= n_units
+    key += unit.astype(kind, copy=False)
+    key *= n_periods
+    key += period.astype(kind, copy=False)
+    if inverse:
+        cells, rows = _distinct(key)
+    else:
+        key.sort()
+        new = np.empty(len(key), dtype=bool)
+        new[:1] = True
+        np.not_equal(key[1:], key[:-1], out=new[1:])
+        cells, rows = key[new], None
+    del key
     cells = cells.astype(np.int64)
     owner = cells // n_periods
     p = cells % n_periods
@@ -121,7 +144,7 @@ def _sorted_cells(
     last_of_owner[:-1] = owner[1:] != owner[:-1]
     prev = np.where(new_owner, -1, np.concatenate(([-1], p[:-1])))
     nxt = np.where(last_of_owner, n_periods, np.concatenate((p[1:], [n_periods])))
-    return owner // n_units, owner % n_units, p, prev, nxt, inverse
+    return owner // n_units, owner % n_units, p, prev, nxt, rows
 
 
 def _distinct(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -186,7 +209,7 @@ def _first_in_window(
     """:func:`window_counts` for several unit weights (None: 1), sorting the cells once."""
     if len(group) == 0:
         return [np.zeros((n_groups, n_periods, n_periods)) for _ in weights]
-    g, u, p, prev, _, _ = _sorted_cells(group, unit, period, n_periods)
+    g, u, p, prev, _, _ = _sorted_cells(group, unit, period, n_periods, inverse=False)
     last = np.full(len(p), n_periods - 1)
     return [
         _rectangles(
@@ -246,14 +269,21 @@ def window_means(
 
 
 def window_totals(
-    group: np.ndarray, period: np.ndarray, *, n_groups: int, n_periods: int
+    group: np.ndarray,
+    period: np.ndarray,
+    *,
+    n_groups: int,
+    n_periods: int,
+    weight: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Rows per group in each window (plain counts, additive over months)."""
+    """Rows per group in each window (plain counts, additive over months), or the sum of
+    ``weight`` per row."""
     if len(group) == 0:
         return np.zeros((n_groups, n_periods, n_periods))
     # the (group, period) keys are dense and few: count them, no sort
-    every = np.bincount(group.astype(np.int64) * n_periods + period, minlength=n_groups * n_periods)
-    cells = np.flatnonzero(every)
+    key = group.astype(np.int64) * n_periods + period
+    every = np.bincount(key, weights=weight, minlength=n_groups * n_periods)
+    cells = np.flatnonzero(every)  # a cell whose weights sum to 0 adds nothing
     counts = every[cells]
     g, p = cells // n_periods, cells % n_periods
     zero, last = np.zeros(len(p), dtype=np.int64), np.full(len(p), n_periods - 1)
@@ -504,13 +534,13 @@ def build_cube(
     observed = (ob_persona, ob_customer, ob_period, ob_value, ob_source)
     arrays |= _emotion_arrays("emotion", ob_stage, n_s, observed, n_p, n_k, m)
 
-    ok = ev_tp >= 0
-    g = ev_persona[ok] * n_t + ev_tp[ok]
-    args = (g, ev_customer[ok], ev_period[ok])
+    g, customer, period = _kept(ev_tp >= 0, ev_persona * n_t + ev_tp, ev_customer, ev_period)
+    args = (g, customer, period)
     arrays["tp_reach"], arrays["tp_churned"] = _first_in_window(
         *args, n_p * n_t, m, [None, churned]
     )
-    arrays["tp_events"] = window_totals(g, ev_period[ok], n_groups=n_p * n_t, n_periods=m)
+    arrays["tp_events"] = window_totals(g, period, n_groups=n_p * n_t, n_periods=m)
+    del g, customer, period, args
     ok = ob_tp >= 0
     observed = tuple(column[ok] for column in observed)
     arrays |= _emotion_arrays("tp_emotion", ob_tp[ok], n_t, observed, n_p, n_k, m)
@@ -520,7 +550,7 @@ def build_cube(
     _shape_windows(arrays, n_p, n_s, n_t, n_c, m)
     # the per-event codes go before the pain-point pieces make their own
     del ev_customer, ev_stage, ev_period, ev_persona, ev_tp, ev_ch
-    del g, args, ok, observed, ob_customer, ob_stage, ob_period, ob_persona, ob_value
+    del ok, observed, ob_customer, ob_stage, ob_period, ob_persona, ob_value
 
     verbatims = _verbatims(feedback, ids, persona_of, stages, tp_pairs, m, periods, cx_lexicon)
     study = (customers, events, observations, assignments)
@@ -585,29 +615,45 @@ def _pain_arrays(
     start = int(first_period[:4]) * 12 + int(first_period[5:]) - 1
     n_k = pieces.n_strata
     sizes = {"stage": len(pieces.stages), "touchpoint": len(pieces.touchpoints)}
+    periods: dict[int, np.ndarray] = {}  # by the month array: pieces share their rows
+
+    def period_of(month: np.ndarray) -> np.ndarray:
+        if id(month) not in periods:
+            periods[id(month)] = np.clip(month - start, 0, n_periods - 1).astype(np.int32)
+        return periods[id(month)]
+
+    # distinct counts over the same rows differ only by their unit weights: one sort for all
+    shared: dict[tuple[object, ...], list[str]] = {}
     for name, (axis, how) in PIECES.items():
-        group, unit, time, weight = pieces.rows[name]
-        n_groups = n_k * sizes[axis]
-        month = np.asarray(time, dtype="datetime64[ns]").astype("datetime64[M]").astype(np.int64)
-        period = np.clip(month + 1970 * 12 - start, 0, n_periods - 1)  # UTC months
-        shape = (n_k, sizes[axis], n_periods, n_periods)
-        none = np.zeros(0, dtype=np.int64)
+        group, unit, month, _ = pieces.rows[name]
         if how == "distinct":
-            unit = none if unit is None else unit
-            found = _first_in_window(group, unit, period, n_groups, n_periods, [weight])[0]
-            arrays[f"pain_{name}"] = found.reshape(shape)
-        elif how == "means":
+            shared.setdefault((axis, id(group), id(unit), id(month)), []).append(name)
+    for names in shared.values():
+        group, unit, month, _ = pieces.rows[names[0]]
+        n_groups = n_k * sizes[PIECES[names[0]][0]]
+        weights = [pieces.rows[name][3] for name in names]
+        unit = np.zeros(0, dtype=np.int64) if unit is None else unit
+        found = _first_in_window(group, unit, period_of(month), n_groups, n_periods, weights)
+        shape = (n_k, sizes[PIECES[names[0]][0]], n_periods, n_periods)
+        for name, counted in zip(names, found, strict=True):
+            arrays[f"pain_{name}"] = counted.reshape(shape)
+    for name, (axis, how) in PIECES.items():
+        group, unit, month, weight = pieces.rows[name]
+        n_groups = n_k * sizes[axis]
+        shape = (n_k, sizes[axis], n_periods, n_periods)
+        if how == "means":
             values = np.ones(len(group)) if weight is None else weight
+            none = np.zeros(0, dtype=np.int64)
             means = window_means(
-                group, none if unit is None else unit, period, values,
+                group, none if unit is None else unit, period_of(month), values,
                 n_groups=n_groups, n_periods=n_periods,
             )  # fmt: skip
             for part, summed in zip(("n", "s", "ss"), means, strict=True):
                 arrays[f"pain_{name}_{part}"] = summed.reshape(shape)
-        else:
-            weight = np.ones(len(group)) if weight is None else weight
-            zero, last = np.zeros(len(period), dtype=np.int64), np.full(len(period), n_periods - 1)
-            totals = _rectangles(n_groups, n_periods, group, zero, period, period, last, weight)
+        elif how == "total":
+            totals = window_totals(
+                group, period_of(month), n_groups=n_groups, n_periods=n_periods, weight=weight
+            )
             arrays[f"pain_{name}"] = totals.reshape(shape)
     pain = {
         "labels": list(pieces.labels),
@@ -659,14 +705,11 @@ def _channel_arrays(
     if not n_channels:
         return {name: np.zeros((0, n_periods, n_periods)) for name in ("ch_reach", "ch_events")}
     persona, customer, period = events
-    ok = channel >= 0
-    g = persona[ok] * n_channels + channel[ok]
+    g, customer, period = _kept(channel >= 0, persona * n_channels + channel, customer, period)
     n_groups = n_personas * n_channels
     return {
-        "ch_reach": window_counts(
-            g, customer[ok], period[ok], n_groups=n_groups, n_periods=n_periods
-        ),
-        "ch_events": window_totals(g, period[ok], n_groups=n_groups, n_periods=n_periods),
+        "ch_reach": window_counts(g, customer, period, n_groups=n_groups, n_periods=n_periods),
+        "ch_events": window_totals(g, period, n_groups=n_groups, n_periods=n_periods),
     }
 
 

@@ -55,8 +55,8 @@ class Log:
     ids: pd.Index
     group: np.ndarray  # per customer: 0 without persona, 1..P the persona
     churned: np.ndarray  # per customer, bool
-    customer: np.ndarray  # per event, sorted by customer and time
-    stage: np.ndarray
+    customer: np.ndarray  # per event, sorted by customer and time (int64)
+    stage: np.ndarray  # per event (int32, as touchpoint and channel)
     touchpoint: np.ndarray
     touchpoint_labels: pd.Index
     channel: np.ndarray | None
@@ -100,7 +100,10 @@ class Log:
         self, cell: np.ndarray, n_cells: int, customers: np.ndarray, weights: Any = None
     ) -> np.ndarray:
         """(groups, n_cells) sums over rows with a cell index and a customer."""
-        key = self.group[customers].astype(np.int64) * n_cells + cell
+        # a new array (take copies), built in place
+        key = np.take(self.group, customers).astype(np.int64, copy=False)
+        key *= n_cells
+        key += cell
         per = np.bincount(key, weights=weights, minlength=self.n_groups * n_cells).reshape(
             self.n_groups, n_cells
         )
@@ -153,13 +156,18 @@ def prepare(
     labels, group = _persona_groups(personas, ids)
 
     customer = customer_codes(events, ids)
-    stage = stage_codes(events, stages, "events")
+    # a study's stages, touchpoints and channels are far fewer than 2**31: int32 codes take
+    # half the memory over a long log (keys that multiply by the customers are int64: the
+    # customer codes are)
+    stage = stage_codes(events, stages, "events").astype(np.int32)
     touchpoint, touchpoint_labels = touchpoint_codes(events, sort=True)
+    touchpoint = touchpoint.astype(np.int32)
     time = nanoseconds(events["timestamp"], "events")
     channel: np.ndarray | None = None
     channel_labels: pd.Index | None = None
     if "channel" in events.columns:
         channel, channel_labels = sorted_codes(events["channel"])
+        channel = channel.astype(np.int32)
 
     order = time_order(customer, time)
     if order is not None:

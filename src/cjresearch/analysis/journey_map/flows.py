@@ -123,25 +123,34 @@ def _directly_follows(
     # Only nodes that occur, so that the pair space stays small enough to count directly.
     present = np.flatnonzero(np.bincount(node, minlength=n_nodes))
     n_present = max(len(present), 1)
-    compact = np.zeros(max(n_nodes, 1), dtype=np.int64)
+    # int32 codes and pairs where the pairs fit (half the memory per event)
+    kind = np.int32 if n_present * n_present < np.iinfo(np.int32).max else np.int64
+    compact = np.zeros(max(n_nodes, 1), dtype=kind)
     compact[present] = np.arange(len(present))
     node = compact[node]
     same = log.customer[1:] == log.customer[:-1]
-    pair = (node[:-1] * n_present + node[1:])[same]
-    customer = log.customer[1:][same]
+    pair = node[:-1] * kind(n_present)
+    pair += node[1:]
+    pair, customer = pair[same], log.customer[1:][same]
+    del node, same
     if n_present * n_present <= _DIRECT_PAIRS:
         counts = np.bincount(pair, minlength=n_present * n_present)
         occurring = np.flatnonzero(counts)
-        lookup = np.zeros(n_present * n_present, dtype=np.int64)
+        lookup = np.zeros(n_present * n_present, dtype=np.int32)
         lookup[occurring] = np.arange(len(occurring))
         pair_code = lookup[pair]
     else:
         occurring, pair_code = np.unique(pair, return_inverse=True)
+    del pair
     n_pairs = max(len(occurring), 1)
     n_transitions = log.group_cells(pair_code, n_pairs, customer)
     # Distinct (customer, pair): a plain sort beats hashing millions of distinct keys.
-    key = np.sort(customer * n_pairs + pair_code)
+    key = customer * n_pairs
+    key += pair_code
+    del customer, pair_code
+    key.sort()
     distinct = key[np.r_[True, key[1:] != key[:-1]]] if len(key) else key
+    del key
     n_customers = log.group_cells(distinct % n_pairs, n_pairs, distinct // n_pairs)
     return (
         present[occurring // n_present],

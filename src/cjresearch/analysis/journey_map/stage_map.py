@@ -125,11 +125,15 @@ def _distinct_cells(
     n_inner = log.n_stages * n_labels
     inner = log.stage * n_labels + codes
     known = codes >= 0
-    key = log.customer[known] * n_inner + inner[known]
-    events = log.group_cells(inner[known], n_inner, log.customer[known]).reshape(
-        log.n_groups, log.n_stages, n_labels
-    )
+    customer = log.customer
+    if not known.all():  # (a checked log has every touchpoint: no copies then)
+        customer, inner = customer[known], inner[known]
+    events = log.group_cells(inner, n_inner, customer).reshape(log.n_groups, log.n_stages, n_labels)
+    key = customer * n_inner
+    key += inner
+    del inner, customer
     distinct = pd.unique(key)
+    del key
     customers = distinct // n_inner
     cells = distinct % n_inner
     counts = log.group_cells(cells, n_inner, customers).reshape(

@@ -10,7 +10,7 @@ per stratum and stage, and per stratum and touchpoint, for that window, which th
 (:mod:`cjresearch.analysis.cube`) keeps for every window of months:
 
 - :func:`pain_pieces` codes a study once into the rows those counts are made of (with each
-  row's time), for the cube to aggregate over every window;
+  row's month), for the cube to aggregate over every window;
 - :func:`window_sums` turns the counts of one window back into the sums, one row per group
   and touchpoint, for :func:`~cjresearch.analysis.journey_map.evidence.pain_table`, the
   function the build uses.
@@ -82,10 +82,13 @@ class PainPieces:
     stage_touchpoints
         Per stage, how many touchpoints the study has there.
     rows
-        Per piece name: ``(group, unit, time, weight)``; ``group`` is
+        Per piece name: ``(group, unit, month, weight)``; ``group`` is
         ``stratum * n_axis + axis index``, ``unit`` a unit code (distinct units; None for
-        totals), ``time`` nanoseconds (UTC), ``weight`` per unit for distinct counts (None:
-        1), per row for totals and the value for means.
+        totals), ``month`` the row's UTC calendar month (``year * 12 + month - 1``),
+        ``weight`` per unit for distinct counts (None: 1), per row for totals and the value
+        for means. Pieces counted over the same rows share the very same arrays (the four
+        of a stage, the four of a touchpoint: each counts distinct customer-stage units),
+        so that a consumer can aggregate them in one pass.
     """
 
     labels: tuple[str, ...]
@@ -129,28 +132,29 @@ def pain_pieces(
     """
     log = prepare_study(events, customers, personas=personas, settings=settings)
     n_s, n_l = log.n_stages, log.n_labels
-    cell = log.stage * n_l + log.touchpoint
-    pairs = np.unique(cell[log.touchpoint >= 0])
+    cell = log.stage * n_l + log.touchpoint  # every event has a touchpoint (prepare checks)
+    pairs = np.unique(cell)
     n_c = len(pairs)
     names = [str(label) for label in log.touchpoint_labels]
     touchpoints = tuple((log.stages[k // n_l], names[k % n_l]) for k in pairs)
-    tp = np.where(log.touchpoint >= 0, np.searchsorted(pairs, cell), -1)
+    tp = np.searchsorted(pairs, cell).astype(np.int32)
+    del cell
     n_k = int(log.stratum.max()) + 1 if len(log.stratum) else 0
     stratum_group = np.zeros(n_k, dtype=np.int64)
     stratum_group[log.stratum] = log.group
-    rows: dict[str, tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray | None]] = {}
-    k = log.stratum[log.customer]
-    churned = log.churned.astype(np.float64)
+    k = log.stratum.astype(np.int32)[log.customer]
+    # Each piece counts distinct customer-stage units (a group fixes the stage, so within a
+    # group they are the customers), weighted per unit: 1, churned, drop-off known, dropped.
+    unit = _key(log.customer, n_s, log.stage)
+    month = utc_months(log.time)
     known, dropped = (m.astype(np.float64).ravel() for m in drop_outcomes(log.reached, log.churned))
-    at_stage = log.customer * n_s + log.stage
-    g_stage, g_tp = k * n_s + log.stage, k * n_c + tp
-    ok = tp >= 0
-    for prefix, group, keep in (("st", g_stage, slice(None)), ("tc", g_tp[ok], ok)):
-        customer, time, unit = log.customer[keep], log.time[keep], at_stage[keep]
-        rows[f"{prefix}_n"] = (group, customer, time, None)
-        rows[f"{prefix}_o"] = (group, customer, time, churned)
-        rows[f"{prefix}_dn"] = (group, unit, time, known)
-        rows[f"{prefix}_do"] = (group, unit, time, dropped)
+    churned = np.repeat(log.churned.astype(np.float64), n_s)
+    per_unit = {"n": None, "o": churned, "dn": known, "do": dropped}
+    rows: dict[str, tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray | None]] = {}
+    for prefix, group in (("st", _key(k, n_s, log.stage)), ("tc", _key(k, n_c, tp))):
+        for suffix, weight in per_unit.items():
+            rows[f"{prefix}_{suffix}"] = (group, unit, month, weight)
+    del k, unit
     rows |= _emotion_rows(log, observations, pairs, n_c)
     rows |= _session_rows(log, tp, pairs // n_l, settings)
     return PainPieces(
@@ -174,18 +178,18 @@ def _emotion_rows(
     customer = codes(observations["customer_id"], log.ids)
     stage = codes(observations["stage"], pd.Index(log.stages))
     value = observations["emotion"].to_numpy(dtype=np.float64, na_value=np.nan)
-    time = pd.to_datetime(observations["timestamp"], utc=True).to_numpy(dtype="datetime64[ns]")
-    time = time.astype(np.int64)
+    stamps = pd.to_datetime(observations["timestamp"], utc=True).to_numpy(dtype="datetime64[ns]")
+    month = utc_months(stamps.astype(np.int64))
     keep = (customer >= 0) & (stage >= 0) & np.isfinite(value)
     k = np.where(keep, log.stratum[np.maximum(customer, 0)], -1)
-    out = {"se": (k[keep] * log.n_stages + stage[keep], customer[keep], time[keep], value[keep])}
+    out = {"se": (k[keep] * log.n_stages + stage[keep], customer[keep], month[keep], value[keep])}
     if "touchpoint" in observations.columns:
         label = codes(observations["touchpoint"], log.touchpoint_labels)
         cell = stage * log.n_labels + label
         at = np.searchsorted(pairs, cell)
         found = keep & (label >= 0) & (at < len(pairs))
         found[found] = pairs[at[found]] == cell[found]
-        out["te"] = (k[found] * n_c + at[found], customer[found], time[found], value[found])
+        out["te"] = (k[found] * n_c + at[found], customer[found], month[found], value[found])
     else:
         out["te"] = (empty, empty, empty, np.array([], dtype=np.float64))
     return out
@@ -212,6 +216,7 @@ def _session_rows(
     owner[session] = log.customer[order]
     start = np.full(n_sessions, np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(start, session, log.time[order])
+    start = utc_months(start)
     lost = (np.bincount(session, weights=(stage == goal), minlength=n_sessions) == 0).astype(
         np.float64
     )
@@ -222,9 +227,10 @@ def _session_rows(
     before = s_stage < goal
     s_session, s_stage = s_session[before], s_stage[before]
     group = k[s_session] * log.n_stages + s_stage
-    out["ss_n"] = (group, None, start[s_session], np.ones(len(group)))
-    out["ss_o"] = (group, None, start[s_session], lost[s_session])
-    out["ss_c"] = (group, owner[s_session], start[s_session], None)
+    month = start[s_session]
+    out["ss_n"] = (group, None, month, np.ones(len(group)))
+    out["ss_o"] = (group, None, month, lost[s_session])
+    out["ss_c"] = (group, owner[s_session], month, None)
     n_c = len(stage_of)
     met = cell >= 0
     key = np.unique(session[met] * n_c + cell[met])
@@ -232,9 +238,10 @@ def _session_rows(
     c_before = stage_of[c_cell] < goal
     b_session, b_cell = c_session[c_before], c_cell[c_before]
     group = k[b_session] * n_c + b_cell
-    out["sc_n"] = (group, None, start[b_session], np.ones(len(group)))
-    out["sc_o"] = (group, None, start[b_session], lost[b_session])
-    out["sc_c"] = (group, owner[b_session], start[b_session], None)
+    month = start[b_session]
+    out["sc_n"] = (group, None, month, np.ones(len(group)))
+    out["sc_o"] = (group, None, month, lost[b_session])
+    out["sc_c"] = (group, owner[b_session], month, None)
     last = np.flatnonzero(np.r_[session[1:] != session[:-1], True])
     last = last[cell[last] >= 0]
     out["sx_x"] = (k[session[last]] * n_c + cell[last], None, start[session[last]],
@@ -371,3 +378,17 @@ def _emotion_sums(c, group, rate, stage_of: np.ndarray) -> dict[str, tuple]:
         "jss": (tj_ss, sj_ss), "rs": (ts, ss), "rss": (tss, sss),
     }  # fmt: skip
     return {f"emotion_{k}": (group(tp), group(st), True) for k, (tp, st) in pairs.items()}
+
+
+def utc_months(nanoseconds: np.ndarray) -> np.ndarray:
+    """UTC nanoseconds since the epoch as calendar months, ``year * 12 + month - 1``
+    (int32: a month per row takes half the memory of its time)."""
+    months = np.asarray(nanoseconds, dtype="datetime64[ns]").astype("datetime64[M]")
+    return (months.astype(np.int64) + 1970 * 12).astype(np.int32)
+
+
+def _key(outer: np.ndarray, n_inner: int, inner: np.ndarray) -> np.ndarray:
+    """``outer * n_inner + inner``, computed in int64 and held as int32 where it fits (a
+    key per event: half the memory)."""
+    key = outer.astype(np.int64) * n_inner + inner
+    return key.astype(np.int32) if key.max(initial=0) < np.iinfo(np.int32).max else key
