@@ -279,3 +279,29 @@ def test_bad_definitions_are_errors() -> None:
     with pytest.raises(CJResearchError, match="conversion needs a stage after 's2'"):
         measure(tiny["customers"], tiny["events"], kpis=(_kpi("x", "s2", "conversion"),),
                 stages=["s1", "s2"])  # fmt: skip
+
+
+def test_the_figures_do_not_depend_on_names_held_as_categories_or_as_text() -> None:
+    # categoricals are compared by their categories, plain text row by row: the same rows
+    p = sample_pipeline(N)
+    kpis = (
+        _kpi("Setup failed reach", "onboarding", "reach", "<= 0.5", touchpoint="setup_failed"),
+        _kpi("Setup failed emotion", "onboarding", "emotion", ">= 0", touchpoint="setup_failed"),
+        _kpi("Onboarding CSAT", "onboarding", "csat", ">= 0.5"),
+    )
+
+    def as_text(frame: pd.DataFrame) -> pd.DataFrame:
+        names = [c for c in ("stage", "touchpoint", "instrument", "channel") if c in frame]
+        return frame.assign(**{c: frame[c].astype(str).astype(object) for c in names})
+
+    as_read = _measure(kpis=kpis)
+    textual = _measure(
+        kpis=kpis,
+        events=as_text(p.tables.events),
+        feedback=as_text(p.tables.feedback),
+        observations=as_text(p.observations),
+        stage_emotion=as_text(p.stage_emotion),
+    )
+    assert isinstance(p.tables.events["touchpoint"].dtype, pd.CategoricalDtype)
+    pd.testing.assert_frame_equal(as_read, textual)
+    assert as_read["n_customers"].notna().all()

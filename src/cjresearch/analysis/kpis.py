@@ -293,12 +293,10 @@ class _Journey:
         """Customers with an event at the stage (at the touchpoint there)."""
         if touchpoint is None:
             return self.reached[:, self.stage_index(stage)]
-        at = self.events[
-            (self.events["stage"].astype(str) == stage)
-            & (self.events["touchpoint"].astype(str) == touchpoint)
-        ]
+        events = self.events
+        at = _is(events["stage"], stage) & _is(events["touchpoint"], touchpoint)
         out = np.zeros(len(self.ids), dtype=bool)
-        customer = codes(at["customer_id"], self.ids)
+        customer = codes(events["customer_id"][at], self.ids)
         out[customer[customer >= 0]] = True
         return out
 
@@ -309,16 +307,16 @@ class _Journey:
             frame = self.stage_emotion
             if frame is None or frame.empty:
                 return out
-            rows = frame[frame["stage"].astype(str) == stage]
+            rows = frame[_is(frame["stage"], stage)]
             values = rows["emotion_mean"]
         else:
             frame = self.observations
             if frame is None or frame.empty:
                 return out
             at = frame[
-                (frame["stage"].astype(str) == stage)
-                & (frame["touchpoint"].astype(str) == touchpoint)
-                & frame["emotion"].notna()
+                _is(frame["stage"], stage)
+                & _is(frame["touchpoint"], touchpoint)
+                & frame["emotion"].notna().to_numpy()
             ]
             values = at.groupby("customer_id", observed=True, sort=False)["emotion"].mean()
             rows = values.index.to_frame(index=False)
@@ -333,14 +331,13 @@ class _Journey:
         feedback = self.feedback
         if feedback is None or feedback.empty:
             return out
-        keep = (feedback["instrument"].astype(str) == instrument) & (
-            feedback["stage"].astype(str) == stage
-        )
+        keep = _is(feedback["instrument"], instrument) & _is(feedback["stage"], stage)
         if touchpoint is not None:
             if "touchpoint" not in feedback:
                 return out
-            keep &= feedback["touchpoint"].astype(str) == touchpoint
-        rows = feedback.loc[keep & feedback["score"].notna(), ["customer_id", "timestamp", "score"]]
+            keep &= _is(feedback["touchpoint"], touchpoint)
+        keep &= feedback["score"].notna().to_numpy()
+        rows = feedback.loc[keep, ["customer_id", "timestamp", "score"]]
         rows = rows.sort_values("timestamp", kind="stable").drop_duplicates(
             "customer_id", keep="last"
         )
@@ -348,6 +345,15 @@ class _Journey:
         scores = rows["score"].to_numpy(dtype=np.float64)
         out[customer[customer >= 0]] = scores[customer >= 0]
         return out
+
+
+def _is(column: pd.Series, value: str) -> np.ndarray:
+    """The rows whose value, as text, is ``value``: a categorical's categories are compared,
+    not its rows (a log's stage and touchpoint columns hold tens of millions)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        hits = np.flatnonzero(column.cat.categories.astype(str) == value)
+        return np.isin(column.cat.codes.to_numpy(), hits)
+    return (column.astype(str) == value).to_numpy()
 
 
 def _prepare(
@@ -374,7 +380,10 @@ def _prepare(
     ids = unique_ids(customers)
     reached = np.zeros((len(ids), len(stages)), dtype=bool)
     customer = codes(events["customer_id"], ids)
-    stage = codes(events["stage"].astype(str), pd.Index(stages))
+    stage_column = events["stage"]
+    if not isinstance(stage_column.dtype, pd.CategoricalDtype):
+        stage_column = stage_column.astype(str)  # (categories are compared once, not per row)
+    stage = codes(stage_column, pd.Index(stages))
     ok = (customer >= 0) & (stage >= 0)
     reached[customer[ok], stage[ok]] = True
     group = np.zeros(len(ids), dtype=np.int64)
