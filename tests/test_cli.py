@@ -278,7 +278,7 @@ def test_a_full_or_read_only_disk_is_one_line_naming_the_folder(
 ) -> None:
     import os
 
-    from cjresearch.reporting import publish
+    from cjresearch.reporting import publish, reports
 
     folder = tmp_path / "study"
     assert runner.invoke(app, ["sample", str(folder), "--customers", "50"]).exit_code == 0
@@ -287,7 +287,10 @@ def test_a_full_or_read_only_disk_is_one_line_naming_the_folder(
     def refuse(output: Path, **_: object) -> None:
         raise OSError(code, os.strerror(code), os.fspath(Path(output) / ".cjresearch" / "lock"))
 
+    # both names, each restored afterwards: reports binds its own at import, and were it
+    # first imported inside this test it would keep `refuse` for every later test
     monkeypatch.setattr(publish, "lock_output", refuse)
+    monkeypatch.setattr(reports, "lock_output", refuse)
     result = runner.invoke(app, ["build", str(folder / "study.toml"), "--out", str(out)])
     assert result.exit_code == 2, result.output
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
