@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from cjresearch.data.study import study_from_dict
 from cjresearch.data.tables import load_tables, read_table, validate_tables
 from cjresearch.errors import DataError, DataWarning
-from helpers import TINY_STAGES, MakeStudy, tiny_tables
+from helpers import TINY_STAGES, MakeStudy, base_sections, tiny_tables
 
 # the tiny study observed until 2026-01-31 (inclusive)
 ENDS_JANUARY = {"name": "Tiny", "stages": TINY_STAGES, "observation_end": "2026-01-31"}
@@ -148,6 +148,29 @@ def test_recoverable_rows_are_dropped_warned_and_counted(make_study: MakeStudy) 
     assert summary.loc["events", "rows_read"] == 8
     assert summary.loc["events", "rows_kept"] == 5
     assert summary.loc["events", "rows_dropped"] == 3
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "pandas"])
+def test_a_name_met_only_in_dropped_rows_is_no_category(make_study: MakeStudy, engine: str) -> None:
+    tables = tiny_tables()
+    ghost = pd.DataFrame(
+        {
+            "customer_id": ["ghost"],
+            "timestamp": ["2026-01-03"],
+            "touchpoint": ["seance"],
+            "stage": ["awareness"],
+            "channel": ["ouija"],
+        }
+    )
+    tables["events"] = pd.concat([tables["events"], ghost], ignore_index=True)
+    data = base_sections()["data"] | {"engine": engine}
+    study = make_study(tables, study=ENDS_JANUARY, data=data)
+    with pytest.warns(DataWarning, match=r"events: dropped 1 row"):
+        events = load_tables(study).events
+    for column in ("touchpoint", "channel"):
+        assert isinstance(events[column].dtype, pd.CategoricalDtype)
+        assert list(events[column].cat.categories) == sorted(set(events[column].astype(str)))
+    assert "seance" not in events["touchpoint"].cat.categories
 
 
 def test_read_table_names_the_right_delimiter(tmp_path) -> None:

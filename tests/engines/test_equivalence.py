@@ -164,3 +164,54 @@ def test_too_little_memory_for_duckdb_is_one_line() -> None:
             engine="duckdb",
             memory_limit="1MB",
         )
+
+
+def _near_twins() -> tuple[pd.DataFrame, pd.Series, pd.Timestamp]:
+    """Rows that repeat exactly, and rows that differ from another only in their text (same
+    customer and time): the second kind is no duplicate."""
+    at = pd.Timestamp("2026-01-01", tz="UTC")
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "a", "b", "b", "c", "a"],
+            "timestamp": [at, at, at, at, at, at + pd.Timedelta(days=1), at],
+            "touchpoint": pd.Categorical(["ad", "ad", "ad", "app", "app", "ad", "ad"]),
+            "text": ["fine", "fine", "Fine", None, None, "x", "fine"],
+        }
+    )
+    return frame, pd.Series(["a", "b", "c"]), at + pd.Timedelta(days=30)
+
+
+def test_rows_that_differ_in_one_column_are_not_duplicates() -> None:
+    frame, known, end = _near_twins()
+    kept = keep_rows(frame, known, end=end, drop_duplicates=True, engine="duckdb")
+    assert kept is not None
+    # a's "fine" twice more (rows 1 and 6) and b's repeat (row 4) go; a's "Fine" stays
+    assert kept.order.tolist() == [0, 2, 3, 5]
+    assert kept.duplicates == 3
+    expected = frame[~frame.duplicated()].index.tolist()
+    assert sorted(kept.order.tolist()) == expected
+
+
+def test_a_hash_collision_falls_back_to_comparing_every_column(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cjresearch.data import engine as module
+
+    frame, known, end = _near_twins()
+    exact = keep_rows(frame, known, end=end, drop_duplicates=True, engine="duckdb")
+    # every row the same hash: different rows collide, so the hash alone would merge them
+    monkeypatch.setattr(module, "row_hashes", lambda f: np.zeros(len(f), dtype=np.int64))
+    assert module._collides(frame, module.row_hashes(frame))
+    collided = keep_rows(frame, known, end=end, drop_duplicates=True, engine="duckdb")
+    assert exact is not None and collided is not None
+    assert collided.order.tolist() == exact.order.tolist() == [0, 2, 3, 5]
+    assert collided.duplicates == exact.duplicates == 3
+
+
+def test_equal_rows_hash_alike_whatever_their_dtypes() -> None:
+    from cjresearch.data.engine import row_hashes
+
+    frame, _, _ = _near_twins()
+    as_text = frame.assign(touchpoint=frame["touchpoint"].astype(str))
+    assert np.array_equal(row_hashes(frame), row_hashes(as_text))
+    assert row_hashes(frame)[0] == row_hashes(frame)[1] != row_hashes(frame)[2]

@@ -156,7 +156,7 @@ class DataSettings(_Section):
     drop_duplicates: bool = True
     engine: Literal["duckdb", "pandas", "spark"] = "duckdb"
     #: DuckDB's own memory for the scans over the event log; above it they spill to disk
-    duckdb_memory_limit: str = "2GB"
+    duckdb_memory_limit: str = "1GB"
 
     @field_validator("customers", "events", "feedback")
     @classmethod

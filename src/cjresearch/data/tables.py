@@ -747,21 +747,29 @@ def _finish(
     end = consistency.observation_end(frames, study)
 
     cleaned: dict[str, pd.DataFrame] = {}
+    stage = pd.CategoricalDtype(study.stages, ordered=True)
     for table in ("events", "feedback"):
         if table not in frames:
             continue
-        frame, found = _keep(frames[table], known, end=end, study=study)
+        # The log's names repeat on every row: held as categories they take a byte or two a
+        # row instead of a string each (about 60% of the events frame), and group-bys go by
+        # code. They become categories before the rows kept are taken, so that the copy the
+        # take makes holds codes, not strings, and the strings as read go first.
+        frame = frames.pop(table)
+        names = [c for c in _NAME_COLUMNS if c in frame] if table == "events" else []
+        frame = frame.assign(
+            stage=frame["stage"].astype(stage), **{c: frame[c].astype("category") for c in names}
+        )
+        frame, found = _keep(frame, known, end=end, study=study)
         drops.extend(Drop(table, reason, n) for reason, n in found)
-        stage = pd.CategoricalDtype(study.stages, ordered=True)
-        cleaned[table] = frame.assign(stage=frame["stage"].astype(stage))
-    # The log's names repeat on every row: held as categories they take a byte or two a row
-    # instead of a string each (about 60% of the events frame), and group-bys go by code.
-    events = cleaned["events"]
-    names = {c: events[c].astype("category") for c in _NAME_COLUMNS if c in events}
+        # a name met only in the rows dropped is no name of the study
+        cleaned[table] = frame.assign(**{c: frame[c].cat.remove_unused_categories() for c in names})
+        del frame
     # and each event's customer as a code into the customers' ids (every one is known by now),
     # sorted as the events are, so that the codes run in the log's order
-    names["customer_id"] = pd.Categorical(events["customer_id"], categories=known.sort_values())
-    cleaned["events"] = events.assign(**names)
+    events = cleaned["events"]
+    coded = pd.Categorical(events["customer_id"], categories=known.sort_values())
+    cleaned["events"] = events.assign(customer_id=coded)
 
     if study.churn.derived:
         customers = _derive_churn(
