@@ -130,10 +130,7 @@ def _sorted_cells(
         cells, rows = _distinct(key)
     else:
         key.sort()
-        new = np.empty(len(key), dtype=bool)
-        new[:1] = True
-        np.not_equal(key[1:], key[:-1], out=new[1:])
-        cells, rows = key[new], None
+        cells, rows = key[_run_starts(key)], None
     del key
     cells = cells.astype(np.int64)
     owner = cells // n_periods
@@ -147,14 +144,20 @@ def _sorted_cells(
     return owner // n_units, owner % n_units, p, prev, nxt, rows
 
 
+def _run_starts(ordered: np.ndarray) -> np.ndarray:
+    """Where each run of equal values of a sorted array starts."""
+    new = np.empty(len(ordered), dtype=bool)
+    new[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    return new
+
+
 def _distinct(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct values of ``key`` in order and each row's position among them: what
     ``np.unique(key, return_inverse=True)`` gives, with one argsort and no second pass."""
     order = np.argsort(key, kind="stable")
     ordered = key[order]
-    new = np.empty(len(ordered), dtype=bool)
-    new[:1] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    new = _run_starts(ordered)
     position = np.cumsum(new, dtype=np.int64) - 1
     inverse = np.empty(len(key), dtype=np.int64)
     inverse[order] = position
@@ -623,18 +626,18 @@ def _pain_arrays(
         return periods[id(month)]
 
     # distinct counts over the same rows differ only by their unit weights: one sort for all
-    shared: dict[tuple[object, ...], list[str]] = {}
+    shared: dict[tuple[str, int, int, int], list[str]] = {}
     for name, (axis, how) in PIECES.items():
         group, unit, month, _ = pieces.rows[name]
         if how == "distinct":
             shared.setdefault((axis, id(group), id(unit), id(month)), []).append(name)
-    for names in shared.values():
+    for (along, *_), names in shared.items():
         group, unit, month, _ = pieces.rows[names[0]]
-        n_groups = n_k * sizes[PIECES[names[0]][0]]
         weights = [pieces.rows[name][3] for name in names]
         unit = np.zeros(0, dtype=np.int64) if unit is None else unit
+        n_groups = n_k * sizes[along]
         found = _first_in_window(group, unit, period_of(month), n_groups, n_periods, weights)
-        shape = (n_k, sizes[PIECES[names[0]][0]], n_periods, n_periods)
+        shape = (n_k, sizes[along], n_periods, n_periods)
         for name, counted in zip(names, found, strict=True):
             arrays[f"pain_{name}"] = counted.reshape(shape)
     for name, (axis, how) in PIECES.items():
