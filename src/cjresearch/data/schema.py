@@ -306,6 +306,15 @@ def validate_table(
     ``frame``'s index must be the 0-based row positions in the source file, so that the
     problems point at the user's rows. The frame is not modified.
     """
+    # a categorical text column (a log's names, kept as read) is text: its checks run on
+    # its values, its type is its categories' (clean_text makes them text)
+    categorical = {
+        name: {"dtype": None}
+        for name, column in schema.columns.items()
+        if name in frame and isinstance(frame[name].dtype, pd.CategoricalDtype)
+    }
+    if categorical:
+        schema = schema.update_columns(categorical)
     try:
         schema.validate(frame, lazy=True, inplace=False)
     except pa.errors.SchemaErrors as exc:
