@@ -777,8 +777,20 @@ def _finish(
         )
         frame, found = _keep(frame, known, end=end, study=study)
         drops.extend(Drop(table, reason, n) for reason, n in found)
-        # a name met only in the rows dropped is no name of the study
-        cleaned[table] = frame.assign(**{c: frame[c].cat.remove_unused_categories() for c in names})
+        # a name met only in the rows dropped is no name of the study; any other text read
+        # as categories (Parquet dictionaries; Spark and CSV give text) is text, whatever the
+        # file's encoding
+        spelled = [
+            c
+            for c in _TEXT_COLUMNS
+            if c in frame
+            and c not in (*names, "customer_id", "stage")
+            and isinstance(frame[c].dtype, pd.CategoricalDtype)
+        ]
+        cleaned[table] = frame.assign(
+            **{c: frame[c].cat.remove_unused_categories() for c in names},
+            **{c: frame[c].astype("str") for c in spelled},
+        )
         del frame
 
     if study.churn.derived:
