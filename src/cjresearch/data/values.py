@@ -12,6 +12,7 @@ __all__ = [
     "TIME_EXPECTED",
     "TIME_RANGE",
     "clean_text",
+    "customer_codes",
     "parse_bools",
     "parse_numbers",
     "parse_times",
@@ -108,3 +109,18 @@ def parse_bools(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     truth = text.isin(TRUE)
     bad = ~(truth | text.isin(FALSE))
     return truth, bad, never
+
+
+#: rows a slice when a column of text is coded: factorizing 26.6 million ids at once took
+#: 2 GB more than the codes (1.5 s and 180 MB in slices)
+_CODE_ROWS = 2_000_000
+
+
+def customer_codes(values: pd.Series, ids: pd.Index) -> np.ndarray:
+    """Each value's position in ``ids`` (unique), -1 where it is not there or missing, as
+    int32; a slice of rows at a time, each value looked up once per slice."""
+    codes = np.empty(len(values), dtype=np.int32)
+    for start in range(0, len(values), _CODE_ROWS):
+        part, unique = pd.factorize(values.iloc[start : start + _CODE_ROWS])
+        codes[start : start + len(part)] = np.append(ids.get_indexer(unique), -1)[part]
+    return codes
