@@ -4,8 +4,11 @@ stripped only where it needs it."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pytest
 
+from cjresearch.data import values
 from cjresearch.data.values import clean_text
 
 
@@ -30,3 +33,12 @@ def test_only_edges_that_can_change_are_stripped() -> None:
     expected = [v.strip() or None if isinstance(v, str) else None for v in values]
     assert [None if pd.isna(v) else v for v in cleaned] == expected
     assert clean_text(pd.Series(["a", "b"], dtype="str")).tolist() == ["a", "b"]
+
+
+def test_value_positions_in_slices_match_one_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(values, "_CODE_ROWS", 3)  # several slices, the last one short
+    ids = pd.Index(["a", "b", "c"])
+    column = pd.Series(["c", "a", None, "x", "b", "c", "a"], dtype="str")
+    positions = values.value_positions(column, ids)
+    assert positions.dtype == np.int32
+    assert positions.tolist() == [2, 0, -1, -1, 1, 2, 0]

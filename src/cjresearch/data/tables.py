@@ -48,11 +48,11 @@ from cjresearch.data.values import (
     TIME_EXPECTED,
     TIME_RANGE,
     clean_text,
-    customer_codes,
     parse_bools,
     parse_numbers,
     parse_times,
     present,
+    value_positions,
 )
 from cjresearch.errors import DataError, DataWarning, Problem
 
@@ -771,7 +771,7 @@ def _finish(
         names = [c for c in _NAME_COLUMNS if c in frame] if table == "events" else []
         frame = frame.assign(
             customer_id=pd.Categorical.from_codes(
-                customer_codes(frame["customer_id"], known), categories=known
+                value_positions(frame["customer_id"], known), categories=known
             ),
             stage=frame["stage"].astype(stage),
             **{c: frame[c].astype("category") for c in names},

@@ -12,11 +12,11 @@ __all__ = [
     "TIME_EXPECTED",
     "TIME_RANGE",
     "clean_text",
-    "customer_codes",
     "parse_bools",
     "parse_numbers",
     "parse_times",
     "present",
+    "value_positions",
 ]
 
 TRUE = {"true", "t", "yes", "y", "1", "1.0"}
@@ -116,7 +116,7 @@ def parse_bools(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
 _CODE_ROWS = 2_000_000
 
 
-def customer_codes(values: pd.Series, ids: pd.Index) -> np.ndarray:
+def value_positions(values: pd.Series, ids: pd.Index) -> np.ndarray:
     """Each value's position in ``ids`` (unique), -1 where it is not there or missing, as
     int32; a slice of rows at a time, each value looked up once per slice."""
     codes = np.empty(len(values), dtype=np.int32)
