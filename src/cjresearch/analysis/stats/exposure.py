@@ -30,13 +30,15 @@ analysis (every emotion at the stage against churn at any time), kept to compare
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
 from cjresearch._checks import require_columns
 from cjresearch.analysis.settings import Settings
 
-__all__ = ["REACH_COLUMNS", "days", "follow_up", "stage_frames", "stage_reach"]
+__all__ = ["REACH_COLUMNS", "days", "follow_up", "stage_frames", "stage_index", "stage_reach"]
 
 DAY = pd.Timedelta(days=1)
 _EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
@@ -54,6 +56,20 @@ def days(values: pd.Series | pd.Index | object) -> np.ndarray:
     if series.dt.tz is None:
         series = series.dt.tz_localize("UTC")
     return ((series - _EPOCH) / DAY).to_numpy(dtype=float)
+
+
+def stage_index(values: pd.Series, stages: Sequence[str]) -> np.ndarray:
+    """Each row's position in ``stages`` (-1: another stage, or none).
+
+    A categorical column is looked up on its few categories and gathered by its integer
+    codes: turning every row into a Python string costs 8 bytes and an object per row (at
+    1,000,000 customers, 430 MB for each stage column so compared).
+    """
+    wanted = pd.Index(list(stages), dtype="str")
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        lookup = np.append(wanted.get_indexer(values.cat.categories.astype("str")), -1)
+        return lookup[values.cat.codes.to_numpy()]  # code -1 (missing) takes the last: -1
+    return wanted.get_indexer(values.astype("str"))
 
 
 def with_days(frame: pd.DataFrame, source: str, target: str) -> pd.DataFrame:
@@ -203,23 +219,21 @@ def stage_frames(
     usable = follow if whole else follow[follow["excluded"] == ""]
     reach = with_days(reach, "first_at", "first_day")
     observations = with_days(observations, "timestamp", "day")
-    stage_of_reach = reach["stage"].astype("str").to_numpy()
-    stage_of_obs = observations["stage"].astype("str").to_numpy()
+    stage_of_reach = stage_index(reach["stage"], settings.stages)
+    stage_of_obs = stage_index(observations["stage"], settings.stages)
     expressed = observations["emotion"].notna().to_numpy()
     window = float(settings.exposure_window_days)
     frames: dict[str, pd.DataFrame] = {}
-    for stage in settings.stages:
-        here = stage_of_reach == stage
+    for at, stage in enumerate(settings.stages):
+        here = stage_of_reach == at
         first = pd.Series(
             reach["first_day"].to_numpy(dtype=float)[here],
-            index=reach["customer_id"].to_numpy()[here],
+            index=pd.Index(reach["customer_id"].array[here]),  # not the whole column as objects
         )
         first = first[first.index.isin(usable.index)]
         info = usable.loc[first.index]
         reached_day = first.to_numpy() - info["origin_day"].to_numpy(dtype=float)
-        obs = observations.loc[
-            (stage_of_obs == stage) & expressed, ["customer_id", "day", "emotion"]
-        ]
+        obs = observations.loc[(stage_of_obs == at) & expressed, ["customer_id", "day", "emotion"]]
         obs = obs[obs["customer_id"].isin(first.index)]
         if not whole:
             start = first.reindex(obs["customer_id"].to_numpy()).to_numpy()

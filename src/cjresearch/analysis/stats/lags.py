@@ -26,7 +26,7 @@ import pandas as pd
 from cjresearch.analysis.settings import Settings
 from cjresearch.analysis.stats._common import LAG_COLUMNS, finish
 from cjresearch.analysis.stats._survival import start_stop
-from cjresearch.analysis.stats.exposure import stage_frames
+from cjresearch.analysis.stats.exposure import stage_frames, stage_index
 from cjresearch.analysis.stats.logistic import logit_cell, model_frame
 from cjresearch.analysis.stats.survival import cox_cell, follow_flags
 
@@ -58,8 +58,8 @@ def lag_sensitivity(
     """
     base = customers.set_index("customer_id")[list(settings.controls)]
     extra = follow_flags(follow, pd.Index(customers["customer_id"]))
-    reach_stage = reach["stage"].astype("str").to_numpy()
-    reached = {s: int((reach_stage == s).sum()) for s in settings.stages}
+    reach_stage = stage_index(reach["stage"], settings.stages)
+    reached = {s: int((reach_stage == i).sum()) for i, s in enumerate(settings.stages)}
     rows: list[dict[str, Any]] = []
     for lag in sorted({*map(float, settings.lags), float(settings.lag_days)}):
         frames = stage_frames(
