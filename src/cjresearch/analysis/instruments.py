@@ -83,28 +83,30 @@ def nps_interval(
     return value, low, high
 
 
-def _latest(answers: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Each customer's latest answer within ``by``."""
-    ordered = answers.sort_values("timestamp", kind="stable")
-    return ordered.drop_duplicates([*by, "customer_id"], keep="last")
-
-
-def _cells(answers: pd.DataFrame, *, personas: bool) -> pd.DataFrame:
-    """One row per persona x stage x instrument of customers' latest answers, both the
-    single personas (with ``personas``) and stages and ``"all"`` of each."""
-    everyone = pd.concat(
-        [
-            _latest(answers, ["stage", "instrument"]),
-            _latest(answers, ["instrument"]).assign(stage=ALL),
-        ],
-        ignore_index=True,
-    ).assign(persona=ALL)
-    if not personas:
-        return everyone
-    per_stage = _latest(answers, ["persona", "stage", "instrument"])
-    every_stage = _latest(answers, ["persona", "instrument"]).assign(stage=ALL)
-    mine = pd.concat([per_stage, every_stage], ignore_index=True)
-    return pd.concat([everyone, mine], ignore_index=True)
+def _sums(answers: pd.DataFrame, *, personas: bool) -> pd.DataFrame:
+    """The sums of every persona x stage x instrument cell of customers' latest answers
+    (``answers`` in time order), both the single personas (with ``personas``) and stages and
+    ``"all"`` of each: one grouping at a time, each summed as soon as it is made (the four
+    copies of the answers held at once took 1.3 GB at 1,000,000 customers)."""
+    keys = ["persona", "stage", "instrument"]
+    groupings = [["stage", "instrument"], ["instrument"]]
+    if personas:
+        groupings += [["persona", "stage", "instrument"], ["persona", "instrument"]]
+    parts = []
+    for by in groupings:
+        latest = answers.drop_duplicates([*by, "customer_id"], keep="last")
+        latest = latest.assign(**{k: ALL for k in keys if k not in by})
+        parts.append(
+            latest.groupby(keys, sort=False).agg(
+                n_customers=("customer_id", "size"),
+                top=("top", "sum"),
+                bottom=("bottom", "sum"),
+                total=("score", "sum"),
+                total_sq=("sq", "sum"),
+            )
+        )
+        del latest
+    return pd.concat(parts).reset_index()
 
 
 def instrument_summary(
@@ -159,25 +161,20 @@ def instrument_summary(
         answers = answers.rename(columns={"persona_name": "persona"})
     else:
         answers = answers.assign(persona=ALL)
-    cells = _cells(answers, personas=assignments is not None)
-    score = cells["score"].to_numpy(float)
-    instrument = cells["instrument"].to_numpy()
+    score = answers["score"].to_numpy(float)
+    instrument = answers["instrument"].to_numpy()
     top = np.select(
         [instrument == "nps", instrument == "csat"], [score >= 9, score >= 4], score <= 3
     )
     bottom = np.select(
         [instrument == "nps", instrument == "csat"], [score <= 6, score <= 2], score >= 5
     )
-    cells = cells.assign(top=top.astype(float), bottom=bottom.astype(float), sq=score**2)
+    answers = answers.assign(top=top.astype(float), bottom=bottom.astype(float), sq=score**2)
+    del score, instrument, top, bottom
+    answers = answers.sort_values("timestamp", kind="stable")  # the latest answer is last
+    sums = _sums(answers, personas=assignments is not None)
+    del answers
     keys = ["persona", "stage", "instrument"]
-    sums = cells.groupby(keys, sort=False).agg(
-        n_customers=("customer_id", "size"),
-        top=("top", "sum"),
-        bottom=("bottom", "sum"),
-        total=("score", "sum"),
-        total_sq=("sq", "sum"),
-    )
-    sums = sums.reset_index()
     n = sums["n_customers"].to_numpy(float)
     value, low, high = nps_interval(sums["top"].to_numpy(), sums["bottom"].to_numpy(), n)
     c_low, c_high = wilson_intervals(sums["top"].to_numpy(), n)
