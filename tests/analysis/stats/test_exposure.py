@@ -140,3 +140,22 @@ def test_stage_index_is_the_position_in_the_stages_whatever_the_dtype(kind):
         values = values.astype("str")
     got = stage_index(values, ["awareness", "usage", "support"])
     assert got.tolist() == [1, 0, -1, -1, 1, 2]
+
+
+def test_stage_reach_on_categorical_stages_equals_reach_on_text():
+    # categorical stages (as loaded: the study's order, not the names') are grouped by
+    # code; the rows must still come out as grouped on the text, stages by name
+    stages = pd.CategoricalDtype(["usage", "awareness", "renewal"], ordered=True)
+    t = pd.to_datetime(["2026-01-02", "2026-01-01", "2026-01-05", "2026-01-03", "2026-01-04"])
+    events = pd.DataFrame(
+        {
+            "customer_id": ["b", "a", "a", "b", "a"],
+            "timestamp": t.tz_localize("UTC"),
+            "stage": ["usage", "renewal", "awareness", "awareness", "usage"],
+        }
+    )
+    feedback = events.iloc[[1, 3]].assign(timestamp=lambda f: f["timestamp"] + pd.Timedelta("1h"))
+    as_codes = stage_reach(events.astype({"stage": stages}), feedback.astype({"stage": stages}))
+    as_text = stage_reach(events.astype({"stage": "str"}), feedback.astype({"stage": "str"}))
+    pd.testing.assert_frame_equal(as_codes, as_text)
+    assert as_codes["stage"].tolist() == ["awareness", "renewal", "usage", "awareness", "usage"]

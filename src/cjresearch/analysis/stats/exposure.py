@@ -115,12 +115,21 @@ def stage_reach(events: pd.DataFrame, feedback: pd.DataFrame | None = None) -> p
     if feedback is not None:
         require_columns(feedback, ("customer_id", "timestamp", "stage"), "feedback")
         parts.append(feedback[["customer_id", "timestamp", "stage"]])
-    frame = pd.concat(
-        [p.assign(stage=p["stage"].astype("str")) for p in parts if len(p)], ignore_index=True
-    )
+    parts = [p for p in parts if len(p)]
+    stage = {p["stage"].dtype for p in parts}
+    if len(stage) == 1 and isinstance(kind := stage.pop(), pd.CategoricalDtype):
+        # the stages stay codes (text for every row took 2.6 GB at 1,000,000 customers), in
+        # the order of their names, so that rows come out as they would grouped as text
+        names = sorted(kind.categories, key=str)
+        parts = [p.assign(stage=p["stage"].cat.reorder_categories(names)) for p in parts]
+    else:
+        parts = [p.assign(stage=p["stage"].astype("str")) for p in parts]
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     if frame.empty:
         return pd.DataFrame(columns=list(REACH_COLUMNS))
-    frame = frame[frame["stage"].notna() & frame["timestamp"].notna()]
+    dated = frame["stage"].notna().to_numpy() & frame["timestamp"].notna().to_numpy()
+    if not dated.all():
+        frame = frame[dated]
     out = frame.groupby(["customer_id", "stage"], observed=True, sort=True, as_index=False).agg(
         first_at=("timestamp", "min"), last_at=("timestamp", "max"), n_events=("timestamp", "size")
     )
