@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from cjresearch._checks import require_columns
+from cjresearch.analysis._codes import codes
 from cjresearch.analysis.settings import Correction, Settings
 from cjresearch.analysis.stats import _modelling as m
 from cjresearch.data.schema import ALL
@@ -264,7 +265,7 @@ def encode(customers: pd.DataFrame, *frames: pd.DataFrame | None) -> list[Any]:
         if frame is None:
             out.append(None)
             continue
-        code = ids.get_indexer(frame["customer_id"])
+        code = codes(frame["customer_id"], ids)  # a categorical's categories looked up once
         out.append(frame.assign(customer_id=code).loc[code >= 0].reset_index(drop=True))
     return out
 
