@@ -61,7 +61,8 @@ class _RiskSums:
         # from the end, so the small late risk sets are not differences of large totals
         if self.n == 0:
             return np.zeros((len(first), *values.shape[1:]))
-        backwards = np.cumsum(values[order[::-1]], axis=0)
+        backwards = values[order[::-1]]
+        np.cumsum(backwards, axis=0, out=backwards)  # in place: one n x q copy, not two
         position = self.n - 1 - first
         out = backwards[np.maximum(position, 0)]
         out[position < 0] = 0.0
