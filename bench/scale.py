@@ -57,6 +57,7 @@ class Run:
     peak_mb: float = float("nan")
     status: str = "ok"
     steps: list[dict[str, Any]] = field(default_factory=list)
+    code: str = ""  # the commit whose code the child ran
 
 
 def measured(what: str, command: list[str], *, log: Path, env: dict[str, str] | None = None) -> Run:
@@ -171,6 +172,8 @@ def _artifacts(
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     if pythonpath is not None:
         env["PYTHONPATH"] = str(pythonpath)
+    code = commit_of(pythonpath or Path(__file__).resolve().parent)  # read as the child starts
+    print(f"artifacts {n:,} {engine}: started, code at {code}", flush=True)
     run = measured(
         f"artifacts {n:,} {engine}",
         [sys.executable, __file__, "--child", str(study), str(artifacts)],
@@ -180,7 +183,17 @@ def _artifacts(
     if run.status == "ok":
         state = json.loads((artifacts / "build_state.json").read_text(encoding="utf-8"))
         run.steps = state["summary"].get("steps", [])
+    run.code = code
     return run
+
+
+def commit_of(folder: Path) -> str:
+    """The commit checked out where ``folder`` is (short), or "unknown" outside git."""
+    found = subprocess.run(
+        ["git", "-C", str(folder), "rev-parse", "--short", "HEAD"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return found.stdout.strip() or "unknown"
 
 
 def table(runs: list[Run]) -> str:
@@ -188,7 +201,7 @@ def table(runs: list[Run]) -> str:
     for run in runs:
         lines.append(
             f"{run.what:<38} {run.wall_s:>9.1f} {run.cpu_s:>9.1f} {run.peak_mb:>12,.0f}  "
-            f"{run.status}"
+            f"{run.status}{f' (code at {run.code})' if run.code else ''}"
         )
         for step in run.steps:
             peak = step.get("peak_rss_mb")
