@@ -207,7 +207,10 @@ def test_sorted_cells_are_the_distinct_int64_keys(wide: bool) -> None:
     key = (group * n_units + unit) * 24 + period
     cells, inverse = np.unique(key, return_inverse=True)
     g, u, p, prev, nxt, rows = module._sorted_cells(group, unit, period, 24)
-    assert np.array_equal((g * n_units + u) * 24 + p, cells)
+    # each part is int32 (half the memory); their key is recombined in int64
+    assert {a.dtype for a in (g, u, p, prev, nxt)} == {np.dtype(np.int32)}
+    g64, u64 = g.astype(np.int64), u.astype(np.int64)
+    assert np.array_equal((g64 * n_units + u64) * 24 + p, cells)
     assert np.array_equal(rows, inverse)
     first = np.r_[True, (g[1:] != g[:-1]) | (u[1:] != u[:-1])]
     assert np.array_equal(prev[first], np.full(first.sum(), -1))

@@ -81,10 +81,11 @@ def _rectangles(
     a_lo: np.ndarray,
     a_hi: np.ndarray,
     b_lo: np.ndarray,
-    b_hi: np.ndarray,
+    b_hi: np.ndarray | int,
     weight: np.ndarray,
 ) -> np.ndarray:
-    """Sum of ``weight`` over rectangles ``a_lo..a_hi x b_lo..b_hi`` (inclusive), per group."""
+    """Sum of ``weight`` over rectangles ``a_lo..a_hi x b_lo..b_hi`` (inclusive), per group
+    (``b_hi`` may be one period for every row)."""
     m = n_periods + 1
     size = n_groups * m * m
     out = np.zeros(size, dtype=np.float64)
@@ -132,16 +133,19 @@ def _sorted_cells(
         key.sort()
         cells, rows = key[_run_starts(key)], None
     del key
-    cells = cells.astype(np.int64)
+    # groups, units and periods each fit in int32 (their key may not): half the memory of
+    # the five arrays over every cell, which the windows then hold
+    small = np.int32
     owner = cells // n_periods
-    p = cells % n_periods
-    new_owner = np.ones(len(cells), dtype=bool)
-    new_owner[1:] = owner[1:] != owner[:-1]
-    last_of_owner = np.ones(len(cells), dtype=bool)
-    last_of_owner[:-1] = owner[1:] != owner[:-1]
-    prev = np.where(new_owner, -1, np.concatenate(([-1], p[:-1])))
-    nxt = np.where(last_of_owner, n_periods, np.concatenate((p[1:], [n_periods])))
-    return owner // n_units, owner % n_units, p, prev, nxt, rows
+    p = (cells % n_periods).astype(small)
+    del cells
+    same = owner[1:] == owner[:-1]
+    prev = np.concatenate((np.array([-1], dtype=small), p[:-1]))[: len(p)]
+    prev[1:][~same] = -1
+    nxt = np.concatenate((p[1:], np.array([n_periods], dtype=small)))[: len(p)]
+    nxt[:-1][~same] = n_periods
+    del same
+    return (owner // n_units).astype(small), (owner % n_units).astype(small), p, prev, nxt, rows
 
 
 def _run_starts(ordered: np.ndarray) -> np.ndarray:
@@ -213,10 +217,18 @@ def _first_in_window(
     if len(group) == 0:
         return [np.zeros((n_groups, n_periods, n_periods)) for _ in weights]
     g, u, p, prev, _, _ = _sorted_cells(group, unit, period, n_periods, inverse=False)
-    last = np.full(len(p), n_periods - 1)
+    prev += 1  # the first period of each cell's windows
+    last = n_periods - 1
     return [
         _rectangles(
-            n_groups, n_periods, g, prev + 1, p, p, last, np.ones(len(p)) if w is None else w[u]
+            n_groups,
+            n_periods,
+            g,
+            prev,
+            p,
+            p,
+            last,
+            np.ones(len(p)) if w is None else w[u],
         )
         for w in weights
     ]
