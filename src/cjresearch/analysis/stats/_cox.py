@@ -100,7 +100,6 @@ def fit_cox(
     sums = _RiskSums(np.asarray(start, float), np.asarray(stop, float), event)
     n, p = x.shape
     pairs = [(j, k) for j in range(p) for k in range(j, p)]
-    xx = np.column_stack([x[:, j] * x[:, k] for j, k in pairs]) if p else np.zeros((n, 0))
     # Efron: the l-th of d tied deaths sees the risk set minus l/d of the tied deaths' weight
     rep = np.repeat(np.arange(len(sums.times)), sums.deaths)
     frac = np.concatenate([np.arange(d) / d for d in sums.deaths]) if len(rep) else np.zeros(0)
@@ -112,16 +111,13 @@ def fit_cox(
         w = np.exp(eta - shift)
         s0 = sums.at_risk(w)[rep] - frac * sums.at_deaths(w)[rep]
         s1 = sums.at_risk(w[:, None] * x)[rep] - frac[:, None] * sums.at_deaths(w[:, None] * x)[rep]
-        s2p = (
-            sums.at_risk(w[:, None] * xx)[rep]
-            - frac[:, None] * sums.at_deaths(w[:, None] * xx)[rep]
-        )
         loglik = float(eta[sums.event_rows].sum() - np.log(s0).sum() - shift * len(rep))
         mean = s1 / s0[:, None]
         grad = x_dead.sum(axis=0) - mean.sum(axis=0)
         s2 = np.zeros((len(rep), p, p))
-        for i, (j, k) in enumerate(pairs):
-            s2[:, j, k] = s2[:, k, j] = s2p[:, i]
+        for j, k in pairs:  # a product column at a time, not n x p(p+1)/2 floats thrice
+            wxx = w * (x[:, j] * x[:, k])
+            s2[:, j, k] = s2[:, k, j] = sums.at_risk(wxx)[rep] - frac * sums.at_deaths(wxx)[rep]
         info = (s2 / s0[:, None, None]).sum(axis=0) - np.einsum("ij,ik->jk", mean, mean)
         return loglik, grad, info
 
