@@ -6,7 +6,7 @@ then counts with ``numpy.bincount``; these are the conversions and their checks,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -63,6 +63,22 @@ def codes(values: pd.Series, index: pd.Index | Sequence[object]) -> np.ndarray:
         return np.full(len(values), -1, dtype=np.int64)
     lookup = index.get_indexer(uniques).astype(np.int64)
     return np.where(value_codes >= 0, lookup[value_codes], -1)
+
+
+def sliced_codes(
+    values: pd.Series, index: pd.Index | Sequence[object], rows: int
+) -> Iterator[np.ndarray]:
+    """:func:`codes` of ``rows`` values at a time, in order (a categorical's categories are
+    looked up once): a log's codes without holding them all."""
+    index = index if isinstance(index, pd.Index) else pd.Index(index)
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        lookup = np.append(index.get_indexer(values.cat.categories).astype(np.int64), -1)
+        category_codes = values.cat.codes.to_numpy()  # code -1 (missing) takes the last: -1
+        for start in range(0, len(values), rows):
+            yield lookup[category_codes[start : start + rows]]
+        return
+    for start in range(0, len(values), rows):
+        yield codes(values.iloc[start : start + rows], index)
 
 
 def factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index]:

@@ -53,13 +53,18 @@ import numpy as np
 import pandas as pd
 
 from cjresearch._checks import require_columns
-from cjresearch.analysis._codes import check_stages, codes, unique_ids
+from cjresearch.analysis._codes import check_stages, codes, sliced_codes, unique_ids
 from cjresearch.analysis.intervals import t_interval, wilson_intervals
 from cjresearch.analysis.privacy import suppress
 from cjresearch.analysis.settings import Settings
 from cjresearch.data.management import METRIC_RANGES
 from cjresearch.data.schema import ALL
 from cjresearch.errors import CJResearchError, CJResearchWarning
+
+#: Events looked up per slice when finding who reached each stage: the whole log's codes at
+#: once (int64 customer and stage, and the rows kept of each) are 0.9 GB at 26.6 million
+#: events.
+_ROWS = 2_000_000
 
 if TYPE_CHECKING:
     from cjresearch.data.study import Study
@@ -379,13 +384,17 @@ def _prepare(
         )
     ids = unique_ids(customers)
     reached = np.zeros((len(ids), len(stages)), dtype=bool)
-    customer = codes(events["customer_id"], ids)
     stage_column = events["stage"]
     if not isinstance(stage_column.dtype, pd.CategoricalDtype):
         stage_column = stage_column.astype(str)  # (categories are compared once, not per row)
-    stage = codes(stage_column, pd.Index(stages))
-    ok = (customer >= 0) & (stage >= 0)
-    reached[customer[ok], stage[ok]] = True
+    slices = zip(  # a slice of the log at a time
+        sliced_codes(events["customer_id"], ids, _ROWS),
+        sliced_codes(stage_column, pd.Index(stages), _ROWS),
+        strict=True,
+    )
+    for customer, stage in slices:
+        ok = (customer >= 0) & (stage >= 0)
+        reached[customer[ok], stage[ok]] = True
     group = np.zeros(len(ids), dtype=np.int64)
     labels: list[str] = [ALL]
     persona_ids: list[int | None] = [None]
