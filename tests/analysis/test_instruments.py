@@ -118,3 +118,24 @@ def test_no_feedback_or_no_instrument_gives_an_empty_table() -> None:
     )
     out = instrument_summary(text_only, None, stages=STAGES, min_group_size=1)
     assert out.empty and list(out.columns) == list(INSTRUMENT_COLUMNS)
+
+
+def test_a_customer_in_two_personas_counts_in_both_as_a_join_would() -> None:
+    # assignments are one row per customer from a build; a hand-made table may repeat one
+    feedback = pd.DataFrame(
+        {
+            "customer_id": pd.Categorical(["a", "b", "c"]),
+            "timestamp": pd.to_datetime(["2026-01-01"] * 3, utc=True),
+            "stage": ["usage"] * 3,
+            "instrument": ["nps"] * 3,
+            "score": [10.0, 0.0, 9.0],
+        }
+    )
+    once = pd.DataFrame({"customer_id": ["a", "b", "c"], "persona_name": ["P", "P", "Q"]})
+    twice = pd.concat([once, pd.DataFrame({"customer_id": ["a"], "persona_name": ["Q"]})])
+    n = {}
+    for name, assignments in (("once", once), ("twice", twice)):
+        table = instrument_summary(feedback, assignments, stages=["usage"], min_group_size=1)
+        cells = table[(table["stage"] == "usage") & (table["persona"] != "all")]
+        n[name] = dict(zip(cells["persona"], cells["n_customers"], strict=True))
+    assert n == {"once": {"P": 2, "Q": 1}, "twice": {"P": 2, "Q": 2}}
