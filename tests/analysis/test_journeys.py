@@ -314,6 +314,27 @@ def test_raw_sample_frames_with_categorical_columns_give_the_same_features(
     pd.testing.assert_frame_equal(raw, sample_features)
 
 
+def test_features_made_a_slice_of_the_log_at_a_time_are_the_same(
+    sample, sample_features, monkeypatch
+) -> None:
+    # large logs are walked in slices of rows; slices of 1,000 events (about 70 of them,
+    # cutting customers in two) must give the features of one pass
+    from cjresearch.analysis import journeys
+
+    _, tables, emotion = sample
+    monkeypatch.setattr(journeys, "_ROWS", 1_000)
+    sliced = customer_features(
+        tables.events,
+        tables.customers,
+        stages=STAGES,
+        observation_end=tables.observation_end,
+        stage_emotion=emotion,
+        attributes=["age", "plan"],
+    )
+    assert len(tables.events) > 50 * journeys._ROWS
+    pd.testing.assert_frame_equal(sliced, sample_features)
+
+
 def test_no_input_is_mutated(sample) -> None:
     _, tables, emotion = sample
     before = [frame.copy(deep=True) for frame in (tables.events, tables.customers, emotion)]

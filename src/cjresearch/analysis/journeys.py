@@ -168,6 +168,9 @@ DEFAULT_FEATURES: tuple[str, ...] = (
 
 _EVENT_COLUMNS = ("customer_id", "timestamp", "touchpoint", "stage")
 _KINDS = ("forward", "backward", "loop")
+#: Events per slice where a per-event temporary would otherwise span the log (int64, 213 MB
+#: at 26.6 million events, several at once).
+_ROWS = 2_000_000
 
 
 def _sanitised(names: Sequence[object], what: str) -> list[str]:
@@ -406,7 +409,10 @@ def _early_window(
         values = pd.DatetimeIndex(signup).as_unit("ns").asi8
         start = np.where(known, values, start)
     limit = start + early_days * NS_PER_DAY
-    inside = time < limit[customer]
+    inside = np.empty(len(time), dtype=bool)
+    for first in range(0, len(time), _ROWS):  # each row's limit, a slice at a time
+        part = slice(first, first + _ROWS)
+        np.less(time[part], limit[customer[part]], out=inside[part])
     window = (np.minimum(limit, end) - np.minimum(first_event, start)) / NS_PER_DAY
     observed = np.where(has_events, np.minimum(early_days, (end - start) / NS_PER_DAY), np.nan)
     n_early = np.bincount(customer[inside], minlength=n_customers)
@@ -432,18 +438,26 @@ def _early_window(
 def _channel_shares(
     channel: pd.Series, customer: np.ndarray, n_customers: int, rows: np.ndarray | None = None
 ) -> dict[str, np.ndarray]:
-    channel_code, labels = factorize(channel)
+    if isinstance(channel.dtype, pd.CategoricalDtype):  # its own (small) codes, not a copy
+        channel_code, labels = channel.cat.codes.to_numpy(), pd.Index(channel.cat.categories)
+    else:
+        channel_code, labels = factorize(channel)
     # Only channels that occur, in a stable order: category order, else alphabetical.
     present = np.bincount(channel_code[channel_code >= 0], minlength=len(labels)) > 0
     order = [i for i in range(len(labels)) if present[i]]
     if not isinstance(channel.dtype, pd.CategoricalDtype):
         order.sort(key=lambda i: str(labels[i]))
     names = _sanitised([labels[i] for i in order], "channel")
-    known = channel_code >= 0 if rows is None else (channel_code >= 0) & rows
     n_labels = max(len(labels), 1)
-    counts = np.bincount(
-        customer[known] * n_labels + channel_code[known], minlength=n_customers * n_labels
-    ).reshape(n_customers, n_labels)
+    counts = np.zeros(n_customers * n_labels, dtype=np.int64)
+    for start in range(0, len(channel_code), _ROWS):  # a slice of the log at a time
+        part = slice(start, start + _ROWS)
+        known = channel_code[part] >= 0 if rows is None else (channel_code[part] >= 0) & rows[part]
+        key = customer[part][known] * n_labels
+        key += channel_code[part][known]
+        counts += np.bincount(key, minlength=n_customers * n_labels)
+        del known, key
+    counts = counts.reshape(n_customers, n_labels)
     total = counts.sum(axis=1)
     denominator = np.where(total > 0, total, 1)
     return {
