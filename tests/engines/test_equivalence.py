@@ -201,11 +201,34 @@ def test_a_hash_collision_falls_back_to_comparing_every_column(
     exact = keep_rows(frame, known, end=end, drop_duplicates=True, engine="duckdb")
     # every row the same hash: different rows collide, so the hash alone would merge them
     monkeypatch.setattr(module, "row_hashes", lambda f: np.zeros(len(f), dtype=np.int64))
-    assert module._collides(frame, module.row_hashes(frame))
+    digest = module.row_hashes(frame)
+    assert module._collides(frame, digest, module._repeated(digest))
     collided = keep_rows(frame, known, end=end, drop_duplicates=True, engine="duckdb")
     assert exact is not None and collided is not None
     assert collided.order.tolist() == exact.order.tolist() == [0, 2, 3, 5]
     assert collided.duplicates == exact.duplicates == 3
+
+
+def test_without_a_repeated_hash_the_engine_groups_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # no two rows alike: the scan drops none and is not asked to group the rows
+    from cjresearch.data import engine as module
+
+    frame, known, end = _near_twins()
+    distinct = frame.drop_duplicates().reset_index(drop=True)
+    asked: list[bool] = []
+    scan = module._scan
+    monkeypatch.setattr(
+        module, "_scan", lambda *a, **k: asked.append(k["drop_duplicates"]) or scan(*a, **k)
+    )
+    kept = keep_rows(distinct, known, end=end, drop_duplicates=True, engine="duckdb")
+    assert kept is not None and kept.duplicates == 0
+    assert asked == [False]
+    grouped = keep_rows(frame, known, end=end, drop_duplicates=True, engine="duckdb")
+    assert grouped is not None and grouped.duplicates == 3 and asked == [False, True]
+    in_pandas = distinct[distinct["customer_id"].isin(known) & (distinct["timestamp"] < end)]
+    assert sorted(kept.order.tolist()) == in_pandas.index.tolist()
 
 
 def test_equal_rows_hash_alike_whatever_their_dtypes() -> None:

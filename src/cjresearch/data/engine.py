@@ -220,11 +220,17 @@ def keep_rows(
             digest = row_hashes(frame)
         except TypeError:
             return None
-        if _collides(frame, digest):
+        repeated = _repeated(digest)
+        if not len(repeated):
+            # no two rows share a hash, so no two are equal: nothing to drop, and the engine
+            # need not group every row (at 1,000,000 customers the largest part of the scan)
+            drop_duplicates = False
+        elif _collides(frame, digest, repeated):
             narrow, columns = frame, list(frame.columns)
         else:
             narrow = narrow.assign(**{_HASH: digest})
             columns = [*columns, _HASH]
+        del digest
     return _scan(
         narrow,
         known,
@@ -245,12 +251,15 @@ def row_hashes(frame: pd.DataFrame) -> np.ndarray:
     return hashed.to_numpy().view(np.int64)
 
 
-def _collides(frame: pd.DataFrame, digest: np.ndarray) -> bool:
-    """Whether two different rows share a hash: the rows whose hash repeats (the few exact
-    duplicates and, rarely, a collision) compared whole."""
+def _repeated(digest: np.ndarray) -> np.ndarray:
+    """The hashes that more than one row has (a value once per extra row)."""
     ordered = np.sort(digest)
-    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
-    del ordered
+    return ordered[1:][ordered[1:] == ordered[:-1]]
+
+
+def _collides(frame: pd.DataFrame, digest: np.ndarray, repeated: np.ndarray) -> bool:
+    """Whether two different rows share a hash: the rows whose hash repeats (``repeated``:
+    the few exact duplicates and, rarely, a collision) compared whole."""
     if not len(repeated):
         return False
     rows = np.isin(digest, repeated)
