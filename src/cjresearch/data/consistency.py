@@ -309,8 +309,13 @@ def customer_date_problems(
                 f"a signup_date on or before {last_day(end)}",
             )
         )
-    stamps = [f[["customer_id", "timestamp"]] for f in activity if f is not None]
-    last = pd.concat(stamps).groupby("customer_id", observed=True)["timestamp"].max()
+    # each table's latest, then the latest of those: the tables' rows are not copied into one
+    latest = [
+        f.groupby("customer_id", observed=True)["timestamp"].max()
+        for f in activity
+        if f is not None
+    ]
+    last = pd.concat(latest).groupby(level=0, observed=True).max()
     last_seen = customers["customer_id"].map(last)
     after = last_seen.notna() & (signup > last_seen + _GRACE) & ~late
     if after.any():
