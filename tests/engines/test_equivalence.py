@@ -231,6 +231,16 @@ def test_without_a_repeated_hash_the_engine_groups_nothing(
     assert sorted(kept.order.tolist()) == in_pandas.index.tolist()
 
 
+def test_rows_hashed_a_slice_at_a_time_hash_as_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cjresearch.data import engine as module
+
+    frame, _, _ = _near_twins()
+    whole = pd.util.hash_pandas_object(frame, index=False, categorize=True).to_numpy()
+    monkeypatch.setattr(module, "_HASH_ROWS", 2)
+    assert np.array_equal(module.row_hashes(frame), whole.view(np.int64))
+    assert module.row_hashes(frame.iloc[:0]).dtype == np.int64
+
+
 def test_equal_rows_hash_alike_whatever_their_dtypes() -> None:
     from cjresearch.data.engine import row_hashes
 

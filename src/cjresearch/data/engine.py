@@ -60,6 +60,8 @@ ENGINES = ("duckdb", "pandas", "spark")
 _ROW = "__row"
 _AFTER = "__after_end"
 _HASH = "__hash"
+#: Rows hashed at a time (each column's hashes are a uint64 array of the rows hashed).
+_HASH_ROWS = 2_000_000
 
 
 def table_files(location: Path, *, table: str) -> list[Path]:
@@ -247,8 +249,13 @@ def row_hashes(frame: pd.DataFrame) -> np.ndarray:
     """A 64-bit hash of each row's values (as int64: Spark has no unsigned integers); equal
     rows have equal hashes, whatever their columns' dtypes (a categorical hashes as its
     values)."""
-    hashed = pd.util.hash_pandas_object(frame, index=False, categorize=True)
-    return hashed.to_numpy().view(np.int64)
+    parts = [  # a slice of rows at a time: hashing combines a uint64 array per column
+        pd.util.hash_pandas_object(frame.iloc[start : start + _HASH_ROWS], index=False)
+        .to_numpy()
+        .view(np.int64)
+        for start in range(0, len(frame), _HASH_ROWS)
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
 def _repeated(digest: np.ndarray) -> np.ndarray:
