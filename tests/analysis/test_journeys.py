@@ -303,15 +303,19 @@ def test_raw_sample_frames_with_categorical_columns_give_the_same_features(
     sample, sample_features
 ) -> None:
     study, tables, emotion = sample
-    raw = customer_features(
-        study.events,
-        study.customers,
+    raw = _sample_features_of(study.events, study.customers, tables, emotion)
+    pd.testing.assert_frame_equal(raw, sample_features)
+
+
+def _sample_features_of(events, customers, tables, emotion) -> pd.DataFrame:
+    return customer_features(
+        events,
+        customers,
         stages=STAGES,
         observation_end=tables.observation_end,
         stage_emotion=emotion,
         attributes=["age", "plan"],
     )
-    pd.testing.assert_frame_equal(raw, sample_features)
 
 
 def test_features_made_a_slice_of_the_log_at_a_time_are_the_same(
@@ -323,14 +327,7 @@ def test_features_made_a_slice_of_the_log_at_a_time_are_the_same(
 
     _, tables, emotion = sample
     monkeypatch.setattr(journeys, "_ROWS", 1_000)
-    sliced = customer_features(
-        tables.events,
-        tables.customers,
-        stages=STAGES,
-        observation_end=tables.observation_end,
-        stage_emotion=emotion,
-        attributes=["age", "plan"],
-    )
+    sliced = _sample_features_of(tables.events, tables.customers, tables, emotion)
     assert len(tables.events) > 50 * journeys._ROWS
     pd.testing.assert_frame_equal(sliced, sample_features)
 

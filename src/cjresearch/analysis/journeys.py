@@ -457,11 +457,11 @@ def _channel_shares(
         key += channel_code[part][known]
         counts += np.bincount(key, minlength=n_customers * n_labels)
         del known, key
-    counts = counts.reshape(n_customers, n_labels)
-    total = counts.sum(axis=1)
+    grid = counts.reshape(n_customers, n_labels)
+    total = grid.sum(axis=1)
     denominator = np.where(total > 0, total, 1)
     return {
-        f"channel_share_{name}": counts[:, i] / denominator
+        f"channel_share_{name}": grid[:, i] / denominator
         for name, i in zip(names, order, strict=True)
     }
 
