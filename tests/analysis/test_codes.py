@@ -21,3 +21,16 @@ def test_sliced_codes_are_the_codes_of_the_whole_column(kind: str, rows: int) ->
     parts = list(sliced_codes(values, ids, rows))
     assert len(parts) == -(-len(values) // rows)
     assert np.array_equal(np.concatenate(parts), whole)
+
+
+@pytest.mark.parametrize("kind", ["str", "category", "unordered category"])
+def test_stage_codes_are_positions_in_the_stages_whatever_the_dtype(kind: str) -> None:
+    values = pd.Series(["usage", "awareness", None, "elsewhere", "usage", "support"])
+    if kind == "category":  # categories in another order than the study's, one unused
+        values = values.astype(pd.CategoricalDtype(["usage", "support", "awareness", "x"]))
+    elif kind == "unordered category":
+        values = values.astype("category")
+    else:
+        values = values.astype("str")
+    got = codes(values, ["awareness", "usage", "support"])
+    assert got.tolist() == [1, 0, -1, -1, 1, 2]

@@ -326,9 +326,9 @@ def test_features_made_a_slice_of_the_log_at_a_time_are_the_same(
     from cjresearch.analysis import journeys
 
     _, tables, emotion = sample
-    monkeypatch.setattr(journeys, "_ROWS", 1_000)
+    monkeypatch.setattr(journeys, "SLICE_ROWS", 1_000)
     sliced = _sample_features_of(tables.events, tables.customers, tables, emotion)
-    assert len(tables.events) > 50 * journeys._ROWS
+    assert len(tables.events) > 50 * journeys.SLICE_ROWS
     pd.testing.assert_frame_equal(sliced, sample_features)
 
 

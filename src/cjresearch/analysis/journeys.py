@@ -114,6 +114,7 @@ import pandas as pd
 from cjresearch._checks import require_columns
 from cjresearch.analysis._codes import (
     NS_PER_DAY,
+    SLICE_ROWS,
     check_stages,
     codes,
     customer_codes,
@@ -168,9 +169,6 @@ DEFAULT_FEATURES: tuple[str, ...] = (
 
 _EVENT_COLUMNS = ("customer_id", "timestamp", "touchpoint", "stage")
 _KINDS = ("forward", "backward", "loop")
-#: Events per slice where a per-event temporary would otherwise span the log (int64, 213 MB
-#: at 26.6 million events, several at once).
-_ROWS = 2_000_000
 
 
 def _sanitised(names: Sequence[object], what: str) -> list[str]:
@@ -410,8 +408,8 @@ def _early_window(
         start = np.where(known, values, start)
     limit = start + early_days * NS_PER_DAY
     inside = np.empty(len(time), dtype=bool)
-    for first in range(0, len(time), _ROWS):  # each row's limit, a slice at a time
-        part = slice(first, first + _ROWS)
+    for first in range(0, len(time), SLICE_ROWS):  # each row's limit, a slice at a time
+        part = slice(first, first + SLICE_ROWS)
         np.less(time[part], limit[customer[part]], out=inside[part])
     window = (np.minimum(limit, end) - np.minimum(first_event, start)) / NS_PER_DAY
     observed = np.where(has_events, np.minimum(early_days, (end - start) / NS_PER_DAY), np.nan)
@@ -450,8 +448,8 @@ def _channel_shares(
     names = _sanitised([labels[i] for i in order], "channel")
     n_labels = max(len(labels), 1)
     counts = np.zeros(n_customers * n_labels, dtype=np.int64)
-    for start in range(0, len(channel_code), _ROWS):  # a slice of the log at a time
-        part = slice(start, start + _ROWS)
+    for start in range(0, len(channel_code), SLICE_ROWS):  # a slice of the log at a time
+        part = slice(start, start + SLICE_ROWS)
         known = channel_code[part] >= 0 if rows is None else (channel_code[part] >= 0) & rows[part]
         key = customer[part][known] * n_labels
         key += channel_code[part][known]

@@ -9,7 +9,7 @@ import pytest
 import statsmodels.formula.api as smf
 
 from cjresearch.analysis.stats import REACH_COLUMNS, emotion_churn, follow_up, stage_reach
-from cjresearch.analysis.stats.exposure import days, stage_index
+from cjresearch.analysis.stats.exposure import days
 from helpers.stats import CONTROLS, UNIT
 
 DAY = pd.Timedelta(days=1)
@@ -127,19 +127,6 @@ def test_landmark_logit_equals_statsmodels_on_a_frame_built_by_hand(small, stage
     assert row["ci_low"] == pytest.approx(np.exp(ci[0]), rel=1e-8)
     assert row["ci_high"] == pytest.approx(np.exp(ci[1]), rel=1e-8)
     assert row["p_value"] == pytest.approx(reference.pvalues["step"], rel=1e-6)
-
-
-@pytest.mark.parametrize("kind", ["str", "category", "unordered category"])
-def test_stage_index_is_the_position_in_the_stages_whatever_the_dtype(kind):
-    values = pd.Series(["usage", "awareness", None, "elsewhere", "usage", "support"])
-    if kind == "category":  # categories in another order than the study's, one unused
-        values = values.astype(pd.CategoricalDtype(["usage", "support", "awareness", "x"]))
-    elif kind == "unordered category":
-        values = values.astype("category")
-    else:
-        values = values.astype("str")
-    got = stage_index(values, ["awareness", "usage", "support"])
-    assert got.tolist() == [1, 0, -1, -1, 1, 2]
 
 
 def test_stage_reach_on_categorical_stages_equals_reach_on_text():

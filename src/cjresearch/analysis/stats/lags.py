@@ -23,10 +23,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cjresearch.analysis._codes import codes
 from cjresearch.analysis.settings import Settings
 from cjresearch.analysis.stats._common import LAG_COLUMNS, finish
 from cjresearch.analysis.stats._survival import start_stop
-from cjresearch.analysis.stats.exposure import stage_frames, stage_index
+from cjresearch.analysis.stats.exposure import stage_frames
 from cjresearch.analysis.stats.logistic import logit_cell, model_frame
 from cjresearch.analysis.stats.survival import cox_cell, follow_flags
 
@@ -58,7 +59,7 @@ def lag_sensitivity(
     """
     base = customers.set_index("customer_id")[list(settings.controls)]
     extra = follow_flags(follow, pd.Index(customers["customer_id"]))
-    reach_stage = stage_index(reach["stage"], settings.stages)
+    reach_stage = codes(reach["stage"], settings.stages)
     reached = {s: int((reach_stage == i).sum()) for i, s in enumerate(settings.stages)}
     rows: list[dict[str, Any]] = []
     for lag in sorted({*map(float, settings.lags), float(settings.lag_days)}):
