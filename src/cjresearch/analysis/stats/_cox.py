@@ -36,10 +36,12 @@ class _RiskSums:
     """Sums over the risk set at each distinct event time, for a given weight vector."""
 
     def __init__(self, start: np.ndarray, stop: np.ndarray, event: np.ndarray) -> None:
-        self.stop_order = np.argsort(stop, kind="stable")
-        self.start_order = np.argsort(start, kind="stable")
-        stop_sorted = stop[self.stop_order]
-        start_sorted = start[self.start_order]
+        stop_order = np.argsort(stop, kind="stable")
+        start_order = np.argsort(start, kind="stable")
+        stop_sorted = stop[stop_order]
+        start_sorted = start[start_order]
+        # the rows from the latest stop (start) backwards: the order of the running sums
+        self.by_stop, self.by_start = stop_order[::-1].copy(), start_order[::-1].copy()
         is_event = event.astype(bool)
         self.times, self.inverse, self.deaths = np.unique(
             stop[is_event], return_inverse=True, return_counts=True
@@ -52,17 +54,21 @@ class _RiskSums:
 
     def at_risk(self, values: np.ndarray) -> np.ndarray:
         """Sum of ``values`` (n or n x q) over the risk set of every distinct event time."""
-        return self._tail(values, self.stop_order, self.stop_from) - self._tail(
-            values, self.start_order, self.start_from
-        )
+        return self.ordered_at_risk(values[self.by_stop], values[self.by_start])
 
-    def _tail(self, values: np.ndarray, order: np.ndarray, first: np.ndarray) -> np.ndarray:
+    def ordered_at_risk(self, by_stop: np.ndarray, by_start: np.ndarray) -> np.ndarray:
+        """:meth:`at_risk` of values given in the orders ``by_stop`` and ``by_start`` (arrays
+        of their own: they are summed in place). A product of columns is the same float in
+        any order, so a fit orders its columns once and multiplies them ordered, rather than
+        gathering every product twice from random places (twice as fast at 1,000,000 rows)."""
+        return self._tail(by_stop, self.stop_from) - self._tail(by_start, self.start_from)
+
+    def _tail(self, backwards: np.ndarray, first: np.ndarray) -> np.ndarray:
         # the sum of ordered[i:] is the reversed running sum at n - 1 - i (0 for i = n); summed
         # from the end, so the small late risk sets are not differences of large totals
         if self.n == 0:
-            return np.zeros((len(first), *values.shape[1:]))
-        backwards = values[order[::-1]]
-        np.cumsum(backwards, axis=0, out=backwards)  # in place: one n x q copy, not two
+            return np.zeros((len(first), *backwards.shape[1:]))
+        np.cumsum(backwards, axis=0, out=backwards)  # in place: no copy
         position = self.n - 1 - first
         out = backwards[np.maximum(position, 0)]
         out[position < 0] = 0.0
@@ -70,7 +76,10 @@ class _RiskSums:
 
     def at_deaths(self, values: np.ndarray) -> np.ndarray:
         """Sum of ``values`` over the rows that fail at every distinct event time."""
-        dead = values[self.event_rows]
+        return self.dead_sums(values[self.event_rows])
+
+    def dead_sums(self, dead: np.ndarray) -> np.ndarray:
+        """:meth:`at_deaths` of values given at the failing rows only."""
         size = len(self.times)
         if dead.ndim == 1:  # bincount adds in row order, as np.add.at did, many times faster
             return np.bincount(self.inverse, weights=dead, minlength=size)
@@ -104,21 +113,37 @@ def fit_cox(
     rep = np.repeat(np.arange(len(sums.times)), sums.deaths)
     frac = np.concatenate([np.arange(d) / d for d in sums.deaths]) if len(rep) else np.zeros(0)
     x_dead = sums.at_deaths(x)
+    # the columns in the two orders of the running sums, and at the deaths, made once
+    x_stop, x_start = np.asfortranarray(x[sums.by_stop]), np.asfortranarray(x[sums.by_start])
+    x_died = np.asfortranarray(x[sums.event_rows])
 
     def evaluate(beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         eta = x @ beta
         shift = eta.max() if n else 0.0
         w = np.exp(eta - shift)
-        s0 = sums.at_risk(w)[rep] - frac * sums.at_deaths(w)[rep]
-        s1 = sums.at_risk(w[:, None] * x)[rep] - frac[:, None] * sums.at_deaths(w[:, None] * x)[rep]
+        w_stop, w_start, w_died = w[sums.by_stop], w[sums.by_start], w[sums.event_rows]
+
+        def risk(by_stop: np.ndarray, by_start: np.ndarray, died: np.ndarray) -> np.ndarray:
+            # the Efron risk sums at each death of one weighted column, given in each order
+            fraction = frac if died.ndim == 1 else frac[:, None]
+            return (
+                sums.ordered_at_risk(by_stop, by_start)[rep] - fraction * sums.dead_sums(died)[rep]
+            )
+
+        s0 = risk(w_stop.copy(), w_start.copy(), w_died)
+        s1 = risk(w_stop[:, None] * x_stop, w_start[:, None] * x_start, w_died[:, None] * x_died)
         loglik = float(eta[sums.event_rows].sum() - np.log(s0).sum() - shift * len(rep))
         mean = s1 / s0[:, None]
         grad = x_dead.sum(axis=0) - mean.sum(axis=0)
-        s2 = np.zeros((len(rep), p, p))
+        info = -np.einsum("ij,ik->jk", mean, mean)
         for j, k in pairs:  # a product column at a time, not n x p(p+1)/2 floats thrice
-            wxx = w * (x[:, j] * x[:, k])
-            s2[:, j, k] = s2[:, k, j] = sums.at_risk(wxx)[rep] - frac * sums.at_deaths(wxx)[rep]
-        info = (s2 / s0[:, None, None]).sum(axis=0) - np.einsum("ij,ik->jk", mean, mean)
+            s2 = risk(
+                w_stop * (x_stop[:, j] * x_stop[:, k]),
+                w_start * (x_start[:, j] * x_start[:, k]),
+                w_died * (x_died[:, j] * x_died[:, k]),
+            )
+            info[j, k] += (s2 / s0).sum()
+            info[k, j] = info[j, k]
         return loglik, grad, info
 
     beta = np.zeros(p)
