@@ -36,3 +36,22 @@ def test_a_refit_that_cannot_be_fitted_is_none() -> None:
     y = np.array([0.0, 1.0, 0.0, 1.0, 1.0, 0.0])
     constant = pd.DataFrame({"emotion": np.ones(6)})  # the intercept twice: singular
     assert refit_logit(y, constant, None) is None
+
+
+def test_a_refit_is_statsmodels_newton_to_the_last_float() -> None:
+    """The Newton steps written out are statsmodels' own: the same estimates and covariance,
+    bit for bit, from a near start and from a far one."""
+    import statsmodels.api as sm
+
+    y, x = _data(5, n=5000)
+    design = sm.add_constant(x.to_numpy(dtype=float), has_constant="add")
+    for start in (np.array([-0.3, 0.7, -0.4]), np.array([1.0, 0.0, 0.0])):
+        result = sm.Logit(y, design, check_rank=False).fit(
+            method="newton", maxiter=100, disp=False, start_params=start
+        )
+        refit = refit_logit(y, x, start)
+        assert refit is not None
+        assert np.array_equal(refit[0], np.asarray(result.params))
+        assert np.array_equal(refit[1], np.asarray(result.cov_params()))
+    singular = pd.DataFrame({"emotion": np.ones(len(y))})
+    assert refit_logit(y, singular, np.zeros(2)) is None
