@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cjresearch.analysis.stats._impute import DONORS, donors, impute, rubin
+from cjresearch.analysis.stats._impute import DONORS, donors, impute, rubin, stable_argsort
 
 
 def test_tied_fitted_values_are_all_donors_alike() -> None:
@@ -65,3 +65,19 @@ def test_imputations_are_proper_rubin_variance_of_a_mean(seed: int) -> None:
     # the ratio of two variances, one estimated from 100 imputations: within 2 sd (+-15%);
     # the improper draw (a fixed fit, ties drawn alike) gives 0.70-0.81 on these seeds
     assert se**2 / reference == pytest.approx(1.0, abs=0.15)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_fast_stable_sort_is_numpys_stable_sort(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    shapes = [
+        rng.normal(size=5000),  # no ties
+        rng.integers(0, 4, 5000) * 0.25,  # blocks of ties
+        np.round(rng.normal(size=5000), 2),  # some ties
+        np.where(rng.random(50) < 0.5, -0.0, 0.0),  # -0 and 0 are equal
+        np.array([np.nan, 1.0, np.nan, 0.0]),  # not finite: numpy's own sort
+        np.array([3.0]),
+        np.array([]),
+    ]
+    for values in shapes:
+        assert np.array_equal(stable_argsort(values), np.argsort(values, kind="stable"))
