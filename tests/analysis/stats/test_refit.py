@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cjresearch.analysis.stats._modelling import fit_logit, refit_logit
+from cjresearch.analysis.stats._modelling import fit_logit, newton_logit, refit_logit
 
 
 def _data(seed: int, n: int = 3000) -> tuple[np.ndarray, pd.DataFrame]:
@@ -53,5 +53,12 @@ def test_a_refit_is_statsmodels_newton_to_the_last_float() -> None:
         assert refit is not None
         assert np.array_equal(refit[0], np.asarray(result.params))
         assert np.array_equal(refit[1], np.asarray(result.cov_params()))
+        # the cross-validation's fits: fewer steps allowed, statsmodels' checks left on
+        few = sm.Logit(y[:999], design[:999]).fit(
+            method="newton", maxiter=2, disp=False, start_params=start
+        )
+        assert np.array_equal(
+            newton_logit(y[:999], design[:999], start, max_steps=2)[0], few.params
+        )
     singular = pd.DataFrame({"emotion": np.ones(len(y))})
     assert refit_logit(y, singular, np.zeros(2)) is None

@@ -143,23 +143,32 @@ def refit_logit(
     if start is None:
         return _statsmodels_refit(y, x)
     design = sm.add_constant(x.to_numpy(dtype=float), has_constant="add")
-    n = design.shape[0]
-    old, new = np.full(design.shape[1], np.inf), np.asarray(start, dtype=float)
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        try:
-            for _ in range(_NEWTON_STEPS):
-                if not np.any(np.abs(new - old) > _NEWTON_TOL):
-                    break
-                hessian, score = _logit_derivatives(y, design, new)
-                hessian[np.diag_indices_from(hessian)] += _NEWTON_RIDGE
-                old, new = new, new - np.linalg.solve(hessian, -score / n)
-            cov = np.linalg.inv(_logit_derivatives(y, design, new)[0]) / n
-        except (np.linalg.LinAlgError, ValueError):
-            return None
-    return new, cov
+    try:
+        return newton_logit(y, design, start)
+    except (np.linalg.LinAlgError, ValueError):
+        return None
 
 
 _NEWTON_STEPS, _NEWTON_TOL, _NEWTON_RIDGE = 100, 1e-8, 1e-10  # statsmodels' newton defaults
+
+
+def newton_logit(
+    y: np.ndarray, design: np.ndarray, start: np.ndarray, *, max_steps: int = _NEWTON_STEPS
+) -> tuple[np.ndarray, np.ndarray]:
+    """The estimates and covariance of ``sm.Logit(y, design).fit(method="newton",
+    start_params=start, maxiter=max_steps)``, by the same operations (see
+    :func:`refit_logit`); ``design`` holds the intercept. Raises ``LinAlgError`` where
+    statsmodels does (a singular Hessian)."""
+    n = design.shape[0]
+    old, new = np.full(design.shape[1], np.inf), np.asarray(start, dtype=float)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        for _ in range(max_steps):
+            if not np.any(np.abs(new - old) > _NEWTON_TOL):
+                break
+            hessian, score = _logit_derivatives(y, design, new)
+            hessian[np.diag_indices_from(hessian)] += _NEWTON_RIDGE
+            old, new = new, new - np.linalg.solve(hessian, -score / n)
+        return new, np.linalg.inv(_logit_derivatives(y, design, new)[0]) / n
 
 
 def _logit_derivatives(
