@@ -487,3 +487,26 @@ def test_stage_transitions_of_the_sample_do_not_depend_on_row_order(sample) -> N
     n_active = tables.events["customer_id"].nunique()
     assert sorted_out["n_transitions"].sum() == len(tables.events) - n_active
     assert set(sorted_out["kind"]) <= {"forward", "backward", "loop"}
+
+
+@pytest.mark.parametrize("touchpoints", [5, 5_000])  # the grid of bits, and hashed pairs
+def test_distinct_early_touchpoints_are_counted_as_pandas_counts_them(
+    touchpoints: int, monkeypatch
+) -> None:
+    from cjresearch.analysis import journeys
+
+    monkeypatch.setattr(journeys, "SLICE_ROWS", 777)
+    rng = np.random.default_rng(touchpoints)
+    n_customers, n_events = 300, 10_000
+    customer = rng.integers(0, n_customers - 10, n_events)  # the last ten have no events
+    touchpoint = rng.integers(0, touchpoints, n_events)
+    rows = rng.random(n_events) < 0.4
+    counted = journeys._distinct_touchpoints(customer, touchpoint, rows, n_customers)
+    expected = (
+        pd.DataFrame({"c": customer[rows], "t": touchpoint[rows]})
+        .groupby("c")["t"]
+        .nunique()
+        .reindex(range(n_customers), fill_value=0)
+    )
+    assert counted.dtype == np.int64
+    np.testing.assert_array_equal(counted, expected.to_numpy())
