@@ -266,3 +266,23 @@ def test_derived_churn_says_it_replaces_a_churned_column(make_study: MakeStudy) 
     study = make_study(churn={"inactivity_days": 5})  # the file still has 'churned'
     with pytest.warns(DataWarning, match=r"column 'churned' is replaced by churn derived"):
         load_tables(study)
+
+
+def test_a_large_categorical_table_is_written_in_few_row_groups(tmp_path) -> None:
+    # Arrow's default group of 1,048,576 rows repeats a categorical's dictionary (a million
+    # customer ids) in every group: the artifacts' event log is written in larger groups
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from cjresearch.data.tables import ROW_GROUP_ROWS, write_parquet
+
+    n = 1_200_000
+    ids = pd.Categorical.from_codes(np.arange(n) % 50_000, [f"C{i:06d}" for i in range(50_000)])
+    frame = pd.DataFrame({"customer_id": ids, "value": np.arange(n, dtype=np.int64)})
+    path = write_parquet(frame, tmp_path / "events.parquet")
+    assert pq.ParquetFile(path).metadata.num_row_groups == 1 < n / 1_048_576
+    assert n <= ROW_GROUP_ROWS
+    back = pd.read_parquet(path)
+    assert back["customer_id"].cat.categories.equals(frame["customer_id"].cat.categories)
+    np.testing.assert_array_equal(back["customer_id"].cat.codes, frame["customer_id"].cat.codes)
+    np.testing.assert_array_equal(back["value"], frame["value"])

@@ -882,11 +882,18 @@ def _derive_churn(
     )
 
 
+#: rows per Parquet row group. Arrow's default (1,048,576) writes a categorical's whole
+#: dictionary again in every group: the events of 1,000,000 customers (26.6 million rows, a
+#: million customer ids) took 15.8 s and 377 MB so, and take 4.4 s and 269 MB in groups of
+#: 8,388,608 rows (measured on this project's machine).
+ROW_GROUP_ROWS = 8 * 1024 * 1024
+
+
 def write_parquet(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write a frame as Parquet atomically (write to a sibling, then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = path.with_name(f".{path.name}.tmp")
-    frame.to_parquet(staging, index=False)
+    frame.to_parquet(staging, index=False, row_group_size=ROW_GROUP_ROWS)
     staging.replace(path)
     return path
