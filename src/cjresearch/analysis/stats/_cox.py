@@ -89,6 +89,15 @@ class _RiskSums:
         return out
 
 
+def _row_sum(values: np.ndarray, p: int) -> float:
+    """The sum of one information entry's terms as numpy summed the n x p x p array of them
+    all over its rows: one after the other for two covariates or more, pairwise for one.
+    Another order moves the last bits, and a fit that does not converge wanders far on them
+    (on the 20,000-customer study one such hazard ratio was published where it had been
+    blank, and another blanked)."""
+    return float(values.sum()) if p == 1 else float(np.cumsum(values)[-1]) if len(values) else 0.0
+
+
 @np.errstate(divide="ignore", invalid="ignore", over="ignore")  # trial steps may diverge
 def fit_cox(
     start: np.ndarray,
@@ -142,7 +151,7 @@ def fit_cox(
                 w_start * (x_start[:, j] * x_start[:, k]),
                 w_died * (x_died[:, j] * x_died[:, k]),
             )
-            info[j, k] += (s2 / s0).sum()
+            info[j, k] += _row_sum(s2 / s0, p)
             info[k, j] = info[j, k]
         return loglik, grad, info
 
