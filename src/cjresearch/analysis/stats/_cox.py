@@ -95,7 +95,9 @@ def _row_sum(values: np.ndarray, p: int) -> float:
     Another order moves the last bits, and a fit that does not converge wanders far on them
     (on the 20,000-customer study one such hazard ratio was published where it had been
     blank, and another blanked)."""
-    return float(values.sum()) if p == 1 else float(np.cumsum(values)[-1]) if len(values) else 0.0
+    if p == 1 or len(values) == 0:
+        return float(values.sum())
+    return float(np.cumsum(values)[-1])
 
 
 @np.errstate(divide="ignore", invalid="ignore", over="ignore")  # trial steps may diverge
