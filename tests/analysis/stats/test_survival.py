@@ -18,7 +18,7 @@ from cjresearch.analysis.stats import (
     survival_curves,
     time_to_churn,
 )
-from cjresearch.analysis.stats._cox import fit_cox
+from cjresearch.analysis.stats._cox import _row_sum, fit_cox
 from cjresearch.analysis.stats._survival import start_stop
 from helpers import FIXTURES
 from helpers.stats import CONTROLS, UNIT, toy_study
@@ -292,3 +292,15 @@ def test_a_stop_one_float_step_after_entry_leaves_the_curves_instead_of_crashing
     for landmark in (True, False):
         kept = _entries(frame, follow, landmark)
         assert kept.index.tolist() == ["y"]
+
+
+def test_information_entries_are_summed_as_the_whole_array_was() -> None:
+    # fit_cox sums each entry's terms alone; the last bits must be those of summing the
+    # events x p x p array over its rows, or a fit that does not converge wanders elsewhere
+    rng = np.random.default_rng(8)
+    for p in (1, 2, 3, 8):
+        terms = rng.exponential(size=(20_001, p, p))
+        whole = terms.sum(axis=0)
+        parts = [[_row_sum(terms[:, j, k], p) for k in range(p)] for j in range(p)]
+        assert np.array_equal(np.array(parts), whole), p
+    assert _row_sum(np.zeros(0), 3) == 0.0
