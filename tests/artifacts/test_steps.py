@@ -119,5 +119,6 @@ def test_a_step_gives_back_the_arrays_malloc_kept() -> None:
         [sys.executable, "-c", _HOLES], capture_output=True, text=True, check=True, timeout=120
     )
     held, after, pins = done.stdout.split()
-    assert float(held) - float(after) > 100, done.stdout
+    # untrimmed, nothing comes back (measured: 0.0 MB); trimmed, 90-150 MB of the 160
+    assert float(held) - float(after) > 50, done.stdout
     assert int(pins) == 1600
