@@ -267,8 +267,6 @@ def _repeated(digest: np.ndarray) -> np.ndarray:
 def _collides(frame: pd.DataFrame, digest: np.ndarray, repeated: np.ndarray) -> bool:
     """Whether two different rows share a hash: the rows whose hash repeats (``repeated``:
     the few exact duplicates and, rarely, a collision) compared whole."""
-    if not len(repeated):
-        return False
     rows = np.isin(digest, repeated)
     candidates = frame[rows]
     return len(candidates.drop_duplicates()) != len(np.unique(digest[rows]))

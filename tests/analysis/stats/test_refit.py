@@ -40,7 +40,7 @@ def test_a_refit_that_cannot_be_fitted_is_none() -> None:
 
 def test_a_refit_is_statsmodels_newton_to_the_last_float() -> None:
     """The Newton steps written out are statsmodels' own: the same estimates and covariance,
-    bit for bit, from a near start and from a far one."""
+    bit for bit, from a near start, a far one and none."""
     import statsmodels.api as sm
 
     y, x = _data(5, n=5000)
@@ -60,5 +60,11 @@ def test_a_refit_is_statsmodels_newton_to_the_last_float() -> None:
         assert np.array_equal(
             newton_logit(y[:999], design[:999], start, max_steps=2)[0], few.params
         )
+    # no start (the model's first fit failed): statsmodels' own start
+    default = sm.Logit(y, design, check_rank=False).fit(method="newton", maxiter=100, disp=False)
+    unstarted = refit_logit(y, x, None)
+    assert unstarted is not None
+    assert np.array_equal(unstarted[0], np.asarray(default.params))
+    assert np.array_equal(unstarted[1], np.asarray(default.cov_params()))
     singular = pd.DataFrame({"emotion": np.ones(len(y))})
     assert refit_logit(y, singular, np.zeros(2)) is None

@@ -140,9 +140,9 @@ def refit_logit(
     same floats (``tests/analysis/stats/test_refit.py``); at 1,000,000 customers the
     refits took a sixth of the statistics.
     """
-    if start is None:
-        return _statsmodels_refit(y, x)
     design = sm.add_constant(x.to_numpy(dtype=float), has_constant="add")
+    if start is None:  # a model whose first fit failed: statsmodels' own start, zeros
+        start = np.zeros(design.shape[1])
     try:
         return newton_logit(y, design, start)
     except (np.linalg.LinAlgError, ValueError):
@@ -180,26 +180,6 @@ def _logit_derivatives(
     return np.dot(fitted * (1 - fitted) * design.T, design) / design.shape[0], np.dot(
         y - fitted, design
     )
-
-
-def _statsmodels_refit(y: np.ndarray, x: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
-    """:func:`refit_logit` from statsmodels' own start (a model whose first fit failed)."""
-    design = sm.add_constant(x.to_numpy(dtype=float), has_constant="add")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            result = sm.Logit(y, design, check_rank=False).fit(
-                method="newton", maxiter=_NEWTON_STEPS, disp=False, callback=_unchecked
-            )
-            cov = np.asarray(result.cov_params(), dtype=float)
-        except (np.linalg.LinAlgError, ValueError, sm_exceptions.PerfectSeparationError):
-            return None
-    return np.asarray(result.params, dtype=float), cov
-
-
-def _unchecked(*_: object) -> None:
-    """A Newton step's callback that checks nothing (statsmodels' default predicts every
-    row to look for perfect prediction)."""
 
 
 def wald(beta: float, se: float) -> tuple[float, float, float, float]:
