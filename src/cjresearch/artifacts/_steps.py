@@ -30,13 +30,46 @@ def peak_rss_mb() -> float | None:
 
 
 def rss_mb() -> float | None:
-    """The process's resident memory now, in MB (None where ``/proc`` is not there)."""
+    """The resident memory now, in MB, of this process and of its children (None where
+    ``/proc`` is not there): a child forked for the statistics
+    (:mod:`cjresearch._background`) shares the pages it has not written with this process,
+    so it adds the pages only it holds (its private memory)."""
     try:
         with open("/proc/self/statm", encoding="ascii") as statm:
             pages = int(statm.read().split()[1])
     except (OSError, ValueError, IndexError):
         return None
-    return pages * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
+    own = pages * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
+    return own + sum(_private_kb(pid) for pid in _descendants("self")) / 1024
+
+
+def _descendants(pid: str) -> list[str]:
+    """The processes forked by ``pid`` (and by those), from ``/proc``'s children lists."""
+    found: list[str] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as children:
+                found += children.read().split()
+        except OSError:
+            continue
+    return found + [d for child in found for d in _descendants(child)]
+
+
+def _private_kb(pid: str) -> int:
+    """The kilobytes of resident memory that only ``pid`` holds (0 once it is gone)."""
+    total = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as rollup:
+            for line in rollup:
+                if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                    total += int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return total
 
 
 def release_unused_memory() -> None:
@@ -111,7 +144,8 @@ class _Watch:
                 next_line += self.heartbeat
                 self.progress(
                     f"artifacts: {self.what}: still running after "
-                    f"{time.perf_counter() - self._started:.0f} s (peak RSS {_mb(peak_rss_mb())})"
+                    f"{time.perf_counter() - self._started:.0f} s "
+                    f"(peak RSS {_mb(max(peak_rss_mb() or 0.0, self.peak or 0.0) or None)})"
                 )
 
 
@@ -123,8 +157,9 @@ class Steps:
 
     ``records`` holds one entry per finished step (for the manifest): ``step``, ``wall_s``,
     ``cpu_s`` (of the whole process, every thread), ``rss_mb`` (at its end),
-    ``step_peak_rss_mb`` (the highest resident memory sampled during it) and
-    ``peak_rss_mb`` (the process's peak so far).
+    ``step_peak_rss_mb`` (the highest resident memory sampled during it, a forked child's
+    private memory included: :func:`rss_mb`) and ``peak_rss_mb`` (the peak so far:
+    :meth:`peak_mb`).
     """
 
     def __init__(
@@ -134,6 +169,15 @@ class Steps:
         self.heartbeat = heartbeat
         self.records: list[dict[str, Any]] = []
         self._started = time.perf_counter()
+        self._highest: float | None = None  # sampled, children included
+
+    def peak_mb(self) -> float | None:
+        """The peak so far: the process's own (``ru_maxrss``), or the highest sample with its
+        children's private memory where that is higher."""
+        own = peak_rss_mb()
+        if own is None or self._highest is None:
+            return own if own is not None else self._highest
+        return max(own, self._highest)
 
     @contextlib.contextmanager
     def __call__(self, what: str) -> Iterator[None]:
@@ -142,7 +186,9 @@ class Steps:
             yield
         release_unused_memory()
         wall = time.perf_counter() - started
-        peak, now = peak_rss_mb(), rss_mb()
+        if watch.peak is not None:
+            self._highest = max(watch.peak, self._highest or 0.0)
+        peak, now = self.peak_mb(), rss_mb()
         self.records.append(
             {
                 "step": what,

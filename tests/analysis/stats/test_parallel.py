@@ -1,4 +1,6 @@
-"""The joint model gives the same tables whatever the BLAS threads of the machine."""
+"""The statistics step on two cores (the joint model in a forked child) gives the tables and
+warnings it gives on one, and the joint model gives the same tables whatever the BLAS threads
+of the machine."""
 
 from __future__ import annotations
 
@@ -8,10 +10,40 @@ import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
-from cjresearch.analysis.stats import joint_model
+from cjresearch._background import can_fork
+from cjresearch.analysis import stats
+from cjresearch.analysis.stats import analyse, joint_model
 from helpers.stats import CONTROLS, sample_personas
 
 pytestmark = pytest.mark.slow
+
+
+def _analysed(pipeline, monkeypatch, *, from_customers: int):
+    monkeypatch.setattr(stats, "PARALLEL_MIN_CUSTOMERS", from_customers)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = analyse(
+            pipeline.tables.customers,
+            pipeline.observations,
+            stages=list(pipeline.study.stages),
+            personas=sample_personas(pipeline),
+            controls=CONTROLS,
+            observation_end=pipeline.tables.observation_end,
+            interactions=True,
+        )
+    return result.tables(), sorted({(w.category.__name__, str(w.message)) for w in caught})
+
+
+@pytest.mark.skipif(not can_fork(), reason="the joint model forks only on Linux")
+def test_the_joint_model_in_a_child_changes_no_table_and_no_warning(small, monkeypatch) -> None:
+    here, said_here = _analysed(small, monkeypatch, from_customers=10**12)
+    forked, said_forked = _analysed(small, monkeypatch, from_customers=0)
+    assert list(here) == list(forked)
+    for name, table in here.items():
+        assert isinstance(table, pd.DataFrame)
+        assert table.equals(forked[name]), name
+    assert said_here == said_forked
+    assert any("joint" in text for _, text in said_here)  # its warnings came back too
 
 
 def test_the_joint_model_is_the_same_on_one_blas_thread_or_two(big) -> None:

@@ -62,10 +62,13 @@ Flags (semicolon-separated in the ``flags`` columns), each also raised as a warn
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
+from cjresearch._background import Background
 from cjresearch.analysis.settings import Settings
 from cjresearch.analysis.stats._common import (
     EMOTION_CHURN_COLUMNS,
@@ -89,7 +92,7 @@ from cjresearch.analysis.stats._sample import ModelSample, model_sample
 from cjresearch.analysis.stats.exposure import REACH_COLUMNS, follow_up, stage_frames, stage_reach
 from cjresearch.analysis.stats.family import declare_family
 from cjresearch.analysis.stats.findings import NOTE_COLUMNS, findings
-from cjresearch.analysis.stats.joint import JointModel, joint_model, joint_tables
+from cjresearch.analysis.stats.joint import BLAS_THREADS, JointModel, joint_model, joint_tables
 from cjresearch.analysis.stats.lags import lag_sensitive_stages, lag_sensitivity, lag_warnings
 from cjresearch.analysis.stats.logistic import (
     emotion_churn,
@@ -254,6 +257,11 @@ def _notes(follow: pd.DataFrame, lag_text: pd.DataFrame, settings: Settings) -> 
     return pd.DataFrame(rows, columns=list(NOTE_COLUMNS))
 
 
+#: From this many customers (in the models) on, the joint model runs in a forked child beside
+#: the other models (below it a fork costs more than it saves; see :func:`analyse`).
+PARALLEL_MIN_CUSTOMERS = 5_000
+
+
 def analyse(
     customers: pd.DataFrame,
     observations: pd.DataFrame,
@@ -287,6 +295,12 @@ def analyse(
     fits are unweighted; see :mod:`cjresearch.analysis.stats._sample`), and a caveat among
     the findings says so.
 
+    Every model runs on one BLAS thread (see :mod:`cjresearch.analysis.stats.joint`). From
+    :data:`PARALLEL_MIN_CUSTOMERS` customers on, on Linux, the joint model (two thirds of the
+    time: its multiple imputation) runs in a forked child while the other models run here,
+    so the step uses two cores (:mod:`cjresearch._background`); the tables are the same
+    either way (``tests/analysis/stats/test_parallel.py``).
+
     Returns
     -------
     EmotionChurnResult
@@ -308,14 +322,25 @@ def analyse(
         customers, observations, reach, personas, observation_end
     )
     frames = stage_frames(observations, reach, follow, settings)
-    cells = logit_cells(customers, frames, personas, settings)
-    odds = emotion_table(cells, settings, heterogeneity(customers, frames, personas, settings))
-    joint = joint_tables(
-        customers, frames, personas, settings, interactions=interactions and personas is not None
-    )
-    hazards = cox_table(customers, observations, reach, follow, personas, settings)
-    curves, logrank = km_tables(customers, frames, follow, personas, settings)
-    lags = lag_sensitivity(customers, observations, reach, follow, settings)
+    joint_of = partial(joint_tables, interactions=interactions and personas is not None)
+    with (
+        threadpool_limits(limits=BLAS_THREADS, user_api="blas"),
+        Background(
+            joint_of,
+            customers,
+            frames,
+            personas,
+            settings,
+            what="the joint model",
+            parallel=len(customers) >= PARALLEL_MIN_CUSTOMERS,
+        ) as joint_job,
+    ):
+        cells = logit_cells(customers, frames, personas, settings)
+        odds = emotion_table(cells, settings, heterogeneity(customers, frames, personas, settings))
+        hazards = cox_table(customers, observations, reach, follow, personas, settings)
+        curves, logrank = km_tables(customers, frames, follow, personas, settings)
+        lags = lag_sensitivity(customers, observations, reach, follow, settings)
+        joint = joint_job.result()
     sensitive = lag_sensitive_stages(lags, alpha=settings.alpha)
     if settings.design != "landmark":  # the lag table's logit is the landmark one
         sensitive["landmark logit"] = set()

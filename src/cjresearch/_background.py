@@ -1,0 +1,131 @@
+"""One call run in a forked child while the caller goes on (not API).
+
+The statistics step is a handful of independent model families, each single-threaded numpy
+(sorts, searches, gathers) for most of its time, on a machine whose other cores wait. The
+largest family (the joint model's multiple imputation, two thirds of the step) can run in a
+child forked from the build: the child sees the inputs as they are, without a copy or a
+pickle (fork shares the pages until one side writes), and only its result (a few small
+tables) comes back through a pipe. A child's own memory (the pages only it holds) is
+counted in the build's measurements (:func:`cjresearch.artifacts._steps.rss_mb`).
+
+Where a fork cannot be had (not Linux; a daemonic process, which may not have children) or
+is not worth it (``parallel=False``), the call runs where it is, at once: the result is the
+same either way, the call having nothing to share with what runs beside it but its inputs
+(the caller's tests pin this).
+
+What the child warns is recorded there and warned again, unchanged, when the result is
+collected; an exception raised there is raised again in the caller. The child ignores
+Ctrl-C (the terminal sends it to both): the caller, interrupted, stops the child on its way
+out, so one line, not two tracebacks, reports the interruption.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import sys
+import warnings
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any, Generic, TypeVar
+
+from cjresearch.errors import CJResearchError
+
+__all__ = ["Background", "can_fork"]
+
+T = TypeVar("T")
+
+
+def can_fork() -> bool:
+    """Whether this process can fork a child for :class:`Background` (Linux, not daemonic)."""
+    return (
+        sys.platform.startswith("linux")
+        and "fork" in multiprocessing.get_all_start_methods()
+        and not multiprocessing.current_process().daemon
+    )
+
+
+def _child(writer: Connection, call: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        # the filters are the parent's, as inherited: what passes them is recorded
+        with warnings.catch_warnings(record=True) as caught:
+            outcome: tuple[str, Any] = ("ok", call(*args))
+    except BaseException as exc:
+        outcome = ("error", exc)
+    said = [(w.message, w.category, w.filename, w.lineno) for w in caught]
+    writer.send((*outcome, said))
+    writer.close()
+
+
+class Background(Generic[T]):
+    """``call(*args)`` run in a forked child (see the module), collected by :meth:`result`;
+    ``what`` names it in the error raised if the child dies without a result.
+
+    Use it as a context manager: leaving the block stops a child whose result was not
+    collected (an error or Ctrl-C in the caller)::
+
+        with Background(fit, x, y, what="the fit") as job:
+            other = something_else()
+            fitted = job.result()
+    """
+
+    def __init__(
+        self, call: Callable[..., T], *args: Any, what: str, parallel: bool = True
+    ) -> None:
+        self._call, self._args, self._what = call, args, what
+        self._process: Any = None
+        self._reader: Connection | None = None
+        if parallel and can_fork():
+            context = multiprocessing.get_context("fork")
+            self._reader, writer = context.Pipe(duplex=False)
+            self._process = context.Process(
+                target=_child, args=(writer, call, args), name="cjresearch-background"
+            )
+            with warnings.catch_warnings():
+                # Python 3.12+ warns of fork in a process with threads; the child calls
+                # nothing that the idle threads of DuckDB, Arrow or the step watch hold
+                warnings.filterwarnings("ignore", "This process .* fork", DeprecationWarning)
+                self._process.start()
+            writer.close()
+
+    @property
+    def forked(self) -> bool:
+        """Whether the call runs in a child (False: :meth:`result` runs it)."""
+        return self._process is not None
+
+    def result(self) -> T:
+        """The call's value (waiting for the child), its warnings warned again here."""
+        if self._process is None:
+            return self._call(*self._args)
+        assert self._reader is not None
+        try:
+            status, value, said = self._reader.recv()
+        except EOFError:
+            self._process.join()
+            code = self._process.exitcode
+            msg = (
+                f"{self._what} (run in a child process) stopped without a result (exit code "
+                f"{code}; -9 is the system running out of memory)"
+            )
+            raise CJResearchError(msg) from None
+        finally:
+            self._reader.close()
+        self._process.join()
+        self._process = None
+        for message, category, filename, lineno in said:
+            warnings.warn_explicit(message, category, filename, lineno)
+        if status == "error":
+            raise value
+        return value
+
+    def __enter__(self) -> Background[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._process is not None:  # not collected: the caller failed or was stopped
+            self._process.terminate()
+            self._process.join()
+            self._process = None
+            if self._reader is not None:
+                self._reader.close()
