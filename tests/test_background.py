@@ -4,6 +4,7 @@ warnings and errors brought back, a dead child named, an abandoned one stopped."
 from __future__ import annotations
 
 import os
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cjresearch._background import Background, can_fork
+from cjresearch._background import Background, can_fork, helper_thread, in_halves, submit
 from cjresearch.errors import CJResearchError, StatisticalWarning
 
 pytestmark = pytest.mark.skipif(not can_fork(), reason="forks only on Linux")
@@ -90,3 +91,32 @@ def test_leaving_the_block_without_the_result_stops_the_child(tmp_path: Path) ->
     pid = int(marker.read_text(encoding="ascii"))
     with pytest.raises(ProcessLookupError):  # stopped and reaped: no such process
         os.kill(pid, 0)
+
+
+def test_calls_in_halves_give_their_values_in_order_with_or_without_a_helper() -> None:
+    threads: set[str] = set()
+
+    def call(i: int):
+        def run() -> int:
+            threads.add(threading.current_thread().name)
+            return i * i
+
+        return run
+
+    calls = [call(i) for i in range(5)]
+    assert in_halves(helper_thread("test"), calls) == [0, 1, 4, 9, 16]
+    assert len(threads) == 2  # this thread and the helper
+    threads.clear()
+    assert in_halves(None, calls) == [0, 1, 4, 9, 16]
+    assert threads == {threading.current_thread().name}
+    assert submit(None, pow, 2, 5).result() == 32
+
+
+def test_a_forked_child_makes_its_own_helper_thread() -> None:
+    here = helper_thread("test")
+
+    def theirs() -> bool:
+        return helper_thread("test") is not here and helper_thread("test").submit(int).result() == 0
+
+    with Background(theirs, what="the helper") as job:
+        assert job.result()

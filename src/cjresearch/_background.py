@@ -1,4 +1,5 @@
-"""One call run in a forked child while the caller goes on (not API).
+"""One call run in a forked child while the caller goes on, and helper threads for numpy work
+that lets go of the GIL (not API).
 
 The statistics step is a handful of independent model families, each single-threaded numpy
 (sorts, searches, gathers) for most of its time, on a machine whose other cores wait. The
@@ -22,16 +23,18 @@ out, so one line, not two tracebacks, reports the interruption.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any, Generic, TypeVar
 
 from cjresearch.errors import CJResearchError
 
-__all__ = ["Background", "can_fork"]
+__all__ = ["Background", "can_fork", "helper_thread", "in_halves", "submit"]
 
 T = TypeVar("T")
 
@@ -129,3 +132,37 @@ class Background(Generic[T]):
             self._process = None
             if self._reader is not None:
                 self._reader.close()
+
+
+_HELPERS: dict[tuple[int, str], ThreadPoolExecutor] = {}
+
+
+def helper_thread(name: str) -> ThreadPoolExecutor:
+    """This process's helper thread called ``name`` (one each: a forked child makes its
+    own, threads do not survive a fork). Numpy lets go of the GIL in its sorts, searches,
+    gathers and products, so two such calls run on two cores, each giving the floats it
+    gives alone."""
+    key = (os.getpid(), name)
+    if key not in _HELPERS:
+        _HELPERS[key] = ThreadPoolExecutor(1, thread_name_prefix=f"cjresearch-{name}")
+    return _HELPERS[key]
+
+
+def submit(
+    helper: ThreadPoolExecutor | None, call: Callable[..., T], *args: Any, **kw: Any
+) -> Future[T]:
+    """``call`` run by ``helper`` (its future), or at once where there is none (a done one)."""
+    if helper is not None:
+        return helper.submit(call, *args, **kw)
+    done: Future[T] = Future()
+    done.set_result(call(*args, **kw))
+    return done
+
+
+def in_halves(helper: ThreadPoolExecutor | None, calls: Sequence[Callable[[], T]]) -> list[T]:
+    """Every call's value, in order: the first half run by ``helper`` while this thread
+    runs the rest (all here without a helper)."""
+    half = len(calls) // 2 if helper is not None else 0
+    first = submit(helper, lambda: [call() for call in calls[:half]])
+    rest = [call() for call in calls[half:]]
+    return [*first.result(), *rest]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cjresearch.analysis.stats import _impute
 from cjresearch.analysis.stats._impute import DONORS, donors, impute, rubin, stable_argsort
 
 
@@ -81,3 +82,56 @@ def test_the_fast_stable_sort_is_numpys_stable_sort(seed: int) -> None:
     ]
     for values in shapes:
         assert np.array_equal(stable_argsort(values), np.argsort(values, kind="stable"))
+
+
+def _draw_as_written_first(design, column, fit, gaps, rng):
+    """The draw as it was first written (fancy indexing, fresh arrays, one thread): the
+    reference the faster draw must give to the last float."""
+    counts = np.bincount(rng.integers(0, len(fit), len(fit)), minlength=len(fit))
+    drawn = counts > 0
+    rows = fit[drawn]
+    x, weight = design[rows], counts[drawn].astype(float)
+    gram = x.T @ (x * weight[:, None])
+    total = weight.sum()
+    mean_square = np.diag(gram) / total
+    spread = mean_square - (gram[0] / total) ** 2
+    use = spread > 1e-9 * np.maximum(mean_square, np.finfo(float).tiny)
+    use[0], use[column] = True, False
+    sub = gram[np.ix_(use, use)]
+    sub += _impute._RIDGE * np.diag(np.maximum(np.diag(sub), 1.0))
+    beta = np.zeros(design.shape[1])
+    beta[use] = np.linalg.solve(sub, gram[use, column])
+    fitted = design @ beta
+    ranked_rows = np.repeat(
+        np.argsort(fitted[rows], kind="stable"),
+        counts[drawn][np.argsort(fitted[rows], kind="stable")],
+    )
+    ranked = fitted[rows][ranked_rows]
+    wanted = fitted[gaps]
+    by_value = np.argsort(wanted)
+    sought = wanted[by_value]
+    radius = _impute._nearest_distance(ranked, sought, min(DONORS, len(ranked)))
+    slack = radius * (1 + 1e-9) + 1e-12
+    low, high = np.empty(len(gaps), dtype=np.int64), np.empty(len(gaps), dtype=np.int64)
+    low[by_value] = np.searchsorted(ranked, sought - slack, side="left")
+    high[by_value] = np.searchsorted(ranked, sought + slack, side="right")
+    pick = low + np.floor(rng.random(len(gaps)) * np.maximum(high - low, 1)).astype(np.int64)
+    return x[ranked_rows[np.clip(pick, 0, len(ranked) - 1)], column]
+
+
+@pytest.mark.parametrize("threads", [False, True])
+def test_the_draw_is_the_draw_as_first_written_to_the_last_float(threads, monkeypatch) -> None:
+    """Gathers by take into arrays made once, the donors sorted in a second thread while the
+    gaps are: the same draws (ties included: a predictor with three values)."""
+    monkeypatch.setattr(_impute, "THREAD_VALUES", 0 if threads else 10**12)
+    rng = np.random.default_rng(8)
+    n = 30_000
+    design = np.column_stack(
+        [np.ones(n), rng.normal(size=n), rng.integers(0, 3, n).astype(float), rng.normal(size=n)]
+    )
+    fit, gaps = np.flatnonzero(rng.random(n) < 0.6), np.flatnonzero(rng.random(n) < 0.3)
+    scratch = (np.empty((len(fit), 4)), np.empty((len(fit), 4)))
+    for column in (1, 3):
+        expected = _draw_as_written_first(design, column, fit, gaps, np.random.default_rng(3))
+        got = _impute._draw(design, column, fit, gaps, np.random.default_rng(3), scratch)
+        assert np.array_equal(got, expected)

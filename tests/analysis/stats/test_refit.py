@@ -68,3 +68,23 @@ def test_a_refit_is_statsmodels_newton_to_the_last_float() -> None:
     assert np.array_equal(unstarted[1], np.asarray(default.cov_params()))
     singular = pd.DataFrame({"emotion": np.ones(len(y))})
     assert refit_logit(y, singular, np.zeros(2)) is None
+
+
+def test_a_shifted_refit_is_the_refit_of_the_shifted_frame_to_the_last_float() -> None:
+    """The sensitivity analysis shifts the imputed emotions in the design itself: the same
+    floats as refitting a shifted copy of the completed frame (its memory order included)."""
+    from cjresearch.analysis.settings import Settings
+    from cjresearch.analysis.stats.joint import _shifted_refit
+
+    y, x = _data(6, n=4000)
+    frame = pd.DataFrame(x.to_numpy() * 1.0, columns=x.columns)  # as a completed data set
+    rows = np.random.default_rng(7).random(len(y)) < 0.4
+    settings = Settings(stages=("a",), unit_size=0.5)
+    start = np.array([-0.3, 0.7, -0.4])
+    for delta in (0.0, -0.5, 0.25):
+        shifted = frame.copy()
+        shifted.loc[rows, "emotion"] += delta / settings.unit_size
+        expected = refit_logit(y, shifted, start)
+        got = _shifted_refit(y, frame.to_numpy(dtype=float), 0, rows, delta, settings, start)
+        assert expected is not None and got is not None
+        assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])

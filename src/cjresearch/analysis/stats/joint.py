@@ -47,6 +47,7 @@ from __future__ import annotations
 import html
 import warnings
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -54,6 +55,7 @@ import pandas as pd
 import statsmodels.api as sm
 from threadpoolctl import threadpool_limits
 
+from cjresearch._background import helper_thread, in_halves
 from cjresearch.analysis.settings import Settings
 from cjresearch.analysis.stats import _modelling as m
 from cjresearch.analysis.stats._common import (
@@ -78,6 +80,9 @@ __all__ = ["NONRESPONSE_DELTAS", "JointModel", "joint_model"]
 
 #: BLAS threads of the joint model's fits and imputations (see the module).
 BLAS_THREADS = 1
+#: From this many customers in a stage's model on, its refits run in two threads (numpy
+#: lets go of the GIL in the products), the donor search too (``_impute.THREAD_VALUES``)
+THREAD_ROWS = 20_000
 
 #: Shifts of the imputed emotions of non-respondents in the sensitivity analysis (besides 0).
 NONRESPONSE_DELTAS = (-0.5, -0.25, 0.25, 0.5)
@@ -405,26 +410,36 @@ def _imputed_estimates(
     estimates: dict[tuple[str, float], list[tuple[float, float]]] = {}
     first_flags: list[str] = []
     starts: dict[str, np.ndarray | None] = {}  # a model's first estimates start its later fits
+    label = f"landmark {target.removeprefix('emotion_')}"
+    deltas = (0.0, *NONRESPONSE_DELTAS) if shift.any() else (0.0,)
+    helper = helper_thread("joint") if len(y) >= THREAD_ROWS else None
     for i in range(settings.imputations if miss.any() else 1):
         completed = x
         if miss.any():
             drawn = impute(with_y, np.hstack([keep_y, miss]), np.hstack([~keep_y, appl]), rng)
             completed = pd.DataFrame(drawn[:, known.shape[1] :], columns=x.columns, index=x.index)
-        for delta in (0.0, *NONRESPONSE_DELTAS) if shift.any() else (0.0,):
-            shifted = completed
-            if delta:
-                shifted = completed.copy()
-                shifted.loc[shift, target] += delta / settings.unit_size
-            first = i == 0 and delta == 0.0
-            label = f"landmark {target.removeprefix('emotion_')}"
-            if first:
-                fit = _fit_joint(y, shifted, label, settings, diagnostics, flags)
-                if fit is None:
-                    return None, []
-                first_flags = list(fit.flags)
-                starts[label] = fit.params
-                params, cov = fit.params, fit.cov
-            elif (refit := m.refit_logit(y, shifted, starts.get(label))) is None:
+        if i == 0:  # the first fit, diagnosed (in this thread alone: it records warnings)
+            fit = _fit_joint(y, completed, label, settings, diagnostics, flags)
+            if fit is None:
+                return None, []
+            first_flags = list(fit.flags)
+            starts[label] = fit.params
+            first_fit = (fit.params, fit.cov)
+        # every other fit of this completed data set (a delta each), started at the first
+        # fit: no random draw, so half of them in a second thread (the same floats)
+        values = completed.to_numpy(dtype=float)
+        refits = in_halves(
+            helper,
+            [
+                partial(_shifted_refit, y, values, j, shift, delta, settings, starts.get(label))
+                for delta in deltas
+                if i or delta
+            ],
+        )
+        for delta in deltas:
+            if i == 0 and delta == 0.0:
+                params, cov = first_fit
+            elif (refit := refits.pop(0)) is None:
                 return None, []
             else:
                 params, cov = refit
@@ -436,6 +451,26 @@ def _imputed_estimates(
                     y, completed, target, member, settings, estimates, diagnostics, starts
                 )
     return estimates, first_flags
+
+
+def _shifted_refit(
+    y: np.ndarray,
+    values: np.ndarray,
+    j: int,
+    rows: np.ndarray,
+    delta: float,
+    settings: Settings,
+    start: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The stage model refitted on ``values`` with ``delta`` (on the emotion scale) added to
+    column ``j`` at ``rows`` (the imputed emotions at the target stage): the design
+    ``refit_logit`` makes of the shifted frame (``add_constant``'s own column stack, so the
+    same memory order and the same floats), shifted in place instead of a shifted copy of
+    the frame."""
+    design = np.column_stack([np.ones(len(values)), values])
+    if delta:
+        design[rows, j + 1] += delta / settings.unit_size
+    return m.refit_design(y, design, start)
 
 
 def _pooled(
