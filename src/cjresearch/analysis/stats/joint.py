@@ -339,12 +339,18 @@ def _landmark_stage(
         flags.append("mostly_imputed")
     others = controls.drop(columns="emotion_step")
     names = [*values, *others.columns]
-    data = np.column_stack([*values.values(), others.to_numpy(dtype=float)])
+    # the frame holds its own copy: the columns it is made of go (a stage's model holds
+    # several n x p arrays through its imputations, beside the other models' own)
+    x = pd.DataFrame(
+        np.column_stack([*values.values(), others.to_numpy(dtype=float)]),
+        columns=names,
+        index=pop.index,
+    )
     miss = np.column_stack([*missing.values(), np.zeros(others.shape, dtype=bool)])
     appl = np.column_stack([*applicable.values(), np.ones(others.shape, dtype=bool)])
+    del values, missing, applicable
     member = {name: pop.index.isin(ids) for name, ids in labels}
     reached_by = {name: frame.index.isin(ids) for name, ids in labels}
-    x = pd.DataFrame(data, columns=names, index=pop.index)
     target = f"emotion_{stage}"
     estimates, first_flags = _imputed_estimates(
         y, x, miss, appl, target, member, settings, rng, diagnostics, flags
@@ -416,8 +422,13 @@ def _imputed_estimates(
     for i in range(settings.imputations if miss.any() else 1):
         completed = x
         if miss.any():
-            drawn = impute(with_y, np.hstack([keep_y, miss]), np.hstack([~keep_y, appl]), rng)
-            completed = pd.DataFrame(drawn[:, known.shape[1] :], columns=x.columns, index=x.index)
+            completed = pd.DataFrame(  # a copy: the imputation's own array goes at once
+                impute(with_y, np.hstack([keep_y, miss]), np.hstack([~keep_y, appl]), rng)[
+                    :, known.shape[1] :
+                ],
+                columns=x.columns,
+                index=x.index,
+            )
         if i == 0:  # the first fit, diagnosed (in this thread alone: it records warnings)
             fit = _fit_joint(y, completed, label, settings, diagnostics, flags)
             if fit is None:
