@@ -120,3 +120,15 @@ def test_a_forked_child_makes_its_own_helper_thread() -> None:
 
     with Background(theirs, what="the helper") as job:
         assert job.result()
+
+
+def _unpicklable() -> object:
+    return lambda: None  # a lambda cannot be pickled
+
+
+def test_a_value_that_cannot_come_back_is_an_error_in_words() -> None:
+    with (
+        pytest.raises(CJResearchError, match="could not be sent back"),
+        Background(_unpicklable, what="w") as job,
+    ):
+        job.result()

@@ -57,7 +57,11 @@ def _child(writer: Connection, call: Callable[..., Any], args: tuple[Any, ...]) 
     except BaseException as exc:
         outcome = ("error", exc)
     said = [(w.message, w.category, w.filename, w.lineno) for w in caught]
-    writer.send((*outcome, said))
+    try:
+        writer.send((*outcome, said))
+    except Exception as exc:  # a value or an error pickle cannot carry: said in words
+        failed = CJResearchError(f"the result could not be sent back ({type(exc).__name__}: {exc})")
+        writer.send(("error", failed, said))
     writer.close()
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cjresearch import _memory
 from cjresearch._background import Background, can_fork
 from cjresearch.artifacts import _steps
 from cjresearch.artifacts._steps import Steps, peak_rss_mb, rss_mb
@@ -109,7 +110,7 @@ print(held, rss_mb(), len(pins))
 """
 
 
-@pytest.mark.skipif(_steps._LIBC is None, reason="glibc's malloc_trim: not this C library")
+@pytest.mark.skipif(_memory._LIBC is None, reason="glibc's malloc_trim: not this C library")
 def test_a_step_gives_back_the_arrays_malloc_kept() -> None:
     # arrays under glibc's mmap threshold come from its heap; with a small live block after
     # each, freeing them leaves holes the heap keeps resident until it is trimmed. In a
@@ -153,3 +154,18 @@ def test_a_forked_childs_own_memory_counts_in_the_steps_memory(tmp_path: Path) -
     assert record["step_peak_rss_mb"] >= before + 150
     assert record["peak_rss_mb"] >= record["step_peak_rss_mb"] - 1  # the children's included
     assert record["rss_mb"] < during - 150  # gone with the child
+
+
+def _burn() -> None:
+    started = time.process_time()
+    while time.process_time() - started < 0.5:
+        pass
+
+
+@pytest.mark.skipif(not can_fork(), reason="forks only on Linux")
+def test_a_step_counts_the_cpu_of_a_forked_child() -> None:
+    steps = Steps(None)
+    with steps("beside a child"), Background(_burn, what="the burn") as job:
+        job.result()  # waits without using the CPU: the seconds are the child's
+    (record,) = steps.records
+    assert record["cpu_s"] >= 0.45

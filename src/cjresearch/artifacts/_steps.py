@@ -9,6 +9,10 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from cjresearch._memory import release_unused_memory
+
+__all__ = ["Steps", "peak_rss_mb", "release_unused_memory", "rss_mb"]
+
 try:  # not on Windows: the peak is then unknown
     import resource
 except ImportError:  # pragma: no cover - Linux and macOS have it
@@ -27,6 +31,15 @@ def peak_rss_mb() -> float | None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # kilobytes on Linux, bytes on macOS
     return peak / (1024 * 1024) if os.uname().sysname == "Darwin" else peak / 1024
+
+
+def cpu_s() -> float:
+    """The CPU seconds of this process (every thread) and of the children it has waited for
+    (a forked joint model's)."""
+    if resource is None:  # pragma: no cover
+        return time.process_time()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def rss_mb() -> float | None:
@@ -70,41 +83,6 @@ def _private_kb(pid: str) -> int:
     except (OSError, ValueError, IndexError):
         return 0
     return total
-
-
-def release_unused_memory() -> None:
-    """Give back to the system the memory the allocators keep after a step.
-
-    Arrow's mimalloc holds freed blocks for reuse, so a step's temporary Arrow columns (a
-    table as read, the copy a scan makes) would stay resident for the rest of the build (at
-    1,000,000 customers 2,973 MB after reading the tables, 1,292 MB once released). glibc's
-    ``malloc`` keeps freed numpy arrays in its heap too: it raises its threshold for
-    ``mmap`` to the largest block freed (up to 32 MB), so later arrays of that size come from
-    the heap and stay resident once freed. At 1,000,000 customers the statistics left about
-    1 GB so; ``malloc_trim`` returns it (measured at 100,000 customers: 758 MB resident after
-    the statistics, 588 MB once trimmed; tracemalloc saw 0.3 MB still allocated)."""
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-def _glibc() -> Any:
-    """glibc, where the process runs on it (None on macOS, Windows and musl)."""
-    if not hasattr(os, "confstr"):  # pragma: no cover - Windows
-        return None
-    try:
-        if not (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc"):
-            return None  # pragma: no cover - musl, macOS
-        import ctypes
-
-        return ctypes.CDLL("libc.so.6")
-    except (OSError, ValueError):  # pragma: no cover - no such name on this system
-        return None
-
-
-_LIBC = _glibc()
 
 
 def _mb(value: float | None) -> str:
@@ -156,7 +134,8 @@ class Steps:
     ``heartbeat`` seconds.
 
     ``records`` holds one entry per finished step (for the manifest): ``step``, ``wall_s``,
-    ``cpu_s`` (of the whole process, every thread), ``rss_mb`` (at its end),
+    ``cpu_s`` (every thread's, and the children's it waited for: :func:`cpu_s`), ``rss_mb``
+    (at its end),
     ``step_peak_rss_mb`` (the highest resident memory sampled during it, a forked child's
     private memory included: :func:`rss_mb`) and ``peak_rss_mb`` (the peak so far:
     :meth:`peak_mb`).
@@ -181,7 +160,7 @@ class Steps:
 
     @contextlib.contextmanager
     def __call__(self, what: str) -> Iterator[None]:
-        started, cpu = time.perf_counter(), time.process_time()
+        started, cpu = time.perf_counter(), cpu_s()
         with _Watch(what, self.progress, self.heartbeat) as watch:
             yield
         release_unused_memory()
@@ -193,7 +172,7 @@ class Steps:
             {
                 "step": what,
                 "wall_s": round(wall, 3),
-                "cpu_s": round(time.process_time() - cpu, 3),
+                "cpu_s": round(cpu_s() - cpu, 3),
                 "rss_mb": None if now is None else round(now, 1),
                 "step_peak_rss_mb": None if watch.peak is None else round(watch.peak, 1),
                 "peak_rss_mb": None if peak is None else round(peak, 1),

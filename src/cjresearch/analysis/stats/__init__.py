@@ -69,6 +69,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from cjresearch._background import Background
+from cjresearch._memory import release_unused_memory
 from cjresearch.analysis.settings import Settings
 from cjresearch.analysis.stats._common import (
     EMOTION_CHURN_COLUMNS,
@@ -335,11 +336,17 @@ def analyse(
             parallel=len(customers) >= PARALLEL_MIN_CUSTOMERS,
         ) as joint_job,
     ):
+        # each model's freed arrays are given back before the next (a forked joint model
+        # holds its own memory beside them meanwhile)
         cells = logit_cells(customers, frames, personas, settings)
         odds = emotion_table(cells, settings, heterogeneity(customers, frames, personas, settings))
+        release_unused_memory()
         hazards = cox_table(customers, observations, reach, follow, personas, settings)
+        release_unused_memory()
         curves, logrank = km_tables(customers, frames, follow, personas, settings)
+        release_unused_memory()
         lags = lag_sensitivity(customers, observations, reach, follow, settings)
+        release_unused_memory()
         joint = joint_job.result()
     sensitive = lag_sensitive_stages(lags, alpha=settings.alpha)
     if settings.design != "landmark":  # the lag table's logit is the landmark one

@@ -177,22 +177,21 @@ def joint_tables(
 ) -> JointModel:
     """The joint model of encoded inputs and the stages' frames (what :func:`joint_model` and
     :func:`~cjresearch.analysis.stats.analyse` call), on :data:`BLAS_THREADS` threads."""
-    with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
-        return _joint_tables(customers, frames, personas, settings, interactions=interactions)
-
-
-def _joint_tables(
-    customers: pd.DataFrame,
-    frames: dict[str, pd.DataFrame],
-    personas: pd.DataFrame | None,
-    settings: Settings,
-    *,
-    interactions: bool,
-) -> JointModel:
-    base = customers.set_index("customer_id")[list(settings.controls)]
     labels = groups(customers, personas)[1:] if interactions and personas is not None else []
-    if settings.design == "whole_follow_up":
-        return _whole_follow_up(customers, frames, labels, settings)
+    with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+        if settings.design == "whole_follow_up":
+            return _whole_follow_up(customers, frames, labels, settings)
+        base = customers.set_index("customer_id")[list(settings.controls)]
+        return _landmark_tables(base, frames, labels, settings)
+
+
+def _landmark_tables(
+    base: pd.DataFrame,
+    frames: dict[str, pd.DataFrame],
+    labels: list[tuple[str, pd.Index]],
+    settings: Settings,
+) -> JointModel:
+    """The landmark design's joint model: one model per stage (see the module)."""
     rng = np.random.default_rng(settings.seed)
     rows: list[dict[str, Any]] = []
     sensitivity: list[dict[str, Any]] = []
