@@ -139,6 +139,7 @@ def test_renames_invert_the_mapping_and_include_the_churn_column() -> None:
             {"statistics": {"max_model_customers": 10}},
             r"\[statistics\] max_model_customers: expected .* at least 100",
         ),
+        ({"statistics": {"parallel": "both"}}, r"\[statistics\] parallel: expected .*"),
     ],
 )
 def test_errors_name_the_file_the_key_and_what_was_expected(

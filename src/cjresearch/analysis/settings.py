@@ -91,6 +91,10 @@ class Settings:
         The emotion -> churn models are fitted on every customer up to this many; above it,
         on a seeded stratified sample of this many (``[statistics] max_model_customers``; see
         :func:`cjresearch.analysis.stats.analyse`).
+    parallel
+        Whether the joint model may run in a forked child beside the other models (two
+        cores, the same tables, the child's memory held beside theirs; ``[statistics]
+        parallel``).
     """
 
     stages: tuple[str, ...] = ()
@@ -115,6 +119,7 @@ class Settings:
     step_minutes: float | None = None
     early_days: int = 90
     max_model_customers: int = 1_000_000
+    parallel: bool = True
 
     def __post_init__(self) -> None:
         # Sequences arrive as lists from callers and the study file: keep them immutable.
@@ -152,6 +157,7 @@ class Settings:
             step_minutes=study.sessions.within_minutes,
             early_days=study.personas.early_days,
             max_model_customers=study.statistics.max_model_customers,
+            parallel=study.statistics.parallel,
         )
 
     @classmethod
@@ -264,6 +270,8 @@ def _session_problem(settings: Settings) -> tuple[str, str, object] | None:
     most = settings.max_model_customers
     if isinstance(most, bool) or not isinstance(most, int) or most < 100:
         return "max_model_customers", "a whole number of at least 100", most
+    if not isinstance(settings.parallel, bool):
+        return "parallel", "true or false", settings.parallel
     return None
 
 

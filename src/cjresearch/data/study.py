@@ -375,6 +375,8 @@ class StatisticsSettings(_Section):
     imputations: int = Field(default=10, ge=2, le=200)
     #: Above this many customers the models are fitted on a seeded stratified sample of it.
     max_model_customers: int = Field(default=1_000_000, ge=100)
+    #: The joint model in a second process beside the other models (two cores, more memory).
+    parallel: bool = True
 
     @field_validator("lags")
     @classmethod

@@ -65,3 +65,28 @@ def test_the_joint_model_is_the_same_on_one_blas_thread_or_two(big) -> None:
             ).summary
 
     pd.testing.assert_frame_equal(fitted(1), fitted(2), check_exact=True)
+
+
+def test_parallel_false_keeps_the_joint_model_in_the_build(small, monkeypatch) -> None:
+    asked: list[bool] = []
+    real = stats.Background
+
+    def recording(*args, parallel: bool, **kwargs):
+        asked.append(parallel)
+        return real(*args, parallel=parallel, **kwargs)
+
+    monkeypatch.setattr(stats, "Background", recording)
+    monkeypatch.setattr(stats, "PARALLEL_MIN_CUSTOMERS", 0)
+    for parallel in (False, True):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            analyse(
+                small.tables.customers,
+                small.observations,
+                stages=list(small.study.stages),
+                controls=CONTROLS,
+                observation_end=small.tables.observation_end,
+                imputations=2,
+                parallel=parallel,
+            )
+    assert asked == [False, True]

@@ -297,7 +297,8 @@ def analyse(
     the findings says so.
 
     Every model runs on one BLAS thread (see :mod:`cjresearch.analysis.stats.joint`). From
-    :data:`PARALLEL_MIN_CUSTOMERS` customers on, on Linux, the joint model (two thirds of the
+    :data:`PARALLEL_MIN_CUSTOMERS` customers on, on Linux and unless ``settings.parallel`` is
+    False (``[statistics] parallel = false``), the joint model (two thirds of the
     time: its multiple imputation) runs in a forked child while the other models run here,
     so the step uses two cores (:mod:`cjresearch._background`); the tables are the same
     either way (``tests/analysis/stats/test_parallel.py``).
@@ -333,7 +334,7 @@ def analyse(
             personas,
             settings,
             what="the joint model",
-            parallel=len(customers) >= PARALLEL_MIN_CUSTOMERS,
+            parallel=settings.parallel and len(customers) >= PARALLEL_MIN_CUSTOMERS,
         ) as joint_job,
     ):
         # each model's freed arrays are given back before the next (a forked joint model
