@@ -1,8 +1,8 @@
 """The package's layout is its architecture: layers import downward only, privates stay home.
 
 Layers, lowest first (see the docstring of ``cjresearch/__init__.py``): the shared base
-(``errors``, ``_files``, ``_checks``, ``_version``), ``data``, ``analysis``, then
-``datasets`` and ``artifacts`` (beside each other, neither importing the other),
+(``errors``, ``_files``, ``_checks``, ``_version``, ``_memory``, ``_background``), ``data``,
+``analysis``, then ``datasets`` and ``artifacts`` (beside each other, neither importing the other),
 ``reporting``, ``explore``, and on top ``build``, ``schedule`` and ``cli``. Every import in
 ``src/`` (function-local ones included) is read from the source, so a new upward import or
 a borrowed private helper fails here rather than in review.
@@ -23,6 +23,8 @@ RANK = {
     "_version": 0,
     "_files": 1,
     "_checks": 1,
+    "_memory": 1,
+    "_background": 1,
     "data": 2,
     "analysis": 3,
     "datasets": 4,
@@ -35,7 +37,7 @@ RANK = {
     "__init__": 9,
 }
 #: Private modules at the top that every layer may share (one home per helper).
-SHARED_PRIVATE = {"_files", "_checks", "_version"}
+SHARED_PRIVATE = {"_files", "_checks", "_version", "_memory", "_background"}
 MAX_MODULE_LINES = 900
 MAX_FUNCTION_LINES = 100
 
@@ -95,8 +97,8 @@ def _is_module(module: str, name: str) -> bool:
 @pytest.mark.parametrize("folder", ["src", "bench", "docs"])
 def test_no_private_name_is_borrowed_from_another_module(folder: str) -> None:
     """No ``_helper`` imported from another module anywhere; a private module (``_codes``)
-    is imported only inside its own subpackage (the top's ``_files``, ``_checks`` and
-    ``_version`` are shared by every layer)."""
+    is imported only inside its own subpackage (the top's ``_files``, ``_checks``,
+    ``_version``, ``_memory`` and ``_background`` are shared by every layer)."""
     borrowed = []
     for path in sorted((REPO / folder).rglob("*.py")):
         here = _part(path) if path.is_relative_to(PACKAGE) else folder

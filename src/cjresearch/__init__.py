@@ -2,7 +2,8 @@
 
 The researcher's facade: the study file and tables, the analyses, the build, the artifacts
 and the explorer, re-exported from the subpackages that own them (the plumbing stays there).
-The package is layered, each layer importing only those below it::
+The package is layered, each layer importing only those below it (under all of them the
+shared base: ``errors``, files, checks, the version, memory and background work)::
 
     data       -> the study file, the canonical tables and their validation
     datasets   -> the synthetic sample study with planted truth
