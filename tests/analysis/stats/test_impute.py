@@ -85,23 +85,14 @@ def test_the_fast_stable_sort_is_numpys_stable_sort(seed: int) -> None:
 
 
 def _draw_as_written_first(design, column, fit, gaps, rng):
-    """The draw as it was first written (fancy indexing, fresh arrays, one thread): the
-    reference the faster draw must give to the last float."""
+    """The draw as it was first written (fancy indexing, fresh arrays, one thread; the
+    regression itself shared): the reference the faster draw must give to the last float."""
     counts = np.bincount(rng.integers(0, len(fit), len(fit)), minlength=len(fit))
     drawn = counts > 0
     rows = fit[drawn]
     x, weight = design[rows], counts[drawn].astype(float)
     gram = x.T @ (x * weight[:, None])
-    total = weight.sum()
-    mean_square = np.diag(gram) / total
-    spread = mean_square - (gram[0] / total) ** 2
-    use = spread > 1e-9 * np.maximum(mean_square, np.finfo(float).tiny)
-    use[0], use[column] = True, False
-    sub = gram[np.ix_(use, use)]
-    sub += _impute._RIDGE * np.diag(np.maximum(np.diag(sub), 1.0))
-    beta = np.zeros(design.shape[1])
-    beta[use] = np.linalg.solve(sub, gram[use, column])
-    fitted = design @ beta
+    fitted = design @ _impute.coefficients(gram, weight.sum(), column)  # unchanged
     ranked_rows = np.repeat(
         np.argsort(fitted[rows], kind="stable"),
         counts[drawn][np.argsort(fitted[rows], kind="stable")],

@@ -125,19 +125,25 @@ def _draw(
     # directly; the rows are in range)
     x = np.take(design, rows, axis=0, out=scratch[0][: len(rows)], mode="clip")
     gram = x.T @ np.multiply(x, weight[:, None], out=scratch[1][: len(rows)])
-    total = weight.sum()
+    fitted = design @ coefficients(gram, weight.sum(), column)
+    chosen = donors(np.take(fitted, rows), np.take(fitted, gaps), rng, counts=counts[drawn])
+    return np.take(x[:, column], chosen)
+
+
+def coefficients(gram: np.ndarray, total: float, column: int) -> np.ndarray:
+    """The ridge regression of ``column`` on every other column of a design whose weighted
+    Gram matrix is ``gram`` (weights summing to ``total``; column 0 the intercept); 0 for the
+    column itself and for the predictors constant in the resample (nothing identifies them
+    there)."""
     mean_square = np.diag(gram) / total
     spread = mean_square - (gram[0] / total) ** 2
-    # predictors constant in the resample are left out (nothing identifies them there)
     use = spread > 1e-9 * np.maximum(mean_square, np.finfo(float).tiny)
     use[0], use[column] = True, False
     sub = gram[np.ix_(use, use)]
     sub += _RIDGE * np.diag(np.maximum(np.diag(sub), 1.0))
-    beta = np.zeros(design.shape[1])
+    beta = np.zeros(len(gram))
     beta[use] = np.linalg.solve(sub, gram[use, column])
-    fitted = design @ beta
-    chosen = donors(np.take(fitted, rows), np.take(fitted, gaps), rng, counts=counts[drawn])
-    return np.take(x[:, column], chosen)
+    return beta
 
 
 def donors(
