@@ -44,6 +44,8 @@ def test_the_child_gives_what_the_call_gives_here() -> None:
     with Background(_work, 1000, 7, what="the draw") as job:
         assert job.forked
         pid, values = job.result()
+        with pytest.raises(RuntimeError, match="collected already"):
+            job.result()  # once: a second call would run it again, here
     assert pid != os.getpid()  # it did run elsewhere
     np.testing.assert_array_equal(values, _work(1000, 7)[1])
 

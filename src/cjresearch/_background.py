@@ -83,7 +83,9 @@ class Background(Generic[T]):
         self._call, self._args, self._what = call, args, what
         self._process: Any = None
         self._reader: Connection | None = None
-        if parallel and can_fork():
+        self.forked = parallel and can_fork()
+        """Whether the call runs in a child (False: :meth:`result` runs it here)."""
+        if self.forked:
             context = multiprocessing.get_context("fork")
             self._reader, writer = context.Pipe(duplex=False)
             self._process = context.Process(
@@ -96,16 +98,13 @@ class Background(Generic[T]):
                 self._process.start()
             writer.close()
 
-    @property
-    def forked(self) -> bool:
-        """Whether the call runs in a child (False: :meth:`result` runs it)."""
-        return self._process is not None
-
     def result(self) -> T:
-        """The call's value (waiting for the child), its warnings warned again here."""
-        if self._process is None:
+        """The call's value (waiting for the child), its warnings warned again here; once."""
+        if not self.forked:
             return self._call(*self._args)
-        assert self._reader is not None
+        if self._process is None or self._reader is None:
+            msg = f"{self._what}: the result was collected already"
+            raise RuntimeError(msg)
         try:
             status, value, said = self._reader.recv()
         except EOFError:
@@ -118,6 +117,7 @@ class Background(Generic[T]):
             raise CJResearchError(msg) from None
         finally:
             self._reader.close()
+            self._reader = None
         self._process.join()
         self._process = None
         for message, category, filename, lineno in said:

@@ -153,10 +153,8 @@ class Steps:
     def peak_mb(self) -> float | None:
         """The peak so far: the process's own (``ru_maxrss``), or the highest sample with its
         children's private memory where that is higher."""
-        own = peak_rss_mb()
-        if own is None or self._highest is None:
-            return own if own is not None else self._highest
-        return max(own, self._highest)
+        known = [v for v in (peak_rss_mb(), self._highest) if v is not None]
+        return max(known) if known else None
 
     @contextlib.contextmanager
     def __call__(self, what: str) -> Iterator[None]:

@@ -103,7 +103,7 @@ def _draw(
     fit: np.ndarray,
     gaps: np.ndarray,
     rng: np.random.Generator,
-    scratch: tuple[np.ndarray, np.ndarray] | None = None,
+    scratch: tuple[np.ndarray, np.ndarray],
 ) -> np.ndarray:
     """Values for the rows ``gaps`` of ``design[:, column]`` by predictive mean matching on
     a regression on every other column, fitted on a bootstrap sample of the rows ``fit``,
@@ -119,8 +119,6 @@ def _draw(
     drawn = counts > 0
     rows = fit[drawn]
     weight = counts[drawn].astype(float)
-    if scratch is None:
-        scratch = (np.empty((len(rows), design.shape[1])), np.empty((len(rows), design.shape[1])))
     # take, not design[rows]: the same rows, three times faster ("clip" writes into ``out``
     # directly; the rows are in range)
     x = np.take(design, rows, axis=0, out=scratch[0][: len(rows)], mode="clip")

@@ -179,7 +179,7 @@ def newton_logit(
 
 
 def _logit_derivatives(
-    y: np.ndarray, design: np.ndarray, params: np.ndarray, weighted: np.ndarray | None = None
+    y: np.ndarray, design: np.ndarray, params: np.ndarray, weighted: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """The Hessian of the mean negative log-likelihood and the score of the log-likelihood
     at ``params``, as statsmodels' ``Logit`` computes them (the same operations).
@@ -188,10 +188,7 @@ def _logit_derivatives(
     ``w * design.T`` (so the product is the same): at a million rows a fresh one each step
     is 100 MB of pages to fault in."""
     fitted = 1 / (1 + np.exp(-np.dot(design, params)))
-    if weighted is None:
-        spread = fitted * (1 - fitted) * design.T
-    else:
-        spread = np.multiply(fitted * (1 - fitted), design.T, out=weighted.T)
+    spread = np.multiply(fitted * (1 - fitted), design.T, out=weighted.T)
     return np.dot(spread, design) / design.shape[0], np.dot(y - fitted, design)
 
 

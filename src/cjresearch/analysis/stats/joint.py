@@ -438,18 +438,20 @@ def _imputed_estimates(
         # every other fit of this completed data set (a delta each), started at the first
         # fit: no random draw, so half of them in a second thread (the same floats)
         values = completed.to_numpy(dtype=float)
-        refits = in_halves(
-            helper,
-            [
-                partial(_shifted_refit, y, values, j, shift, delta, settings, starts.get(label))
-                for delta in deltas
-                if i or delta
-            ],
+        refits = iter(
+            in_halves(
+                helper,
+                [
+                    partial(_shifted_refit, y, values, j, shift, delta, settings, starts.get(label))
+                    for delta in deltas
+                    if i or delta
+                ],
+            )
         )
         for delta in deltas:
             if i == 0 and delta == 0.0:
                 params, cov = first_fit
-            elif (refit := refits.pop(0)) is None:
+            elif (refit := next(refits)) is None:
                 return None, []
             else:
                 params, cov = refit
